@@ -1,0 +1,127 @@
+//===- MMAttrs.cpp - mm attributes and enums ------------------------------===//
+
+#include "dialect/MMDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mm;
+
+#include "dialect/MMEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/MMAttrs.cpp.inc"
+
+void MMDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/MMAttrs.cpp.inc"
+      >();
+}
+
+FailureOr<llvm::APFloat> mm::parseF64Parameter(AsmParser &parser) {
+  double value;
+  if (parser.parseFloat(value))
+    return failure();
+  return llvm::APFloat(value);
+}
+
+EvictionPolicy mm::toEvictionPolicy(Eviction eviction) {
+  return eviction == Eviction::Priority ? EvictionPolicy::priority
+                                        : EvictionPolicy::fifo;
+}
+
+Eviction mm::fromEvictionPolicy(EvictionPolicy policy) {
+  return policy == EvictionPolicy::priority ? Eviction::Priority
+                                            : Eviction::Fifo;
+}
+
+LogicalResult
+MemoryConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                         int64_t poolSize, int64_t summaryDim,
+                         llvm::APFloat noteThreshold,
+                         llvm::APFloat readThreshold, int64_t period,
+                         int64_t window, EvictionPolicy, int64_t heads) {
+  if (poolSize < 1)
+    return emitError() << "pool_size must be at least 1, got " << poolSize;
+  if (summaryDim < 1)
+    return emitError() << "summary_dim must be at least 1, got " << summaryDim;
+  if (heads < 1 || summaryDim % heads != 0)
+    return emitError() << "heads (" << heads
+                       << ") must be positive and divide summary_dim ("
+                       << summaryDim << ")";
+  if (period < 0 || window < 0)
+    return emitError() << "cross_layer_period and cross_layer_window must not "
+                          "be negative";
+  if (!noteThreshold.isFinite() || !readThreshold.isFinite())
+    return emitError() << "thresholds must be finite";
+  return success();
+}
+
+LogicalResult
+ModelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        int64_t hiddenSize, int64_t numLayers,
+                        int64_t stateSize, int64_t convKernel,
+                        int64_t intermediateSize, int64_t dtRank,
+                        int64_t vocabSize, llvm::APFloat epsilon, BoolAttr,
+                        BoolAttr, MemoryConfigAttr) {
+  std::pair<const char *, int64_t> sizes[] = {
+      {"hidden_size", hiddenSize},
+      {"num_layers", numLayers},
+      {"state_size", stateSize},
+      {"conv_kernel", convKernel},
+      {"intermediate_size", intermediateSize},
+      {"dt_rank", dtRank},
+      {"vocab_size", vocabSize}};
+  for (auto [name, size] : sizes)
+    if (size < 1)
+      return emitError() << name << " must be at least 1, got " << size;
+  if (!epsilon.isFinite() || epsilon.isNegative())
+    return emitError() << "layer_norm_epsilon must be finite and not negative";
+  return success();
+}
+
+ModelConfig ModelConfigAttr::getModelConfig() const {
+  ModelConfig config;
+  config.hiddenSize = getHiddenSize();
+  config.numLayers = getNumLayers();
+  config.stateSize = getStateSize();
+  config.convKernel = getConvKernel();
+  config.intermediateSize = getIntermediateSize();
+  config.dtRank = getDtRank();
+  config.vocabSize = getVocabSize();
+  config.layerNormEpsilon = getLayerNormEpsilon().convertToDouble();
+  config.useBias = getUseBias().getValue();
+  config.useConvBias = getUseConvBias().getValue();
+  if (MemoryConfigAttr memory = getMemory()) {
+    MemoryConfig &m = config.memory.emplace();
+    m.poolSize = memory.getPoolSize();
+    m.summaryDim = memory.getSummaryDim();
+    m.noteThreshold = memory.getNoteThreshold().convertToDouble();
+    m.readThreshold = memory.getReadThreshold().convertToDouble();
+    m.crossLayerPeriod = memory.getCrossLayerPeriod();
+    m.crossLayerWindow = memory.getCrossLayerWindow();
+    m.eviction = fromEvictionPolicy(memory.getEviction());
+    m.heads = memory.getHeads();
+  }
+  return config;
+}
+
+ModelConfigAttr ModelConfigAttr::get(MLIRContext *context,
+                                     const ModelConfig &config) {
+  MemoryConfigAttr memory;
+  if (const auto &m = config.memory)
+    memory = MemoryConfigAttr::get(
+        context, m->poolSize, m->summaryDim, llvm::APFloat(m->noteThreshold),
+        llvm::APFloat(m->readThreshold), m->crossLayerPeriod,
+        m->crossLayerWindow, toEvictionPolicy(m->eviction), m->heads);
+  Builder builder(context);
+  return ModelConfigAttr::get(
+      context, config.hiddenSize, config.numLayers, config.stateSize,
+      config.convKernel, config.intermediateSize, config.dtRank,
+      config.vocabSize, llvm::APFloat(config.layerNormEpsilon),
+      builder.getBoolAttr(config.useBias),
+      builder.getBoolAttr(config.useConvBias), memory);
+}

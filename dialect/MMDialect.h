@@ -1,0 +1,34 @@
+//===- MMDialect.h - the mm dialect -----------------------------*- C++ -*-===//
+//
+// The `mm` dialect, its enums and attributes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MM_DIALECT_MMDIALECT_H
+#define MM_DIALECT_MMDIALECT_H
+
+#include "runtime/ModelConfig.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/DialectImplementation.h"
+
+#include "dialect/MMDialect.h.inc"
+#include "dialect/MMEnums.h.inc"
+
+namespace mm {
+/// Parses a double parameter of an mm attribute (0.5, 1e-05, 3).
+mlir::FailureOr<llvm::APFloat> parseF64Parameter(mlir::AsmParser &parser);
+} // namespace mm
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/MMAttrs.h.inc"
+
+namespace mm {
+/// Converts between the dialect's eviction enum and the runtime config's.
+EvictionPolicy toEvictionPolicy(Eviction eviction);
+Eviction fromEvictionPolicy(EvictionPolicy policy);
+} // namespace mm
+
+#endif // MM_DIALECT_MMDIALECT_H

@@ -1,0 +1,53 @@
+//===- MMDialect.td - the mm dialect -----------------------*- tablegen -*-===//
+//
+// The model-level dialect of memmamba-mlir: a MemMamba model (spec/MEMMAMBA.md)
+// as operations on tensors, before fusion and lowering.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MM_DIALECT_MMDIALECT_TD
+#define MM_DIALECT_MMDIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def MM_Dialect : Dialect {
+  let name = "mm";
+  let cppNamespace = "::mm";
+  let summary = "MemMamba models: Mamba-1 layers with a note pool and memory "
+                "attention";
+  let description = [{
+    The `mm` dialect describes a MemMamba model at the level of
+    spec/MEMMAMBA.md: embedding, RMSNorm, linear maps, the causal depthwise
+    convolution, the selective scan, the note block and its pool, the
+    cross-token and cross-layer attentions, the fused residual and the LM
+    head. Values are tensors; activations have a leading batch dimension B and
+    a time dimension T (`tensor<?x?xD x f32>`), so that one prefill chunk, a
+    decode step (T = 1) and a batch of sequences are the same operations.
+
+    Weights are `mm.weight` operations that name their checkpoint tensor, so
+    the manifest of a compiled model is read off the IR. Per-sequence state is
+    explicit: every stateful operation takes the state as it stands before the
+    chunk and returns it as it stands after, and a module's entry points
+    (functions carrying `mm.entry`) take and return the fields of an
+    `mm.state_layout`.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Module attribute holding the #mm.config of the model.
+    static constexpr ::llvm::StringLiteral kConfigAttrName = "mm.config";
+    /// Function attribute marking an entry point (#mm.entry<...>).
+    static constexpr ::llvm::StringLiteral kEntryAttrName = "mm.entry";
+    /// Function attribute naming the mm.state_layout of an entry point.
+    static constexpr ::llvm::StringLiteral kStateLayoutAttrName =
+        "mm.state_layout";
+
+  private:
+    void registerAttributes();
+  }];
+}
+
+class MM_Op<string mnemonic, list<Trait> traits = []>
+    : Op<MM_Dialect, mnemonic, traits>;
+
+#endif // MM_DIALECT_MMDIALECT_TD

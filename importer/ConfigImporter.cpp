@@ -1,0 +1,295 @@
+//===- ConfigImporter.cpp - config.json to an mm module -------------------===//
+//
+// The module a config imports to:
+//
+//   module @name attributes {mm.config = #config} {
+//     mm.state_layout @state [...]
+//     func.func @init_state(%batch: index) -> (state...)
+//     func.func @prefill(%tokens: tensor<?x?xi32>, state...)
+//         -> (tensor<?x?xVxf32>, state...)
+//     func.func @decode(%tokens: tensor<?x1xi32>, state...)
+//         -> (tensor<?x1xVxf32>, state...)
+//   }
+//
+// Prefill and decode share one body builder: decode is the T = 1 case.
+//
+//===----------------------------------------------------------------------===//
+
+#include "importer/ConfigImporter.h"
+
+#include "dialect/MMOps.h"
+#include "runtime/WeightNames.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace mm;
+
+namespace {
+
+/// Where each field of a layer sits in the state layout (-1: absent).
+struct LayerFields {
+  int64_t convWindow = -1, ssmState = -1, previousMixer = -1, poolSlots = -1,
+          poolPriorities = -1, poolPositions = -1, poolCount = -1;
+};
+
+/// The state layout of a config, in the order entry points pass it: for each
+/// layer its conv window and SSM state (and with memory its previous mixer
+/// output and pool), then (with memory) the token position.
+struct StateLayout {
+  SmallVector<StateFieldAttr> fields;
+  SmallVector<LayerFields> layers;
+  int64_t position = -1;
+};
+
+StateLayout buildStateLayout(MLIRContext *context, const ModelConfig &config) {
+  StateLayout layout;
+  Type f32 = Float32Type::get(context);
+  Type i32 = IntegerType::get(context, 32);
+  auto add = [&](StringRef name, StateKind kind, int64_t layer,
+                 ArrayRef<int64_t> shape, Type element) {
+    std::string fullName =
+        layer < 0 ? name.str()
+                  : "layers." + std::to_string(layer) + "." + name.str();
+    layout.fields.push_back(StateFieldAttr::get(
+        context, fullName, kind, layer, RankedTensorType::get(shape, element)));
+    return static_cast<int64_t>(layout.fields.size() - 1);
+  };
+  const int64_t e = config.intermediateSize;
+  for (int64_t layer = 0; layer < config.numLayers; ++layer) {
+    LayerFields fields;
+    fields.convWindow = add("conv_window", StateKind::conv_window, layer,
+                            {e, config.convKernel - 1}, f32);
+    fields.ssmState = add("ssm_state", StateKind::ssm_state, layer,
+                          {e, config.stateSize}, f32);
+    if (const auto &memory = config.memory) {
+      const int64_t m = memory->poolSize;
+      fields.previousMixer = add("previous_mixer", StateKind::previous_mixer,
+                                 layer, {config.hiddenSize}, f32);
+      fields.poolSlots = add("pool_slots", StateKind::pool_slots, layer,
+                             {m, memory->summaryDim}, f32);
+      fields.poolPriorities = add("pool_priorities",
+                                  StateKind::pool_priorities, layer, {m}, f32);
+      fields.poolPositions = add("pool_positions", StateKind::pool_positions,
+                                 layer, {m}, i32);
+      fields.poolCount =
+          add("pool_count", StateKind::pool_count, layer, {}, i32);
+    }
+    layout.layers.push_back(fields);
+  }
+  if (config.memory)
+    layout.position = add("position", StateKind::position, -1, {}, i32);
+  return layout;
+}
+
+/// The type an entry point passes a field as: [B, per-sequence shape...].
+RankedTensorType batchedType(StateFieldAttr field) {
+  SmallVector<int64_t> shape{ShapedType::kDynamic};
+  llvm::append_range(shape, field.getType().getShape());
+  return RankedTensorType::get(shape, field.getType().getElementType());
+}
+
+class ModuleBuilder {
+public:
+  ModuleBuilder(MLIRContext *context, const ModelConfig &config,
+                ModuleOp module)
+      : context(context), config(config), module(module),
+        builder(module.getBodyRegion()),
+        configAttr(ModelConfigAttr::get(context, config)),
+        layout(buildStateLayout(context, config)),
+        loc(NameLoc::get(StringAttr::get(context, "config"))) {}
+
+  void build() {
+    module->setAttr(MMDialect::kConfigAttrName, configAttr);
+    builder.setInsertionPointToEnd(module.getBody());
+    SmallVector<Attribute> fields(layout.fields.begin(), layout.fields.end());
+    StateLayoutOp::create(builder, loc, kLayoutName,
+                          builder.getArrayAttr(fields));
+    buildInitState();
+    buildForward(EntryKind::prefill, ShapedType::kDynamic);
+    buildForward(EntryKind::decode, 1);
+  }
+
+private:
+  static constexpr StringLiteral kLayoutName = "state";
+
+  SmallVector<Type> stateTypes() const {
+    SmallVector<Type> types;
+    for (StateFieldAttr field : layout.fields)
+      types.push_back(batchedType(field));
+    return types;
+  }
+
+  func::FuncOp createEntry(EntryKind kind, ArrayRef<Type> inputs,
+                           ArrayRef<Type> results) {
+    OpBuilder::InsertionGuard guard(builder);
+    auto func = func::FuncOp::create(builder, loc, stringifyEntryKind(kind),
+                                     builder.getFunctionType(inputs, results));
+    func->setAttr(MMDialect::kEntryAttrName,
+                  EntryKindAttr::get(context, kind));
+    func->setAttr(MMDialect::kStateLayoutAttrName,
+                  FlatSymbolRefAttr::get(context, kLayoutName));
+    func.addEntryBlock();
+    return func;
+  }
+
+  void buildInitState() {
+    SmallVector<Type> results = stateTypes();
+    func::FuncOp func =
+        createEntry(EntryKind::init_state, {builder.getIndexType()}, results);
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(&func.front());
+    Value batch = func.getArgument(0);
+    SmallVector<Value> values;
+    for (auto [field, type] : llvm::zip(layout.fields, results))
+      values.push_back(
+          InitStateOp::create(builder, loc, type, field.getKind(), batch));
+    func::ReturnOp::create(builder, loc, values);
+  }
+
+  Value weight(StringRef name, ArrayRef<int64_t> shape,
+               StringRef fallback = {}) {
+    auto type = RankedTensorType::get(shape, builder.getF32Type());
+    return WeightOp::create(builder, loc, type, builder.getStringAttr(name),
+                            fallback.empty() ? StringAttr()
+                                             : builder.getStringAttr(fallback));
+  }
+
+  /// prefill (time = ?) or decode (time = 1).
+  void buildForward(EntryKind kind, int64_t time) {
+    const int64_t batch = ShapedType::kDynamic;
+    Type i32 = builder.getI32Type(), f32 = builder.getF32Type();
+    SmallVector<Type> inputs{RankedTensorType::get({batch, time}, i32)};
+    SmallVector<Type> results{
+        RankedTensorType::get({batch, time, config.vocabSize}, f32)};
+    SmallVector<Type> state = stateTypes();
+    inputs.append(state);
+    results.append(state);
+    func::FuncOp func = createEntry(kind, inputs, results);
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(&func.front());
+
+    Value tokens = func.getArgument(0);
+    auto stateIn = [&](int64_t field) { return func.getArgument(field + 1); };
+    SmallVector<Value> stateOut(state.size());
+
+    auto activation = RankedTensorType::get(
+        {batch, time, config.hiddenSize}, f32);
+    Value table = weight(weight::kEmbedding,
+                         {config.vocabSize, config.hiddenSize});
+    Value x = EmbedOp::create(builder, loc, activation, tokens, table);
+
+    // The chunk notes of every layer so far: the sources of cross-layer
+    // attention on the layers above.
+    SmallVector<Value> noteScores, noteSummaries;
+    Value position =
+        layout.position >= 0 ? stateIn(layout.position) : Value();
+    for (int64_t l = 0; l < config.numLayers; ++l) {
+      const LayerFields &fields = layout.layers[l];
+      auto [first, last] = config.crossLayerSources(l);
+      SmallVector<Value> srcScores, srcSummaries, srcSlots, srcPriorities,
+          srcPositions, srcCounts;
+      for (int64_t j = first; j < last; ++j) {
+        const LayerFields &source = layout.layers[j];
+        srcScores.push_back(noteScores[j]);
+        srcSummaries.push_back(noteSummaries[j]);
+        srcSlots.push_back(stateIn(source.poolSlots));
+        srcPriorities.push_back(stateIn(source.poolPriorities));
+        srcPositions.push_back(stateIn(source.poolPositions));
+        srcCounts.push_back(stateIn(source.poolCount));
+      }
+      auto optionalIn = [&](int64_t field) {
+        return field >= 0 ? stateIn(field) : Value();
+      };
+      SmallVector<Type> resultTypes{activation, state[fields.convWindow],
+                                    state[fields.ssmState]};
+      if (config.memory)
+        resultTypes.append(
+            {state[fields.previousMixer], state[fields.poolSlots],
+             state[fields.poolPriorities], state[fields.poolPositions],
+             state[fields.poolCount],
+             RankedTensorType::get({batch, time}, f32),
+             RankedTensorType::get({batch, time, config.memory->summaryDim},
+                                   f32)});
+      auto layer = LayerOp::create(
+          builder, loc, resultTypes, builder.getI64IntegerAttr(l), configAttr,
+          x, stateIn(fields.convWindow), stateIn(fields.ssmState),
+          optionalIn(fields.previousMixer), optionalIn(fields.poolSlots),
+          optionalIn(fields.poolPriorities), optionalIn(fields.poolPositions),
+          optionalIn(fields.poolCount), position, srcScores, srcSummaries,
+          srcSlots, srcPriorities, srcPositions, srcCounts);
+      x = layer.getOutput();
+      stateOut[fields.convWindow] = layer.getConvWindowOut();
+      stateOut[fields.ssmState] = layer.getSsmStateOut();
+      if (config.memory) {
+        stateOut[fields.previousMixer] = layer.getPreviousMixerOut();
+        stateOut[fields.poolSlots] = layer.getPoolSlotsOut();
+        stateOut[fields.poolPriorities] = layer.getPoolPrioritiesOut();
+        stateOut[fields.poolPositions] = layer.getPoolPositionsOut();
+        stateOut[fields.poolCount] = layer.getPoolCountOut();
+        noteScores.push_back(layer.getNoteScores());
+        noteSummaries.push_back(layer.getNoteSummaries());
+      }
+    }
+
+    Value normF = weight(weight::kNormF, {config.hiddenSize});
+    Value normed = RMSNormOp::create(
+        builder, loc, x, normF,
+        builder.getF64FloatAttr(config.layerNormEpsilon));
+    Value head = weight(weight::kLmHead, {config.vocabSize, config.hiddenSize},
+                        weight::kEmbedding);
+    Value logits = LMHeadOp::create(builder, loc, results[0], normed, head);
+    if (position)
+      stateOut[layout.position] =
+          AdvancePositionOp::create(builder, loc, position, tokens);
+
+    SmallVector<Value> returned{logits};
+    returned.append(stateOut);
+    func::ReturnOp::create(builder, loc, returned);
+  }
+
+  MLIRContext *context;
+  const ModelConfig &config;
+  ModuleOp module;
+  OpBuilder builder;
+  ModelConfigAttr configAttr;
+  StateLayout layout;
+  Location loc;
+};
+
+/// A symbol name from a file name: "memmamba-24l.json" -> "memmamba_24l".
+std::string moduleNameFor(StringRef path) {
+  SmallString<128> file(path);
+  if (llvm::sys::path::filename(file) == "config.json")
+    llvm::sys::path::remove_filename(file);
+  std::string name = llvm::sys::path::stem(file).str();
+  for (char &c : name)
+    if (!llvm::isAlnum(c) && c != '_')
+      c = '_';
+  return name;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> mm::importModelConfig(MLIRContext *context,
+                                            const ModelConfig &config,
+                                            StringRef name) {
+  context->loadDialect<MMDialect, func::FuncDialect>();
+  Location loc = NameLoc::get(StringAttr::get(context, "config"));
+  OwningOpRef<ModuleOp> module =
+      ModuleOp::create(loc, name.empty() ? std::optional<StringRef>()
+                                         : std::optional<StringRef>(name));
+  ModuleBuilder(context, config, *module).build();
+  return module;
+}
+
+llvm::Expected<OwningOpRef<ModuleOp>>
+mm::importModelConfigFile(MLIRContext *context, StringRef path) {
+  llvm::Expected<ModelConfig> config = loadModelConfig(path);
+  if (!config)
+    return config.takeError();
+  return importModelConfig(context, *config, moduleNameFor(path));
+}

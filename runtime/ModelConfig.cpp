@@ -1,0 +1,520 @@
+//===- ModelConfig.cpp - MemMamba model configuration ---------------------===//
+//
+// Reads config.json in both spellings of spec section 1. Every value comes from
+// the file or from a rule the spec states ("auto" dt rank, expand * D); the
+// mamba_ssm spelling additionally falls back to the values that mamba_ssm's
+// Mamba-1 module hard-codes, because its config.json leaves them out
+// (docs/config.md). Nothing is taken from a library's defaults.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/ModelConfig.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
+
+using namespace mm;
+using llvm::Expected;
+using llvm::StringRef;
+using llvm::Twine;
+namespace json = llvm::json;
+
+llvm::StringRef mm::stringifyEviction(Eviction eviction) {
+  return eviction == Eviction::Priority ? "priority" : "fifo";
+}
+
+bool ModelConfig::hasCrossLayerAttention(int64_t layer) const {
+  auto [first, last] = crossLayerSources(layer);
+  return first < last;
+}
+
+std::pair<int64_t, int64_t>
+ModelConfig::crossLayerSources(int64_t layer) const {
+  if (!memory || memory->crossLayerPeriod == 0 ||
+      memory->crossLayerWindow == 0 || layer <= 0 ||
+      layer % memory->crossLayerPeriod != 0)
+    return {layer, layer};
+  return {std::max<int64_t>(0, layer - memory->crossLayerWindow), layer};
+}
+
+namespace {
+
+/// One place a value may be spelled: a key of the top-level object or of a
+/// nested one (mamba_ssm's `ssm_cfg`).
+struct Spelling {
+  const json::Object *object;
+  std::string key;     ///< the key inside `object`
+  std::string display; ///< how errors name it, e.g. "ssm_cfg.d_state"
+};
+
+/// A value found under one of its spellings.
+struct Found {
+  const json::Value *value;
+  std::string display;
+};
+
+class ConfigReader {
+public:
+  ConfigReader(const json::Object &root, StringRef fileName)
+      : root(root), ssmConfig(root.getObject("ssm_cfg")), fileName(fileName) {}
+
+  /// An error about one key: "FILE: 'KEY': MESSAGE".
+  llvm::Error error(const Twine &key, const Twine &message) const {
+    return errorAbout("'" + key + "'", message);
+  }
+  /// An error about `subject`, already quoted (it may name several keys).
+  llvm::Error errorAbout(const Twine &subject, const Twine &message) const {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   Twine(fileName) + ": " + subject + ": " +
+                                       message);
+  }
+
+  /// Spellings of a backbone key: each top-level key, then the same mamba_ssm
+  /// names inside `ssm_cfg`.
+  llvm::SmallVector<Spelling> spellings(llvm::ArrayRef<StringRef> topLevel,
+                                        llvm::ArrayRef<StringRef> ssmCfg = {}) {
+    llvm::SmallVector<Spelling> result;
+    for (StringRef key : topLevel)
+      result.push_back({&root, key.str(), key.str()});
+    if (ssmConfig)
+      for (StringRef key : ssmCfg)
+        result.push_back({ssmConfig, key.str(), ("ssm_cfg." + key).str()});
+    return result;
+  }
+
+  /// "'hidden_size' (or 'd_model')": every spelling of a key, quoted.
+  static std::string describe(llvm::ArrayRef<Spelling> spellings) {
+    std::string text = "'" + spellings.front().display + "'";
+    if (spellings.size() > 1)
+      text += " (or '" +
+              llvm::join(llvm::map_range(spellings.drop_front(),
+                                         [](const Spelling &s) {
+                                           return StringRef(s.display);
+                                         }),
+                         "', '") +
+              "')";
+    return text;
+  }
+
+  /// Finds the value of a key under any of its spellings. Two spellings with
+  /// different values are a contradiction, reported with both names.
+  Expected<std::optional<Found>> find(llvm::ArrayRef<Spelling> spellings) {
+    std::optional<Found> found;
+    for (const Spelling &spelling : spellings) {
+      const json::Value *value = spelling.object->get(spelling.key);
+      if (!value || value->kind() == json::Value::Null)
+        continue;
+      if (!found) {
+        found = Found{value, spelling.display};
+        continue;
+      }
+      if (!sameValue(*found->value, *value))
+        return error(found->display,
+                     llvm::formatv("contradicts '{0}' ({1} vs {2})",
+                                   spelling.display, *found->value, *value)
+                         .str());
+    }
+    return found;
+  }
+
+  Expected<int64_t> getInt(llvm::ArrayRef<Spelling> spellings,
+                           std::optional<int64_t> fallback, int64_t minimum) {
+    auto found = find(spellings);
+    if (!found)
+      return found.takeError();
+    if (!*found) {
+      if (fallback)
+        return *fallback;
+      return errorAbout(describe(spellings), "missing");
+    }
+    return checkInt(**found, minimum);
+  }
+
+  Expected<int64_t> checkInt(const Found &found, int64_t minimum) const {
+    std::optional<int64_t> value = found.value->getAsInteger();
+    if (!value)
+      return error(found.display, llvm::formatv("expected an integer, got {0}",
+                                                *found.value)
+                                      .str());
+    if (*value < minimum)
+      return error(found.display,
+                   llvm::formatv("must be at least {0}, got {1}", minimum,
+                                 *value)
+                       .str());
+    return *value;
+  }
+
+  Expected<double> getNumber(llvm::ArrayRef<Spelling> spellings,
+                             std::optional<double> fallback) {
+    auto found = find(spellings);
+    if (!found)
+      return found.takeError();
+    if (!*found) {
+      if (fallback)
+        return *fallback;
+      return errorAbout(describe(spellings), "missing");
+    }
+    std::optional<double> value = (*found)->value->getAsNumber();
+    if (!value || !std::isfinite(*value))
+      return error((*found)->display,
+                   llvm::formatv("expected a finite number, got {0}",
+                                 *(*found)->value)
+                       .str());
+    return *value;
+  }
+
+  Expected<bool> getBool(llvm::ArrayRef<Spelling> spellings,
+                         std::optional<bool> fallback) {
+    auto found = find(spellings);
+    if (!found)
+      return found.takeError();
+    if (!*found) {
+      if (fallback)
+        return *fallback;
+      return errorAbout(describe(spellings), "missing");
+    }
+    std::optional<bool> value = (*found)->value->getAsBoolean();
+    if (!value)
+      return error((*found)->display,
+                   llvm::formatv("expected true or false, got {0}",
+                                 *(*found)->value)
+                       .str());
+    return *value;
+  }
+
+  Expected<ModelConfig> read();
+
+private:
+  static bool sameValue(const json::Value &a, const json::Value &b) {
+    std::optional<double> x = a.getAsNumber(), y = b.getAsNumber();
+    if (x && y)
+      return *x == *y;
+    return a == b;
+  }
+
+  Expected<MemoryConfig> readMemory(const json::Object &memory);
+  llvm::Error checkSupported();
+
+  const json::Object &root;
+  const json::Object *ssmConfig;
+  std::string fileName;
+};
+
+} // namespace
+
+/// Rejects configs of architectures this project does not compile, so that a
+/// Mamba-2 or LayerNorm checkpoint is never run as if it were Mamba-1.
+llvm::Error ConfigReader::checkSupported() {
+  if (const json::Value *type = root.get("model_type")) {
+    std::optional<StringRef> name = type->getAsString();
+    if (!name || (*name != "mamba" && *name != "memmamba"))
+      return error("model_type",
+                   llvm::formatv("{0} is not supported (expected \"mamba\" or "
+                                 "\"memmamba\")",
+                                 *type)
+                       .str());
+  }
+  if (const json::Value *value = root.get("ssm_cfg");
+      value && !value->getAsObject())
+    return error("ssm_cfg", "expected an object");
+  if (ssmConfig)
+    if (const json::Value *layer = ssmConfig->get("layer"))
+      if (layer->getAsString() != StringRef("Mamba1"))
+        return error("ssm_cfg.layer",
+                     llvm::formatv("{0} is not supported (only Mamba1)", *layer)
+                         .str());
+  if (const json::Value *mlp = root.get("d_intermediate"))
+    if (mlp->getAsInteger() != std::optional<int64_t>(0))
+      return error("d_intermediate",
+                   "MLP blocks between mixers are not supported (expected 0)");
+  if (const json::Value *rms = root.get("rms_norm"))
+    if (rms->getAsBoolean() != std::optional<bool>(true))
+      return error("rms_norm", "only RMSNorm models are supported");
+  if (const json::Value *act = root.get("hidden_act"))
+    if (act->getAsString() != StringRef("silu"))
+      return error("hidden_act",
+                   llvm::formatv("{0} is not supported (only \"silu\")", *act)
+                       .str());
+  return llvm::Error::success();
+}
+
+Expected<MemoryConfig> ConfigReader::readMemory(const json::Object &memory) {
+  static constexpr StringRef known[] = {
+      "pool_size",          "summary_dim",        "note_threshold",
+      "read_threshold",     "cross_layer_period", "cross_layer_window",
+      "eviction",           "heads"};
+  // Unknown keys are errors here (unlike the backbone, whose configs carry
+  // many unrelated keys): a misspelt memory key would otherwise be ignored.
+  for (const auto &entry : memory)
+    if (!llvm::is_contained(known, StringRef(entry.first)))
+      return error("memory." + entry.first.str(),
+                   "unknown key (known: " + llvm::join(llvm::ArrayRef(known), ", ") +
+                       ")");
+
+  auto key = [&](StringRef name) {
+    return llvm::SmallVector<Spelling>{
+        {&memory, name.str(), ("memory." + name).str()}};
+  };
+  MemoryConfig result;
+  auto poolSize = getInt(key("pool_size"), result.poolSize, 1);
+  if (!poolSize)
+    return poolSize.takeError();
+  auto summaryDim = getInt(key("summary_dim"), result.summaryDim, 1);
+  if (!summaryDim)
+    return summaryDim.takeError();
+  auto noteThreshold = getNumber(key("note_threshold"), result.noteThreshold);
+  if (!noteThreshold)
+    return noteThreshold.takeError();
+  auto readThreshold = getNumber(key("read_threshold"), result.readThreshold);
+  if (!readThreshold)
+    return readThreshold.takeError();
+  auto period = getInt(key("cross_layer_period"), result.crossLayerPeriod, 0);
+  if (!period)
+    return period.takeError();
+  auto window = getInt(key("cross_layer_window"), result.crossLayerWindow, 0);
+  if (!window)
+    return window.takeError();
+  auto heads = getInt(key("heads"), result.heads, 1);
+  if (!heads)
+    return heads.takeError();
+  if (*summaryDim % *heads != 0)
+    return error("memory.heads",
+                 llvm::formatv("{0} does not divide memory.summary_dim ({1})",
+                               *heads, *summaryDim)
+                     .str());
+
+  if (const json::Value *eviction = memory.get("eviction")) {
+    std::optional<StringRef> name = eviction->getAsString();
+    if (name == StringRef("priority"))
+      result.eviction = Eviction::Priority;
+    else if (name == StringRef("fifo"))
+      result.eviction = Eviction::Fifo;
+    else
+      return error("memory.eviction",
+                   llvm::formatv("expected \"priority\" or \"fifo\", got {0}",
+                                 *eviction)
+                       .str());
+  }
+  result.poolSize = *poolSize;
+  result.summaryDim = *summaryDim;
+  result.noteThreshold = *noteThreshold;
+  result.readThreshold = *readThreshold;
+  result.crossLayerPeriod = *period;
+  result.crossLayerWindow = *window;
+  result.heads = *heads;
+  return result;
+}
+
+Expected<ModelConfig> ConfigReader::read() {
+  if (llvm::Error err = checkSupported())
+    return std::move(err);
+
+  // mamba_ssm's config.json names only what differs from its Mamba-1 module;
+  // its hard-coded values apply to what is absent. The Hugging Face spelling
+  // writes every key, so there a missing key is an error.
+  bool mambaSsm = root.get("d_model") || ssmConfig;
+  auto ssmDefault = [&](auto value) {
+    return mambaSsm ? std::optional<decltype(value)>(value) : std::nullopt;
+  };
+
+  ModelConfig config;
+  auto hidden = getInt(spellings({"hidden_size", "d_model"}), std::nullopt, 1);
+  if (!hidden)
+    return hidden.takeError();
+  config.hiddenSize = *hidden;
+
+  auto layers = getInt(spellings({"num_hidden_layers", "n_layer"}),
+                       std::nullopt, 1);
+  if (!layers)
+    return layers.takeError();
+  config.numLayers = *layers;
+
+  auto state = getInt(spellings({"state_size", "d_state"}, {"d_state"}),
+                      ssmDefault(int64_t(16)), 1);
+  if (!state)
+    return state.takeError();
+  config.stateSize = *state;
+
+  auto kernel = getInt(spellings({"conv_kernel", "d_conv"}, {"d_conv"}),
+                       ssmDefault(int64_t(4)), 1);
+  if (!kernel)
+    return kernel.takeError();
+  config.convKernel = *kernel;
+
+  // E: intermediate_size, else expand * D; both present must agree.
+  auto innerSpellings =
+      spellings({"intermediate_size", "d_inner"}, {"d_inner"});
+  auto inner = find(innerSpellings);
+  if (!inner)
+    return inner.takeError();
+  auto expandSpellings = spellings({"expand"}, {"expand"});
+  auto expandFound = find(expandSpellings);
+  if (!expandFound)
+    return expandFound.takeError();
+  if (*inner) {
+    auto value = checkInt(**inner, 1);
+    if (!value)
+      return value.takeError();
+    config.intermediateSize = *value;
+    if (*expandFound) {
+      auto expand = checkInt(**expandFound, 1);
+      if (!expand)
+        return expand.takeError();
+      if (*expand * config.hiddenSize != config.intermediateSize)
+        return error((*inner)->display,
+                     llvm::formatv("{0} contradicts '{1}' * hidden size "
+                                   "({2} * {3} = {4})",
+                                   config.intermediateSize,
+                                   (*expandFound)->display, *expand,
+                                   config.hiddenSize,
+                                   *expand * config.hiddenSize)
+                         .str());
+    }
+  } else {
+    auto expand = getInt(expandSpellings, ssmDefault(int64_t(2)), 1);
+    if (!expand)
+      return llvm::handleErrors(expand.takeError(), [&](llvm::ErrorInfoBase &) {
+        return errorAbout(describe(innerSpellings),
+                          "missing (and no 'expand' to derive it from)");
+      });
+    config.intermediateSize = *expand * config.hiddenSize;
+  }
+
+  // R: an integer or "auto" = ceil(D / 16).
+  auto rankSpellings = spellings({"time_step_rank", "dt_rank"}, {"dt_rank"});
+  auto rank = find(rankSpellings);
+  if (!rank)
+    return rank.takeError();
+  if (!*rank && !mambaSsm)
+    return errorAbout(describe(rankSpellings), "missing");
+  if (!*rank || (*rank)->value->getAsString() == StringRef("auto")) {
+    config.dtRank = (config.hiddenSize + 15) / 16;
+  } else {
+    if ((*rank)->value->getAsString())
+      return error((*rank)->display,
+                   llvm::formatv("expected an integer or \"auto\", got {0}",
+                                 *(*rank)->value)
+                       .str());
+    auto value = checkInt(**rank, 1);
+    if (!value)
+      return value.takeError();
+    config.dtRank = *value;
+  }
+
+  auto vocab = getInt(spellings({"vocab_size"}), std::nullopt, 1);
+  if (!vocab)
+    return vocab.takeError();
+  auto multiple = getInt(spellings({"pad_vocab_size_multiple"}), int64_t(1), 1);
+  if (!multiple)
+    return multiple.takeError();
+  config.vocabSize = (*vocab + *multiple - 1) / *multiple * *multiple;
+
+  auto eps = getNumber(
+      spellings({"layer_norm_epsilon", "rms_norm_eps", "norm_epsilon"}),
+      ssmDefault(1e-5));
+  if (!eps)
+    return eps.takeError();
+  if (*eps < 0)
+    return error("layer_norm_epsilon", "must not be negative");
+  config.layerNormEpsilon = *eps;
+
+  auto bias = getBool(spellings({"use_bias", "bias"}, {"bias"}),
+                      ssmDefault(false));
+  if (!bias)
+    return bias.takeError();
+  config.useBias = *bias;
+
+  auto convBias = getBool(spellings({"use_conv_bias", "conv_bias"},
+                                    {"conv_bias"}),
+                          ssmDefault(true));
+  if (!convBias)
+    return convBias.takeError();
+  config.useConvBias = *convBias;
+
+  if (const json::Value *memory = root.get("memory");
+      memory && memory->kind() != json::Value::Null) {
+    const json::Object *object = memory->getAsObject();
+    if (!object)
+      return error("memory", "expected an object");
+    auto parsed = readMemory(*object);
+    if (!parsed)
+      return parsed.takeError();
+    config.memory = *parsed;
+  }
+  return config;
+}
+
+Expected<ModelConfig> mm::parseModelConfig(StringRef jsonText,
+                                           StringRef fileName) {
+  Expected<json::Value> parsed = json::parse(jsonText);
+  if (!parsed) {
+    // json::ParseError logs "[line:col, byte=N]: message"; put the position
+    // where compilers put it.
+    std::string message = llvm::toString(parsed.takeError());
+    StringRef text(message);
+    std::string position;
+    if (text.consume_front("[")) {
+      auto [where, rest] = text.split("]: ");
+      position = where.split(",").first.str();
+      text = rest;
+    }
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        Twine(fileName) + (position.empty() ? "" : ":" + position) +
+            ": invalid JSON: " + text);
+  }
+  const json::Object *root = parsed->getAsObject();
+  if (!root)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   Twine(fileName) +
+                                       ": expected a JSON object at the top");
+  return ConfigReader(*root, fileName).read();
+}
+
+Expected<ModelConfig> mm::loadModelConfig(StringRef path) {
+  llvm::SmallString<256> file(path);
+  if (llvm::sys::fs::is_directory(file))
+    llvm::sys::path::append(file, "config.json");
+  auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
+  if (!buffer)
+    return llvm::createStringError(buffer.getError(), Twine(file) +
+                                                          ": cannot read: " +
+                                                          buffer.getError()
+                                                              .message());
+  return parseModelConfig((*buffer)->getBuffer(), file);
+}
+
+json::Value mm::toJSON(const ModelConfig &config) {
+  json::Object object{
+      {"model_type", config.memory ? "memmamba" : "mamba"},
+      {"hidden_size", config.hiddenSize},
+      {"num_hidden_layers", config.numLayers},
+      {"state_size", config.stateSize},
+      {"conv_kernel", config.convKernel},
+      {"intermediate_size", config.intermediateSize},
+      {"time_step_rank", config.dtRank},
+      {"vocab_size", config.vocabSize},
+      {"layer_norm_epsilon", config.layerNormEpsilon},
+      {"use_bias", config.useBias},
+      {"use_conv_bias", config.useConvBias},
+  };
+  if (const auto &memory = config.memory)
+    object["memory"] = json::Object{
+        {"pool_size", memory->poolSize},
+        {"summary_dim", memory->summaryDim},
+        {"note_threshold", memory->noteThreshold},
+        {"read_threshold", memory->readThreshold},
+        {"cross_layer_period", memory->crossLayerPeriod},
+        {"cross_layer_window", memory->crossLayerWindow},
+        {"eviction", stringifyEviction(memory->eviction)},
+        {"heads", memory->heads},
+    };
+  return object;
+}

@@ -1,0 +1,25 @@
+# -*- Python -*-
+# lit configuration of the memmamba-mlir FileCheck tests.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "memmamba-mlir"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.mm_obj_root, "test")
+# Unit tests are their own suite (unit/lit.cfg.py); Inputs hold data files.
+config.excludes = ["Inputs", "unit", "CMakeLists.txt", "lit.cfg.py"]
+
+config.substitutions.append(
+    ("%examples", os.path.join(config.mm_src_root, "examples")))
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["mm-opt", "mm-compile"], [config.mm_tools_dir])
+llvm_config.add_tool_substitutions(["split-file"], [config.llvm_tools_dir])

@@ -1,0 +1,27 @@
+//===- mm-opt.cpp - mlir-opt for the mm dialect ---------------------------===//
+//
+// Registers only what the project uses: the mm dialect, func, and the passes
+// and pipelines of passes/ and lowering/ (plus canonicalize and cse).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/MMDialect.h"
+#include "lowering/Pipelines.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
+
+int main(int argc, char **argv) {
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+  mm::registerMMPasses();
+  mm::registerPipelines();
+
+  mlir::DialectRegistry registry;
+  registry.insert<mm::MMDialect, mlir::func::FuncDialect>();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "mm optimizer driver\n", registry));
+}
