@@ -441,3 +441,47 @@ module attributes {mm.config = 3 : i64} {
 // expected-error @+1 {{unknown mm attribute 'mm.colour'}}
 module attributes {mm.colour = 3 : i64} {
 }
+
+// -----
+
+func.func @weight_empty_fallback() {
+  // expected-error @+1 {{fallback name must not be empty}}
+  %w = mm.weight "lm_head.weight" or "" : tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @embed_tokens(%t: tensor<?xi32>, %table: tensor<256x64xf32>) {
+  // expected-error @+1 {{'tokens' must have shape [B, T], got 'tensor<?xi32>'}}
+  %x = mm.embed %t, %table : tensor<?xi32>, tensor<256x64xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @advance_position(%p: tensor<4xi32>, %t: tensor<2x?xi32>) {
+  // expected-error @+1 {{'tokens' dimension 0 (B in [B, T]) is 2, but B = 4 from 'position'}}
+  %n = mm.advance_position %p, %t : tensor<4xi32>, tensor<2x?xi32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{state field 'position' has layer -2 (expected -1 or a layer index)}}
+mm.state_layout @state [
+  #mm.state_field<name = "position", kind = position, layer = -2, type = tensor<i32>>]
+
+// -----
+
+mm.state_layout @state [
+  #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
+// expected-error @+1 {{'prefill' returns logits [B, T, V] f32 with T = ?, not 'tensor<?x8xf32>'}}
+func.func private @prefill(%t: tensor<?x?xi32>, %h: tensor<?x128x16xf32>) -> (tensor<?x8xf32>, tensor<?x128x16xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state}
+
+// -----
+
+mm.state_layout @state [
+  #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
+// expected-error @+1 {{init_state takes the batch size (index)}}
+func.func private @init_state(%b: i32) -> tensor<?x128x16xf32> attributes {mm.entry = #mm.entry<init_state>, mm.state_layout = @state}
