@@ -60,13 +60,11 @@ MemoryConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-LogicalResult
-ModelConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                        int64_t hiddenSize, int64_t numLayers,
-                        int64_t stateSize, int64_t convKernel,
-                        int64_t intermediateSize, int64_t dtRank,
-                        int64_t vocabSize, llvm::APFloat epsilon, BoolAttr,
-                        BoolAttr, MemoryConfigAttr) {
+LogicalResult ModelConfigAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, int64_t hiddenSize,
+    int64_t numLayers, int64_t stateSize, int64_t convKernel,
+    int64_t intermediateSize, int64_t dtRank, int64_t vocabSize,
+    llvm::APFloat epsilon, BoolAttr, BoolAttr, MemoryConfigAttr) {
   std::pair<const char *, int64_t> sizes[] = {
       {"hidden_size", hiddenSize},
       {"num_layers", numLayers},

@@ -46,18 +46,18 @@ void MMDialect::initialize() {
 /// init_state takes the batch size; all of them take (except init_state) and
 /// return the state fields in layout order, each with a leading B.
 static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
-  auto layoutRef = func->getAttrOfType<FlatSymbolRefAttr>(
-      MMDialect::kStateLayoutAttrName);
+  auto layoutRef =
+      func->getAttrOfType<FlatSymbolRefAttr>(MMDialect::kStateLayoutAttrName);
   if (!layoutRef)
-    return func->emitOpError() << "entry point needs a '"
-                               << MMDialect::kStateLayoutAttrName
-                               << "' symbol reference";
+    return func->emitOpError()
+           << "entry point needs a '" << MMDialect::kStateLayoutAttrName
+           << "' symbol reference";
   auto layout =
       SymbolTable::lookupNearestSymbolFrom<StateLayoutOp>(func, layoutRef);
   if (!layout)
     return func->emitOpError()
-           << "'" << MMDialect::kStateLayoutAttrName << "' names "
-           << layoutRef << ", which is not an mm.state_layout";
+           << "'" << MMDialect::kStateLayoutAttrName << "' names " << layoutRef
+           << ", which is not an mm.state_layout";
 
   auto fields = layout.getFields().getAsRange<StateFieldAttr>();
   ArrayRef<Type> inputs = func.getArgumentTypes();
@@ -70,9 +70,8 @@ static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
     return func->emitOpError()
            << "entry point '" << stringifyEntryKind(kind) << "' of layout "
            << layoutRef << " (" << numFields << " fields) must take "
-           << (init ? 1 : numFields + 1) << " and return "
-           << numFields + extra << " values, not " << inputs.size()
-           << " and " << results.size();
+           << (init ? 1 : numFields + 1) << " and return " << numFields + extra
+           << " values, not " << inputs.size() << " and " << results.size();
 
   if (init) {
     if (!isa<IndexType>(inputs[0]))
@@ -82,8 +81,7 @@ static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
     auto tokens = dyn_cast<RankedTensorType>(inputs[0]);
     auto logits = dyn_cast<RankedTensorType>(results[0]);
     if (!tokens || tokens.getRank() != 2 ||
-        !tokens.getElementType().isInteger(32) ||
-        tokens.getDimSize(1) != time)
+        !tokens.getElementType().isInteger(32) || tokens.getDimSize(1) != time)
       return func->emitOpError()
              << "'" << stringifyEntryKind(kind) << "' takes tokens as "
              << RankedTensorType::get({ShapedType::kDynamic, time},
@@ -141,6 +139,6 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
              << "'" << kStateLayoutAttrName << "' must be a symbol reference";
     return success();
   }
-  return op->emitOpError() << "unknown mm attribute '" << attr.getName().getValue()
-                           << "'";
+  return op->emitOpError() << "unknown mm attribute '"
+                           << attr.getName().getValue() << "'";
 }

@@ -45,6 +45,21 @@ public:
     return it->second.first;
   }
 
+  /// One operand or result and the shape it must have.
+  struct Expected {
+    StringRef name;
+    Value value; ///< null for an absent optional operand: not checked
+    ArrayRef<StringRef> pattern;
+  };
+
+  /// Checks each value in order; stops at the first mismatch.
+  LogicalResult check(std::initializer_list<Expected> expected) {
+    for (const Expected &e : expected)
+      if (e.value && failed(check(e.name, e.value, e.pattern)))
+        return failure();
+    return success();
+  }
+
   /// Checks `value`'s type, named `name`, against `pattern`.
   LogicalResult check(StringRef name, Value value,
                       ArrayRef<StringRef> pattern) {
@@ -55,9 +70,8 @@ public:
     auto tensor = dyn_cast<RankedTensorType>(type);
     std::string expected = "[" + llvm::join(pattern, ", ") + "]";
     if (!tensor || tensor.getRank() != static_cast<int64_t>(pattern.size()))
-      return op->emitOpError()
-             << "'" << name << "' must have shape " << expected << ", got "
-             << type;
+      return op->emitOpError() << "'" << name << "' must have shape "
+                               << expected << ", got " << type;
     for (auto [dim, letter] : llvm::enumerate(pattern)) {
       int64_t size = tensor.getDimSize(dim);
       if (ShapedType::isDynamic(size))
@@ -111,14 +125,13 @@ SmallVector<StringRef> refs(ArrayRef<std::string> strings) {
   return SmallVector<StringRef>(strings.begin(), strings.end());
 }
 
-LogicalResult verifyHeads(Operation *op, ShapeChecker &shapes,
-                          int64_t heads) {
+LogicalResult verifyHeads(Operation *op, ShapeChecker &shapes, int64_t heads) {
   if (heads < 1)
     return op->emitOpError() << "heads must be at least 1, got " << heads;
   if (auto summary = shapes.get("S"); summary && *summary % heads != 0)
-    return op->emitOpError() << "heads (" << heads
-                             << ") must divide the summary size S = "
-                             << *summary;
+    return op->emitOpError()
+           << "heads (" << heads
+           << ") must divide the summary size S = " << *summary;
   return success();
 }
 
@@ -126,22 +139,18 @@ LogicalResult verifyHeads(Operation *op, ShapeChecker &shapes,
 LogicalResult checkPool(ShapeChecker &shapes, Value slots, Value priorities,
                         Value positions, Value count, StringRef prefix = "") {
   std::string p = prefix.str();
-  if (failed(shapes.check(p + "slots", slots, {"B", "M", "S"})) ||
-      failed(shapes.check(p + "priorities", priorities, {"B", "M"})) ||
-      failed(shapes.check(p + "positions", positions, {"B", "M"})) ||
-      failed(shapes.check(p + "count", count, {"B"})))
-    return failure();
-  return success();
+  return shapes.check({{p + "slots", slots, {"B", "M", "S"}},
+                       {p + "priorities", priorities, {"B", "M"}},
+                       {p + "positions", positions, {"B", "M"}},
+                       {p + "count", count, {"B"}}});
 }
 
 LogicalResult checkAttentionWeights(ShapeChecker &shapes, Value query,
                                     Value key, Value value, Value output) {
-  if (failed(shapes.check("query_weight", query, {"S", "D"})) ||
-      failed(shapes.check("key_weight", key, {"S", "S"})) ||
-      failed(shapes.check("value_weight", value, {"S", "S"})) ||
-      failed(shapes.check("output_weight", output, {"D", "S"})))
-    return failure();
-  return success();
+  return shapes.check({{"query_weight", query, {"S", "D"}},
+                       {"key_weight", key, {"S", "S"}},
+                       {"value_weight", value, {"S", "S"}},
+                       {"output_weight", output, {"D", "S"}}});
 }
 
 } // namespace
@@ -220,17 +229,14 @@ LogicalResult StateLayoutOp::verify() {
 }
 
 LogicalResult InitStateOp::verify() {
-  return checkStateType(*this, getKind(), getType(), /*batchDims=*/1,
-                        "result");
+  return checkStateType(*this, getKind(), getType(), /*batchDims=*/1, "result");
 }
 
 LogicalResult AdvancePositionOp::verify() {
   ShapeChecker shapes(*this);
-  if (failed(shapes.check("position", getPosition(), {"B"})) ||
-      failed(shapes.check("tokens", getTokens(), {"B", "T"})) ||
-      failed(shapes.check("result", getResult(), {"B"})))
-    return failure();
-  return success();
+  return shapes.check({{"position", getPosition(), {"B"}},
+                       {"tokens", getTokens(), {"B", "T"}},
+                       {"result", getResult(), {"B"}}});
 }
 
 //===----------------------------------------------------------------------===//
@@ -239,11 +245,9 @@ LogicalResult AdvancePositionOp::verify() {
 
 LogicalResult EmbedOp::verify() {
   ShapeChecker shapes(*this);
-  if (failed(shapes.check("tokens", getTokens(), {"B", "T"})) ||
-      failed(shapes.check("table", getTable(), {"V", "D"})) ||
-      failed(shapes.check("result", getResult(), {"B", "T", "D"})))
-    return failure();
-  return success();
+  return shapes.check({{"tokens", getTokens(), {"B", "T"}},
+                       {"table", getTable(), {"V", "D"}},
+                       {"result", getResult(), {"B", "T", "D"}}});
 }
 
 LogicalResult RMSNormOp::verify() {
@@ -315,32 +319,24 @@ LogicalResult CausalConv1dOp::verify() {
                   "the kernel width K = " + std::to_string(*kernel) +
                       " of 'weight'");
   }
-  if ((getBias() && failed(shapes.check("bias", getBias(), {"E"}))) ||
-      failed(shapes.check("window", getWindow(), {"B", "E", "K-1"})) ||
-      failed(shapes.check("result", getResult(), {"B", "T", "E"})) ||
-      failed(shapes.check("window_out", getWindowOut(), {"B", "E", "K-1"})))
-    return failure();
-  return success();
+  return shapes.check({{"bias", getBias(), {"E"}},
+                       {"window", getWindow(), {"B", "E", "K-1"}},
+                       {"result", getResult(), {"B", "T", "E"}},
+                       {"window_out", getWindowOut(), {"B", "E", "K-1"}}});
 }
 
 LogicalResult SelectiveScanOp::verify() {
   ShapeChecker shapes(*this);
-  if (failed(shapes.check("u", getU(), {"B", "T", "E"})) ||
-      failed(shapes.check("delta", getDelta(), {"B", "T", "E"})) ||
-      failed(shapes.check("A_log", getALog(), {"E", "N"})) ||
-      failed(shapes.check("B", getB(), {"B", "T", "N"})) ||
-      failed(shapes.check("C", getC(), {"B", "T", "N"})) ||
-      failed(shapes.check("D", getD(), {"E"})) ||
-      (getDeltaBias() &&
-       failed(shapes.check("delta_bias", getDeltaBias(), {"E"}))) ||
-      (getInitialState() &&
-       failed(shapes.check("initial_state", getInitialState(),
-                           {"B", "E", "N"}))) ||
-      failed(shapes.check("result", getResult(), {"B", "T", "E"})) ||
-      (getFinalState() &&
-       failed(shapes.check("final_state", getFinalState(), {"B", "E", "N"}))))
-    return failure();
-  return success();
+  return shapes.check({{"u", getU(), {"B", "T", "E"}},
+                       {"delta", getDelta(), {"B", "T", "E"}},
+                       {"A_log", getALog(), {"E", "N"}},
+                       {"B", getB(), {"B", "T", "N"}},
+                       {"C", getC(), {"B", "T", "N"}},
+                       {"D", getD(), {"E"}},
+                       {"delta_bias", getDeltaBias(), {"E"}},
+                       {"initial_state", getInitialState(), {"B", "E", "N"}},
+                       {"result", getResult(), {"B", "T", "E"}},
+                       {"final_state", getFinalState(), {"B", "E", "N"}}});
 }
 
 LogicalResult GateOp::verify() {
@@ -353,38 +349,26 @@ LogicalResult ResidualOp::verify() {
       !getLayerContext() != !getLayerGate())
     return emitOpError() << "each memory context needs its gate";
   ShapeChecker shapes(*this);
-  if (failed(shapes.check("input", getInput(), {"B", "T", "D"})) ||
-      failed(shapes.check("mixer", getMixer(), {"B", "T", "D"})) ||
-      failed(shapes.check("result", getResult(), {"B", "T", "D"})))
-    return failure();
-  if (getTokenContext() &&
-      (failed(shapes.check("token_context", getTokenContext(),
-                           {"B", "T", "D"})) ||
-       failed(shapes.check("token_gate", getTokenGate(), {"D"}))))
-    return failure();
-  if (getLayerContext() &&
-      (failed(shapes.check("layer_context", getLayerContext(),
-                           {"B", "T", "D"})) ||
-       failed(shapes.check("layer_gate", getLayerGate(), {"D"}))))
-    return failure();
-  return success();
+  return shapes.check({{"input", getInput(), {"B", "T", "D"}},
+                       {"mixer", getMixer(), {"B", "T", "D"}},
+                       {"result", getResult(), {"B", "T", "D"}},
+                       {"token_context", getTokenContext(), {"B", "T", "D"}},
+                       {"token_gate", getTokenGate(), {"D"}},
+                       {"layer_context", getLayerContext(), {"B", "T", "D"}},
+                       {"layer_gate", getLayerGate(), {"D"}}});
 }
 
 LogicalResult TakeLastOp::verify() {
   ShapeChecker shapes(*this);
-  if (failed(shapes.check("input", getInput(), {"B", "T", "X"})) ||
-      failed(shapes.check("result", getResult(), {"B", "X"})))
-    return failure();
-  return success();
+  return shapes.check({{"input", getInput(), {"B", "T", "X"}},
+                       {"result", getResult(), {"B", "X"}}});
 }
 
 LogicalResult LMHeadOp::verify() {
   ShapeChecker shapes(*this);
-  if (failed(shapes.check("input", getInput(), {"B", "T", "D"})) ||
-      failed(shapes.check("weight", getWeight(), {"V", "D"})) ||
-      failed(shapes.check("result", getResult(), {"B", "T", "V"})))
-    return failure();
-  return success();
+  return shapes.check({{"input", getInput(), {"B", "T", "D"}},
+                       {"weight", getWeight(), {"V", "D"}},
+                       {"result", getResult(), {"B", "T", "V"}}});
 }
 
 //===----------------------------------------------------------------------===//
@@ -393,25 +377,21 @@ LogicalResult LMHeadOp::verify() {
 
 LogicalResult NoteOp::verify() {
   ShapeChecker shapes(*this);
-  if (failed(shapes.check("input", getInput(), {"B", "T", "D"})) ||
-      failed(shapes.check("score_weight", getScoreWeight(), {"1", "D"})) ||
-      failed(shapes.check("score_bias", getScoreBias(), {"1"})) ||
-      failed(shapes.check("summary_weight", getSummaryWeight(), {"S", "D"})) ||
-      failed(shapes.check("score", getScore(), {"B", "T"})) ||
-      failed(shapes.check("summary", getSummary(), {"B", "T", "S"})))
-    return failure();
-  return success();
+  return shapes.check({{"input", getInput(), {"B", "T", "D"}},
+                       {"score_weight", getScoreWeight(), {"1", "D"}},
+                       {"score_bias", getScoreBias(), {"1"}},
+                       {"summary_weight", getSummaryWeight(), {"S", "D"}},
+                       {"score", getScore(), {"B", "T"}},
+                       {"summary", getSummary(), {"B", "T", "S"}}});
 }
 
 LogicalResult ReadTriggerOp::verify() {
   ShapeChecker shapes(*this);
-  if (failed(shapes.check("mixer", getMixer(), {"B", "T", "D"})) ||
-      failed(shapes.check("previous", getPrevious(), {"B", "D"})) ||
-      failed(shapes.check("weight", getWeight(), {"1", "D"})) ||
-      failed(shapes.check("bias", getBias(), {"1"})) ||
-      failed(shapes.check("result", getResult(), {"B", "T"})))
-    return failure();
-  return success();
+  return shapes.check({{"mixer", getMixer(), {"B", "T", "D"}},
+                       {"previous", getPrevious(), {"B", "D"}},
+                       {"weight", getWeight(), {"1", "D"}},
+                       {"bias", getBias(), {"1"}},
+                       {"result", getResult(), {"B", "T"}}});
 }
 
 LogicalResult PoolUpdateOp::verify() {
@@ -496,25 +476,23 @@ LogicalResult LayerOp::verify() {
 
   ShapeChecker shapes(*this);
   shapes.define("D", config.hiddenSize, "the config (hidden_size)");
-  shapes.define("E", config.intermediateSize,
-                "the config (intermediate_size)");
+  shapes.define("E", config.intermediateSize, "the config (intermediate_size)");
   shapes.define("N", config.stateSize, "the config (state_size)");
   shapes.define("K-1", config.convKernel - 1, "the config (conv_kernel - 1)");
-  if (failed(shapes.check("input", getInput(), {"B", "T", "D"})) ||
-      failed(shapes.check("conv_window", getConvWindow(), {"B", "E", "K-1"})) ||
-      failed(shapes.check("ssm_state", getSsmState(), {"B", "E", "N"})) ||
-      failed(shapes.check("output", getOutput(), {"B", "T", "D"})) ||
-      failed(shapes.check("conv_window_out", getConvWindowOut(),
-                          {"B", "E", "K-1"})) ||
-      failed(shapes.check("ssm_state_out", getSsmStateOut(),
-                          {"B", "E", "N"})))
+  if (failed(shapes.check(
+          {{"input", getInput(), {"B", "T", "D"}},
+           {"conv_window", getConvWindow(), {"B", "E", "K-1"}},
+           {"ssm_state", getSsmState(), {"B", "E", "N"}},
+           {"output", getOutput(), {"B", "T", "D"}},
+           {"conv_window_out", getConvWindowOut(), {"B", "E", "K-1"}},
+           {"ssm_state_out", getSsmStateOut(), {"B", "E", "N"}}})))
     return failure();
 
-  unsigned numResults =
-      config.memory ? kNumMemoryResults : kNumMambaResults;
+  unsigned numResults = config.memory ? kNumMemoryResults : kNumMambaResults;
   if (getNumResults() != numResults)
     return emitOpError() << "has " << getNumResults() << " results, but a "
-                         << (config.memory ? "layer with memory" : "Mamba layer")
+                         << (config.memory ? "layer with memory"
+                                           : "Mamba layer")
                          << " returns " << numResults;
   if (static_cast<bool>(getPreviousMixer()) != config.memory.has_value())
     return emitOpError() << (config.memory ? "a config with memory needs"
@@ -547,8 +525,8 @@ LogicalResult LayerOp::verify() {
                        getPoolPositionsOut(), getPoolCountOut(),
                        "pool_out_")) ||
       failed(shapes.check("note_scores", getNoteScores(), {"B", "T"})) ||
-      failed(shapes.check("note_summaries", getNoteSummaries(),
-                          {"B", "T", "S"})))
+      failed(
+          shapes.check("note_summaries", getNoteSummaries(), {"B", "T", "S"})))
     return failure();
   size_t sources = getSourceScores().size();
   if (getSourceSummaries().size() != sources ||
@@ -560,13 +538,13 @@ LogicalResult LayerOp::verify() {
                             "priorities, positions and counts";
   for (size_t j = 0; j < sources; ++j) {
     std::string prefix = "source " + std::to_string(j) + " ";
-    if (failed(shapes.check(prefix + "score", getSourceScores()[j],
-                            {"B", "T"})) ||
+    if (failed(
+            shapes.check(prefix + "score", getSourceScores()[j], {"B", "T"})) ||
         failed(shapes.check(prefix + "summary", getSourceSummaries()[j],
                             {"B", "T", "S"})) ||
-        failed(checkPool(shapes, getSourceSlots()[j],
-                         getSourcePriorities()[j], getSourcePositions()[j],
-                         getSourceCounts()[j], prefix)))
+        failed(checkPool(shapes, getSourceSlots()[j], getSourcePriorities()[j],
+                         getSourcePositions()[j], getSourceCounts()[j],
+                         prefix)))
       return failure();
   }
   return success();

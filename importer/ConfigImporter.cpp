@@ -71,10 +71,10 @@ StateLayout buildStateLayout(MLIRContext *context, const ModelConfig &config) {
                                  layer, {config.hiddenSize}, f32);
       fields.poolSlots = add("pool_slots", StateKind::pool_slots, layer,
                              {m, memory->summaryDim}, f32);
-      fields.poolPriorities = add("pool_priorities",
-                                  StateKind::pool_priorities, layer, {m}, f32);
-      fields.poolPositions = add("pool_positions", StateKind::pool_positions,
-                                 layer, {m}, i32);
+      fields.poolPriorities =
+          add("pool_priorities", StateKind::pool_priorities, layer, {m}, f32);
+      fields.poolPositions =
+          add("pool_positions", StateKind::pool_positions, layer, {m}, i32);
       fields.poolCount =
           add("pool_count", StateKind::pool_count, layer, {}, i32);
     }
@@ -128,8 +128,7 @@ private:
     OpBuilder::InsertionGuard guard(builder);
     auto func = func::FuncOp::create(builder, loc, stringifyEntryKind(kind),
                                      builder.getFunctionType(inputs, results));
-    func->setAttr(MMDialect::kEntryAttrName,
-                  EntryKindAttr::get(context, kind));
+    func->setAttr(MMDialect::kEntryAttrName, EntryKindAttr::get(context, kind));
     func->setAttr(MMDialect::kStateLayoutAttrName,
                   FlatSymbolRefAttr::get(context, kLayoutName));
     func.addEntryBlock();
@@ -176,17 +175,16 @@ private:
     auto stateIn = [&](int64_t field) { return func.getArgument(field + 1); };
     SmallVector<Value> stateOut(state.size());
 
-    auto activation = RankedTensorType::get(
-        {batch, time, config.hiddenSize}, f32);
-    Value table = weight(weight::kEmbedding,
-                         {config.vocabSize, config.hiddenSize});
+    auto activation =
+        RankedTensorType::get({batch, time, config.hiddenSize}, f32);
+    Value table =
+        weight(weight::kEmbedding, {config.vocabSize, config.hiddenSize});
     Value x = EmbedOp::create(builder, loc, activation, tokens, table);
 
     // The chunk notes of every layer so far: the sources of cross-layer
     // attention on the layers above.
     SmallVector<Value> noteScores, noteSummaries;
-    Value position =
-        layout.position >= 0 ? stateIn(layout.position) : Value();
+    Value position = layout.position >= 0 ? stateIn(layout.position) : Value();
     for (int64_t l = 0; l < config.numLayers; ++l) {
       const LayerFields &fields = layout.layers[l];
       auto [first, last] = config.crossLayerSources(l);
@@ -210,8 +208,7 @@ private:
         resultTypes.append(
             {state[fields.previousMixer], state[fields.poolSlots],
              state[fields.poolPriorities], state[fields.poolPositions],
-             state[fields.poolCount],
-             RankedTensorType::get({batch, time}, f32),
+             state[fields.poolCount], RankedTensorType::get({batch, time}, f32),
              RankedTensorType::get({batch, time, config.memory->summaryDim},
                                    f32)});
       auto layer = LayerOp::create(
@@ -236,9 +233,9 @@ private:
     }
 
     Value normF = weight(weight::kNormF, {config.hiddenSize});
-    Value normed = RMSNormOp::create(
-        builder, loc, x, normF,
-        builder.getF64FloatAttr(config.layerNormEpsilon));
+    Value normed =
+        RMSNormOp::create(builder, loc, x, normF,
+                          builder.getF64FloatAttr(config.layerNormEpsilon));
     Value head = weight(weight::kLmHead, {config.vocabSize, config.hiddenSize},
                         weight::kEmbedding);
     Value logits = LMHeadOp::create(builder, loc, results[0], normed, head);

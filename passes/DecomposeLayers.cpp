@@ -31,8 +31,7 @@ class LayerExpander {
 public:
   LayerExpander(LayerOp layer, RewriterBase &rewriter)
       : layer(layer), rewriter(rewriter), loc(layer.getLoc()),
-        config(layer.getConfig().getModelConfig()),
-        index(layer.getIndex()) {
+        config(layer.getConfig().getModelConfig()), index(layer.getIndex()) {
     for (WeightSpec &spec : layerWeights(config, index))
       shapes[spec.name] = std::move(spec.shape);
     auto input = cast<RankedTensorType>(layer.getInput().getType());
@@ -67,8 +66,8 @@ private:
                const char *biasName = nullptr) {
     Value matrix = weight(weightName);
     Value bias = biasName ? weight(biasName) : Value();
-    return LinearOp::create(rewriter, loc, activation({outputs}), input,
-                            matrix, bias);
+    return LinearOp::create(rewriter, loc, activation({outputs}), input, matrix,
+                            bias);
   }
 
   FloatAttr f64(double value) { return rewriter.getF64FloatAttr(value); }
@@ -109,8 +108,9 @@ unsigned LayerExpander::expand() {
   Value xc = conv.getResult();
   Value dbc = linear(xc, kXProj, r + 2 * n);
   auto dtBC = SplitOp::create(
-      rewriter, loc, TypeRange{activation({r}), activation({n}), activation({n})},
-      dbc, rewriter.getDenseI64ArrayAttr({r, n, n}));
+      rewriter, loc,
+      TypeRange{activation({r}), activation({n}), activation({n})}, dbc,
+      rewriter.getDenseI64ArrayAttr({r, n, n}));
   Value dt = linear(dtBC.getResult(0), kDtProj, e);
   Value aLog = weight(kALog);
   Value skip = weight(kD);
@@ -121,8 +121,7 @@ unsigned LayerExpander::expand() {
       layer.getSsmState(), /*delta_softplus=*/true);
   Value gated =
       GateOp::create(rewriter, loc, activation({e}), scan.getResult(), z);
-  Value m =
-      linear(gated, kOutProj, d, config.useBias ? kOutProjBias : nullptr);
+  Value m = linear(gated, kOutProj, d, config.useBias ? kOutProjBias : nullptr);
 
   if (!config.memory) {
     Value out = ResidualOp::create(rewriter, loc, activation({d}), x, m,
@@ -165,14 +164,12 @@ unsigned LayerExpander::expand() {
   // (b) The note block writes the chunk's noted tokens into the pool.
   auto update = PoolUpdateOp::create(
       rewriter, loc,
-      TypeRange{layer.getPoolSlots().getType(),
-                layer.getPoolPriorities().getType(),
-                layer.getPoolPositions().getType(),
-                layer.getPoolCount().getType()},
+      TypeRange{
+          layer.getPoolSlots().getType(), layer.getPoolPriorities().getType(),
+          layer.getPoolPositions().getType(), layer.getPoolCount().getType()},
       note.getScore(), note.getSummary(), layer.getPoolSlots(),
-      layer.getPoolPriorities(), layer.getPoolPositions(),
-      layer.getPoolCount(), layer.getPosition(), f64(memory.noteThreshold),
-      eviction);
+      layer.getPoolPriorities(), layer.getPoolPositions(), layer.getPoolCount(),
+      layer.getPosition(), f64(memory.noteThreshold), eviction);
 
   // (c) Cross-layer attention over the pools of the layers below.
   Value layerContext, layerGate;
@@ -192,17 +189,17 @@ unsigned LayerExpander::expand() {
 
   // (d) Fusion.
   Value tokenGate = weight(kTokenGate);
-  Value out = ResidualOp::create(rewriter, loc, activation({d}), x, m,
-                                 tokenContext, tokenGate, layerContext,
-                                 layerGate);
-  Value lastMixer = TakeLastOp::create(
-      rewriter, loc, layer.getPreviousMixer().getType(), m);
-  rewriter.replaceOp(
-      layer, ValueRange{out, conv.getWindowOut(), scan.getFinalState(),
-                        lastMixer, update.getSlotsOut(),
-                        update.getPrioritiesOut(), update.getPositionsOut(),
-                        update.getCountOut(), note.getScore(),
-                        note.getSummary()});
+  Value out =
+      ResidualOp::create(rewriter, loc, activation({d}), x, m, tokenContext,
+                         tokenGate, layerContext, layerGate);
+  Value lastMixer =
+      TakeLastOp::create(rewriter, loc, layer.getPreviousMixer().getType(), m);
+  rewriter.replaceOp(layer,
+                     ValueRange{out, conv.getWindowOut(), scan.getFinalState(),
+                                lastMixer, update.getSlotsOut(),
+                                update.getPrioritiesOut(),
+                                update.getPositionsOut(), update.getCountOut(),
+                                note.getScore(), note.getSummary()});
   return numWeights;
 }
 

@@ -124,8 +124,12 @@ public:
     return found;
   }
 
-  Expected<int64_t> getInt(llvm::ArrayRef<Spelling> spellings,
-                           std::optional<int64_t> fallback, int64_t minimum) {
+  /// The value of a key under any of its spellings, checked and converted by
+  /// `convert`; `fallback` when the key is absent, an error when there is no
+  /// fallback.
+  template <typename T, typename Convert>
+  Expected<T> get(llvm::ArrayRef<Spelling> spellings, std::optional<T> fallback,
+                  Convert convert) {
     auto found = find(spellings);
     if (!found)
       return found.takeError();
@@ -134,59 +138,63 @@ public:
         return *fallback;
       return errorAbout(describe(spellings), "missing");
     }
-    return checkInt(**found, minimum);
+    return convert(**found);
+  }
+
+  Expected<int64_t> getInt(llvm::ArrayRef<Spelling> spellings,
+                           std::optional<int64_t> fallback, int64_t minimum) {
+    return get<int64_t>(spellings, fallback, [&](const Found &found) {
+      return checkInt(found, minimum);
+    });
   }
 
   Expected<int64_t> checkInt(const Found &found, int64_t minimum) const {
     std::optional<int64_t> value = found.value->getAsInteger();
     if (!value)
-      return error(found.display, llvm::formatv("expected an integer, got {0}",
-                                                *found.value)
-                                      .str());
+      return error(
+          found.display,
+          llvm::formatv("expected an integer, got {0}", *found.value).str());
     if (*value < minimum)
-      return error(found.display,
-                   llvm::formatv("must be at least {0}, got {1}", minimum,
-                                 *value)
-                       .str());
+      return error(found.display, llvm::formatv("must be at least {0}, got {1}",
+                                                minimum, *value)
+                                      .str());
     return *value;
   }
 
   Expected<double> getNumber(llvm::ArrayRef<Spelling> spellings,
                              std::optional<double> fallback) {
-    auto found = find(spellings);
-    if (!found)
-      return found.takeError();
-    if (!*found) {
-      if (fallback)
-        return *fallback;
-      return errorAbout(describe(spellings), "missing");
-    }
-    std::optional<double> value = (*found)->value->getAsNumber();
-    if (!value || !std::isfinite(*value))
-      return error((*found)->display,
-                   llvm::formatv("expected a finite number, got {0}",
-                                 *(*found)->value)
-                       .str());
-    return *value;
+    return get<double>(
+        spellings, fallback, [&](const Found &found) -> Expected<double> {
+          std::optional<double> value = found.value->getAsNumber();
+          if (!value || !std::isfinite(*value))
+            return error(
+                found.display,
+                llvm::formatv("expected a finite number, got {0}", *found.value)
+                    .str());
+          return *value;
+        });
   }
 
   Expected<bool> getBool(llvm::ArrayRef<Spelling> spellings,
                          std::optional<bool> fallback) {
-    auto found = find(spellings);
-    if (!found)
-      return found.takeError();
-    if (!*found) {
-      if (fallback)
-        return *fallback;
-      return errorAbout(describe(spellings), "missing");
-    }
-    std::optional<bool> value = (*found)->value->getAsBoolean();
+    return get<bool>(
+        spellings, fallback, [&](const Found &found) -> Expected<bool> {
+          std::optional<bool> value = found.value->getAsBoolean();
+          if (!value)
+            return error(
+                found.display,
+                llvm::formatv("expected true or false, got {0}", *found.value)
+                    .str());
+          return *value;
+        });
+  }
+
+  /// Stores a read value into `field`, or passes its error on.
+  template <typename T> static llvm::Error assign(T &field, Expected<T> value) {
     if (!value)
-      return error((*found)->display,
-                   llvm::formatv("expected true or false, got {0}",
-                                 *(*found)->value)
-                       .str());
-    return *value;
+      return value.takeError();
+    field = *value;
+    return llvm::Error::success();
   }
 
   Expected<ModelConfig> read();
@@ -227,9 +235,9 @@ llvm::Error ConfigReader::checkSupported() {
   if (ssmConfig)
     if (const json::Value *layer = ssmConfig->get("layer"))
       if (layer->getAsString() != StringRef("Mamba1"))
-        return error("ssm_cfg.layer",
-                     llvm::formatv("{0} is not supported (only Mamba1)", *layer)
-                         .str());
+        return error(
+            "ssm_cfg.layer",
+            llvm::formatv("{0} is not supported (only Mamba1)", *layer).str());
   if (const json::Value *mlp = root.get("d_intermediate"))
     if (mlp->getAsInteger() != std::optional<int64_t>(0))
       return error("d_intermediate",
@@ -239,55 +247,61 @@ llvm::Error ConfigReader::checkSupported() {
       return error("rms_norm", "only RMSNorm models are supported");
   if (const json::Value *act = root.get("hidden_act"))
     if (act->getAsString() != StringRef("silu"))
-      return error("hidden_act",
-                   llvm::formatv("{0} is not supported (only \"silu\")", *act)
-                       .str());
+      return error(
+          "hidden_act",
+          llvm::formatv("{0} is not supported (only \"silu\")", *act).str());
   return llvm::Error::success();
 }
 
 Expected<MemoryConfig> ConfigReader::readMemory(const json::Object &memory) {
   static constexpr StringRef known[] = {
-      "pool_size",          "summary_dim",        "note_threshold",
-      "read_threshold",     "cross_layer_period", "cross_layer_window",
+      "pool_size",          "summary_dim",
+      "note_threshold",     "read_threshold",
+      "cross_layer_period", "cross_layer_window",
       "eviction",           "heads"};
   // Unknown keys are errors here (unlike the backbone, whose configs carry
   // many unrelated keys): a misspelt memory key would otherwise be ignored.
   for (const auto &entry : memory)
     if (!llvm::is_contained(known, StringRef(entry.first)))
       return error("memory." + entry.first.str(),
-                   "unknown key (known: " + llvm::join(llvm::ArrayRef(known), ", ") +
-                       ")");
+                   "unknown key (known: " +
+                       llvm::join(llvm::ArrayRef(known), ", ") + ")");
 
   auto key = [&](StringRef name) {
     return llvm::SmallVector<Spelling>{
         {&memory, name.str(), ("memory." + name).str()}};
   };
+  // Absent keys keep the spec's defaults, which `result` starts with.
   MemoryConfig result;
-  auto poolSize = getInt(key("pool_size"), result.poolSize, 1);
-  if (!poolSize)
-    return poolSize.takeError();
-  auto summaryDim = getInt(key("summary_dim"), result.summaryDim, 1);
-  if (!summaryDim)
-    return summaryDim.takeError();
-  auto noteThreshold = getNumber(key("note_threshold"), result.noteThreshold);
-  if (!noteThreshold)
-    return noteThreshold.takeError();
-  auto readThreshold = getNumber(key("read_threshold"), result.readThreshold);
-  if (!readThreshold)
-    return readThreshold.takeError();
-  auto period = getInt(key("cross_layer_period"), result.crossLayerPeriod, 0);
-  if (!period)
-    return period.takeError();
-  auto window = getInt(key("cross_layer_window"), result.crossLayerWindow, 0);
-  if (!window)
-    return window.takeError();
-  auto heads = getInt(key("heads"), result.heads, 1);
-  if (!heads)
-    return heads.takeError();
-  if (*summaryDim % *heads != 0)
+  if (llvm::Error err =
+          assign(result.poolSize, getInt(key("pool_size"), result.poolSize, 1)))
+    return std::move(err);
+  if (llvm::Error err = assign(
+          result.summaryDim, getInt(key("summary_dim"), result.summaryDim, 1)))
+    return std::move(err);
+  if (llvm::Error err =
+          assign(result.noteThreshold,
+                 getNumber(key("note_threshold"), result.noteThreshold)))
+    return std::move(err);
+  if (llvm::Error err =
+          assign(result.readThreshold,
+                 getNumber(key("read_threshold"), result.readThreshold)))
+    return std::move(err);
+  if (llvm::Error err =
+          assign(result.crossLayerPeriod,
+                 getInt(key("cross_layer_period"), result.crossLayerPeriod, 0)))
+    return std::move(err);
+  if (llvm::Error err =
+          assign(result.crossLayerWindow,
+                 getInt(key("cross_layer_window"), result.crossLayerWindow, 0)))
+    return std::move(err);
+  if (llvm::Error err =
+          assign(result.heads, getInt(key("heads"), result.heads, 1)))
+    return std::move(err);
+  if (result.summaryDim % result.heads != 0)
     return error("memory.heads",
                  llvm::formatv("{0} does not divide memory.summary_dim ({1})",
-                               *heads, *summaryDim)
+                               result.heads, result.summaryDim)
                      .str());
 
   if (const json::Value *eviction = memory.get("eviction")) {
@@ -297,18 +311,11 @@ Expected<MemoryConfig> ConfigReader::readMemory(const json::Object &memory) {
     else if (name == StringRef("fifo"))
       result.eviction = Eviction::Fifo;
     else
-      return error("memory.eviction",
-                   llvm::formatv("expected \"priority\" or \"fifo\", got {0}",
-                                 *eviction)
-                       .str());
+      return error(
+          "memory.eviction",
+          llvm::formatv("expected \"priority\" or \"fifo\", got {0}", *eviction)
+              .str());
   }
-  result.poolSize = *poolSize;
-  result.summaryDim = *summaryDim;
-  result.noteThreshold = *noteThreshold;
-  result.readThreshold = *readThreshold;
-  result.crossLayerPeriod = *period;
-  result.crossLayerWindow = *window;
-  result.heads = *heads;
   return result;
 }
 
@@ -325,28 +332,24 @@ Expected<ModelConfig> ConfigReader::read() {
   };
 
   ModelConfig config;
-  auto hidden = getInt(spellings({"hidden_size", "d_model"}), std::nullopt, 1);
-  if (!hidden)
-    return hidden.takeError();
-  config.hiddenSize = *hidden;
-
-  auto layers = getInt(spellings({"num_hidden_layers", "n_layer"}),
-                       std::nullopt, 1);
-  if (!layers)
-    return layers.takeError();
-  config.numLayers = *layers;
-
-  auto state = getInt(spellings({"state_size", "d_state"}, {"d_state"}),
-                      ssmDefault(int64_t(16)), 1);
-  if (!state)
-    return state.takeError();
-  config.stateSize = *state;
-
-  auto kernel = getInt(spellings({"conv_kernel", "d_conv"}, {"d_conv"}),
-                       ssmDefault(int64_t(4)), 1);
-  if (!kernel)
-    return kernel.takeError();
-  config.convKernel = *kernel;
+  if (llvm::Error err = assign(
+          config.hiddenSize,
+          getInt(spellings({"hidden_size", "d_model"}), std::nullopt, 1)))
+    return std::move(err);
+  if (llvm::Error err = assign(
+          config.numLayers,
+          getInt(spellings({"num_hidden_layers", "n_layer"}), std::nullopt, 1)))
+    return std::move(err);
+  if (llvm::Error err =
+          assign(config.stateSize,
+                 getInt(spellings({"state_size", "d_state"}, {"d_state"}),
+                        ssmDefault(int64_t(16)), 1)))
+    return std::move(err);
+  if (llvm::Error err =
+          assign(config.convKernel,
+                 getInt(spellings({"conv_kernel", "d_conv"}, {"d_conv"}),
+                        ssmDefault(int64_t(4)), 1)))
+    return std::move(err);
 
   // E: intermediate_size, else expand * D; both present must agree.
   auto innerSpellings =
@@ -358,33 +361,29 @@ Expected<ModelConfig> ConfigReader::read() {
   auto expandFound = find(expandSpellings);
   if (!expandFound)
     return expandFound.takeError();
-  if (*inner) {
-    auto value = checkInt(**inner, 1);
+  std::optional<int64_t> expand = ssmDefault(int64_t(2));
+  if (*expandFound) {
+    auto value = checkInt(**expandFound, 1);
     if (!value)
       return value.takeError();
-    config.intermediateSize = *value;
-    if (*expandFound) {
-      auto expand = checkInt(**expandFound, 1);
-      if (!expand)
-        return expand.takeError();
-      if (*expand * config.hiddenSize != config.intermediateSize)
-        return error((*inner)->display,
-                     llvm::formatv("{0} contradicts '{1}' * hidden size "
-                                   "({2} * {3} = {4})",
-                                   config.intermediateSize,
-                                   (*expandFound)->display, *expand,
-                                   config.hiddenSize,
-                                   *expand * config.hiddenSize)
-                         .str());
-    }
-  } else {
-    auto expand = getInt(expandSpellings, ssmDefault(int64_t(2)), 1);
-    if (!expand)
-      return llvm::handleErrors(expand.takeError(), [&](llvm::ErrorInfoBase &) {
-        return errorAbout(describe(innerSpellings),
-                          "missing (and no 'expand' to derive it from)");
-      });
+    expand = *value;
+  }
+  if (*inner) {
+    if (llvm::Error err = assign(config.intermediateSize, checkInt(**inner, 1)))
+      return std::move(err);
+    if (*expandFound && *expand * config.hiddenSize != config.intermediateSize)
+      return error((*inner)->display,
+                   llvm::formatv("{0} contradicts '{1}' * hidden size "
+                                 "({2} * {3} = {4})",
+                                 config.intermediateSize,
+                                 (*expandFound)->display, *expand,
+                                 config.hiddenSize, *expand * config.hiddenSize)
+                       .str());
+  } else if (expand) {
     config.intermediateSize = *expand * config.hiddenSize;
+  } else {
+    return errorAbout(describe(innerSpellings),
+                      "missing (and no 'expand' to derive it from)");
   }
 
   // R: an integer or "auto" = ceil(D / 16).
@@ -416,37 +415,31 @@ Expected<ModelConfig> ConfigReader::read() {
     return multiple.takeError();
   config.vocabSize = (*vocab + *multiple - 1) / *multiple * *multiple;
 
-  auto eps = getNumber(
-      spellings({"layer_norm_epsilon", "rms_norm_eps", "norm_epsilon"}),
-      ssmDefault(1e-5));
-  if (!eps)
-    return eps.takeError();
-  if (*eps < 0)
+  if (llvm::Error err =
+          assign(config.layerNormEpsilon,
+                 getNumber(spellings({"layer_norm_epsilon", "rms_norm_eps",
+                                      "norm_epsilon"}),
+                           ssmDefault(1e-5))))
+    return std::move(err);
+  if (config.layerNormEpsilon < 0)
     return error("layer_norm_epsilon", "must not be negative");
-  config.layerNormEpsilon = *eps;
-
-  auto bias = getBool(spellings({"use_bias", "bias"}, {"bias"}),
-                      ssmDefault(false));
-  if (!bias)
-    return bias.takeError();
-  config.useBias = *bias;
-
-  auto convBias = getBool(spellings({"use_conv_bias", "conv_bias"},
-                                    {"conv_bias"}),
-                          ssmDefault(true));
-  if (!convBias)
-    return convBias.takeError();
-  config.useConvBias = *convBias;
+  if (llvm::Error err = assign(
+          config.useBias, getBool(spellings({"use_bias", "bias"}, {"bias"}),
+                                  ssmDefault(false))))
+    return std::move(err);
+  if (llvm::Error err = assign(
+          config.useConvBias,
+          getBool(spellings({"use_conv_bias", "conv_bias"}, {"conv_bias"}),
+                  ssmDefault(true))))
+    return std::move(err);
 
   if (const json::Value *memory = root.get("memory");
       memory && memory->kind() != json::Value::Null) {
     const json::Object *object = memory->getAsObject();
     if (!object)
       return error("memory", "expected an object");
-    auto parsed = readMemory(*object);
-    if (!parsed)
-      return parsed.takeError();
-    config.memory = *parsed;
+    if (llvm::Error err = assign(config.memory.emplace(), readMemory(*object)))
+      return std::move(err);
   }
   return config;
 }
@@ -484,10 +477,9 @@ Expected<ModelConfig> mm::loadModelConfig(StringRef path) {
     llvm::sys::path::append(file, "config.json");
   auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
   if (!buffer)
-    return llvm::createStringError(buffer.getError(), Twine(file) +
-                                                          ": cannot read: " +
-                                                          buffer.getError()
-                                                              .message());
+    return llvm::createStringError(
+        buffer.getError(),
+        Twine(file) + ": cannot read: " + buffer.getError().message());
   return parseModelConfig((*buffer)->getBuffer(), file);
 }
 

@@ -11,8 +11,7 @@ std::string mm::layerWeightName(int64_t layer, const char *suffix) {
 std::vector<WeightSpec> mm::layerWeights(const ModelConfig &config,
                                          int64_t layer) {
   const int64_t d = config.hiddenSize, e = config.intermediateSize,
-                n = config.stateSize, k = config.convKernel,
-                r = config.dtRank;
+                n = config.stateSize, k = config.convKernel, r = config.dtRank;
   std::vector<WeightSpec> specs;
   auto add = [&](const char *suffix, std::vector<int64_t> shape) {
     specs.push_back({layerWeightName(layer, suffix), std::move(shape), ""});

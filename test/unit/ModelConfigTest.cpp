@@ -212,8 +212,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{R"({"d_model": 64, "n_layer": 2, "vocab_size": 10,
                      "d_intermediate": 256})",
                   "'d_intermediate': MLP blocks"},
-        ErrorCase{TINY(", \"rms_norm\": false"),
-                  "'rms_norm': only RMSNorm"},
+        ErrorCase{TINY(", \"rms_norm\": false"), "'rms_norm': only RMSNorm"},
         ErrorCase{R"({"hidden_size": 64, "num_hidden_layers": 2,
                      "state_size": 16, "conv_kernel": 4, "expand": 2,
                      "time_step_rank": 4, "vocab_size": 256,
@@ -241,8 +240,7 @@ TEST(ModelConfig, LoadsAModelFolder) {
   llvm::Expected<ModelConfig> missing = loadModelConfig(file);
   ASSERT_FALSE(static_cast<bool>(missing));
   std::string error = llvm::toString(missing.takeError());
-  EXPECT_NE(error.find(std::string(file) + ": cannot read"),
-            std::string::npos)
+  EXPECT_NE(error.find(std::string(file) + ": cannot read"), std::string::npos)
       << error;
 }
 

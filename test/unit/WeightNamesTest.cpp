@@ -35,13 +35,15 @@ TEST(WeightNames, MambaLayerMatchesTheCheckpointLayout) {
   std::vector<WeightSpec> specs = modelWeights(config);
   // embedding + 10 per layer + norm_f + lm_head
   EXPECT_EQ(specs.size(), 1u + 2 * 10 + 2);
-  const WeightSpec *inProj = find(specs, "backbone.layers.1.mixer.in_proj.weight");
+  const WeightSpec *inProj =
+      find(specs, "backbone.layers.1.mixer.in_proj.weight");
   ASSERT_TRUE(inProj);
   EXPECT_EQ(inProj->shape, (std::vector<int64_t>{256, 64}));
   const WeightSpec *conv = find(specs, "backbone.layers.0.mixer.conv1d.weight");
   ASSERT_TRUE(conv);
   EXPECT_EQ(conv->shape, (std::vector<int64_t>{128, 1, 4}));
-  const WeightSpec *xProj = find(specs, "backbone.layers.0.mixer.x_proj.weight");
+  const WeightSpec *xProj =
+      find(specs, "backbone.layers.0.mixer.x_proj.weight");
   ASSERT_TRUE(xProj);
   EXPECT_EQ(xProj->shape, (std::vector<int64_t>{4 + 2 * 16, 128}));
   const WeightSpec *head = find(specs, "lm_head.weight");
@@ -71,10 +73,12 @@ TEST(WeightNames, MemoryWeightsOnlyWhereTheConfigUsesThem) {
   EXPECT_EQ(layer0.size(), 10u + 10u);
   EXPECT_EQ(layer4.size(), 10u + 10u + 5u);
   EXPECT_FALSE(find(layer0, "backbone.layers.0.memory.layer_gate"));
-  const WeightSpec *q = find(layer4, "backbone.layers.4.memory.layer_attn.q.weight");
+  const WeightSpec *q =
+      find(layer4, "backbone.layers.4.memory.layer_attn.q.weight");
   ASSERT_TRUE(q);
   EXPECT_EQ(q->shape, (std::vector<int64_t>{16, 64}));
-  const WeightSpec *o = find(layer0, "backbone.layers.0.memory.token_attn.o.weight");
+  const WeightSpec *o =
+      find(layer0, "backbone.layers.0.memory.token_attn.o.weight");
   ASSERT_TRUE(o);
   EXPECT_EQ(o->shape, (std::vector<int64_t>{64, 16}));
 }
