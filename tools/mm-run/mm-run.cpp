@@ -1,0 +1,227 @@
+//===- mm-run.cpp - run a model on token ids ------------------------------===//
+//
+// mm-run MODEL [--weights FILE] --tokens 1,2,3 | --tokens @ids.txt
+//        [--tokens ... (more sequences: a batch)] [-n N]
+//        [--logits-out FILE] [--backend=reference]
+//
+// MODEL is a config.json or a model folder (config.json with
+// model.safetensors or its shards, as Hugging Face saves them). Runs the
+// prompt(s), greedy-decodes N tokens, prints them (one line per sequence) and
+// llama.cpp-style timings on stderr. --logits-out writes the logits of every
+// prompt position as safetensors: "logits" [T, V], or "logits.0", "logits.1",
+// ... for a batch.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/ModelWeights.h"
+#include "runtime/Safetensors.h"
+#include "runtime/reference/ReferenceExecutor.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/WithColor.h"
+
+#include <chrono>
+
+namespace cl = llvm::cl;
+using namespace mm;
+
+namespace {
+enum class Backend { Reference };
+
+cl::OptionCategory category("mm-run options");
+cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                               cl::desc("<config.json or model folder>"),
+                               cl::cat(category));
+cl::opt<std::string> weightsPath(
+    "weights",
+    cl::desc("Checkpoint: .safetensors, shard index, or folder (default: "
+             "the model folder)"),
+    cl::value_desc("path"), cl::cat(category));
+cl::list<std::string> tokenArgs(
+    "tokens", cl::OneOrMore,
+    cl::desc("Prompt token ids, comma-separated, or @FILE of whitespace-"
+             "separated ids; repeat for a batch"),
+    cl::value_desc("ids|@file"), cl::cat(category));
+cl::opt<unsigned> numGenerate("n", cl::desc("Tokens to generate (default 16)"),
+                              cl::init(16), cl::cat(category));
+cl::opt<std::string>
+    logitsOut("logits-out", cl::desc("Write the prompt logits as safetensors"),
+              cl::value_desc("file"), cl::cat(category));
+cl::opt<Backend> backend(
+    "backend", cl::desc("Which executor runs the model"),
+    cl::values(clEnumValN(Backend::Reference, "reference",
+                          "the reference executor (plain C++ from the spec)")),
+    cl::init(Backend::Reference), cl::cat(category));
+
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// Parses "1,2,3" or "@file" (ids separated by white space or commas).
+llvm::Expected<std::vector<int32_t>> parseTokens(llvm::StringRef arg) {
+  std::string origin = "--tokens";
+  std::unique_ptr<llvm::MemoryBuffer> file;
+  llvm::StringRef text = arg;
+  if (arg.consume_front("@")) {
+    auto buffer = llvm::MemoryBuffer::getFile(arg, /*IsText=*/true);
+    if (!buffer)
+      return error(arg + ": cannot read: " + buffer.getError().message());
+    file = std::move(*buffer);
+    text = file->getBuffer();
+    origin = arg.str();
+  }
+  llvm::SmallVector<llvm::StringRef> pieces;
+  llvm::SplitString(text, pieces, " \t\r\n,");
+  std::vector<int32_t> tokens;
+  for (llvm::StringRef piece : pieces) {
+    int32_t token;
+    if (piece.getAsInteger(10, token))
+      return error(origin + ": '" + piece + "' (token " +
+                   llvm::Twine(tokens.size()) + ") is not a token id");
+    tokens.push_back(token);
+  }
+  if (tokens.empty())
+    return error(origin + ": no tokens");
+  return tokens;
+}
+
+int32_t argmax(const float *logits, int64_t size) {
+  return static_cast<int32_t>(std::max_element(logits, logits + size) - logits);
+}
+
+double millisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// llama.cpp's timing line.
+void printTiming(llvm::StringRef what, double ms, size_t count,
+                 llvm::StringRef unit) {
+  llvm::errs() << llvm::format("mm_perf: %16s = %10.2f ms", what.str().c_str(),
+                               ms);
+  if (count)
+    llvm::errs() << llvm::format(" / %5zu %-6s (%8.2f ms per token, %8.2f "
+                                 "tokens per second)",
+                                 count, unit.str().c_str(), ms / count,
+                                 1000.0 * count / ms);
+  llvm::errs() << "\n";
+}
+
+llvm::Error run() {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::vector<int32_t>> prompts;
+  for (const std::string &arg : tokenArgs) {
+    auto tokens = parseTokens(arg);
+    if (!tokens)
+      return tokens.takeError();
+    prompts.push_back(std::move(*tokens));
+  }
+
+  auto config = loadModelConfig(modelPath);
+  if (!config)
+    return config.takeError();
+  std::string checkpoint = weightsPath;
+  if (checkpoint.empty()) {
+    if (!llvm::sys::fs::is_directory(modelPath))
+      return error(modelPath + ": no weights: pass --weights FILE or a model "
+                               "folder holding them");
+    checkpoint = modelPath;
+  }
+  auto weights = ModelWeights::load(*config, checkpoint);
+  if (!weights)
+    return weights.takeError();
+  ReferenceExecutor executor(*weights);
+  std::vector<SequenceState> states;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    states.push_back(executor.createState());
+  double loadMs = millisecondsSince(start);
+
+  auto promptStart = std::chrono::steady_clock::now();
+  auto logits = executor.prefillBatch(prompts, states);
+  if (!logits)
+    return logits.takeError();
+  double promptMs = millisecondsSince(promptStart);
+  size_t promptTokens = 0;
+  for (const auto &prompt : prompts)
+    promptTokens += prompt.size();
+
+  if (!logitsOut.empty()) {
+    std::vector<TensorToWrite> tensors;
+    for (size_t i = 0; i < prompts.size(); ++i)
+      tensors.push_back(
+          {prompts.size() == 1 ? "logits" : "logits." + std::to_string(i),
+           DType::F32,
+           {static_cast<int64_t>(prompts[i].size()), config->vocabSize},
+           (*logits)[i]});
+    if (llvm::Error err = writeSafetensors(logitsOut, tensors))
+      return err;
+  }
+
+  // Greedy decoding: the first token comes from the prompt's last logits.
+  const int64_t vocab = config->vocabSize;
+  auto evalStart = std::chrono::steady_clock::now();
+  size_t runs = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::vector<int32_t> generated;
+    const std::vector<float> &last = (*logits)[i];
+    if (numGenerate > 0)
+      generated.push_back(argmax(&last[last.size() - vocab], vocab));
+    while (generated.size() < numGenerate) {
+      auto next = executor.decode(generated.back(), states[i]);
+      if (!next)
+        return next.takeError();
+      ++runs;
+      generated.push_back(argmax(next->data(), vocab));
+    }
+    if (prompts.size() > 1)
+      llvm::outs() << "sequence " << i << ": ";
+    llvm::outs() << llvm::join(llvm::map_range(generated,
+                                               [](int32_t token) {
+                                                 return std::to_string(token);
+                                               }),
+                               " ")
+                 << "\n";
+  }
+  double evalMs = millisecondsSince(evalStart);
+
+  printTiming("load time", loadMs, 0, "");
+  printTiming("prompt eval time", promptMs, promptTokens, "tokens");
+  printTiming("eval time", evalMs, runs, "runs");
+  printTiming("total time", millisecondsSince(start), 0, "");
+  return llvm::Error::success();
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  // llvm::cl expands every argument that starts with '@' as a response file;
+  // join "--tokens @ids.txt" into "--tokens=@ids.txt" so the file reaches
+  // parseTokens instead.
+  std::vector<std::string> joined;
+  for (int i = 0; i < argc; ++i) {
+    llvm::StringRef arg(argv[i]);
+    if ((arg == "--tokens" || arg == "-tokens") && i + 1 < argc &&
+        argv[i + 1][0] == '@')
+      joined.push_back((arg + "=" + argv[++i]).str());
+    else
+      joined.push_back(arg.str());
+  }
+  std::vector<const char *> args;
+  for (const std::string &arg : joined)
+    args.push_back(arg.c_str());
+  cl::ParseCommandLineOptions(static_cast<int>(args.size()), args.data(),
+                              "run a MemMamba model on token ids\n");
+  if (llvm::Error err = run()) {
+    llvm::WithColor::error(llvm::errs(), "mm-run")
+        << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
+  return 0;
+}
