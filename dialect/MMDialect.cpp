@@ -133,6 +133,12 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
              << "'" << kEntryAttrName << "' is only valid on functions";
     return verifyEntry(func, kind.getValue());
   }
+  if (attr.getName() == kManifestAttrName) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitOpError()
+             << "'" << kManifestAttrName << "' must be a JSON string";
+    return success();
+  }
   if (attr.getName() == kStateLayoutAttrName) {
     if (!isa<FlatSymbolRefAttr>(attr.getValue()))
       return op->emitOpError()

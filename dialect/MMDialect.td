@@ -41,6 +41,8 @@ def MM_Dialect : Dialect {
     /// Function attribute naming the mm.state_layout of an entry point.
     static constexpr ::llvm::StringLiteral kStateLayoutAttrName =
         "mm.state_layout";
+    /// Module attribute holding the manifest (JSON) of a lowered model.
+    static constexpr ::llvm::StringLiteral kManifestAttrName = "mm.manifest";
 
   private:
     void registerAttributes();

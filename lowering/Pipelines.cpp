@@ -2,7 +2,11 @@
 
 #include "lowering/Pipelines.h"
 
+#include "lowering/LoweringPasses.h"
 #include "passes/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -18,10 +22,44 @@ void mm::buildModelPipeline(OpPassManager &pm,
   }
 }
 
+void mm::buildHostLoopsPipeline(OpPassManager &pm) {
+  buildModelPipeline(pm, ModelPipelineOptions());
+  pm.addPass(createLowerToLoops());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createLoopInvariantCodeMotionPass());
+}
+
+void mm::buildHostPipeline(OpPassManager &pm,
+                           const HostPipelineOptions &options) {
+  buildHostLoopsPipeline(pm);
+  if (!options.toLLVM)
+    return;
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
 void mm::registerPipelines() {
   PassPipelineRegistration<ModelPipelineOptions>(
       "mm-model-pipeline",
       "Decompose mm.layer composites into primitive mm operations and "
       "canonicalize",
       buildModelPipeline);
+  PassPipelineRegistration<>(
+      "mm-host-loops-pipeline",
+      "mm-model-pipeline, then the entry points as loops over buffers with "
+      "the artifact calling convention",
+      buildHostLoopsPipeline);
+  PassPipelineRegistration<HostPipelineOptions>(
+      "mm-host-pipeline", "The host (CPU) lowering down to the LLVM dialect",
+      buildHostPipeline);
 }

@@ -28,6 +28,21 @@ struct ModelPipelineOptions
 void buildModelPipeline(mlir::OpPassManager &pm,
                         const ModelPipelineOptions &options);
 
+/// `mm-host-loops-pipeline`: mm-model-pipeline, then the entry points as
+/// loops over buffers with the artifact's calling convention (--emit=lowered).
+struct HostPipelineOptions
+    : public mlir::PassPipelineOptions<HostPipelineOptions> {
+  Option<bool> toLLVM{*this, "to-llvm",
+                      llvm::cl::desc("Continue down to the LLVM dialect"),
+                      llvm::cl::init(true)};
+};
+
+void buildHostLoopsPipeline(mlir::OpPassManager &pm);
+/// `mm-host-pipeline`: the host loops lowered to the LLVM dialect
+/// (--emit=llvm), ready for translation and native code generation.
+void buildHostPipeline(mlir::OpPassManager &pm,
+                       const HostPipelineOptions &options);
+
 /// Registers every pipeline with the pass registry.
 void registerPipelines();
 

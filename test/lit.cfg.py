@@ -22,7 +22,8 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
     ["mm-opt", "mm-compile", "mm-init-weights", "mm-run"], [config.mm_tools_dir])
-llvm_config.add_tool_substitutions(["split-file"], [config.llvm_tools_dir])
+llvm_config.add_tool_substitutions(["split-file", "llvm-nm"],
+                                   [config.llvm_tools_dir])
 
 # The fuzzer is built only where clang can link libFuzzer (test/fuzz).
 if config.mm_fuzzer:

@@ -1,17 +1,23 @@
 //===- mm-compile.cpp - the compiler driver -------------------------------===//
 //
-// mm-compile CONFIG [--emit=LEVEL] [-o FILE]
+// mm-compile CONFIG [--target=cpu] [--emit=LEVEL] [-o FILE]
 //
 // Reads a model config (config.json, Hugging Face or mamba_ssm spelling, or a
 // model folder) and compiles it, stopping at the level --emit names, like
 // toyc's -emit:
-//   mm      the imported model-level IR (one mm.layer per layer)
-//   mm-ops  after mm-model-pipeline: primitive mm operations
+//   mm        the imported model-level IR (one mm.layer per layer)
+//   mm-ops    after mm-model-pipeline: primitive mm operations
+//   lowered   the entry points as loops over buffers (artifact ABI)
+//   llvm      the LLVM dialect
+//   llvm-ir   LLVM IR
+//   artifact  the compiled model: a shared library with its manifest
+// Without --emit, -o FILE writes the artifact and stdout gets the mm IR.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialect/MMDialect.h"
 #include "importer/ConfigImporter.h"
+#include "lowering/ArtifactWriter.h"
 #include "lowering/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -29,7 +35,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitLevel { MM, MMOps };
+enum class EmitLevel { MM, MMOps, Lowered, LLVM, LLVMIR, Artifact };
 
 cl::OptionCategory category("mm-compile options");
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
@@ -39,13 +45,22 @@ cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::cat(category));
 cl::opt<EmitLevel> emitLevel(
-    "emit", cl::desc("Where to stop"), cl::init(EmitLevel::MM),
+    "emit", cl::desc("Where to stop"),
     cl::values(clEnumValN(EmitLevel::MM, "mm",
                           "the imported model-level IR (mm.layer composites)"),
                clEnumValN(EmitLevel::MMOps, "mm-ops",
-                          "primitive mm operations (after "
-                          "mm-model-pipeline)")),
+                          "primitive mm operations (after mm-model-pipeline)"),
+               clEnumValN(EmitLevel::Lowered, "lowered",
+                          "loops over buffers with the artifact's calling "
+                          "convention"),
+               clEnumValN(EmitLevel::LLVM, "llvm", "the LLVM dialect"),
+               clEnumValN(EmitLevel::LLVMIR, "llvm-ir", "LLVM IR"),
+               clEnumValN(EmitLevel::Artifact, "artifact",
+                          "the compiled model (needs -o)")),
     cl::cat(category));
+cl::opt<std::string> target("target",
+                            cl::desc("Target: cpu (the host CPU, default)"),
+                            cl::init("cpu"), cl::cat(category));
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "mm-compile") << message << "\n";
@@ -63,6 +78,7 @@ int main(int argc, char **argv) {
 
   DialectRegistry registry;
   registry.insert<mm::MMDialect, func::FuncDialect>();
+  mm::registerArtifactTranslations(registry);
   MLIRContext context(registry);
 
   auto module = mm::importModelConfigFile(&context, inputPath);
@@ -72,21 +88,51 @@ int main(int argc, char **argv) {
     return fail("the imported module does not verify (a bug: please report "
                 "it with the config)");
 
-  if (emitLevel == EmitLevel::MMOps) {
+  if (target != "cpu")
+    return fail("target '" + target +
+                "' is not supported (supported: cpu; GPU targets come with "
+                "the GPU code generator)");
+  EmitLevel level =
+      emitLevel.getNumOccurrences()
+          ? emitLevel.getValue()
+          : (outputPath == "-" ? EmitLevel::MM : EmitLevel::Artifact);
+  if (level == EmitLevel::Artifact && outputPath == "-")
+    return fail("an artifact is a binary file: pass -o FILE");
+
+  if (level != EmitLevel::MM) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return fail("bad pass manager options");
-    mm::buildModelPipeline(pm, mm::ModelPipelineOptions());
+    if (level == EmitLevel::MMOps) {
+      mm::buildModelPipeline(pm, mm::ModelPipelineOptions());
+    } else {
+      mm::HostPipelineOptions options;
+      options.toLLVM = level != EmitLevel::Lowered;
+      mm::buildHostPipeline(pm, options);
+    }
     if (failed(pm.run(**module)))
-      return fail("mm-model-pipeline failed");
+      return fail("compilation failed");
   }
 
+  if (level == EmitLevel::Artifact) {
+    if (llvm::Error err = mm::writeHostArtifact(
+            **module, mm::HostTarget::detect(), outputPath))
+      return fail(llvm::toString(std::move(err)));
+    return 0;
+  }
   std::string error;
   auto output = openOutputFile(outputPath, &error);
   if (!output)
     return fail(error);
-  (*module)->print(output->os());
-  output->os() << "\n";
+  if (level == EmitLevel::LLVMIR) {
+    auto text = mm::translateToLLVMIR(**module);
+    if (!text)
+      return fail(llvm::toString(text.takeError()));
+    output->os() << *text;
+  } else {
+    (*module)->print(output->os());
+    output->os() << "\n";
+  }
   output->keep();
   return 0;
 }

@@ -6,10 +6,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/MMDialect.h"
+#include "lowering/LoweringPasses.h"
 #include "lowering/Pipelines.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
@@ -18,10 +21,14 @@ int main(int argc, char **argv) {
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mm::registerMMPasses();
+  mm::registerMMLoweringPasses();
   mm::registerPipelines();
 
   mlir::DialectRegistry registry;
-  registry.insert<mm::MMDialect, mlir::func::FuncDialect>();
+  registry.insert<mm::MMDialect, mlir::arith::ArithDialect,
+                  mlir::func::FuncDialect, mlir::math::MathDialect,
+                  mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
+                  mlir::LLVM::LLVMDialect, mlir::cf::ControlFlowDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "mm optimizer driver\n", registry));
 }

@@ -2,10 +2,11 @@
 //
 // mm-run MODEL [--weights FILE] --tokens 1,2,3 | --tokens @ids.txt
 //        [--tokens ... (more sequences: a batch)] [-n N]
-//        [--logits-out FILE] [--backend=reference]
+//        [--logits-out FILE] [--backend=reference|cpu]
 //
-// MODEL is a config.json or a model folder (config.json with
-// model.safetensors or its shards, as Hugging Face saves them). Runs the
+// MODEL is a config.json, a model folder (config.json with
+// model.safetensors or its shards, as Hugging Face saves them), or an
+// artifact of mm-compile (run by its compiled code: --backend=cpu). Runs the
 // prompt(s), greedy-decodes N tokens, prints them (one line per sequence) and
 // llama.cpp-style timings on stderr. --logits-out writes the logits of every
 // prompt position as safetensors: "logits" [T, V], or "logits.0", "logits.1",
@@ -13,11 +14,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/CompiledModel.h"
 #include "runtime/ModelWeights.h"
 #include "runtime/Safetensors.h"
 #include "runtime/reference/ReferenceExecutor.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/BinaryFormat/Magic.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -31,7 +34,7 @@ namespace cl = llvm::cl;
 using namespace mm;
 
 namespace {
-enum class Backend { Reference };
+enum class Backend { Reference, Cpu };
 
 cl::OptionCategory category("mm-run options");
 cl::opt<std::string> modelPath(cl::Positional, cl::Required,
@@ -55,7 +58,10 @@ cl::opt<std::string>
 cl::opt<Backend> backend(
     "backend", cl::desc("Which executor runs the model"),
     cl::values(clEnumValN(Backend::Reference, "reference",
-                          "the reference executor (plain C++ from the spec)")),
+                          "the reference executor (plain C++ from the spec)"),
+               clEnumValN(Backend::Cpu, "cpu",
+                          "a compiled artifact, on the host CPU (the default "
+                          "when MODEL is an artifact)")),
     cl::init(Backend::Reference), cl::cat(category));
 
 llvm::Error error(const llvm::Twine &message) {
@@ -113,6 +119,113 @@ void printTiming(llvm::StringRef what, double ms, size_t count,
   llvm::errs() << "\n";
 }
 
+/// A model that runs sequences: the reference executor or compiled code.
+class Runner {
+public:
+  virtual ~Runner() = default;
+  virtual const ModelConfig &config() const = 0;
+  /// Runs every prompt from a fresh state; logits [T, V] per prompt.
+  virtual llvm::Expected<std::vector<std::vector<float>>>
+  prefill(const std::vector<std::vector<int32_t>> &prompts) = 0;
+  /// One token of sequence `index`; logits [V].
+  virtual llvm::Expected<std::vector<float>> decode(size_t index,
+                                                    int32_t token) = 0;
+};
+
+class ReferenceRunner : public Runner {
+public:
+  explicit ReferenceRunner(ModelWeights weights)
+      : weights(std::move(weights)), executor(this->weights) {}
+  const ModelConfig &config() const override { return weights.config(); }
+  llvm::Expected<std::vector<std::vector<float>>>
+  prefill(const std::vector<std::vector<int32_t>> &prompts) override {
+    states.assign(prompts.size(), executor.createState());
+    return executor.prefillBatch(prompts, states);
+  }
+  llvm::Expected<std::vector<float>> decode(size_t index,
+                                            int32_t token) override {
+    return executor.decode(token, states[index]);
+  }
+
+private:
+  ModelWeights weights;
+  ReferenceExecutor executor;
+  std::vector<SequenceState> states;
+};
+
+class CompiledRunner : public Runner {
+public:
+  explicit CompiledRunner(std::unique_ptr<CompiledModel> model)
+      : model(std::move(model)) {}
+  const ModelConfig &config() const override { return model->config(); }
+  llvm::Expected<std::vector<std::vector<float>>>
+  prefill(const std::vector<std::vector<int32_t>> &prompts) override {
+    // Sequences of different lengths run one by one, each with its state.
+    std::vector<std::vector<float>> logits;
+    states.clear();
+    for (const std::vector<int32_t> &prompt : prompts) {
+      states.push_back(model->createState(1));
+      auto result = model->prefill(prompt, prompt.size(), states.back());
+      if (!result)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            "sequence " + std::to_string(logits.size()) + ": " +
+                llvm::toString(result.takeError()));
+      logits.push_back(std::move(*result));
+    }
+    return logits;
+  }
+  llvm::Expected<std::vector<float>> decode(size_t index,
+                                            int32_t token) override {
+    return model->decode({token}, states[index]);
+  }
+
+private:
+  std::unique_ptr<CompiledModel> model;
+  std::vector<CompiledState> states;
+};
+
+/// Whether `path` is a compiled artifact (an ELF shared library).
+bool isArtifact(llvm::StringRef path) {
+  llvm::file_magic magic;
+  return !llvm::identify_magic(path, magic) &&
+         magic == llvm::file_magic::elf_shared_object;
+}
+
+llvm::Expected<std::unique_ptr<Runner>>
+loadRunner(const std::string &checkpointOrEmpty) {
+  bool compiled = backend == Backend::Cpu || isArtifact(modelPath);
+  std::unique_ptr<CompiledModel> artifact;
+  ModelConfig config;
+  if (compiled) {
+    auto opened = CompiledModel::open(modelPath);
+    if (!opened)
+      return opened.takeError();
+    artifact = std::move(*opened);
+    config = artifact->config();
+  } else {
+    auto parsed = loadModelConfig(modelPath);
+    if (!parsed)
+      return parsed.takeError();
+    config = *parsed;
+  }
+  std::string checkpoint = checkpointOrEmpty;
+  if (checkpoint.empty()) {
+    if (compiled || !llvm::sys::fs::is_directory(modelPath))
+      return error(modelPath + ": no weights: pass --weights FILE or a model "
+                               "folder holding them");
+    checkpoint = modelPath;
+  }
+  auto weights = ModelWeights::load(config, checkpoint);
+  if (!weights)
+    return weights.takeError();
+  if (!compiled)
+    return std::make_unique<ReferenceRunner>(std::move(*weights));
+  if (llvm::Error err = artifact->bindWeights(*weights))
+    return std::move(err);
+  return std::make_unique<CompiledRunner>(std::move(artifact));
+}
+
 llvm::Error run() {
   auto start = std::chrono::steady_clock::now();
   std::vector<std::vector<int32_t>> prompts;
@@ -122,28 +235,14 @@ llvm::Error run() {
       return tokens.takeError();
     prompts.push_back(std::move(*tokens));
   }
-
-  auto config = loadModelConfig(modelPath);
-  if (!config)
-    return config.takeError();
-  std::string checkpoint = weightsPath;
-  if (checkpoint.empty()) {
-    if (!llvm::sys::fs::is_directory(modelPath))
-      return error(modelPath + ": no weights: pass --weights FILE or a model "
-                               "folder holding them");
-    checkpoint = modelPath;
-  }
-  auto weights = ModelWeights::load(*config, checkpoint);
-  if (!weights)
-    return weights.takeError();
-  ReferenceExecutor executor(*weights);
-  std::vector<SequenceState> states;
-  for (size_t i = 0; i < prompts.size(); ++i)
-    states.push_back(executor.createState());
+  auto runner = loadRunner(weightsPath);
+  if (!runner)
+    return runner.takeError();
+  const ModelConfig config = (*runner)->config();
   double loadMs = millisecondsSince(start);
 
   auto promptStart = std::chrono::steady_clock::now();
-  auto logits = executor.prefillBatch(prompts, states);
+  auto logits = (*runner)->prefill(prompts);
   if (!logits)
     return logits.takeError();
   double promptMs = millisecondsSince(promptStart);
@@ -157,14 +256,14 @@ llvm::Error run() {
       tensors.push_back(
           {prompts.size() == 1 ? "logits" : "logits." + std::to_string(i),
            DType::F32,
-           {static_cast<int64_t>(prompts[i].size()), config->vocabSize},
+           {static_cast<int64_t>(prompts[i].size()), config.vocabSize},
            (*logits)[i]});
     if (llvm::Error err = writeSafetensors(logitsOut, tensors))
       return err;
   }
 
   // Greedy decoding: the first token comes from the prompt's last logits.
-  const int64_t vocab = config->vocabSize;
+  const int64_t vocab = config.vocabSize;
   auto evalStart = std::chrono::steady_clock::now();
   size_t runs = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -173,7 +272,7 @@ llvm::Error run() {
     if (numGenerate > 0)
       generated.push_back(argmax(&last[last.size() - vocab], vocab));
     while (generated.size() < numGenerate) {
-      auto next = executor.decode(generated.back(), states[i]);
+      auto next = (*runner)->decode(i, generated.back());
       if (!next)
         return next.takeError();
       ++runs;

@@ -1,0 +1,163 @@
+//===- ArtifactWriter.cpp - compiled models as shared libraries -----------===//
+
+#include "lowering/ArtifactWriter.h"
+
+#include "dialect/MMDialect.h"
+
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mm;
+
+namespace {
+llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+} // namespace
+
+HostTarget HostTarget::detect() {
+  HostTarget target;
+  target.triple = llvm::sys::getProcessTriple();
+  target.cpu = llvm::sys::getHostCPUName().str();
+  std::vector<std::string> features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    features.push_back((feature.second ? "+" : "-") + feature.first().str());
+  llvm::sort(features);
+  target.features = llvm::join(features, ",");
+  return target;
+}
+
+void mm::registerArtifactTranslations(mlir::DialectRegistry &registry) {
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+}
+
+llvm::Expected<std::string> mm::translateToLLVMIR(mlir::ModuleOp module) {
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(module, context, "mm");
+  if (!llvmModule)
+    return makeError("translation to LLVM IR failed");
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  llvmModule->print(os, nullptr);
+  return text;
+}
+
+llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
+                                  const HostTarget &target,
+                                  llvm::StringRef path) {
+  auto manifestAttr =
+      module->getAttrOfType<mlir::StringAttr>(MMDialect::kManifestAttrName);
+  if (!manifestAttr)
+    return makeError("the module has no manifest (run mm-host-pipeline)");
+  llvm::Expected<llvm::json::Value> manifest =
+      llvm::json::parse(manifestAttr.getValue());
+  if (!manifest)
+    return manifest.takeError();
+  manifest->getAsObject()->insert(
+      {"target", llvm::json::Object{{"kind", "cpu"},
+                                    {"triple", target.triple},
+                                    {"cpu", target.cpu},
+                                    {"features", target.features}}});
+
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(module, context, "mm");
+  if (!llvmModule)
+    return makeError("translation to LLVM IR failed");
+
+  // The manifest, as a C string the runtime finds with dlsym.
+  std::string json;
+  llvm::raw_string_ostream(json) << *manifest;
+  llvm::Constant *text = llvm::ConstantDataArray::getString(context, json);
+  new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, text,
+                           "mm_manifest");
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string error;
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(target.triple), error);
+  if (!llvmTarget)
+    return makeError("no LLVM target for " + target.triple + ": " + error);
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      llvm::Triple(target.triple), target.cpu, target.features, options,
+      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(llvm::Triple(target.triple));
+
+  // LLVM's -O3 module pipeline.
+  {
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    llvm::PassBuilder builder(machine.get());
+    builder.registerModuleAnalyses(mam);
+    builder.registerCGSCCAnalyses(cgam);
+    builder.registerFunctionAnalyses(fam);
+    builder.registerLoopAnalyses(lam);
+    builder.crossRegisterProxies(lam, fam, cgam, mam);
+    llvm::ModulePassManager passes =
+        builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+    passes.run(*llvmModule, mam);
+  }
+
+  // Object code into a temporary file, then linked into the artifact.
+  llvm::SmallString<128> object;
+  int fd;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("mm-artifact", "o", fd, object))
+    return makeError("cannot create a temporary object file: " + ec.message());
+  llvm::FileRemover removeObject(object);
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile))
+      return makeError("the target cannot emit object files");
+    codegen.run(*llvmModule);
+  }
+
+  llvm::ErrorOr<std::string> linker =
+      llvm::sys::findProgramByName("ld.lld", {MM_LLVM_TOOLS_DIR});
+  if (!linker)
+    linker = llvm::sys::findProgramByName("ld.lld-22");
+  if (!linker)
+    return makeError("ld.lld not found (install lld-22)");
+  std::string output = path.str();
+  llvm::SmallVector<llvm::StringRef> args{*linker,
+                                          "-shared",
+                                          "--no-undefined-version",
+                                          "-o",
+                                          output,
+                                          object,
+                                          "-L/usr/lib/x86_64-linux-gnu",
+                                          "-L/lib/x86_64-linux-gnu",
+                                          "--as-needed",
+                                          "-lm"};
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
+                                         &message);
+  if (status != 0)
+    return makeError(llvm::Twine("linking ") + path + " failed" +
+                     (message.empty() ? "" : ": " + message));
+  return llvm::Error::success();
+}

@@ -1,0 +1,39 @@
+//===- ArtifactWriter.h - compiled models as shared libraries ---*- C++ -*-===//
+//
+// The last step of the host target: the LLVM-dialect module goes through
+// LLVM's -O3 pipeline and code generation for the host CPU, and is linked
+// (ld.lld) into a shared library that embeds its manifest as the
+// NUL-terminated JSON string `mm_manifest`. The runtime needs no compiler to
+// load it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MM_LOWERING_ARTIFACTWRITER_H
+#define MM_LOWERING_ARTIFACTWRITER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+
+namespace mm {
+
+/// The machine code is generated for: the host, with all its CPU features.
+struct HostTarget {
+  std::string triple, cpu, features;
+  static HostTarget detect();
+};
+
+/// Registers the translations an LLVM-dialect module needs.
+void registerArtifactTranslations(mlir::DialectRegistry &registry);
+
+/// The module (LLVM dialect, after mm-host-pipeline) as LLVM IR text.
+llvm::Expected<std::string> translateToLLVMIR(mlir::ModuleOp module);
+
+/// Compiles the module for `target` and writes the artifact to `path`.
+llvm::Error writeHostArtifact(mlir::ModuleOp module, const HostTarget &target,
+                              llvm::StringRef path);
+
+} // namespace mm
+
+#endif // MM_LOWERING_ARTIFACTWRITER_H

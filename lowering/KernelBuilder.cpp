@@ -1,0 +1,83 @@
+//===- KernelBuilder.cpp - terse construction of loop kernels -------------===//
+
+#include "lowering/KernelBuilder.h"
+
+using namespace mlir;
+using namespace mm;
+
+Value KernelBuilder::sigmoid(Value x) {
+  Value one = x.getType().isF64() ? f64(1.0) : f32(1.0);
+  return div(one, add(one, exp(neg(x))));
+}
+
+Value KernelBuilder::softplus(Value x) {
+  Value threshold = x.getType().isF64() ? f64(20.0) : f32(20.0);
+  return select(fgt(x, threshold), x, log1p(exp(x)));
+}
+
+void KernelBuilder::loop(Value lower, Value upper, const Body &body) {
+  scf::ForOp::create(b, loc, lower, upper, index(1), ValueRange(),
+                     [&](OpBuilder &nested, Location, Value iv, ValueRange) {
+                       body(iv);
+                       scf::YieldOp::create(nested, loc);
+                     });
+}
+
+SmallVector<Value> KernelBuilder::loop(Value lower, Value upper,
+                                       ValueRange initial,
+                                       const CarriedBody &body) {
+  auto forOp = scf::ForOp::create(
+      b, loc, lower, upper, index(1), initial,
+      [&](OpBuilder &nested, Location, Value iv, ValueRange carried) {
+        scf::YieldOp::create(nested, loc, body(iv, carried));
+      });
+  return SmallVector<Value>(forOp.getResults());
+}
+
+Value KernelBuilder::sum(Value lower, Value upper, Value initial,
+                         const std::function<Value(Value)> &term) {
+  return loop(lower, upper, initial,
+              [&](Value iv, ValueRange carried) -> SmallVector<Value> {
+                return {add(carried[0], term(iv))};
+              })[0];
+}
+
+Value KernelBuilder::stackBuffer(ArrayRef<int64_t> shape, Type element) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  return memref::AllocaOp::create(b, loc, MemRefType::get(shape, element));
+}
+
+void KernelBuilder::ifThenElse(Value condition,
+                               const std::function<void()> &then,
+                               const std::function<void()> &otherwise) {
+  auto ifOp = scf::IfOp::create(b, loc, condition, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  then();
+  b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+  otherwise();
+}
+
+void KernelBuilder::ifThen(Value condition, const std::function<void()> &then) {
+  auto ifOp = scf::IfOp::create(b, loc, condition, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  then();
+}
+
+SmallVector<Value>
+KernelBuilder::ifElse(Value condition, TypeRange types,
+                      const std::function<SmallVector<Value>()> &then,
+                      const std::function<SmallVector<Value>()> &otherwise) {
+  auto ifOp = scf::IfOp::create(b, loc, types, condition,
+                                /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    scf::YieldOp::create(b, loc, then());
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, otherwise());
+  }
+  return SmallVector<Value>(ifOp.getResults());
+}

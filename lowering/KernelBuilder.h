@@ -1,0 +1,191 @@
+//===- KernelBuilder.h - terse construction of loop kernels -----*- C++ -*-===//
+//
+// A thin layer over OpBuilder for the kernel emitters: constants, arithmetic,
+// loads and stores, counted loops with or without loop-carried values. It keeps
+// the emitters close to the formulas of spec/MEMMAMBA.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MM_LOWERING_KERNELBUILDER_H
+#define MM_LOWERING_KERNELBUILDER_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+
+#include <functional>
+
+namespace mm {
+
+class KernelBuilder {
+public:
+  /// Builds at `builder`'s insertion point, which must be in the entry block
+  /// of the function being built (scratch buffers are allocated there).
+  KernelBuilder(mlir::OpBuilder &builder, mlir::Location loc)
+      : b(builder), loc(loc), entry(builder.getInsertionBlock()) {}
+
+  mlir::OpBuilder &builder() { return b; }
+  mlir::Location location() const { return loc; }
+
+  // Constants.
+  mlir::Value index(int64_t value) {
+    return mlir::arith::ConstantIndexOp::create(b, loc, value);
+  }
+  mlir::Value f32(double value) {
+    return mlir::arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+  }
+  mlir::Value f64(double value) {
+    return mlir::arith::ConstantOp::create(b, loc, b.getF64FloatAttr(value));
+  }
+  mlir::Value i32(int32_t value) {
+    return mlir::arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(value));
+  }
+
+  // Float arithmetic (f32 or f64 alike).
+  mlir::Value add(mlir::Value x, mlir::Value y) {
+    return mlir::arith::AddFOp::create(b, loc, x, y);
+  }
+  mlir::Value sub(mlir::Value x, mlir::Value y) {
+    return mlir::arith::SubFOp::create(b, loc, x, y);
+  }
+  mlir::Value mul(mlir::Value x, mlir::Value y) {
+    return mlir::arith::MulFOp::create(b, loc, x, y);
+  }
+  mlir::Value div(mlir::Value x, mlir::Value y) {
+    return mlir::arith::DivFOp::create(b, loc, x, y);
+  }
+  mlir::Value neg(mlir::Value x) {
+    return mlir::arith::NegFOp::create(b, loc, x);
+  }
+  mlir::Value maxf(mlir::Value x, mlir::Value y) {
+    return mlir::arith::MaximumFOp::create(b, loc, x, y);
+  }
+  mlir::Value exp(mlir::Value x) {
+    return mlir::math::ExpOp::create(b, loc, x);
+  }
+  mlir::Value log1p(mlir::Value x) {
+    return mlir::math::Log1pOp::create(b, loc, x);
+  }
+  mlir::Value sqrt(mlir::Value x) {
+    return mlir::math::SqrtOp::create(b, loc, x);
+  }
+  mlir::Value extend(mlir::Value x) { // f32 -> f64
+    return mlir::arith::ExtFOp::create(b, loc, b.getF64Type(), x);
+  }
+  mlir::Value truncate(mlir::Value x) { // f64 -> f32
+    return mlir::arith::TruncFOp::create(b, loc, b.getF32Type(), x);
+  }
+  /// 1 / (1 + exp(-x)), in x's type.
+  mlir::Value sigmoid(mlir::Value x);
+  /// x * sigmoid(x).
+  mlir::Value silu(mlir::Value x) { return mul(x, sigmoid(x)); }
+  /// PyTorch's softplus: x above 20, log1p(exp(x)) below.
+  mlir::Value softplus(mlir::Value x);
+  /// Float comparisons (ordered).
+  mlir::Value fgt(mlir::Value x, mlir::Value y) {
+    return mlir::arith::CmpFOp::create(b, loc, mlir::arith::CmpFPredicate::OGT,
+                                       x, y);
+  }
+  mlir::Value flt(mlir::Value x, mlir::Value y) {
+    return mlir::arith::CmpFOp::create(b, loc, mlir::arith::CmpFPredicate::OLT,
+                                       x, y);
+  }
+  mlir::Value feq(mlir::Value x, mlir::Value y) {
+    return mlir::arith::CmpFOp::create(b, loc, mlir::arith::CmpFPredicate::OEQ,
+                                       x, y);
+  }
+
+  // Integer and index arithmetic.
+  mlir::Value addi(mlir::Value x, mlir::Value y) {
+    return mlir::arith::AddIOp::create(b, loc, x, y);
+  }
+  mlir::Value subi(mlir::Value x, mlir::Value y) {
+    return mlir::arith::SubIOp::create(b, loc, x, y);
+  }
+  mlir::Value muli(mlir::Value x, mlir::Value y) {
+    return mlir::arith::MulIOp::create(b, loc, x, y);
+  }
+  mlir::Value cmpi(mlir::arith::CmpIPredicate predicate, mlir::Value x,
+                   mlir::Value y) {
+    return mlir::arith::CmpIOp::create(b, loc, predicate, x, y);
+  }
+  mlir::Value andi(mlir::Value x, mlir::Value y) {
+    return mlir::arith::AndIOp::create(b, loc, x, y);
+  }
+  mlir::Value ori(mlir::Value x, mlir::Value y) {
+    return mlir::arith::OrIOp::create(b, loc, x, y);
+  }
+  mlir::Value select(mlir::Value condition, mlir::Value x, mlir::Value y) {
+    return mlir::arith::SelectOp::create(b, loc, condition, x, y);
+  }
+  mlir::Value toIndex(mlir::Value x) {
+    return mlir::arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  }
+  mlir::Value toI32(mlir::Value x) {
+    return mlir::arith::IndexCastOp::create(b, loc, b.getI32Type(), x);
+  }
+  mlir::Value toF32(mlir::Value x) { // signed integer -> f32
+    return mlir::arith::SIToFPOp::create(b, loc, b.getF32Type(), x);
+  }
+
+  // Memory.
+  mlir::Value load(mlir::Value memref, mlir::ValueRange indices) {
+    return mlir::memref::LoadOp::create(b, loc, memref, indices);
+  }
+  void store(mlir::Value value, mlir::Value memref, mlir::ValueRange indices) {
+    mlir::memref::StoreOp::create(b, loc, value, memref, indices);
+  }
+  mlir::Value dim(mlir::Value memref, int64_t index) {
+    return mlir::memref::DimOp::create(b, loc, memref, index);
+  }
+  /// A scratch buffer of static shape on the stack. It is allocated once, at
+  /// the start of the enclosing function (an alloca inside a loop would grow
+  /// the stack every iteration); each use initialises what it reads.
+  mlir::Value stackBuffer(llvm::ArrayRef<int64_t> shape, mlir::Type element);
+  mlir::Value alloc(llvm::ArrayRef<int64_t> shape, mlir::Type element,
+                    mlir::ValueRange dynamicSizes) {
+    return mlir::memref::AllocOp::create(
+        b, loc, mlir::MemRefType::get(shape, element), dynamicSizes);
+  }
+  void dealloc(mlir::Value memref) {
+    mlir::memref::DeallocOp::create(b, loc, memref);
+  }
+
+  // Control flow.
+  using Body = std::function<void(mlir::Value)>;
+  /// for (iv = lower; iv < upper; ++iv) body(iv)
+  void loop(mlir::Value lower, mlir::Value upper, const Body &body);
+  void loop(int64_t lower, mlir::Value upper, const Body &body) {
+    loop(index(lower), upper, body);
+  }
+  /// A loop carrying values: body(iv, carried) returns the next values.
+  using CarriedBody = std::function<llvm::SmallVector<mlir::Value>(
+      mlir::Value, mlir::ValueRange)>;
+  llvm::SmallVector<mlir::Value> loop(mlir::Value lower, mlir::Value upper,
+                                      mlir::ValueRange initial,
+                                      const CarriedBody &body);
+  /// sum over [lower, upper) of term(iv), accumulated in `accumulatorType`.
+  mlir::Value sum(mlir::Value lower, mlir::Value upper, mlir::Value initial,
+                  const std::function<mlir::Value(mlir::Value)> &term);
+  /// if (condition) then();
+  void ifThen(mlir::Value condition, const std::function<void()> &then);
+  /// if (condition) then(); else otherwise();
+  void ifThenElse(mlir::Value condition, const std::function<void()> &then,
+                  const std::function<void()> &otherwise);
+  /// condition ? then() : otherwise(), both producing values of `types`.
+  llvm::SmallVector<mlir::Value>
+  ifElse(mlir::Value condition, mlir::TypeRange types,
+         const std::function<llvm::SmallVector<mlir::Value>()> &then,
+         const std::function<llvm::SmallVector<mlir::Value>()> &otherwise);
+
+private:
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  mlir::Block *entry;
+};
+
+} // namespace mm
+
+#endif // MM_LOWERING_KERNELBUILDER_H

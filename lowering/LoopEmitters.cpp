@@ -1,0 +1,719 @@
+//===- LoopEmitters.cpp - mm operations as loops over buffers -------------===//
+//
+// Each emitter mirrors the formula of spec/MEMMAMBA.md that the reference
+// executor implements; scores that decide pool membership (note score, read
+// trigger) and RMSNorm accumulate in f64 as the reference does, so decisions
+// agree; matrix products accumulate in f32.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowering/LoopEmitters.h"
+
+#include "dialect/MMOps.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mm;
+
+namespace {
+
+using arith::CmpIPredicate;
+
+int64_t staticDim(Value buffer, int64_t dim) {
+  return cast<MemRefType>(buffer.getType()).getDimSize(dim);
+}
+
+/// out[b, t, n] = sum_k x[b, t, k] * w[n, k] (+ bias[n]).
+void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
+                    Value out) {
+  Value batch = kb.dim(x, 0), time = kb.dim(x, 1), inputs = kb.dim(w, 1),
+        outputs = kb.dim(w, 0);
+  kb.loop(0, batch, [&](Value b) {
+    kb.loop(0, time, [&](Value t) {
+      kb.loop(0, outputs, [&](Value n) {
+        Value acc = kb.sum(kb.index(0), inputs, kb.f32(0), [&](Value k) {
+          return kb.mul(kb.load(x, {b, t, k}), kb.load(w, {n, k}));
+        });
+        if (bias)
+          acc = kb.add(acc, kb.load(bias, {n}));
+        kb.store(acc, out, {b, t, n});
+      });
+    });
+  });
+}
+
+/// f64 dot product of row `row` of a [rows, n] buffer (or a 1-D buffer when
+/// `row` is null) with n values read by `value`.
+Value dot64(KernelBuilder &kb, Value weights, Value row, Value n,
+            const std::function<Value(Value)> &value) {
+  return kb.sum(kb.index(0), n, kb.f64(0), [&](Value i) {
+    Value w = row ? kb.load(weights, {row, i}) : kb.load(weights, {i});
+    return kb.mul(kb.extend(w), kb.extend(value(i)));
+  });
+}
+
+/// Copies every element of `from` into `to` (same shape), unless they are
+/// the same buffer.
+void emitCopy(KernelBuilder &kb, Value from, Value to) {
+  if (from == to)
+    return;
+  memref::CopyOp::create(kb.builder(), kb.location(), from, to);
+}
+
+/// Fills a buffer of any rank with `value`.
+void emitFill(KernelBuilder &kb, Value buffer, Value value) {
+  int64_t rank = cast<MemRefType>(buffer.getType()).getRank();
+  SmallVector<Value> ivs;
+  std::function<void(int64_t)> nest = [&](int64_t dim) {
+    if (dim == rank) {
+      kb.store(value, buffer, ivs);
+      return;
+    }
+    kb.loop(0, kb.dim(buffer, dim), [&](Value iv) {
+      ivs.push_back(iv);
+      nest(dim + 1);
+      ivs.pop_back();
+    });
+  };
+  nest(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Pools
+//===----------------------------------------------------------------------===//
+
+/// A pool being updated: priorities and positions [rows, M] at row `row`,
+/// and its count [rows] at `row`.
+struct PoolView {
+  Value priorities, positions, count, row;
+  int64_t size; ///< M
+};
+
+/// Spec section 2 (b): puts a note of `score` at `position` into the pool if
+/// it enters, and calls `write(slot)` for the slot it takes.
+void emitInsert(KernelBuilder &kb, const PoolView &pool, EvictionPolicy policy,
+                Value score, Value position,
+                const std::function<void(Value)> &write) {
+  Value count = kb.toIndex(kb.load(pool.count, {pool.row}));
+  Value poolSize = kb.index(pool.size);
+  Value hasRoom = kb.cmpi(CmpIPredicate::slt, count, poolSize);
+  Type indexType = kb.builder().getIndexType();
+  Value slot = kb.ifElse(
+      hasRoom, {indexType},
+      [&]() -> SmallVector<Value> {
+        kb.store(kb.toI32(kb.addi(count, kb.index(1))), pool.count, {pool.row});
+        return {count};
+      },
+      [&]() -> SmallVector<Value> {
+        if (policy == EvictionPolicy::fifo) {
+          // Replace the oldest position.
+          Value oldest = kb.loop(
+              kb.index(1), poolSize, {kb.index(0)},
+              [&](Value j, ValueRange carried) -> SmallVector<Value> {
+                Value older = kb.cmpi(
+                    CmpIPredicate::slt, kb.load(pool.positions, {pool.row, j}),
+                    kb.load(pool.positions, {pool.row, carried[0]}));
+                return {kb.select(older, j, carried[0])};
+              })[0];
+          return {oldest};
+        }
+        // The lowest priority; on a tie the most recent position.
+        Value lowest = kb.loop(
+            kb.index(1), poolSize, {kb.index(0)},
+            [&](Value j, ValueRange carried) -> SmallVector<Value> {
+              Value pj = kb.load(pool.priorities, {pool.row, j});
+              Value pl = kb.load(pool.priorities, {pool.row, carried[0]});
+              Value later = kb.cmpi(
+                  CmpIPredicate::sgt, kb.load(pool.positions, {pool.row, j}),
+                  kb.load(pool.positions, {pool.row, carried[0]}));
+              Value lower =
+                  kb.ori(kb.flt(pj, pl), kb.andi(kb.feq(pj, pl), later));
+              return {kb.select(lower, j, carried[0])};
+            })[0];
+        // A new note is later than every note in the pool: it enters only
+        // with a strictly higher score.
+        Value enters =
+            kb.fgt(score, kb.load(pool.priorities, {pool.row, lowest}));
+        return {kb.select(enters, lowest, kb.index(-1))};
+      })[0];
+  kb.ifThen(kb.cmpi(CmpIPredicate::sge, slot, kb.index(0)), [&] {
+    kb.store(score, pool.priorities, {pool.row, slot});
+    kb.store(position, pool.positions, {pool.row, slot});
+    write(slot);
+  });
+}
+
+/// The largest position in row `row` of a pool's positions (-1 if empty):
+/// notes of the chunk get later positions than every note already there.
+Value emitLastPosition(KernelBuilder &kb, Value positions, Value row,
+                       Value count, int64_t poolSize) {
+  (void)poolSize;
+  return kb.loop(kb.index(0), kb.toIndex(count), {kb.i32(-1)},
+                 [&](Value j, ValueRange carried) -> SmallVector<Value> {
+                   Value p = kb.load(positions, {row, j});
+                   return {kb.select(kb.cmpi(CmpIPredicate::sgt, p, carried[0]),
+                                     p, carried[0])};
+                 })[0];
+}
+
+/// A pool copied into scratch for one sequence, with the keys and values of
+/// its notes: what the attentions read.
+struct AttentionPool {
+  PoolView view;      ///< scratch [1, M] priorities/positions, [1] count
+  Value keys, values; ///< [M, S]
+  Value chunkKeys, chunkValues; ///< [T, S] of the chunk's notes
+  Value nextPosition;           ///< first position given to the chunk's notes
+};
+
+/// out[r, :] = W in[r, :] for the rows [0, rows) of an [rows, S] scratch.
+void emitProject(KernelBuilder &kb, Value w, Value rows,
+                 const std::function<Value(Value, Value)> &in, Value out) {
+  Value width = kb.dim(out, 1);
+  kb.loop(kb.index(0), rows, [&](Value r) {
+    kb.loop(0, width, [&](Value o) {
+      Value acc = kb.sum(kb.index(0), kb.dim(w, 1), kb.f32(0), [&](Value i) {
+        return kb.mul(kb.load(w, {o, i}), in(r, i));
+      });
+      kb.store(acc, out, {r, o});
+    });
+  });
+}
+
+/// Copies the pool of sequence `b` into scratch and projects its notes, and
+/// the chunk's summaries, with the key and value weights.
+AttentionPool emitAttentionPool(KernelBuilder &kb, Value b, Value slots,
+                                Value priorities, Value positions, Value count,
+                                Value summaries, Value keyWeight,
+                                Value valueWeight, Value time) {
+  int64_t m = staticDim(slots, 1), s = staticDim(slots, 2);
+  Type f32 = kb.builder().getF32Type(), i32 = kb.builder().getI32Type();
+  AttentionPool pool;
+  pool.view = {kb.stackBuffer({1, m}, f32), kb.stackBuffer({1, m}, i32),
+               kb.stackBuffer({1}, i32), kb.index(0), m};
+  Value zero = kb.index(0);
+  kb.loop(0, kb.index(m), [&](Value j) {
+    kb.store(kb.load(priorities, {b, j}), pool.view.priorities, {zero, j});
+    kb.store(kb.load(positions, {b, j}), pool.view.positions, {zero, j});
+  });
+  Value n = kb.load(count, {b});
+  kb.store(n, pool.view.count, {zero});
+  pool.nextPosition =
+      kb.addi(emitLastPosition(kb, positions, b, n, m), kb.i32(1));
+  pool.keys = kb.stackBuffer({m, s}, f32);
+  pool.values = kb.stackBuffer({m, s}, f32);
+  auto slot = [&](Value r, Value i) { return kb.load(slots, {b, r, i}); };
+  emitProject(kb, keyWeight, kb.index(m), slot, pool.keys);
+  emitProject(kb, valueWeight, kb.index(m), slot, pool.values);
+  pool.chunkKeys = kb.alloc({ShapedType::kDynamic, s}, f32, {time});
+  pool.chunkValues = kb.alloc({ShapedType::kDynamic, s}, f32, {time});
+  auto note = [&](Value r, Value i) { return kb.load(summaries, {b, r, i}); };
+  emitProject(kb, keyWeight, time, note, pool.chunkKeys);
+  emitProject(kb, valueWeight, time, note, pool.chunkValues);
+  return pool;
+}
+
+void freeAttentionPool(KernelBuilder &kb, const AttentionPool &pool) {
+  kb.dealloc(pool.chunkKeys);
+  kb.dealloc(pool.chunkValues);
+}
+
+/// Notes token t of the chunk into a scratch pool (its key and value rows
+/// follow it into the slot).
+void emitNoteIntoPool(KernelBuilder &kb, AttentionPool &pool,
+                      EvictionPolicy policy, double threshold, Value score,
+                      Value t) {
+  kb.ifThen(kb.fgt(score, kb.f32(threshold)), [&] {
+    Value position = kb.addi(pool.nextPosition, kb.toI32(t));
+    emitInsert(kb, pool.view, policy, score, position, [&](Value slot) {
+      kb.loop(0, kb.dim(pool.keys, 1), [&](Value i) {
+        kb.store(kb.load(pool.chunkKeys, {t, i}), pool.keys, {slot, i});
+        kb.store(kb.load(pool.chunkValues, {t, i}), pool.values, {slot, i});
+      });
+    });
+  });
+}
+
+/// The attention of spec section 2 (a) over the valid notes of `pools`:
+/// out[b, t, :] = Wo concat_h(softmax(q_h K_h^T / sqrt(S / heads)) V_h),
+/// with q = Wq u[b, t]. Writes zeros when every pool is empty.
+void emitAttention(KernelBuilder &kb, llvm::ArrayRef<AttentionPool> pools,
+                   Value input, Value b, Value t, Value queryWeight,
+                   Value outputWeight, int64_t heads, Value out) {
+  Type f32 = kb.builder().getF32Type();
+  int64_t s = staticDim(pools.front().keys, 1),
+          m = staticDim(pools.front().keys, 0), d = staticDim(outputWeight, 0),
+          headSize = s / heads;
+  Value zero = kb.index(0);
+  SmallVector<Value> counts;
+  Value total = kb.index(0);
+  for (const AttentionPool &pool : pools) {
+    counts.push_back(kb.toIndex(kb.load(pool.view.count, {zero})));
+    total = kb.addi(total, counts.back());
+  }
+  Value any = kb.cmpi(CmpIPredicate::sgt, total, kb.index(0));
+  Value context = kb.stackBuffer({s}, f32);
+  Value scores = kb.stackBuffer({static_cast<int64_t>(pools.size()) * m}, f32);
+  kb.ifThenElse(
+      any,
+      [&] {
+        // q = W_q u
+        Value query = kb.stackBuffer({s}, f32);
+        kb.loop(0, kb.index(s), [&](Value o) {
+          kb.store(kb.sum(kb.index(0), kb.index(d), kb.f32(0),
+                          [&](Value i) {
+                            return kb.mul(kb.load(queryWeight, {o, i}),
+                                          kb.load(input, {b, t, i}));
+                          }),
+                   query, {o});
+        });
+        Value scale = kb.f32(1.0 / std::sqrt(static_cast<double>(headSize)));
+        for (int64_t h = 0; h < heads; ++h) {
+          Value offset = kb.index(h * headSize);
+          // Scores and their maximum over every valid note of every pool.
+          Value maxScore = kb.f32(-INFINITY);
+          for (auto [p, pool] : llvm::enumerate(pools)) {
+            Value base = kb.index(static_cast<int64_t>(p) * m);
+            maxScore = kb.loop(
+                kb.index(0), counts[p], {maxScore},
+                [&](Value j, ValueRange carried) -> SmallVector<Value> {
+                  Value dot = kb.sum(
+                      kb.index(0), kb.index(headSize), kb.f32(0), [&](Value i) {
+                        Value c = kb.addi(offset, i);
+                        return kb.mul(kb.load(query, {c}),
+                                      kb.load(pool.keys, {j, c}));
+                      });
+                  Value score = kb.mul(dot, scale);
+                  kb.store(score, scores, {kb.addi(base, j)});
+                  return {kb.maxf(carried[0], score)};
+                })[0];
+          }
+          // exp(score - max) and their sum.
+          Value sum = kb.f32(0);
+          for (auto [p, pool] : llvm::enumerate(pools)) {
+            Value base = kb.index(static_cast<int64_t>(p) * m);
+            sum =
+                kb.loop(kb.index(0), counts[p], {sum},
+                        [&](Value j, ValueRange carried) -> SmallVector<Value> {
+                          Value at = kb.addi(base, j);
+                          Value e =
+                              kb.exp(kb.sub(kb.load(scores, {at}), maxScore));
+                          kb.store(e, scores, {at});
+                          return {kb.add(carried[0], e)};
+                        })[0];
+          }
+          // The weighted values of this head.
+          kb.loop(0, kb.index(headSize), [&](Value i) {
+            Value c = kb.addi(offset, i);
+            Value acc = kb.f32(0);
+            for (auto [p, pool] : llvm::enumerate(pools)) {
+              Value base = kb.index(static_cast<int64_t>(p) * m);
+              acc = kb.sum(kb.index(0), counts[p], acc, [&](Value j) {
+                return kb.mul(kb.load(scores, {kb.addi(base, j)}),
+                              kb.load(pool.values, {j, c}));
+              });
+            }
+            kb.store(kb.div(acc, sum), context, {c});
+          });
+        }
+        // W_o concat_heads(...)
+        kb.loop(0, kb.index(d), [&](Value o) {
+          kb.store(kb.sum(kb.index(0), kb.index(s), kb.f32(0),
+                          [&](Value i) {
+                            return kb.mul(kb.load(outputWeight, {o, i}),
+                                          kb.load(context, {i}));
+                          }),
+                   out, {b, t, o});
+        });
+      },
+      [&] {
+        kb.loop(0, kb.index(d), [&](Value o) {
+          kb.store(kb.f32(0), out, {b, t, o});
+        });
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Emitters
+//===----------------------------------------------------------------------===//
+
+LogicalResult emit(EmbedOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value tokens = buffer(op.getTokens()), table = buffer(op.getTable()),
+        out = buffer(op.getResult());
+  kb.loop(0, kb.dim(tokens, 0), [&](Value b) {
+    kb.loop(0, kb.dim(tokens, 1), [&](Value t) {
+      Value id = kb.toIndex(kb.load(tokens, {b, t}));
+      kb.loop(0, kb.dim(table, 1), [&](Value d) {
+        kb.store(kb.load(table, {id, d}), out, {b, t, d});
+      });
+    });
+  });
+  return success();
+}
+
+LogicalResult emit(RMSNormOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value x = buffer(op.getInput()), w = buffer(op.getWeight()),
+        out = buffer(op.getResult());
+  if (cast<MemRefType>(x.getType()).getRank() != 3)
+    return op.emitOpError() << "the host lowering expects [B, T, D]";
+  Value width = kb.dim(x, 2);
+  Value epsilon = kb.f64(op.getEpsilon().convertToDouble());
+  Value widthF = kb.extend(kb.toF32(kb.toI32(width)));
+  kb.loop(0, kb.dim(x, 0), [&](Value b) {
+    kb.loop(0, kb.dim(x, 1), [&](Value t) {
+      // x / sqrt(mean(x^2) + eps) * weight
+      Value squares = kb.sum(kb.index(0), width, kb.f64(0), [&](Value d) {
+        Value v = kb.extend(kb.load(x, {b, t, d}));
+        return kb.mul(v, v);
+      });
+      Value inverse = kb.div(kb.f64(1.0),
+                             kb.sqrt(kb.add(kb.div(squares, widthF), epsilon)));
+      kb.loop(0, width, [&](Value d) {
+        Value v = kb.mul(kb.mul(kb.extend(kb.load(x, {b, t, d})), inverse),
+                         kb.extend(kb.load(w, {d})));
+        kb.store(kb.truncate(v), out, {b, t, d});
+      });
+    });
+  });
+  return success();
+}
+
+LogicalResult emit(LinearOp op, KernelBuilder &kb, BufferMap buffer) {
+  if (op.getInput().getType().getRank() != 3)
+    return op.emitOpError() << "the host lowering expects [B, T, K]";
+  emitLinearRows(kb, buffer(op.getInput()), buffer(op.getWeight()),
+                 op.getBias() ? buffer(op.getBias()) : Value(),
+                 buffer(op.getResult()));
+  return success();
+}
+
+LogicalResult emit(LMHeadOp op, KernelBuilder &kb, BufferMap buffer) {
+  emitLinearRows(kb, buffer(op.getInput()), buffer(op.getWeight()), Value(),
+                 buffer(op.getResult()));
+  return success();
+}
+
+LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value x = buffer(op.getInput()), w = buffer(op.getWeight()),
+        window = buffer(op.getWindow()), out = buffer(op.getResult()),
+        windowOut = buffer(op.getWindowOut());
+  Value bias = op.getBias() ? buffer(op.getBias()) : Value();
+  int64_t k = staticDim(w, 2);
+  if (ShapedType::isDynamic(k))
+    return op.emitOpError() << "the host lowering needs a static kernel width";
+  Type f32 = kb.builder().getF32Type();
+  Value time = kb.dim(x, 1);
+  kb.loop(0, kb.dim(x, 0), [&](Value b) {
+    kb.loop(0, kb.dim(x, 2), [&](Value e) {
+      // The K-1 inputs before the chunk, read before the window is
+      // overwritten (it may be updated in place).
+      Value previous = kb.stackBuffer({std::max<int64_t>(k - 1, 1)}, f32);
+      for (int64_t j = 0; j + 1 < k; ++j)
+        kb.store(kb.load(window, {b, e, kb.index(j)}), previous, {kb.index(j)});
+      // The input at extended position p: the window for p < K-1, else the
+      // chunk at p - (K-1).
+      auto inputAt = [&](Value p) {
+        Value inWindow = kb.cmpi(CmpIPredicate::slt, p, kb.index(k - 1));
+        return kb.ifElse(
+            inWindow, {f32},
+            [&]() -> SmallVector<Value> { return {kb.load(previous, {p})}; },
+            [&]() -> SmallVector<Value> {
+              return {kb.load(x, {b, kb.subi(p, kb.index(k - 1)), e})};
+            })[0];
+      };
+      kb.loop(0, time, [&](Value t) {
+        Value acc = bias ? kb.load(bias, {e}) : kb.f32(0);
+        for (int64_t tap = 0; tap < k; ++tap)
+          acc = kb.add(acc, kb.mul(kb.load(w, {e, kb.index(0), kb.index(tap)}),
+                                   inputAt(kb.addi(t, kb.index(tap)))));
+        kb.store(op.getSilu() ? kb.silu(acc) : acc, out, {b, t, e});
+      });
+      for (int64_t j = 0; j + 1 < k; ++j)
+        kb.store(inputAt(kb.addi(time, kb.index(j))), windowOut,
+                 {b, e, kb.index(j)});
+    });
+  });
+  return success();
+}
+
+LogicalResult emit(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value u = buffer(op.getU()), delta = buffer(op.getDelta()),
+        aLog = buffer(op.getALog()), bIn = buffer(op.getB()),
+        cIn = buffer(op.getC()), skip = buffer(op.getD()),
+        out = buffer(op.getResult());
+  Value deltaBias = op.getDeltaBias() ? buffer(op.getDeltaBias()) : Value();
+  Value initial = op.getInitialState() ? buffer(op.getInitialState()) : Value();
+  Value final = op.getFinalState() ? buffer(op.getFinalState()) : Value();
+  int64_t n = staticDim(aLog, 1);
+  if (ShapedType::isDynamic(n))
+    return op.emitOpError() << "the host lowering needs a static state size";
+  Type f32 = kb.builder().getF32Type();
+  Value time = kb.dim(u, 1), states = kb.index(n);
+  kb.loop(0, kb.dim(u, 0), [&](Value b) {
+    kb.loop(0, kb.dim(u, 2), [&](Value e) {
+      // A = -exp(A_log) and the state h, in registers' stead.
+      Value a = kb.stackBuffer({n}, f32), h = kb.stackBuffer({n}, f32);
+      kb.loop(0, states, [&](Value i) {
+        kb.store(kb.neg(kb.exp(kb.load(aLog, {e, i}))), a, {i});
+        kb.store(initial ? kb.load(initial, {b, e, i}) : kb.f32(0), h, {i});
+      });
+      Value d = kb.load(skip, {e});
+      kb.loop(0, time, [&](Value t) {
+        Value dt = kb.load(delta, {b, t, e});
+        if (deltaBias)
+          dt = kb.add(dt, kb.load(deltaBias, {e}));
+        if (op.getDeltaSoftplus())
+          dt = kb.softplus(dt);
+        Value xv = kb.load(u, {b, t, e});
+        Value dtx = kb.mul(dt, xv);
+        // h = exp(dt A) h + dt x B_t; y = h . C_t + D x
+        Value y = kb.sum(kb.index(0), states, kb.f32(0), [&](Value i) {
+          Value next = kb.add(
+              kb.mul(kb.exp(kb.mul(dt, kb.load(a, {i}))), kb.load(h, {i})),
+              kb.mul(dtx, kb.load(bIn, {b, t, i})));
+          kb.store(next, h, {i});
+          return kb.mul(next, kb.load(cIn, {b, t, i}));
+        });
+        kb.store(kb.add(y, kb.mul(d, xv)), out, {b, t, e});
+      });
+      if (final)
+        kb.loop(0, states, [&](Value i) {
+          kb.store(kb.load(h, {i}), final, {b, e, i});
+        });
+    });
+  });
+  return success();
+}
+
+/// out = f(inputs...) elementwise over [B, T, X].
+void emitElementwise(KernelBuilder &kb, Value out,
+                     const std::function<Value(Value, Value, Value)> &f) {
+  kb.loop(0, kb.dim(out, 0), [&](Value b) {
+    kb.loop(0, kb.dim(out, 1), [&](Value t) {
+      kb.loop(0, kb.dim(out, 2), [&](Value x) {
+        kb.store(f(b, t, x), out, {b, t, x});
+      });
+    });
+  });
+}
+
+LogicalResult emit(GateOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value y = buffer(op.getInput()), z = buffer(op.getGate());
+  emitElementwise(kb, buffer(op.getResult()), [&](Value b, Value t, Value e) {
+    return kb.mul(kb.load(y, {b, t, e}), kb.silu(kb.load(z, {b, t, e})));
+  });
+  return success();
+}
+
+LogicalResult emit(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value x = buffer(op.getInput()), m = buffer(op.getMixer());
+  auto optional = [&](Value v) { return v ? buffer(v) : Value(); };
+  Value ctok = optional(op.getTokenContext()),
+        gtok = optional(op.getTokenGate()),
+        clay = optional(op.getLayerContext()),
+        glay = optional(op.getLayerGate());
+  emitElementwise(kb, buffer(op.getResult()), [&](Value b, Value t, Value d) {
+    Value sum = kb.add(kb.load(x, {b, t, d}), kb.load(m, {b, t, d}));
+    if (ctok)
+      sum = kb.add(sum, kb.mul(kb.sigmoid(kb.load(gtok, {d})),
+                               kb.load(ctok, {b, t, d})));
+    if (clay)
+      sum = kb.add(sum, kb.mul(kb.sigmoid(kb.load(glay, {d})),
+                               kb.load(clay, {b, t, d})));
+    return sum;
+  });
+  return success();
+}
+
+LogicalResult emit(TakeLastOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value in = buffer(op.getInput()), out = buffer(op.getResult());
+  Value last = kb.subi(kb.dim(in, 1), kb.index(1));
+  kb.loop(0, kb.dim(in, 0), [&](Value b) {
+    kb.loop(0, kb.dim(in, 2), [&](Value x) {
+      kb.store(kb.load(in, {b, last, x}), out, {b, x});
+    });
+  });
+  return success();
+}
+
+LogicalResult emit(AdvancePositionOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value position = buffer(op.getPosition()), out = buffer(op.getResult());
+  Value time = kb.toI32(kb.dim(buffer(op.getTokens()), 1));
+  kb.loop(0, kb.dim(position, 0), [&](Value b) {
+    kb.store(kb.addi(kb.load(position, {b}), time), out, {b});
+  });
+  return success();
+}
+
+LogicalResult emit(InitStateOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value out = buffer(op.getResult());
+  Type element = op.getType().getElementType();
+  Value value = element.isF32()                             ? kb.f32(0)
+                : op.getKind() == StateKind::pool_positions ? kb.i32(-1)
+                                                            : kb.i32(0);
+  emitFill(kb, out, value);
+  return success();
+}
+
+LogicalResult emit(NoteOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value u = buffer(op.getInput()), ws = buffer(op.getScoreWeight()),
+        bs = buffer(op.getScoreBias()), wn = buffer(op.getSummaryWeight()),
+        score = buffer(op.getScore()), summary = buffer(op.getSummary());
+  Value width = kb.dim(u, 2);
+  kb.loop(0, kb.dim(u, 0), [&](Value b) {
+    kb.loop(0, kb.dim(u, 1), [&](Value t) {
+      // sigma = sigmoid(note_score . u + b), in f64 as the reference.
+      Value dot = dot64(kb, ws, kb.index(0), width, [&](Value d) {
+        return kb.load(u, {b, t, d});
+      });
+      Value sigma =
+          kb.sigmoid(kb.add(dot, kb.extend(kb.load(bs, {kb.index(0)}))));
+      kb.store(kb.truncate(sigma), score, {b, t});
+      // s = W_N u
+      kb.loop(0, kb.dim(wn, 0), [&](Value s) {
+        Value acc = kb.sum(kb.index(0), width, kb.f32(0), [&](Value d) {
+          return kb.mul(kb.load(wn, {s, d}), kb.load(u, {b, t, d}));
+        });
+        kb.store(acc, summary, {b, t, s});
+      });
+    });
+  });
+  return success();
+}
+
+LogicalResult emit(ReadTriggerOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value m = buffer(op.getMixer()), previous = buffer(op.getPrevious()),
+        w = buffer(op.getWeight()), bias = buffer(op.getBias()),
+        out = buffer(op.getResult());
+  Value width = kb.dim(m, 2);
+  Type f32 = kb.builder().getF32Type();
+  kb.loop(0, kb.dim(m, 0), [&](Value b) {
+    kb.loop(0, kb.dim(m, 1), [&](Value t) {
+      // The mixer output of the previous token: the state's at t = 0.
+      Value first = kb.cmpi(CmpIPredicate::eq, t, kb.index(0));
+      Value dot = dot64(kb, w, kb.index(0), width, [&](Value d) {
+        return kb.ifElse(
+            first, {f32},
+            [&]() -> SmallVector<Value> {
+              return {kb.load(previous, {b, d})};
+            },
+            [&]() -> SmallVector<Value> {
+              return {kb.load(m, {b, kb.subi(t, kb.index(1)), d})};
+            })[0];
+      });
+      Value r =
+          kb.sigmoid(kb.add(dot, kb.extend(kb.load(bias, {kb.index(0)}))));
+      kb.store(kb.truncate(r), out, {b, t});
+    });
+  });
+  return success();
+}
+
+LogicalResult emit(PoolUpdateOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value score = buffer(op.getScore()), summary = buffer(op.getSummary()),
+        position = buffer(op.getPosition());
+  Value slots = buffer(op.getSlotsOut()),
+        priorities = buffer(op.getPrioritiesOut()),
+        positions = buffer(op.getPositionsOut()),
+        count = buffer(op.getCountOut());
+  emitCopy(kb, buffer(op.getSlots()), slots);
+  emitCopy(kb, buffer(op.getPriorities()), priorities);
+  emitCopy(kb, buffer(op.getPositions()), positions);
+  emitCopy(kb, buffer(op.getCount()), count);
+  int64_t m = staticDim(slots, 1);
+  double threshold = op.getNoteThreshold().convertToDouble();
+  kb.loop(0, kb.dim(score, 0), [&](Value b) {
+    PoolView pool{priorities, positions, count, b, m};
+    Value start = kb.load(position, {b});
+    kb.loop(0, kb.dim(score, 1), [&](Value t) {
+      Value sigma = kb.load(score, {b, t});
+      kb.ifThen(kb.fgt(sigma, kb.f32(threshold)), [&] {
+        emitInsert(
+            kb, pool, op.getEviction(), sigma, kb.addi(start, kb.toI32(t)),
+            [&](Value slot) {
+              kb.loop(0, kb.dim(slots, 2), [&](Value s) {
+                kb.store(kb.load(summary, {b, t, s}), slots, {b, slot, s});
+              });
+            });
+      });
+    });
+  });
+  return success();
+}
+
+LogicalResult emit(PoolAttentionOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value input = buffer(op.getInput()), trigger = buffer(op.getTrigger()),
+        score = buffer(op.getScore()), out = buffer(op.getResult());
+  double noteThreshold = op.getNoteThreshold().convertToDouble();
+  double readThreshold = op.getReadThreshold().convertToDouble();
+  Value time = kb.dim(input, 1);
+  kb.loop(0, kb.dim(input, 0), [&](Value b) {
+    AttentionPool pool = emitAttentionPool(
+        kb, b, buffer(op.getSlots()), buffer(op.getPriorities()),
+        buffer(op.getPositions()), buffer(op.getCount()),
+        buffer(op.getSummary()), buffer(op.getKeyWeight()),
+        buffer(op.getValueWeight()), time);
+    kb.loop(0, time, [&](Value t) {
+      // (a) Read the pool as it stood before t, if the trigger fires...
+      Value fires = kb.fgt(kb.load(trigger, {b, t}), kb.f32(readThreshold));
+      kb.ifThenElse(
+          fires,
+          [&] {
+            emitAttention(kb, {pool}, input, b, t, buffer(op.getQueryWeight()),
+                          buffer(op.getOutputWeight()), op.getHeads(), out);
+          },
+          [&] {
+            kb.loop(0, kb.dim(out, 2), [&](Value o) {
+              kb.store(kb.f32(0), out, {b, t, o});
+            });
+          });
+      // ... then (b) note t, for the tokens after it.
+      emitNoteIntoPool(kb, pool, op.getEviction(), noteThreshold,
+                       kb.load(score, {b, t}), t);
+    });
+    freeAttentionPool(kb, pool);
+  });
+  return success();
+}
+
+LogicalResult emit(CrossLayerAttentionOp op, KernelBuilder &kb,
+                   BufferMap buffer) {
+  Value input = buffer(op.getInput()), out = buffer(op.getResult());
+  double noteThreshold = op.getNoteThreshold().convertToDouble();
+  Value time = kb.dim(input, 1);
+  kb.loop(0, kb.dim(input, 0), [&](Value b) {
+    SmallVector<AttentionPool> pools;
+    for (size_t j = 0; j < op.getScores().size(); ++j)
+      pools.push_back(emitAttentionPool(
+          kb, b, buffer(op.getSlots()[j]), buffer(op.getPriorities()[j]),
+          buffer(op.getPositions()[j]), buffer(op.getCounts()[j]),
+          buffer(op.getSummaries()[j]), buffer(op.getKeyWeight()),
+          buffer(op.getValueWeight()), time));
+    kb.loop(0, time, [&](Value t) {
+      // The source pools as they stand after their layers processed t.
+      for (size_t j = 0; j < pools.size(); ++j)
+        emitNoteIntoPool(kb, pools[j], op.getEviction(), noteThreshold,
+                         kb.load(buffer(op.getScores()[j]), {b, t}), t);
+      emitAttention(kb, pools, input, b, t, buffer(op.getQueryWeight()),
+                    buffer(op.getOutputWeight()), op.getHeads(), out);
+    });
+    for (const AttentionPool &pool : pools)
+      freeAttentionPool(kb, pool);
+  });
+  return success();
+}
+
+} // namespace
+
+LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb,
+                            BufferMap buffer) {
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case<EmbedOp, RMSNormOp, LinearOp, LMHeadOp, CausalConv1dOp,
+            SelectiveScanOp, GateOp, ResidualOp, TakeLastOp, AdvancePositionOp,
+            InitStateOp, NoteOp, ReadTriggerOp, PoolUpdateOp, PoolAttentionOp,
+            CrossLayerAttentionOp>(
+          [&](auto concrete) { return emit(concrete, kb, buffer); })
+      .Default([](Operation *other) {
+        return other->emitOpError() << "has no host lowering";
+      });
+}

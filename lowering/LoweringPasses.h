@@ -1,0 +1,23 @@
+//===- LoweringPasses.h - lowering passes -----------------------*- C++ -*-===//
+
+#ifndef MM_LOWERING_LOWERINGPASSES_H
+#define MM_LOWERING_LOWERINGPASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mm {
+
+#define GEN_PASS_DECL
+#include "lowering/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "lowering/Passes.h.inc"
+
+} // namespace mm
+
+#endif // MM_LOWERING_LOWERINGPASSES_H

@@ -1,0 +1,93 @@
+//===- Manifest.cpp - what a compiled model needs from the runtime --------===//
+
+#include "lowering/Manifest.h"
+
+#include "dialect/MMOps.h"
+
+using namespace mlir;
+using namespace mm;
+
+namespace {
+constexpr int64_t kWeightAlignment = 16; // floats: 64 bytes
+}
+
+Manifest Manifest::fromModule(ModuleOp module) {
+  Manifest manifest;
+  module.walk([&](WeightOp weight) {
+    if (manifest.findWeight(weight.getName()))
+      return;
+    ManifestWeight entry;
+    entry.name = weight.getName().str();
+    entry.fallback = weight.getFallback().value_or("").str();
+    entry.shape = weight.getType().getShape().vec();
+    entry.offset = manifest.weightFloats;
+    int64_t size = weight.getType().getNumElements();
+    manifest.weightFloats +=
+        (size + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment;
+    manifest.weights.push_back(std::move(entry));
+  });
+  module.walk([&](StateLayoutOp layout) {
+    for (auto field : layout.getFields().getAsRange<StateFieldAttr>()) {
+      ManifestStateField entry;
+      entry.name = field.getName().str();
+      entry.kind = stringifyStateKind(field.getKind()).str();
+      entry.layer = field.getLayer();
+      entry.dtype = field.getType().getElementType().isF32() ? "f32" : "i32";
+      entry.shape = field.getType().getShape().vec();
+      entry.offset = manifest.stateBytesPerSequence;
+      manifest.stateBytesPerSequence += field.getType().getNumElements() * 4;
+      manifest.state.push_back(std::move(entry));
+    }
+  });
+  if (auto config =
+          module->getAttrOfType<ModelConfigAttr>(MMDialect::kConfigAttrName))
+    manifest.config = mm::toJSON(config.getModelConfig());
+  return manifest;
+}
+
+const ManifestWeight *Manifest::findWeight(llvm::StringRef name) const {
+  for (const ManifestWeight &weight : weights)
+    if (weight.name == name)
+      return &weight;
+  return nullptr;
+}
+
+const ManifestStateField *Manifest::findField(llvm::StringRef name) const {
+  for (const ManifestStateField &field : state)
+    if (field.name == name)
+      return &field;
+  return nullptr;
+}
+
+llvm::json::Value Manifest::toJSON() const {
+  llvm::json::Array weightArray, fieldArray;
+  for (const ManifestWeight &weight : weights) {
+    llvm::json::Object entry{{"name", weight.name},
+                             {"shape", llvm::json::Array(weight.shape)},
+                             {"offset", weight.offset}};
+    if (!weight.fallback.empty())
+      entry["fallback"] = weight.fallback;
+    weightArray.push_back(std::move(entry));
+  }
+  for (const ManifestStateField &field : state)
+    fieldArray.push_back(
+        llvm::json::Object{{"name", field.name},
+                           {"kind", field.kind},
+                           {"layer", field.layer},
+                           {"dtype", field.dtype},
+                           {"shape", llvm::json::Array(field.shape)},
+                           {"offset", field.offset}});
+  return llvm::json::Object{
+      {"abi_version", kArtifactAbiVersion},
+      {"compiler_version", kCompilerVersion},
+      {"config", config},
+      {"weights", llvm::json::Object{{"floats", weightFloats},
+                                     {"tensors", std::move(weightArray)}}},
+      {"state",
+       llvm::json::Object{{"bytes_per_sequence", stateBytesPerSequence},
+                          {"fields", std::move(fieldArray)}}},
+      {"entries", llvm::json::Object{{"prefill", "mm_prefill"},
+                                     {"decode", "mm_decode"},
+                                     {"init_state", "mm_init_state"}}},
+  };
+}
