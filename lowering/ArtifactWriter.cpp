@@ -6,6 +6,7 @@
 
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LLVMContext.h"
@@ -44,6 +45,7 @@ HostTarget HostTarget::detect() {
 void mm::registerArtifactTranslations(mlir::DialectRegistry &registry) {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
+  mlir::registerOpenMPDialectTranslation(registry);
 }
 
 llvm::Expected<std::string> mm::translateToLLVMIR(mlir::ModuleOp module) {
@@ -143,16 +145,13 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
   if (!linker)
     return makeError("ld.lld not found (install lld-22)");
   std::string output = path.str();
-  llvm::SmallVector<llvm::StringRef> args{*linker,
-                                          "-shared",
-                                          "--no-undefined-version",
-                                          "-o",
-                                          output,
-                                          object,
-                                          "-L/usr/lib/x86_64-linux-gnu",
-                                          "-L/lib/x86_64-linux-gnu",
-                                          "--as-needed",
-                                          "-lm"};
+  llvm::SmallVector<llvm::StringRef> args{
+      *linker, "-shared", "--no-undefined-version", "-o", output, object,
+      "-L/usr/lib/x86_64-linux-gnu", "-L/lib/x86_64-linux-gnu",
+      // Parallel loops run on LLVM's
+      // OpenMP runtime (libomp-22-dev).
+      "-L" MM_LLVM_LIBRARY_DIR, "-rpath", MM_LLVM_LIBRARY_DIR, "--as-needed",
+      "-lomp", "-lm"};
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
                                          &message);

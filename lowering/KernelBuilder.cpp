@@ -59,6 +59,34 @@ void KernelBuilder::ifThenElse(Value condition,
   otherwise();
 }
 
+Value KernelBuilder::fastSum(Value lower, Value upper, Value initial,
+                             const std::function<Value(Value)> &term) {
+  auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  return loop(lower, upper, initial,
+              [&](Value iv, ValueRange carried) -> SmallVector<Value> {
+                Value value = term(iv);
+                if (auto mul = value.getDefiningOp<arith::MulFOp>())
+                  mul.setFastmath(fast);
+                return {arith::AddFOp::create(b, loc, carried[0], value, fast)};
+              })[0];
+}
+
+void KernelBuilder::loop(Value lower, Value upper, int64_t step,
+                         const Body &body) {
+  scf::ForOp::create(b, loc, lower, upper, index(step), ValueRange(),
+                     [&](OpBuilder &nested, Location, Value iv, ValueRange) {
+                       body(iv);
+                       scf::YieldOp::create(nested, loc);
+                     });
+}
+
+void KernelBuilder::parallelLoop(Value lower, Value upper, int64_t step,
+                                 const Body &body) {
+  scf::ParallelOp::create(
+      b, loc, ValueRange{lower}, ValueRange{upper}, ValueRange{index(step)},
+      [&](OpBuilder &, Location, ValueRange ivs) { body(ivs[0]); });
+}
+
 void KernelBuilder::ifThen(Value condition, const std::function<void()> &then) {
   auto ifOp = scf::IfOp::create(b, loc, condition, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard guard(b);

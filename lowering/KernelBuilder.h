@@ -166,9 +166,27 @@ public:
   llvm::SmallVector<mlir::Value> loop(mlir::Value lower, mlir::Value upper,
                                       mlir::ValueRange initial,
                                       const CarriedBody &body);
-  /// sum over [lower, upper) of term(iv), accumulated in `accumulatorType`.
+  /// initial + the sum over [lower, upper) of term(iv), in initial's type.
   mlir::Value sum(mlir::Value lower, mlir::Value upper, mlir::Value initial,
                   const std::function<mlir::Value(mlir::Value)> &term);
+  /// The same, but the additions may be reassociated and fused with the
+  /// multiplications of `term` (fastmath reassoc, contract), which lets LLVM
+  /// vectorise the reduction: for the matrix products, where f32 rounding
+  /// differences of that order are within the backends' tolerance.
+  mlir::Value fastSum(mlir::Value lower, mlir::Value upper, mlir::Value initial,
+                      const std::function<mlir::Value(mlir::Value)> &term);
+  /// Integer minimum (for the last, partial tile of a loop).
+  mlir::Value mini(mlir::Value x, mlir::Value y) {
+    return mlir::arith::MinSIOp::create(b, loc, x, y);
+  }
+  /// for (iv = lower; iv < upper; iv += step) body(iv)
+  void loop(mlir::Value lower, mlir::Value upper, int64_t step,
+            const Body &body);
+  /// The same, with iterations that may run in parallel on the target's
+  /// threads (scf.parallel). The body must not use stackBuffer(), whose
+  /// buffers are shared by every iteration.
+  void parallelLoop(mlir::Value lower, mlir::Value upper, int64_t step,
+                    const Body &body);
   /// if (condition) then();
   void ifThen(mlir::Value condition, const std::function<void()> &then);
   /// if (condition) then(); else otherwise();

@@ -24,20 +24,31 @@ int64_t staticDim(Value buffer, int64_t dim) {
   return cast<MemRefType>(buffer.getType()).getDimSize(dim);
 }
 
+/// The matrix products are tiled: a block of kOutputTile rows of w (kept in
+/// L2) meets the rows of x kRowTile at a time (kept in L1); blocks of outputs
+/// run in parallel.
+constexpr int64_t kRowTile = 8;
+constexpr int64_t kOutputTile = 64;
+
 /// out[b, t, n] = sum_k x[b, t, k] * w[n, k] (+ bias[n]).
 void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
                     Value out) {
   Value batch = kb.dim(x, 0), time = kb.dim(x, 1), inputs = kb.dim(w, 1),
         outputs = kb.dim(w, 0);
   kb.loop(0, batch, [&](Value b) {
-    kb.loop(0, time, [&](Value t) {
-      kb.loop(0, outputs, [&](Value n) {
-        Value acc = kb.sum(kb.index(0), inputs, kb.f32(0), [&](Value k) {
-          return kb.mul(kb.load(x, {b, t, k}), kb.load(w, {n, k}));
+    kb.parallelLoop(kb.index(0), outputs, kOutputTile, [&](Value n0) {
+      Value n1 = kb.mini(kb.addi(n0, kb.index(kOutputTile)), outputs);
+      kb.loop(kb.index(0), time, kRowTile, [&](Value t0) {
+        Value t1 = kb.mini(kb.addi(t0, kb.index(kRowTile)), time);
+        kb.loop(n0, n1, [&](Value n) {
+          Value initial = bias ? kb.load(bias, {n}) : kb.f32(0);
+          kb.loop(t0, t1, [&](Value t) {
+            Value acc = kb.fastSum(kb.index(0), inputs, initial, [&](Value k) {
+              return kb.mul(kb.load(x, {b, t, k}), kb.load(w, {n, k}));
+            });
+            kb.store(acc, out, {b, t, n});
+          });
         });
-        if (bias)
-          acc = kb.add(acc, kb.load(bias, {n}));
-        kb.store(acc, out, {b, t, n});
       });
     });
   });
@@ -172,9 +183,10 @@ void emitProject(KernelBuilder &kb, Value w, Value rows,
   Value width = kb.dim(out, 1);
   kb.loop(kb.index(0), rows, [&](Value r) {
     kb.loop(0, width, [&](Value o) {
-      Value acc = kb.sum(kb.index(0), kb.dim(w, 1), kb.f32(0), [&](Value i) {
-        return kb.mul(kb.load(w, {o, i}), in(r, i));
-      });
+      Value acc =
+          kb.fastSum(kb.index(0), kb.dim(w, 1), kb.f32(0), [&](Value i) {
+            return kb.mul(kb.load(w, {o, i}), in(r, i));
+          });
       kb.store(acc, out, {r, o});
     });
   });
@@ -571,7 +583,7 @@ LogicalResult emit(NoteOp op, KernelBuilder &kb, BufferMap buffer) {
       kb.store(kb.truncate(sigma), score, {b, t});
       // s = W_N u
       kb.loop(0, kb.dim(wn, 0), [&](Value s) {
-        Value acc = kb.sum(kb.index(0), width, kb.f32(0), [&](Value d) {
+        Value acc = kb.fastSum(kb.index(0), width, kb.f32(0), [&](Value d) {
           return kb.mul(kb.load(wn, {s, d}), kb.load(u, {b, t, d}));
         });
         kb.store(acc, summary, {b, t, s});

@@ -35,15 +35,20 @@ void mm::buildHostPipeline(OpPassManager &pm,
   buildHostLoopsPipeline(pm);
   if (!options.toLLVM)
     return;
-  pm.addPass(createSCFToControlFlowPass());
+  // Parallel loops become OpenMP work-sharing loops, whose bodies sit in
+  // memref.alloca_scope: lower memrefs (and with them the scopes) while the
+  // bodies are still single blocks, then the control flow.
+  pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
 }

@@ -9,7 +9,7 @@ MM_LLVM_DIR=/usr/lib/llvm-22
 # security suite; lld-22 links AMD GPU code in later stages).
 MM_PACKAGES=(cmake ninja-build g++ ccache python3 libgtest-dev
              llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools lld-22
-             clang-22 libclang-rt-22-dev)
+             clang-22 libclang-rt-22-dev libomp-22-dev)
 
 mm_install_missing() {
   local missing=()
