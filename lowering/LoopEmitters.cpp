@@ -416,19 +416,28 @@ LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer) {
   Type f32 = kb.builder().getF32Type();
   Value time = kb.dim(x, 1);
   kb.loop(0, kb.dim(x, 0), [&](Value b) {
-    kb.loop(0, kb.dim(x, 2), [&](Value e) {
+    // Channels are independent: they run in parallel.
+    kb.parallelLoop(kb.index(0), kb.dim(x, 2), 1, [&](Value e) {
       // The K-1 inputs before the chunk, read before the window is
       // overwritten (it may be updated in place).
-      Value previous = kb.stackBuffer({std::max<int64_t>(k - 1, 1)}, f32);
+      SmallVector<Value> previous;
       for (int64_t j = 0; j + 1 < k; ++j)
-        kb.store(kb.load(window, {b, e, kb.index(j)}), previous, {kb.index(j)});
+        previous.push_back(kb.load(window, {b, e, kb.index(j)}));
       // The input at extended position p: the window for p < K-1, else the
       // chunk at p - (K-1).
       auto inputAt = [&](Value p) {
+        if (k == 1)
+          return kb.load(x, {b, p, e});
         Value inWindow = kb.cmpi(CmpIPredicate::slt, p, kb.index(k - 1));
         return kb.ifElse(
             inWindow, {f32},
-            [&]() -> SmallVector<Value> { return {kb.load(previous, {p})}; },
+            [&]() -> SmallVector<Value> {
+              Value value = previous.front();
+              for (int64_t j = 1; j < k - 1; ++j)
+                value = kb.select(kb.cmpi(CmpIPredicate::eq, p, kb.index(j)),
+                                  previous[j], value);
+              return {value};
+            },
             [&]() -> SmallVector<Value> {
               return {kb.load(x, {b, kb.subi(p, kb.index(k - 1)), e})};
             })[0];
@@ -459,15 +468,25 @@ LogicalResult emit(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer) {
   int64_t n = staticDim(aLog, 1);
   if (ShapedType::isDynamic(n))
     return op.emitOpError() << "the host lowering needs a static state size";
+  if (!final)
+    return op.emitOpError() << "the host lowering needs the final state";
   Type f32 = kb.builder().getF32Type();
-  Value time = kb.dim(u, 1), states = kb.index(n);
+  Value time = kb.dim(u, 1), states = kb.index(n), channels = kb.dim(u, 2);
+  // A = -exp(A_log), once per call, shared by the parallel channels.
+  Value a = kb.alloc({ShapedType::kDynamic, n}, f32, {channels});
+  kb.loop(0, channels, [&](Value e) {
+    kb.loop(0, states, [&](Value i) {
+      kb.store(kb.neg(kb.exp(kb.load(aLog, {e, i}))), a, {e, i});
+    });
+  });
   kb.loop(0, kb.dim(u, 0), [&](Value b) {
-    kb.loop(0, kb.dim(u, 2), [&](Value e) {
-      // A = -exp(A_log) and the state h, in registers' stead.
-      Value a = kb.stackBuffer({n}, f32), h = kb.stackBuffer({n}, f32);
+    // Channels are independent: they run in parallel, each keeping its state
+    // h in its own row of the final state (which may be the initial state's
+    // buffer: each row is read before it is written).
+    kb.parallelLoop(kb.index(0), channels, 1, [&](Value e) {
       kb.loop(0, states, [&](Value i) {
-        kb.store(kb.neg(kb.exp(kb.load(aLog, {e, i}))), a, {i});
-        kb.store(initial ? kb.load(initial, {b, e, i}) : kb.f32(0), h, {i});
+        kb.store(initial ? kb.load(initial, {b, e, i}) : kb.f32(0), final,
+                 {b, e, i});
       });
       Value d = kb.load(skip, {e});
       kb.loop(0, time, [&](Value t) {
@@ -480,20 +499,17 @@ LogicalResult emit(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer) {
         Value dtx = kb.mul(dt, xv);
         // h = exp(dt A) h + dt x B_t; y = h . C_t + D x
         Value y = kb.sum(kb.index(0), states, kb.f32(0), [&](Value i) {
-          Value next = kb.add(
-              kb.mul(kb.exp(kb.mul(dt, kb.load(a, {i}))), kb.load(h, {i})),
-              kb.mul(dtx, kb.load(bIn, {b, t, i})));
-          kb.store(next, h, {i});
+          Value next = kb.add(kb.mul(kb.exp(kb.mul(dt, kb.load(a, {e, i}))),
+                                     kb.load(final, {b, e, i})),
+                              kb.mul(dtx, kb.load(bIn, {b, t, i})));
+          kb.store(next, final, {b, e, i});
           return kb.mul(next, kb.load(cIn, {b, t, i}));
         });
         kb.store(kb.add(y, kb.mul(d, xv)), out, {b, t, e});
       });
-      if (final)
-        kb.loop(0, states, [&](Value i) {
-          kb.store(kb.load(h, {i}), final, {b, e, i});
-        });
     });
   });
+  kb.dealloc(a);
   return success();
 }
 

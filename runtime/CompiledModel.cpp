@@ -119,6 +119,11 @@ CompiledModel::open(StringRef artifactPath) {
     return fail("corrupt manifest: no weight or state layout");
   model->weightFloats = *weights->getInteger("floats");
   model->stateBytes = *state->getInteger("bytes_per_sequence");
+  if (model->stateBytes != model->modelConfig.stateBytesPerSequence())
+    return fail("corrupt manifest: a state of " +
+                std::to_string(model->stateBytes) +
+                " bytes per sequence, but its config needs " +
+                std::to_string(model->modelConfig.stateBytesPerSequence()));
 
   model->prefillFn = dlsym(model->library, "_mlir_ciface_mm_prefill");
   model->decodeFn = dlsym(model->library, "_mlir_ciface_mm_decode");

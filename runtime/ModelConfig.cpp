@@ -44,6 +44,13 @@ ModelConfig::crossLayerSources(int64_t layer) const {
   return {std::max<int64_t>(0, layer - memory->crossLayerWindow), layer};
 }
 
+int64_t ModelConfig::stateBytesPerSequence() const {
+  int64_t perLayer = intermediateSize * (convKernel - 1 + stateSize);
+  if (memory)
+    perLayer += hiddenSize + memory->poolSize * (memory->summaryDim + 2) + 1;
+  return 4 * (numLayers * perLayer + (memory ? 1 : 0));
+}
+
 namespace {
 
 /// One place a value may be spelled: a key of the top-level object or of a

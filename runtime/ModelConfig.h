@@ -58,6 +58,10 @@ struct ModelConfig {
   /// The half-open range [first, last) of earlier layers whose pools layer
   /// `layer` reads with cross-layer attention (empty when it has none).
   std::pair<int64_t, int64_t> crossLayerSources(int64_t layer) const;
+  /// Bytes of recurrent state one sequence needs (spec section 2: conv
+  /// window, SSM state and, with memory, previous mixer output, pool, count
+  /// and position; 4 bytes each). Constant in sequence length.
+  int64_t stateBytesPerSequence() const;
 };
 
 /// Parses config.json text. `fileName` names the file in every error, which

@@ -10,5 +10,27 @@ results="$MM_BUILD_DIR/test-results.json"
 status=0
 "$MM_LLVM_DIR/bin/lit" -sv --output "$results" \
   "$MM_BUILD_DIR/test" "$MM_BUILD_DIR/test/unit" || status=$?
-python3 "$MM_ROOT/scripts/summarize-lit.py" "$results"
+
+# The runtime and its unit tests again, under AddressSanitizer and
+# UndefinedBehaviorSanitizer (MM_SKIP_SANITIZERS=1 skips this).
+sanitized="$MM_BUILD_DIR-sanitizers"
+sanitized_results="$sanitized/test-results.json"
+if [ "${MM_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== the runtime tests under ASan and UBSan ($sanitized)"
+  if [ ! -f "$sanitized/build.ninja" ]; then
+    cmake -G Ninja -S "$MM_ROOT" -B "$sanitized" -DCMAKE_BUILD_TYPE=Release \
+      -DMM_SANITIZE=ON -DMLIR_DIR="$MM_LLVM_DIR/lib/cmake/mlir" \
+      -DLLVM_EXTERNAL_LIT="$MM_LLVM_DIR/bin/lit"
+  fi
+  # The build runs the (instrumented) compiler to make the test artifacts;
+  # MLIR's and LLVM's process-lifetime allocations are not leaks of ours.
+  ASAN_OPTIONS=detect_leaks=0 cmake --build "$sanitized" --target \
+    MMUnitTests MMRuntimeTests MMCompiledTests -- ${MM_JOBS:+-j "$MM_JOBS"}
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    "$MM_LLVM_DIR/bin/lit" -sv --output "$sanitized_results" \
+    "$sanitized/test/unit" || status=$?
+else
+  sanitized_results=""
+fi
+python3 "$MM_ROOT/scripts/summarize-lit.py" "$results" $sanitized_results
 exit $status

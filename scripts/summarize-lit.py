@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Prints lit's results as one closing line: "N passed, N failed, N skipped"."""
+"""Prints the results of one or more lit runs (--output JSON files) as one
+closing line: "N passed, N failed, N skipped"."""
 
 import json
 import sys
@@ -7,9 +8,10 @@ import sys
 PASSED = {"PASS", "XFAIL", "FLAKYPASS"}
 SKIPPED = {"UNSUPPORTED", "SKIPPED", "EXCLUDED"}
 
-with open(sys.argv[1]) as f:
-    tests = json.load(f)["tests"]
-codes = [t["code"] for t in tests]
+codes = []
+for path in sys.argv[1:]:
+    with open(path) as f:
+        codes += [t["code"] for t in json.load(f)["tests"]]
 passed = sum(c in PASSED for c in codes)
 skipped = sum(c in SKIPPED for c in codes)
 failed = len(codes) - passed - skipped

@@ -21,7 +21,8 @@ config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["mm-opt", "mm-compile", "mm-init-weights", "mm-run"], [config.mm_tools_dir])
+    ["mm-opt", "mm-compile", "mm-init-weights", "mm-run", "mm-bench"],
+    [config.mm_tools_dir])
 llvm_config.add_tool_substitutions(["split-file", "llvm-nm"],
                                    [config.llvm_tools_dir])
 

@@ -14,15 +14,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/CompiledModel.h"
-#include "runtime/ModelWeights.h"
+#include "runtime/ModelRunner.h"
 #include "runtime/Safetensors.h"
-#include "runtime/reference/ReferenceExecutor.h"
 
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/BinaryFormat/Magic.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -34,8 +30,6 @@ namespace cl = llvm::cl;
 using namespace mm;
 
 namespace {
-enum class Backend { Reference, Cpu };
-
 cl::OptionCategory category("mm-run options");
 cl::opt<std::string> modelPath(cl::Positional, cl::Required,
                                cl::desc("<config.json or model folder>"),
@@ -55,14 +49,14 @@ cl::opt<unsigned> numGenerate("n", cl::desc("Tokens to generate (default 16)"),
 cl::opt<std::string>
     logitsOut("logits-out", cl::desc("Write the prompt logits as safetensors"),
               cl::value_desc("file"), cl::cat(category));
-cl::opt<Backend> backend(
+cl::opt<BackendKind> backend(
     "backend", cl::desc("Which executor runs the model"),
-    cl::values(clEnumValN(Backend::Reference, "reference",
+    cl::values(clEnumValN(BackendKind::Reference, "reference",
                           "the reference executor (plain C++ from the spec)"),
-               clEnumValN(Backend::Cpu, "cpu",
+               clEnumValN(BackendKind::Cpu, "cpu",
                           "a compiled artifact, on the host CPU (the default "
                           "when MODEL is an artifact)")),
-    cl::init(Backend::Reference), cl::cat(category));
+    cl::init(BackendKind::Reference), cl::cat(category));
 
 llvm::Error error(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
@@ -119,113 +113,6 @@ void printTiming(llvm::StringRef what, double ms, size_t count,
   llvm::errs() << "\n";
 }
 
-/// A model that runs sequences: the reference executor or compiled code.
-class Runner {
-public:
-  virtual ~Runner() = default;
-  virtual const ModelConfig &config() const = 0;
-  /// Runs every prompt from a fresh state; logits [T, V] per prompt.
-  virtual llvm::Expected<std::vector<std::vector<float>>>
-  prefill(const std::vector<std::vector<int32_t>> &prompts) = 0;
-  /// One token of sequence `index`; logits [V].
-  virtual llvm::Expected<std::vector<float>> decode(size_t index,
-                                                    int32_t token) = 0;
-};
-
-class ReferenceRunner : public Runner {
-public:
-  explicit ReferenceRunner(ModelWeights weights)
-      : weights(std::move(weights)), executor(this->weights) {}
-  const ModelConfig &config() const override { return weights.config(); }
-  llvm::Expected<std::vector<std::vector<float>>>
-  prefill(const std::vector<std::vector<int32_t>> &prompts) override {
-    states.assign(prompts.size(), executor.createState());
-    return executor.prefillBatch(prompts, states);
-  }
-  llvm::Expected<std::vector<float>> decode(size_t index,
-                                            int32_t token) override {
-    return executor.decode(token, states[index]);
-  }
-
-private:
-  ModelWeights weights;
-  ReferenceExecutor executor;
-  std::vector<SequenceState> states;
-};
-
-class CompiledRunner : public Runner {
-public:
-  explicit CompiledRunner(std::unique_ptr<CompiledModel> model)
-      : model(std::move(model)) {}
-  const ModelConfig &config() const override { return model->config(); }
-  llvm::Expected<std::vector<std::vector<float>>>
-  prefill(const std::vector<std::vector<int32_t>> &prompts) override {
-    // Sequences of different lengths run one by one, each with its state.
-    std::vector<std::vector<float>> logits;
-    states.clear();
-    for (const std::vector<int32_t> &prompt : prompts) {
-      states.push_back(model->createState(1));
-      auto result = model->prefill(prompt, prompt.size(), states.back());
-      if (!result)
-        return llvm::createStringError(
-            llvm::inconvertibleErrorCode(),
-            "sequence " + std::to_string(logits.size()) + ": " +
-                llvm::toString(result.takeError()));
-      logits.push_back(std::move(*result));
-    }
-    return logits;
-  }
-  llvm::Expected<std::vector<float>> decode(size_t index,
-                                            int32_t token) override {
-    return model->decode({token}, states[index]);
-  }
-
-private:
-  std::unique_ptr<CompiledModel> model;
-  std::vector<CompiledState> states;
-};
-
-/// Whether `path` is a compiled artifact (an ELF shared library).
-bool isArtifact(llvm::StringRef path) {
-  llvm::file_magic magic;
-  return !llvm::identify_magic(path, magic) &&
-         magic == llvm::file_magic::elf_shared_object;
-}
-
-llvm::Expected<std::unique_ptr<Runner>>
-loadRunner(const std::string &checkpointOrEmpty) {
-  bool compiled = backend == Backend::Cpu || isArtifact(modelPath);
-  std::unique_ptr<CompiledModel> artifact;
-  ModelConfig config;
-  if (compiled) {
-    auto opened = CompiledModel::open(modelPath);
-    if (!opened)
-      return opened.takeError();
-    artifact = std::move(*opened);
-    config = artifact->config();
-  } else {
-    auto parsed = loadModelConfig(modelPath);
-    if (!parsed)
-      return parsed.takeError();
-    config = *parsed;
-  }
-  std::string checkpoint = checkpointOrEmpty;
-  if (checkpoint.empty()) {
-    if (compiled || !llvm::sys::fs::is_directory(modelPath))
-      return error(modelPath + ": no weights: pass --weights FILE or a model "
-                               "folder holding them");
-    checkpoint = modelPath;
-  }
-  auto weights = ModelWeights::load(config, checkpoint);
-  if (!weights)
-    return weights.takeError();
-  if (!compiled)
-    return std::make_unique<ReferenceRunner>(std::move(*weights));
-  if (llvm::Error err = artifact->bindWeights(*weights))
-    return std::move(err);
-  return std::make_unique<CompiledRunner>(std::move(artifact));
-}
-
 llvm::Error run() {
   auto start = std::chrono::steady_clock::now();
   std::vector<std::vector<int32_t>> prompts;
@@ -235,7 +122,11 @@ llvm::Error run() {
       return tokens.takeError();
     prompts.push_back(std::move(*tokens));
   }
-  auto runner = loadRunner(weightsPath);
+  std::optional<BackendKind> kind;
+  if (backend.getNumOccurrences())
+    kind = backend.getValue();
+  auto runner = openModelRunner(modelPath, weightsPath, kind,
+                                /*randomWeights=*/false);
   if (!runner)
     return runner.takeError();
   const ModelConfig config = (*runner)->config();

@@ -1,0 +1,192 @@
+//===- mm-bench.cpp - prefill and decode throughput -----------------------===//
+//
+// mm-bench MODEL [--weights FILE | --random-weights] [-p 512[,8192]]
+//          [-n 128] [-r 5] [--backend=reference|cpu] [-o md|json]
+//
+// Measures, like llama-bench, prompt processing (ppP: a P-token prompt from a
+// fresh state) and text generation (tgN: N decode steps after a one-token
+// prompt) in tokens per second, mean and standard deviation over -r
+// repetitions after one warm-up run. MODEL is a config or model folder (the
+// reference executor) or an artifact (compiled code).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/ModelRunner.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+
+#include <chrono>
+#include <cmath>
+
+namespace cl = llvm::cl;
+using namespace mm;
+
+namespace {
+cl::OptionCategory category("mm-bench options");
+cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                               cl::desc("<config, model folder or artifact>"),
+                               cl::cat(category));
+cl::opt<std::string> weightsPath("weights", cl::desc("Checkpoint"),
+                                 cl::value_desc("path"), cl::cat(category));
+cl::opt<bool> randomWeights(
+    "random-weights",
+    cl::desc("Use mm-init-weights' random weights (no checkpoint needed)"),
+    cl::cat(category));
+cl::list<unsigned> promptLengths("p", cl::desc("Prompt lengths (ppP tests)"),
+                                 cl::CommaSeparated, cl::cat(category));
+cl::opt<unsigned> generated("n",
+                            cl::desc("Tokens to generate (tgN test; 0: "
+                                     "none)"),
+                            cl::init(128), cl::cat(category));
+cl::opt<unsigned> repetitions("r", cl::desc("Repetitions (default 5)"),
+                              cl::init(5), cl::cat(category));
+cl::opt<BackendKind> backend(
+    "backend", cl::desc("Which executor runs the model"),
+    cl::values(clEnumValN(BackendKind::Reference, "reference",
+                          "the reference executor"),
+               clEnumValN(BackendKind::Cpu, "cpu", "a compiled artifact")),
+    cl::init(BackendKind::Reference), cl::cat(category));
+cl::opt<std::string> outputFormat("o", cl::desc("Output: md (default) or json"),
+                                  cl::init("md"), cl::cat(category));
+
+struct Result {
+  std::string test;
+  unsigned prompt = 0, generated = 0;
+  std::vector<double> samples; ///< tokens per second
+  double mean() const {
+    double sum = 0;
+    for (double s : samples)
+      sum += s;
+    return sum / samples.size();
+  }
+  double stddev() const {
+    if (samples.size() < 2)
+      return 0;
+    double m = mean(), sum = 0;
+    for (double s : samples)
+      sum += (s - m) * (s - m);
+    return std::sqrt(sum / (samples.size() - 1));
+  }
+};
+
+/// Deterministic, not all zero.
+std::vector<int32_t> promptOf(unsigned length, int64_t vocab) {
+  std::vector<int32_t> tokens(length);
+  for (unsigned i = 0; i < length; ++i)
+    tokens[i] = static_cast<int32_t>((i * 7919u + 17u) % vocab);
+  return tokens;
+}
+
+llvm::Expected<double> timeOnce(ModelRunner &runner, unsigned prompt,
+                                unsigned steps) {
+  const int64_t vocab = runner.config().vocabSize;
+  std::vector<int32_t> tokens = promptOf(prompt, vocab);
+  auto start = std::chrono::steady_clock::now();
+  auto logits = runner.prefill({tokens});
+  if (!logits)
+    return logits.takeError();
+  double seconds;
+  if (steps == 0) {
+    seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    return prompt / seconds;
+  }
+  start = std::chrono::steady_clock::now();
+  int32_t token = 1;
+  for (unsigned i = 0; i < steps; ++i) {
+    auto next = runner.decode(0, token);
+    if (!next)
+      return next.takeError();
+    token = static_cast<int32_t>(std::max_element(next->begin(), next->end()) -
+                                 next->begin());
+  }
+  seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  return steps / seconds;
+}
+
+llvm::Error run() {
+  std::optional<BackendKind> kind;
+  if (backend.getNumOccurrences())
+    kind = backend.getValue();
+  auto runner = openModelRunner(modelPath, weightsPath, kind, randomWeights);
+  if (!runner)
+    return runner.takeError();
+  std::vector<unsigned> lengths(promptLengths.begin(), promptLengths.end());
+  if (lengths.empty())
+    lengths.push_back(512);
+  std::vector<Result> results;
+  for (unsigned length : lengths)
+    results.push_back({"pp" + std::to_string(length), length, 0, {}});
+  if (generated > 0)
+    results.push_back({"tg" + std::to_string(generated), 1, generated, {}});
+  for (Result &result : results) {
+    for (unsigned i = 0; i <= repetitions; ++i) {
+      auto rate = timeOnce(**runner, result.prompt, result.generated);
+      if (!rate)
+        return rate.takeError();
+      if (i > 0) // the first run warms up
+        result.samples.push_back(*rate);
+    }
+  }
+
+  std::string model = llvm::sys::path::stem(modelPath).str();
+  int64_t stateBytes = (*runner)->config().stateBytesPerSequence();
+  if (outputFormat == "json") {
+    llvm::json::Array array;
+    for (const Result &result : results)
+      array.push_back(
+          llvm::json::Object{{"model", model},
+                             {"backend", (*runner)->backendName()},
+                             {"test", result.test},
+                             {"n_prompt", result.prompt},
+                             {"n_gen", result.generated},
+                             {"avg_ts", result.mean()},
+                             {"stddev_ts", result.stddev()},
+                             {"samples_ts", llvm::json::Array(result.samples)},
+                             {"state_bytes_per_sequence", stateBytes}});
+    llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(array)))
+                 << "\n";
+    return llvm::Error::success();
+  }
+  llvm::outs() << "| model | backend | state B/seq | test | t/s |\n"
+               << "| --- | --- | ---: | ---: | ---: |\n";
+  for (const Result &result : results)
+    llvm::outs() << llvm::format(
+        "| %s | %s | %lld | %s | %.2f ± %.2f |\n", model.c_str(),
+        (*runner)->backendName().str().c_str(),
+        static_cast<long long>(stateBytes), result.test.c_str(), result.mean(),
+        result.stddev());
+  return llvm::Error::success();
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "MemMamba throughput benchmark\n");
+  if (outputFormat != "md" && outputFormat != "json") {
+    llvm::WithColor::error(llvm::errs(), "mm-bench")
+        << "-o takes md or json, not '" << outputFormat << "'\n";
+    return 1;
+  }
+  if (repetitions == 0) {
+    llvm::WithColor::error(llvm::errs(), "mm-bench")
+        << "-r must be at least 1\n";
+    return 1;
+  }
+  if (llvm::Error err = run()) {
+    llvm::WithColor::error(llvm::errs(), "mm-bench")
+        << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
+  return 0;
+}
