@@ -48,15 +48,24 @@ void mm::registerArtifactTranslations(mlir::DialectRegistry &registry) {
   mlir::registerOpenMPDialectTranslation(registry);
 }
 
-llvm::Expected<std::string> mm::translateToLLVMIR(mlir::ModuleOp module) {
-  llvm::LLVMContext context;
+/// The LLVM IR of an LLVM-dialect module.
+static llvm::Expected<std::unique_ptr<llvm::Module>>
+translate(mlir::ModuleOp module, llvm::LLVMContext &context) {
   std::unique_ptr<llvm::Module> llvmModule =
       mlir::translateModuleToLLVMIR(module, context, "mm");
   if (!llvmModule)
     return makeError("translation to LLVM IR failed");
+  return llvmModule;
+}
+
+llvm::Expected<std::string> mm::translateToLLVMIR(mlir::ModuleOp module) {
+  llvm::LLVMContext context;
+  auto llvmModule = translate(module, context);
+  if (!llvmModule)
+    return llvmModule.takeError();
   std::string text;
   llvm::raw_string_ostream os(text);
-  llvmModule->print(os, nullptr);
+  (*llvmModule)->print(os, nullptr);
   return text;
 }
 
@@ -78,10 +87,10 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
                                     {"features", target.features}}});
 
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> llvmModule =
-      mlir::translateModuleToLLVMIR(module, context, "mm");
-  if (!llvmModule)
-    return makeError("translation to LLVM IR failed");
+  auto translated = translate(module, context);
+  if (!translated)
+    return translated.takeError();
+  std::unique_ptr<llvm::Module> llvmModule = std::move(*translated);
 
   // The manifest, as a C string the runtime finds with dlsym.
   std::string json;
