@@ -29,25 +29,57 @@ int64_t staticDim(Value buffer, int64_t dim) {
 /// run in parallel.
 constexpr int64_t kRowTile = 8;
 constexpr int64_t kOutputTile = 64;
+/// Rows of w whose dot products with one row of x are computed together, so
+/// that each load of x feeds several fused multiply-adds.
+constexpr int64_t kRowsAtOnce = 4;
 
 /// out[b, t, n] = sum_k x[b, t, k] * w[n, k] (+ bias[n]).
 void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
                     Value out) {
   Value batch = kb.dim(x, 0), time = kb.dim(x, 1), inputs = kb.dim(w, 1),
         outputs = kb.dim(w, 0);
+  auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  OpBuilder &builder = kb.builder();
+  Location loc = kb.location();
+  // Rows [first, first + count) of w against row t of x.
+  auto dots = [&](Value b, Value t, Value first, int64_t count) {
+    SmallVector<Value> initial;
+    for (int64_t i = 0; i < count; ++i) {
+      Value n = kb.addi(first, kb.index(i));
+      initial.push_back(bias ? kb.load(bias, {n}) : kb.f32(0));
+    }
+    SmallVector<Value> sums =
+        kb.loop(kb.index(0), inputs, initial,
+                [&](Value k, ValueRange carried) -> SmallVector<Value> {
+                  Value xv = kb.load(x, {b, t, k});
+                  SmallVector<Value> next;
+                  for (int64_t i = 0; i < count; ++i) {
+                    Value product = arith::MulFOp::create(
+                        builder, loc, xv,
+                        kb.load(w, {kb.addi(first, kb.index(i)), k}), fast);
+                    next.push_back(arith::AddFOp::create(
+                        builder, loc, carried[i], product, fast));
+                  }
+                  return next;
+                });
+    for (int64_t i = 0; i < count; ++i)
+      kb.store(sums[i], out, {b, t, kb.addi(first, kb.index(i))});
+  };
   kb.loop(0, batch, [&](Value b) {
     kb.parallelLoop(kb.index(0), outputs, kOutputTile, [&](Value n0) {
       Value n1 = kb.mini(kb.addi(n0, kb.index(kOutputTile)), outputs);
+      // The rows that fill whole groups, then the rest one by one.
+      Value whole = kb.addi(
+          n0, kb.muli(arith::DivUIOp::create(builder, loc, kb.subi(n1, n0),
+                                             kb.index(kRowsAtOnce)),
+                      kb.index(kRowsAtOnce)));
       kb.loop(kb.index(0), time, kRowTile, [&](Value t0) {
         Value t1 = kb.mini(kb.addi(t0, kb.index(kRowTile)), time);
-        kb.loop(n0, n1, [&](Value n) {
-          Value initial = bias ? kb.load(bias, {n}) : kb.f32(0);
-          kb.loop(t0, t1, [&](Value t) {
-            Value acc = kb.fastSum(kb.index(0), inputs, initial, [&](Value k) {
-              return kb.mul(kb.load(x, {b, t, k}), kb.load(w, {n, k}));
-            });
-            kb.store(acc, out, {b, t, n});
-          });
+        kb.loop(n0, whole, kRowsAtOnce, [&](Value n) {
+          kb.loop(t0, t1, [&](Value t) { dots(b, t, n, kRowsAtOnce); });
+        });
+        kb.loop(whole, n1, [&](Value n) {
+          kb.loop(t0, t1, [&](Value t) { dots(b, t, n, 1); });
         });
       });
     });
