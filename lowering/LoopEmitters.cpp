@@ -190,8 +190,7 @@ void emitInsert(KernelBuilder &kb, const PoolView &pool, EvictionPolicy policy,
 /// The largest position in row `row` of a pool's positions (-1 if empty):
 /// notes of the chunk get later positions than every note already there.
 Value emitLastPosition(KernelBuilder &kb, Value positions, Value row,
-                       Value count, int64_t poolSize) {
-  (void)poolSize;
+                       Value count) {
   return kb.loop(kb.index(0), kb.toIndex(count), {kb.i32(-1)},
                  [&](Value j, ValueRange carried) -> SmallVector<Value> {
                    Value p = kb.load(positions, {row, j});
@@ -242,8 +241,7 @@ AttentionPool emitAttentionPool(KernelBuilder &kb, Value b, Value slots,
   });
   Value n = kb.load(count, {b});
   kb.store(n, pool.view.count, {zero});
-  pool.nextPosition =
-      kb.addi(emitLastPosition(kb, positions, b, n, m), kb.i32(1));
+  pool.nextPosition = kb.addi(emitLastPosition(kb, positions, b, n), kb.i32(1));
   pool.keys = kb.stackBuffer({m, s}, f32);
   pool.values = kb.stackBuffer({m, s}, f32);
   auto slot = [&](Value r, Value i) { return kb.load(slots, {b, r, i}); };
