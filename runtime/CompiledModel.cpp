@@ -187,13 +187,7 @@ llvm::Error CompiledModel::checkInputs(llvm::ArrayRef<int32_t> tokens,
     return makeError(std::to_string(tokens.size()) + " tokens for " +
                      std::to_string(state.batch) + " sequences of " +
                      std::to_string(time));
-  for (size_t i = 0; i < tokens.size(); ++i)
-    if (tokens[i] < 0 || tokens[i] >= modelConfig.vocabSize)
-      return makeError("token " + std::to_string(tokens[i]) + " at position " +
-                       std::to_string(i % time) +
-                       " is outside the vocabulary (size " +
-                       std::to_string(modelConfig.vocabSize) + ")");
-  return llvm::Error::success();
+  return modelConfig.checkTokens(tokens, time);
 }
 
 llvm::Expected<std::vector<float>>

@@ -51,6 +51,18 @@ int64_t ModelConfig::stateBytesPerSequence() const {
   return 4 * (numLayers * perLayer + (memory ? 1 : 0));
 }
 
+llvm::Error ModelConfig::checkTokens(llvm::ArrayRef<int32_t> tokens,
+                                     int64_t time) const {
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocabSize)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "token " + std::to_string(tokens[i]) + " at position " +
+              std::to_string(i % time) + " is outside the vocabulary (size " +
+              std::to_string(vocabSize) + ")");
+  return llvm::Error::success();
+}
+
 namespace {
 
 /// One place a value may be spelled: a key of the top-level object or of a

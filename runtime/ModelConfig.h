@@ -9,6 +9,7 @@
 #ifndef MM_RUNTIME_MODELCONFIG_H
 #define MM_RUNTIME_MODELCONFIG_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
@@ -62,6 +63,10 @@ struct ModelConfig {
   /// window, SSM state and, with memory, previous mixer output, pool, count
   /// and position; 4 bytes each). Constant in sequence length.
   int64_t stateBytesPerSequence() const;
+  /// Checks that every token id is in the vocabulary. `tokens` holds
+  /// sequences of `time` tokens each; errors give the position in its
+  /// sequence: "token 70000 at position 3 is outside the vocabulary (...)".
+  llvm::Error checkTokens(llvm::ArrayRef<int32_t> tokens, int64_t time) const;
 };
 
 /// Parses config.json text. `fileName` names the file in every error, which

@@ -321,13 +321,9 @@ void ReferenceExecutor::logitsOf(const std::vector<float> &x,
 static llvm::Error checkInputs(const ModelConfig &c,
                                llvm::ArrayRef<int32_t> tokens,
                                const SequenceState &state) {
-  for (size_t t = 0; t < tokens.size(); ++t)
-    if (tokens[t] < 0 || tokens[t] >= c.vocabSize)
-      return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                     "token " + std::to_string(tokens[t]) +
-                                         " at position " + std::to_string(t) +
-                                         " is outside the vocabulary (size " +
-                                         std::to_string(c.vocabSize) + ")");
+  if (llvm::Error err =
+          c.checkTokens(tokens, std::max<int64_t>(1, tokens.size())))
+    return err;
   if (static_cast<int64_t>(state.layers.size()) != c.numLayers)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "the state was not created for this model");
