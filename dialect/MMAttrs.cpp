@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -122,4 +123,46 @@ ModelConfigAttr ModelConfigAttr::get(MLIRContext *context,
       config.vocabSize, llvm::APFloat(config.layerNormEpsilon),
       builder.getBoolAttr(config.useBias),
       builder.getBoolAttr(config.useConvBias), memory);
+}
+
+ArrayRef<StringRef> FusionAttr::paramNames(FusionKind kind) {
+  static const StringRef gemm[] = {"rows", "tokens", "rows_at_once"};
+  static const StringRef scan[] = {"channels"};
+  switch (kind) {
+  case FusionKind::gemm:
+    return gemm;
+  case FusionKind::scan:
+    return scan;
+  default:
+    return {};
+  }
+}
+
+LogicalResult FusionAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 FusionKind kind, DictionaryAttr params) {
+  ArrayRef<StringRef> accepted = paramNames(kind);
+  for (NamedAttribute param : params) {
+    if (!llvm::is_contained(accepted, param.getName().getValue())) {
+      InFlightDiagnostic diag = emitError();
+      diag << "a " << stringifyFusionKind(kind)
+           << " group has no parameter '" << param.getName().getValue()
+           << "'";
+      if (accepted.empty())
+        diag << " (it takes none)";
+      else
+        diag << " (it takes " << llvm::join(accepted, ", ") << ")";
+      return diag;
+    }
+    auto value = dyn_cast<IntegerAttr>(param.getValue());
+    if (!value || value.getInt() < 1)
+      return emitError() << "fusion parameter '" << param.getName().getValue()
+                         << "' must be a positive integer";
+  }
+  return success();
+}
+
+int64_t FusionAttr::getParam(StringRef name, int64_t fallback) const {
+  if (auto value = getParams().getAs<IntegerAttr>(name))
+    return value.getInt();
+  return fallback;
 }

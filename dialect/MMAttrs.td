@@ -52,6 +52,22 @@ def MM_EntryKindAttr : EnumAttr<MM_Dialect, MM_EntryKind, "entry"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+def MM_FusionKind : I32EnumAttr<"FusionKind",
+    "what one kernel (fusion group) computes", [
+      I32EnumAttrCase<"embed", 0>,
+      I32EnumAttrCase<"norm", 1>,
+      I32EnumAttrCase<"gemm", 2>,
+      I32EnumAttrCase<"conv", 3>,
+      I32EnumAttrCase<"scan", 4>,
+      I32EnumAttrCase<"memory", 5>,
+      I32EnumAttrCase<"cross_layer", 6>,
+      I32EnumAttrCase<"elementwise", 7>,
+      I32EnumAttrCase<"state", 8>
+    ]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mm";
+}
+
 //===----------------------------------------------------------------------===//
 // Attributes
 //===----------------------------------------------------------------------===//
@@ -154,6 +170,37 @@ def MM_StateFieldAttr : MM_Attr<"StateField", "state_field"> {
     "::mlir::RankedTensorType":$type
   );
   let assemblyFormat = "`<` struct(params) `>`";
+}
+
+def MM_FusionAttr : MM_Attr<"Fusion", "fusion"> {
+  let summary = "the strategy of one fusion group (one future kernel)";
+  let description = [{
+    What an `mm.fused` group computes and how its kernel is shaped. `params`
+    holds the tunable sizes of its kind (positive integers; a kind accepts
+    only its own keys):
+
+    - gemm: `rows` (weight rows per block of outputs), `tokens` (input rows
+      per tile), `rows_at_once` (weight rows sharing each load of an input);
+    - scan: `channels` (channels per task);
+    - the other kinds take no parameters.
+
+    Example:
+    ```mlir
+    #mm.fusion<gemm, {rows = 64 : i64, rows_at_once = 4 : i64, tokens = 8 : i64}>
+    #mm.fusion<scan, {channels = 1 : i64}>
+    #mm.fusion<memory, {}>
+    ```
+  }];
+  let parameters = (ins EnumParameter<MM_FusionKind>:$kind,
+                        "::mlir::DictionaryAttr":$params);
+  let assemblyFormat = "`<` $kind `,` $params `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The integer parameter `name`, or `fallback` when absent.
+    int64_t getParam(::llvm::StringRef name, int64_t fallback) const;
+    /// The parameter names a kind accepts.
+    static ::llvm::ArrayRef<::llvm::StringRef> paramNames(FusionKind kind);
+  }];
 }
 
 #endif // MM_DIALECT_MMATTRS_TD

@@ -139,6 +139,13 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
              << "'" << kManifestAttrName << "' must be a JSON string";
     return success();
   }
+  if (attr.getName() == kFusionAttrName) {
+    auto fusion = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!fusion || !fusion.getAs<StringAttr>("strategy"))
+      return op->emitOpError() << "'" << kFusionAttrName
+                               << "' must be a dictionary with a 'strategy'";
+    return success();
+  }
   if (attr.getName() == kStateLayoutAttrName) {
     if (!isa<FlatSymbolRefAttr>(attr.getValue()))
       return op->emitOpError()

@@ -43,6 +43,9 @@ def MM_Dialect : Dialect {
         "mm.state_layout";
     /// Module attribute holding the manifest (JSON) of a lowered model.
     static constexpr ::llvm::StringLiteral kManifestAttrName = "mm.manifest";
+    /// Module attribute recording the fusion strategy and its sizes (a
+    /// dictionary with a "strategy" string and integer sizes).
+    static constexpr ::llvm::StringLiteral kFusionAttrName = "mm.fusion";
 
   private:
     void registerAttributes();

@@ -550,6 +550,27 @@ LogicalResult LayerOp::verify() {
   return success();
 }
 
+LogicalResult FusedOp::verify() {
+  Block &body = getBodyBlock();
+  if (body.getArgumentTypes() != getInputs().getTypes())
+    return emitOpError() << "body arguments " << body.getArgumentTypes()
+                         << " do not match the inputs "
+                         << getInputs().getTypes();
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return emitOpError() << "body must end in mm.yield";
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError() << "yields " << yield.getValues().getTypes()
+                         << " but its results are " << getResultTypes();
+  for (Operation &op : body.without_terminator())
+    if (!isa<MMDialect>(op.getDialect()) ||
+        isa<WeightOp, SplitOp, LayerOp, FusedOp, StateLayoutOp>(op))
+      return op.emitOpError()
+             << "cannot be part of a fusion group (groups hold the mm "
+                "operations of one kernel; weights and splits stay outside)";
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Canonicalization
 //===----------------------------------------------------------------------===//

@@ -14,6 +14,7 @@ include "dialect/MMDialect.td"
 include "dialect/MMAttrs.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def MM_F32Tensor : RankedTensorOf<[F32]>;
@@ -590,6 +591,55 @@ def MM_LayerOp : MM_PureOp<"layer", [AttrSizedOperandSegments]> {
      $source_counts `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Fusion groups
+//===----------------------------------------------------------------------===//
+
+def MM_FusedOp : MM_Op<"fused", [IsolatedFromAbove, SingleBlock,
+                                 RecursiveMemoryEffects]> {
+  let summary = "operations that become one kernel";
+  let description = [{
+    A fusion group: the mm operations of its body become one kernel, shaped
+    by `strategy` (#mm.fusion: its kind and tunable sizes). The group is
+    isolated from above: its inputs are the kernel's arguments (activations,
+    state fields, weights), its results the values used after it, yielded by
+    `mm.yield`. `mm-fuse-kernels` forms the groups; every backend lowers one
+    group as one kernel (the host lowering fuses the loops of the kinds it
+    knows, such as a scan with its gate, and runs the others back to back).
+
+    Example:
+    ```mlir
+    %y, %h = mm.fused #mm.fusion<scan, {channels = 1 : i64}>
+        (%u, %dt, %a, %b, %c, %d, %z, %h0) : (...) -> (...) {
+    ^bb0(%u1: tensor<?x?x128xf32>, ...):
+      %s, %h1 = mm.selective_scan ...
+      %g = mm.gate %s, %z1 : tensor<?x?x128xf32>
+      mm.yield %g, %h1 : tensor<?x?x128xf32>, tensor<?x128x16xf32>
+    }
+    ```
+  }];
+  let arguments = (ins MM_FusionAttr:$strategy,
+                       Variadic<AnyTypeOf<[AnyRankedTensor, Index]>>:$inputs);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $strategy ` ` `(` $inputs `)` attr-dict `:`
+    functional-type($inputs, $results) $body
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    FusionKind getKind() { return getStrategy().getKind(); }
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+  }];
+}
+
+def MM_YieldOp : MM_Op<"yield", [Pure, Terminator, ReturnLike,
+                                 HasParent<"FusedOp">]> {
+  let summary = "the results of a fusion group";
+  let arguments = (ins Variadic<AnyRankedTensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
 #endif // MM_DIALECT_MMOPS_TD

@@ -24,18 +24,27 @@ int64_t staticDim(Value buffer, int64_t dim) {
   return cast<MemRefType>(buffer.getType()).getDimSize(dim);
 }
 
-/// The matrix products are tiled: a block of kOutputTile rows of w (kept in
-/// L2) meets the rows of x kRowTile at a time (kept in L1); blocks of outputs
-/// run in parallel.
-constexpr int64_t kRowTile = 8;
-constexpr int64_t kOutputTile = 64;
-/// Rows of w whose dot products with one row of x are computed together, so
-/// that each load of x feeds several fused multiply-adds.
-constexpr int64_t kRowsAtOnce = 4;
+/// The tiling of a matrix product: a block of `rows` rows of w (kept in L2)
+/// meets the rows of x `tokens` at a time (kept in L1), and each load of x
+/// feeds `rowsAtOnce` fused multiply-adds; blocks of outputs run in
+/// parallel. The defaults are mm-fuse-kernels' (gemm group parameters).
+struct GemmTiles {
+  int64_t rows = 64, tokens = 8, rowsAtOnce = 4;
+
+  static GemmTiles of(FusionAttr strategy) {
+    GemmTiles tiles;
+    if (strategy) {
+      tiles.rows = strategy.getParam("rows", tiles.rows);
+      tiles.tokens = strategy.getParam("tokens", tiles.tokens);
+      tiles.rowsAtOnce = strategy.getParam("rows_at_once", tiles.rowsAtOnce);
+    }
+    return tiles;
+  }
+};
 
 /// out[b, t, n] = sum_k x[b, t, k] * w[n, k] (+ bias[n]).
 void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
-                    Value out) {
+                    Value out, const GemmTiles &tiles) {
   Value batch = kb.dim(x, 0), time = kb.dim(x, 1), inputs = kb.dim(w, 1),
         outputs = kb.dim(w, 0);
   auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
@@ -66,17 +75,17 @@ void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
       kb.store(sums[i], out, {b, t, kb.addi(first, kb.index(i))});
   };
   kb.loop(0, batch, [&](Value b) {
-    kb.parallelLoop(kb.index(0), outputs, kOutputTile, [&](Value n0) {
-      Value n1 = kb.mini(kb.addi(n0, kb.index(kOutputTile)), outputs);
+    kb.parallelLoop(kb.index(0), outputs, tiles.rows, [&](Value n0) {
+      Value n1 = kb.mini(kb.addi(n0, kb.index(tiles.rows)), outputs);
       // The rows that fill whole groups, then the rest one by one.
       Value whole = kb.addi(
           n0, kb.muli(arith::DivUIOp::create(builder, loc, kb.subi(n1, n0),
-                                             kb.index(kRowsAtOnce)),
-                      kb.index(kRowsAtOnce)));
-      kb.loop(kb.index(0), time, kRowTile, [&](Value t0) {
-        Value t1 = kb.mini(kb.addi(t0, kb.index(kRowTile)), time);
-        kb.loop(n0, whole, kRowsAtOnce, [&](Value n) {
-          kb.loop(t0, t1, [&](Value t) { dots(b, t, n, kRowsAtOnce); });
+                                             kb.index(tiles.rowsAtOnce)),
+                      kb.index(tiles.rowsAtOnce)));
+      kb.loop(kb.index(0), time, tiles.tokens, [&](Value t0) {
+        Value t1 = kb.mini(kb.addi(t0, kb.index(tiles.tokens)), time);
+        kb.loop(n0, whole, tiles.rowsAtOnce, [&](Value n) {
+          kb.loop(t0, t1, [&](Value t) { dots(b, t, n, tiles.rowsAtOnce); });
         });
         kb.loop(whole, n1, [&](Value n) {
           kb.loop(t0, t1, [&](Value t) { dots(b, t, n, 1); });
@@ -393,19 +402,19 @@ LogicalResult emit(EmbedOp op, KernelBuilder &kb, BufferMap buffer) {
   return success();
 }
 
-LogicalResult emit(RMSNormOp op, KernelBuilder &kb, BufferMap buffer) {
-  Value x = buffer(op.getInput()), w = buffer(op.getWeight()),
-        out = buffer(op.getResult());
-  if (cast<MemRefType>(x.getType()).getRank() != 3)
-    return op.emitOpError() << "the host lowering expects [B, T, D]";
-  Value width = kb.dim(x, 2);
+/// RMSNorm of [B, T, D] rows into `out`: x / sqrt(mean(x^2) + eps) * w, in
+/// f64 as the reference. `produce(b, t, d)` gives x and may also store it
+/// (a fused residual): it runs once per element, in the first pass.
+void emitNormRows(KernelBuilder &kb, RMSNormOp op, Value x, Value w,
+                  Value out,
+                  const std::function<Value(Value, Value, Value)> &produce) {
+  Value width = kb.dim(out, 2);
   Value epsilon = kb.f64(op.getEpsilon().convertToDouble());
   Value widthF = kb.extend(kb.toF32(kb.toI32(width)));
-  kb.loop(0, kb.dim(x, 0), [&](Value b) {
-    kb.loop(0, kb.dim(x, 1), [&](Value t) {
-      // x / sqrt(mean(x^2) + eps) * weight
+  kb.loop(0, kb.dim(out, 0), [&](Value b) {
+    kb.loop(0, kb.dim(out, 1), [&](Value t) {
       Value squares = kb.sum(kb.index(0), width, kb.f64(0), [&](Value d) {
-        Value v = kb.extend(kb.load(x, {b, t, d}));
+        Value v = kb.extend(produce(b, t, d));
         return kb.mul(v, v);
       });
       Value inverse = kb.div(kb.f64(1.0),
@@ -417,21 +426,31 @@ LogicalResult emit(RMSNormOp op, KernelBuilder &kb, BufferMap buffer) {
       });
     });
   });
+}
+
+LogicalResult emit(RMSNormOp op, KernelBuilder &kb, BufferMap buffer) {
+  Value x = buffer(op.getInput());
+  if (cast<MemRefType>(x.getType()).getRank() != 3)
+    return op.emitOpError() << "the host lowering expects [B, T, D]";
+  emitNormRows(kb, op, x, buffer(op.getWeight()), buffer(op.getResult()),
+               [&](Value b, Value t, Value d) { return kb.load(x, {b, t, d}); });
   return success();
 }
 
-LogicalResult emit(LinearOp op, KernelBuilder &kb, BufferMap buffer) {
+LogicalResult emit(LinearOp op, KernelBuilder &kb, BufferMap buffer,
+                   FusionAttr strategy) {
   if (op.getInput().getType().getRank() != 3)
     return op.emitOpError() << "the host lowering expects [B, T, K]";
   emitLinearRows(kb, buffer(op.getInput()), buffer(op.getWeight()),
                  op.getBias() ? buffer(op.getBias()) : Value(),
-                 buffer(op.getResult()));
+                 buffer(op.getResult()), GemmTiles::of(strategy));
   return success();
 }
 
-LogicalResult emit(LMHeadOp op, KernelBuilder &kb, BufferMap buffer) {
+LogicalResult emit(LMHeadOp op, KernelBuilder &kb, BufferMap buffer,
+                   FusionAttr strategy) {
   emitLinearRows(kb, buffer(op.getInput()), buffer(op.getWeight()), Value(),
-                 buffer(op.getResult()));
+                 buffer(op.getResult()), GemmTiles::of(strategy));
   return success();
 }
 
@@ -487,11 +506,14 @@ LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer) {
   return success();
 }
 
-LogicalResult emit(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer) {
+/// The selective scan, writing y to `out`; with `gate` (z of a fused
+/// mm.gate), y * silu(z) instead, in the same loop. Each parallel task runs
+/// `channels` consecutive channels.
+LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
+                       Value gate, Value out, int64_t channelsPerTask) {
   Value u = buffer(op.getU()), delta = buffer(op.getDelta()),
         aLog = buffer(op.getALog()), bIn = buffer(op.getB()),
-        cIn = buffer(op.getC()), skip = buffer(op.getD()),
-        out = buffer(op.getResult());
+        cIn = buffer(op.getC()), skip = buffer(op.getD());
   Value deltaBias = op.getDeltaBias() ? buffer(op.getDeltaBias()) : Value();
   Value initial = op.getInitialState() ? buffer(op.getInitialState()) : Value();
   Value final = op.getFinalState() ? buffer(op.getFinalState()) : Value();
@@ -513,7 +535,9 @@ LogicalResult emit(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer) {
     // Channels are independent: they run in parallel, each keeping its state
     // h in its own row of the final state (which may be the initial state's
     // buffer: each row is read before it is written).
-    kb.parallelLoop(kb.index(0), channels, 1, [&](Value e) {
+    kb.parallelLoop(kb.index(0), channels, channelsPerTask, [&](Value e0) {
+      Value e1 = kb.mini(kb.addi(e0, kb.index(channelsPerTask)), channels);
+      kb.loop(e0, e1, [&](Value e) {
       kb.loop(0, states, [&](Value i) {
         kb.store(initial ? kb.load(initial, {b, e, i}) : kb.f32(0), final,
                  {b, e, i});
@@ -535,12 +559,22 @@ LogicalResult emit(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer) {
           kb.store(next, final, {b, e, i});
           return kb.mul(next, kb.load(cIn, {b, t, i}));
         });
-        kb.store(kb.add(y, kb.mul(d, xv)), out, {b, t, e});
+        Value result = kb.add(y, kb.mul(d, xv));
+        if (gate)
+          result = kb.mul(result, kb.silu(kb.load(gate, {b, t, e})));
+        kb.store(result, out, {b, t, e});
+      });
       });
     });
   });
   kb.dealloc(a);
   return success();
+}
+
+LogicalResult emit(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
+                   FusionAttr strategy) {
+  return emitScan(op, kb, buffer, Value(), buffer(op.getResult()),
+                  strategy ? strategy.getParam("channels", 1) : 1);
 }
 
 /// out = f(inputs...) elementwise over [B, T, X].
@@ -563,14 +597,16 @@ LogicalResult emit(GateOp op, KernelBuilder &kb, BufferMap buffer) {
   return success();
 }
 
-LogicalResult emit(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
-  Value x = buffer(op.getInput()), m = buffer(op.getMixer());
+/// The fused residual of one element: x + mixer + gated contexts.
+std::function<Value(Value, Value, Value)>
+residualElement(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
   auto optional = [&](Value v) { return v ? buffer(v) : Value(); };
-  Value ctok = optional(op.getTokenContext()),
+  Value x = buffer(op.getInput()), m = buffer(op.getMixer()),
+        ctok = optional(op.getTokenContext()),
         gtok = optional(op.getTokenGate()),
         clay = optional(op.getLayerContext()),
         glay = optional(op.getLayerGate());
-  emitElementwise(kb, buffer(op.getResult()), [&](Value b, Value t, Value d) {
+  return [=, &kb](Value b, Value t, Value d) {
     Value sum = kb.add(kb.load(x, {b, t, d}), kb.load(m, {b, t, d}));
     if (ctok)
       sum = kb.add(sum, kb.mul(kb.sigmoid(kb.load(gtok, {d})),
@@ -579,7 +615,11 @@ LogicalResult emit(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
       sum = kb.add(sum, kb.mul(kb.sigmoid(kb.load(glay, {d})),
                                kb.load(clay, {b, t, d})));
     return sum;
-  });
+  };
+}
+
+LogicalResult emit(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
+  emitElementwise(kb, buffer(op.getResult()), residualElement(op, kb, buffer));
   return success();
 }
 
@@ -763,15 +803,64 @@ LogicalResult emit(CrossLayerAttentionOp op, KernelBuilder &kb,
 
 } // namespace
 
-LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb,
-                            BufferMap buffer) {
+LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb, BufferMap buffer,
+                            FusionAttr strategy) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-      .Case<EmbedOp, RMSNormOp, LinearOp, LMHeadOp, CausalConv1dOp,
-            SelectiveScanOp, GateOp, ResidualOp, TakeLastOp, AdvancePositionOp,
-            InitStateOp, NoteOp, ReadTriggerOp, PoolUpdateOp, PoolAttentionOp,
-            CrossLayerAttentionOp>(
+      .Case<LinearOp, LMHeadOp, SelectiveScanOp>([&](auto concrete) {
+        return emit(concrete, kb, buffer, strategy);
+      })
+      .Case<EmbedOp, RMSNormOp, CausalConv1dOp, GateOp, ResidualOp, TakeLastOp,
+            AdvancePositionOp, InitStateOp, NoteOp, ReadTriggerOp,
+            PoolUpdateOp, PoolAttentionOp, CrossLayerAttentionOp>(
           [&](auto concrete) { return emit(concrete, kb, buffer); })
       .Default([](Operation *other) {
         return other->emitOpError() << "has no host lowering";
       });
+}
+
+LogicalResult mm::emitFusedLoops(FusedOp group, KernelBuilder &kb,
+                                 BufferMap buffer, Allocator allocate) {
+  SmallVector<Operation *> ops;
+  for (Operation &op : group.getBodyBlock().without_terminator())
+    ops.push_back(&op);
+  FusionAttr strategy = group.getStrategy();
+  auto bufferOrNew = [&](Value value) {
+    Value existing = buffer(value);
+    return existing ? existing : allocate(value);
+  };
+  // A scan and its gate: y * silu(z) in the scan's loop, y never stored.
+  if (ops.size() == 2)
+    if (auto scan = dyn_cast<SelectiveScanOp>(ops[0]))
+      if (auto gate = dyn_cast<GateOp>(ops[1]);
+          gate && gate.getInput() == scan.getResult()) {
+        bufferOrNew(scan.getFinalState());
+        return emitScan(scan, kb, buffer, buffer(gate.getGate()),
+                        bufferOrNew(gate.getResult()),
+                        strategy.getParam("channels", 1));
+      }
+  // A residual and the RMSNorm of its result: one pass computes, stores and
+  // sums the squares of each token's residual, a second normalises it.
+  if (ops.size() == 2)
+    if (auto residual = dyn_cast<ResidualOp>(ops[0]))
+      if (auto norm = dyn_cast<RMSNormOp>(ops[1]);
+          norm && norm.getInput() == residual.getResult()) {
+        Value h = bufferOrNew(residual.getResult());
+        auto element = residualElement(residual, kb, buffer);
+        emitNormRows(kb, norm, h, buffer(norm.getWeight()),
+                     bufferOrNew(norm.getResult()),
+                     [&](Value b, Value t, Value d) {
+                       Value v = element(b, t, d);
+                       kb.store(v, h, {b, t, d});
+                       return v;
+                     });
+        return success();
+      }
+  // Otherwise the operations' loops run back to back.
+  for (Operation *op : ops) {
+    for (Value result : op->getResults())
+      bufferOrNew(result);
+    if (failed(emitLoops(op, kb, buffer, strategy)))
+      return failure();
+  }
+  return success();
 }

@@ -12,6 +12,7 @@
 #ifndef MM_LOWERING_LOOPEMITTERS_H
 #define MM_LOWERING_LOOPEMITTERS_H
 
+#include "dialect/MMOps.h"
 #include "lowering/KernelBuilder.h"
 
 #include "mlir/IR/Operation.h"
@@ -26,8 +27,20 @@ using BufferMap = llvm::function_ref<mlir::Value(mlir::Value)>;
 /// mm.state_layout) reading the buffers of its operands and writing the
 /// buffers of its results. A result buffer may be its state operand's buffer
 /// (in-place state update); the emitters read state before overwriting it.
+/// `strategy` (the operation's fusion group, if any) sets the tile sizes.
 mlir::LogicalResult emitLoops(mlir::Operation *op, KernelBuilder &kb,
-                              BufferMap buffer);
+                              BufferMap buffer, FusionAttr strategy = {});
+
+/// Makes a buffer for a value internal to a fusion group; the caller frees
+/// it after the group.
+using Allocator = llvm::function_ref<mlir::Value(mlir::Value)>;
+
+/// Emits one fusion group as one kernel: the kinds with fused loops (a scan
+/// with its gate; a residual with its RMSNorm) as such, any other group as
+/// its operations' loops back to back. `buffer` knows the group's block
+/// arguments and yielded values; `allocate` provides the rest.
+mlir::LogicalResult emitFusedLoops(FusedOp group, KernelBuilder &kb,
+                                   BufferMap buffer, Allocator allocate);
 
 } // namespace mm
 

@@ -50,6 +50,10 @@ private:
   }
   LogicalResult assignResult(OpBuilder &b, KernelBuilder &kb, Operation *op,
                              Value result);
+  bool writableInPlace(Operation *op, Value result, Value old) const;
+  LogicalResult checkBufferable(Operation *op, Value value) const;
+  Value allocateBuffer(OpBuilder &b, KernelBuilder &kb, Value value);
+  LogicalResult lowerGroup(OpBuilder &b, KernelBuilder &kb, FusedOp group);
   void computeLastUsers();
   void freeAfter(OpBuilder &b, Operation *op);
 
@@ -90,9 +94,7 @@ LogicalResult EntryLowering::assignResult(OpBuilder &b, KernelBuilder &kb,
     // Writing a state field in place is safe only if nothing after this
     // operation still reads the field's old value.
     Value old = isInit() ? Value() : func.getArgument(field + 1);
-    bool safe = !old || llvm::all_of(old.getUsers(), [&](Operation *user) {
-      return user == op || user->isBeforeInBlock(op);
-    });
+    bool safe = !old || writableInPlace(op, result, old);
     if (!safe)
       destination = Value();
     else if (old)
@@ -102,21 +104,97 @@ LogicalResult EntryLowering::assignResult(OpBuilder &b, KernelBuilder &kb,
     buffers[result] = destination;
     return success();
   }
-  auto type = bufferType(result.getType());
-  SmallVector<Value> sizes;
-  for (int64_t dim = 0; dim < type.getRank(); ++dim) {
-    if (!type.isDynamicDim(dim))
-      continue;
-    if (dim > 1 || (dim == 1 && !time))
+  if (failed(checkBufferable(op, result)))
+    return failure();
+  Value buffer = allocateBuffer(b, kb, result);
+  buffers[result] = buffer;
+  allocated[result] = buffer;
+  return success();
+}
+
+/// Only the batch and time dimensions of a value may be dynamic: they are
+/// the only sizes an entry point learns at run time.
+LogicalResult EntryLowering::checkBufferable(Operation *op,
+                                             Value value) const {
+  auto type = bufferType(value.getType());
+  for (int64_t dim = 0; dim < type.getRank(); ++dim)
+    if (type.isDynamicDim(dim) && (dim > 1 || (dim == 1 && !time)))
       return op->emitOpError()
              << "the host lowering supports dynamic batch and time "
                 "dimensions only, got "
-             << result.getType();
-    sizes.push_back(dim == 0 ? batch : time);
+             << value.getType();
+  return success();
+}
+
+Value EntryLowering::allocateBuffer(OpBuilder &b, KernelBuilder &kb,
+                                    Value value) {
+  auto type = bufferType(value.getType());
+  SmallVector<Value> sizes;
+  for (int64_t dim = 0; dim < type.getRank(); ++dim)
+    if (type.isDynamicDim(dim))
+      sizes.push_back(dim == 0 ? batch : time);
+  return memref::AllocOp::create(b, kb.location(), type, sizes);
+}
+
+/// Whether `op` may write `result` over the buffer of `old`: nothing after
+/// it reads `old`, and inside a fusion group nothing after the operation
+/// that computes the result reads the group's copy of `old`.
+bool EntryLowering::writableInPlace(Operation *op, Value result,
+                                    Value old) const {
+  auto before = [](Operation *writer) {
+    return [writer](Operation *user) {
+      return user == writer || user->isBeforeInBlock(writer);
+    };
+  };
+  if (!llvm::all_of(old.getUsers(), before(op)))
+    return false;
+  auto group = dyn_cast<FusedOp>(op);
+  if (!group)
+    return true;
+  Block &body = group.getBodyBlock();
+  Value inner = body.getTerminator()->getOperand(
+      cast<OpResult>(result).getResultNumber());
+  Operation *writer = inner.getDefiningOp();
+  if (!writer)
+    return false;
+  for (auto [input, argument] :
+       llvm::zip(group.getInputs(), body.getArguments()))
+    if (input == old && !llvm::all_of(argument.getUsers(), before(writer)))
+      return false;
+  return true;
+}
+
+LogicalResult EntryLowering::lowerGroup(OpBuilder &b, KernelBuilder &kb,
+                                        FusedOp group) {
+  Block &body = group.getBodyBlock();
+  for (auto [input, argument] :
+       llvm::zip(group.getInputs(), body.getArguments()))
+    buffers[argument] = buffers.lookup(input);
+  for (auto [result, inner] :
+       llvm::zip(group.getResults(), body.getTerminator()->getOperands())) {
+    if (failed(assignResult(b, kb, group, result)))
+      return failure();
+    buffers[inner] = buffers[result];
   }
-  Value buffer = memref::AllocOp::create(b, kb.location(), type, sizes);
-  buffers[result] = buffer;
-  allocated[result] = buffer;
+  // Values that live only inside the group: allocated as the kernel needs
+  // them, freed after it.
+  for (Operation &op : body.without_terminator())
+    for (Value result : op.getResults())
+      if (failed(checkBufferable(&op, result)))
+        return failure();
+  SmallVector<Value> local;
+  auto allocate = [&](Value value) -> Value {
+    Value buffer = allocateBuffer(b, kb, value);
+    buffers[value] = buffer;
+    local.push_back(buffer);
+    return buffer;
+  };
+  if (failed(emitFusedLoops(group, kb,
+                            [&](Value v) { return buffers.lookup(v); },
+                            allocate)))
+    return failure();
+  for (Value buffer : local)
+    memref::DeallocOp::create(b, kb.location(), buffer);
   return success();
 }
 
@@ -231,11 +309,16 @@ LogicalResult EntryLowering::lower() {
       }
       continue;
     }
-    for (Value result : op.getResults())
-      if (failed(assignResult(b, kb, &op, result)))
+    if (auto group = dyn_cast<FusedOp>(op)) {
+      if (failed(lowerGroup(b, kb, group)))
         return failure();
-    if (failed(emitLoops(&op, kb, lookup)))
-      return failure();
+    } else {
+      for (Value result : op.getResults())
+        if (failed(assignResult(b, kb, &op, result)))
+          return failure();
+      if (failed(emitLoops(&op, kb, lookup)))
+        return failure();
+    }
     ++numKernels;
     freeAfter(b, &op);
   }
@@ -280,6 +363,7 @@ struct LowerToLoopsPass : public mm::impl::LowerToLoopsBase<LowerToLoopsPass> {
     module->setAttr(MMDialect::kManifestAttrName,
                     StringAttr::get(&getContext(), json));
     module->removeAttr(MMDialect::kConfigAttrName);
+    module->removeAttr(MMDialect::kFusionAttrName);
   }
 };
 

@@ -4,6 +4,8 @@
 
 #include "dialect/MMOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
 using namespace mlir;
 using namespace mm;
 
@@ -42,6 +44,29 @@ Manifest Manifest::fromModule(ModuleOp module) {
   if (auto config =
           module->getAttrOfType<ModelConfigAttr>(MMDialect::kConfigAttrName))
     manifest.config = mm::toJSON(config.getModelConfig());
+  if (auto fusion =
+          module->getAttrOfType<DictionaryAttr>(MMDialect::kFusionAttrName)) {
+    llvm::json::Object object, kernels;
+    for (NamedAttribute entry : fusion) {
+      if (auto text = dyn_cast<StringAttr>(entry.getValue()))
+        object[entry.getName().getValue()] = text.getValue();
+      else if (auto number = dyn_cast<IntegerAttr>(entry.getValue()))
+        object[entry.getName().getValue()] = number.getInt();
+    }
+    for (auto func : module.getOps<func::FuncOp>()) {
+      auto kind = func->getAttrOfType<EntryKindAttr>(MMDialect::kEntryAttrName);
+      if (!kind)
+        continue;
+      llvm::json::Object counts;
+      func.walk([&](FusedOp group) {
+        StringRef name = stringifyFusionKind(group.getKind());
+        counts[name] = counts.getInteger(name).value_or(0) + 1;
+      });
+      kernels[stringifyEntryKind(kind.getValue())] = std::move(counts);
+    }
+    object["kernels"] = std::move(kernels);
+    manifest.fusion = std::move(object);
+  }
   return manifest;
 }
 
@@ -81,6 +106,7 @@ llvm::json::Value Manifest::toJSON() const {
       {"abi_version", kArtifactAbiVersion},
       {"compiler_version", kCompilerVersion},
       {"config", config},
+      {"fusion", fusion},
       {"weights", llvm::json::Object{{"floats", weightFloats},
                                      {"tensors", std::move(weightArray)}}},
       {"state",

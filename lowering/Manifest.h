@@ -3,7 +3,8 @@
 //
 // The manifest of a compiled model, derived from its mm module: the weights
 // (checkpoint names, shapes, offsets in the flat weight buffer), the state
-// layout (fields, per-sequence byte offsets) and the config. It travels in the
+// layout (fields, per-sequence byte offsets), the config and the fusion
+// strategy. It travels in the
 // artifact as JSON; the runtime binds weights and state by it.
 //
 //===----------------------------------------------------------------------===//
@@ -45,6 +46,9 @@ struct Manifest {
   std::vector<ManifestStateField> state;
   int64_t stateBytesPerSequence = 0;
   llvm::json::Value config = nullptr;
+  /// The fusion strategy, its sizes and the kernels of each kind per entry
+  /// point (null when the module was lowered without fusion groups).
+  llvm::json::Value fusion = nullptr;
 
   /// Collects the weights and state layout of `module` (an mm module before
   /// lowering). Weights are laid out in order of first use, 64-byte aligned.

@@ -22,8 +22,21 @@ void mm::buildModelPipeline(OpPassManager &pm,
   }
 }
 
-void mm::buildHostLoopsPipeline(OpPassManager &pm) {
+void mm::buildFusedPipeline(OpPassManager &pm,
+                            const FusionPipelineOptions &options) {
   buildModelPipeline(pm, ModelPipelineOptions());
+  FuseKernelsOptions fusion;
+  fusion.strategy = options.strategy;
+  fusion.gemmRows = options.gemmRows;
+  fusion.gemmTokens = options.gemmTokens;
+  fusion.gemmRowsAtOnce = options.gemmRowsAtOnce;
+  fusion.scanChannels = options.scanChannels;
+  pm.addPass(createFuseKernels(fusion));
+}
+
+void mm::buildHostLoopsPipeline(OpPassManager &pm,
+                                const FusionPipelineOptions &options) {
+  buildFusedPipeline(pm, options);
   pm.addPass(createLowerToLoops());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -31,10 +44,8 @@ void mm::buildHostLoopsPipeline(OpPassManager &pm) {
 }
 
 void mm::buildHostPipeline(OpPassManager &pm,
-                           const HostPipelineOptions &options) {
-  buildHostLoopsPipeline(pm);
-  if (!options.toLLVM)
-    return;
+                           const FusionPipelineOptions &options) {
+  buildHostLoopsPipeline(pm, options);
   // Parallel loops become OpenMP work-sharing loops, whose bodies sit in
   // memref.alloca_scope: lower memrefs (and with them the scopes) while the
   // bodies are still single blocks, then the control flow.
@@ -59,12 +70,16 @@ void mm::registerPipelines() {
       "Decompose mm.layer composites into primitive mm operations and "
       "canonicalize",
       buildModelPipeline);
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<FusionPipelineOptions>(
+      "mm-fused-pipeline",
+      "mm-model-pipeline, then one mm.fused group per kernel",
+      buildFusedPipeline);
+  PassPipelineRegistration<FusionPipelineOptions>(
       "mm-host-loops-pipeline",
       "mm-model-pipeline, then the entry points as loops over buffers with "
       "the artifact calling convention",
       buildHostLoopsPipeline);
-  PassPipelineRegistration<HostPipelineOptions>(
+  PassPipelineRegistration<FusionPipelineOptions>(
       "mm-host-pipeline", "The host (CPU) lowering down to the LLVM dialect",
       buildHostPipeline);
 }

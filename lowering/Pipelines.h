@@ -28,20 +28,45 @@ struct ModelPipelineOptions
 void buildModelPipeline(mlir::OpPassManager &pm,
                         const ModelPipelineOptions &options);
 
-/// `mm-host-loops-pipeline`: mm-model-pipeline, then the entry points as
-/// loops over buffers with the artifact's calling convention (--emit=lowered).
-struct HostPipelineOptions
-    : public mlir::PassPipelineOptions<HostPipelineOptions> {
-  Option<bool> toLLVM{*this, "to-llvm",
-                      llvm::cl::desc("Continue down to the LLVM dialect"),
-                      llvm::cl::init(true)};
+/// The fusion strategy and kernel sizes (mm-fuse-kernels' options), shared
+/// by every pipeline from `mm-fused-pipeline` down.
+struct FusionPipelineOptions
+    : public mlir::PassPipelineOptions<FusionPipelineOptions> {
+  Option<std::string> strategy{
+      *this, "strategy",
+      llvm::cl::desc("Fusion strategy: fused (default) or unfused"),
+      llvm::cl::init("fused")};
+  Option<int64_t> gemmRows{
+      *this, "gemm-rows",
+      llvm::cl::desc("Weight rows per block of outputs of a matrix product"),
+      llvm::cl::init(64)};
+  Option<int64_t> gemmTokens{
+      *this, "gemm-tokens",
+      llvm::cl::desc("Input rows per tile of a matrix product"),
+      llvm::cl::init(8)};
+  Option<int64_t> gemmRowsAtOnce{
+      *this, "gemm-rows-at-once",
+      llvm::cl::desc("Weight rows that share each load of an input row"),
+      llvm::cl::init(4)};
+  Option<int64_t> scanChannels{
+      *this, "scan-channels",
+      llvm::cl::desc("Channels per task of the selective scan"),
+      llvm::cl::init(1)};
 };
 
-void buildHostLoopsPipeline(mlir::OpPassManager &pm);
+/// `mm-fused-pipeline`: mm-model-pipeline, then the fusion groups
+/// (--emit=fused).
+void buildFusedPipeline(mlir::OpPassManager &pm,
+                        const FusionPipelineOptions &options);
+/// `mm-host-loops-pipeline`: mm-fused-pipeline, then the entry points as
+/// loops over buffers with the artifact's calling convention
+/// (--emit=lowered).
+void buildHostLoopsPipeline(mlir::OpPassManager &pm,
+                            const FusionPipelineOptions &options);
 /// `mm-host-pipeline`: the host loops lowered to the LLVM dialect
 /// (--emit=llvm), ready for translation and native code generation.
 void buildHostPipeline(mlir::OpPassManager &pm,
-                       const HostPipelineOptions &options);
+                       const FusionPipelineOptions &options);
 
 /// Registers every pipeline with the pass registry.
 void registerPipelines();

@@ -24,4 +24,45 @@ def DecomposeLayers : Pass<"mm-decompose-layers"> {
   ];
 }
 
+def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
+  let summary = "Group the mm operations of each entry point into kernels";
+  let description = [{
+    Wraps every operation of the primitive model-level IR (after
+    mm-model-pipeline) in an `mm.fused` group: one group per future kernel,
+    with its strategy (#mm.fusion: kind and tunable sizes). Weights and
+    splits stay outside (they are bindings and views, not kernels).
+
+    Strategies:
+    - `unfused`: one kernel per operation (the baseline);
+    - `fused` (default): the selective scan with its gate, the whole memory
+      block of a layer (read trigger, cross-token attention, note, pool
+      update) and each residual with the RMSNorm that reads it become one
+      kernel each; the rest stays one kernel per operation.
+
+    The sizes (`gemm-rows`, `gemm-tokens`, `gemm-rows-at-once`,
+    `scan-channels`) are the tuning knobs of the matrix-product and scan
+    kernels. The strategy and sizes are recorded on the module as
+    `mm.fusion` and end up in the artifact's manifest.
+  }];
+  let options = [
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"fused\"",
+           "Fusion strategy: fused or unfused">,
+    Option<"gemmRows", "gemm-rows", "int64_t", /*default=*/"64",
+           "Weight rows per block of outputs of a matrix product">,
+    Option<"gemmTokens", "gemm-tokens", "int64_t", /*default=*/"8",
+           "Input rows per tile of a matrix product">,
+    Option<"gemmRowsAtOnce", "gemm-rows-at-once", "int64_t",
+           /*default=*/"4",
+           "Weight rows that share each load of an input row">,
+    Option<"scanChannels", "scan-channels", "int64_t", /*default=*/"1",
+           "Channels per task of the selective scan">
+  ];
+  let dependentDialects = ["::mm::MMDialect"];
+  let statistics = [
+    Statistic<"numGroups", "num-groups", "Number of fusion groups (kernels)">,
+    Statistic<"numFusedOps", "num-fused-ops",
+              "Number of operations in groups of more than one">
+  ];
+}
+
 #endif // MM_PASSES_PASSES_TD

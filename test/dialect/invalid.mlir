@@ -485,3 +485,60 @@ mm.state_layout @state [
   #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
 // expected-error @+1 {{init_state takes the batch size (index)}}
 func.func private @init_state(%b: i32) -> tensor<?x128x16xf32> attributes {mm.entry = #mm.entry<init_state>, mm.state_layout = @state}
+
+// -----
+
+func.func @fusion_param_of_another_kind(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  // expected-error @+1 {{a scan group has no parameter 'rows' (it takes channels)}}
+  %r = mm.fused #mm.fusion<scan, {rows = 4 : i64}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>):
+    mm.yield %a : tensor<?x?x64xf32>
+  }
+  return %r : tensor<?x?x64xf32>
+}
+
+// -----
+
+func.func @fusion_param_not_positive(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  // expected-error @+1 {{fusion parameter 'tokens' must be a positive integer}}
+  %r = mm.fused #mm.fusion<gemm, {tokens = 0 : i64}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>):
+    mm.yield %a : tensor<?x?x64xf32>
+  }
+  return %r : tensor<?x?x64xf32>
+}
+
+// -----
+
+func.func @fused_arguments_differ(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  // expected-error @+1 {{body arguments 'tensor<?x?x32xf32>' do not match the inputs 'tensor<?x?x64xf32>'}}
+  %r = mm.fused #mm.fusion<norm, {}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  ^bb0(%a: tensor<?x?x32xf32>):
+    mm.yield %x : tensor<?x?x64xf32>
+  }
+  return %r : tensor<?x?x64xf32>
+}
+
+// -----
+
+func.func @fused_yield_differs(%x: tensor<?x?x64xf32>) -> tensor<?x?x32xf32> {
+  // expected-error @+1 {{yields 'tensor<?x?x64xf32>' but its results are 'tensor<?x?x32xf32>'}}
+  %r = mm.fused #mm.fusion<norm, {}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x32xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>):
+    mm.yield %a : tensor<?x?x64xf32>
+  }
+  return %r : tensor<?x?x32xf32>
+}
+
+// -----
+
+func.func @weight_inside_a_group(%x: tensor<?x?x64xf32>) -> tensor<?x?x16xf32> {
+  %r = mm.fused #mm.fusion<gemm, {}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x16xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>):
+    // expected-error @+1 {{cannot be part of a fusion group}}
+    %w = mm.weight "w" : tensor<16x64xf32>
+    %p = mm.linear %a, %w : tensor<?x?x64xf32>, tensor<16x64xf32> -> tensor<?x?x16xf32>
+    mm.yield %p : tensor<?x?x16xf32>
+  }
+  return %r : tensor<?x?x16xf32>
+}

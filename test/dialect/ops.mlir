@@ -169,3 +169,20 @@ func.func @decode(%tokens: tensor<?x1xi32>, %c: tensor<?x128x3xf32>, %p: tensor<
   %logits = mm.lm_head %x, %head : tensor<?x1x64xf32>, tensor<256x64xf32> -> tensor<?x1x256xf32>
   return %logits, %c, %p : tensor<?x1x256xf32>, tensor<?x128x3xf32>, tensor<?xi32>
 }
+
+// A fusion group: a kernel's arguments, body and results.
+// CHECK-LABEL: func.func @fused_group
+// CHECK: %[[R:.*]] = mm.fused <gemm, {rows = 32 : i64, tokens = 4 : i64}> (%{{.*}}, %{{.*}}) : (tensor<?x?x64xf32>, tensor<16x64xf32>) -> tensor<?x?x16xf32> {
+// CHECK-NEXT: ^bb0(%[[X:.*]]: tensor<?x?x64xf32>, %[[W:.*]]: tensor<16x64xf32>):
+// CHECK-NEXT: %[[P:.*]] = mm.linear %[[X]], %[[W]]
+// CHECK-NEXT: mm.yield %[[P]] : tensor<?x?x16xf32>
+// CHECK: return %[[R]]
+func.func @fused_group(%x: tensor<?x?x64xf32>) -> tensor<?x?x16xf32> {
+  %w = mm.weight "w" : tensor<16x64xf32>
+  %r = mm.fused #mm.fusion<gemm, {rows = 32 : i64, tokens = 4 : i64}> (%x, %w) : (tensor<?x?x64xf32>, tensor<16x64xf32>) -> tensor<?x?x16xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>, %b: tensor<16x64xf32>):
+    %p = mm.linear %a, %b : tensor<?x?x64xf32>, tensor<16x64xf32> -> tensor<?x?x16xf32>
+    mm.yield %p : tensor<?x?x16xf32>
+  }
+  return %r : tensor<?x?x16xf32>
+}

@@ -13,6 +13,7 @@
 #include "runtime/reference/ReferenceExecutor.h"
 
 #include <map>
+#include <tuple>
 
 using namespace mm;
 using namespace mm::testing;
@@ -170,12 +171,37 @@ INSTANTIATE_TEST_SUITE_P(
     Artifacts, CompiledModelTest,
     ::testing::Values(Artifact{"memmamba-tiny", {1, 7, 128, 1001, 8192}},
                       Artifact{"memmamba-fifo-p2", {1, 7, 300}},
+                      Artifact{"memmamba-fifo-p2-unfused", {1, 7, 300}},
                       Artifact{"mamba-130m-2l", {1, 7, 33}}),
     [](const ::testing::TestParamInfo<Artifact> &info) {
       std::string name = info.param.name;
       std::replace(name.begin(), name.end(), '-', '_');
       return name;
     });
+
+TEST(CompiledModel, ManifestRecordsTheFusionStrategy) {
+  for (auto [name, strategy, rows] :
+       {std::tuple<const char *, const char *, int64_t>{"memmamba-fifo-p2",
+                                                        "fused", 64},
+        {"memmamba-fifo-p2-unfused", "unfused", 20}}) {
+    auto model = CompiledModel::open(std::string(MM_TEST_ARTIFACTS) + "/" +
+                                     name + ".mmx");
+    ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
+    const llvm::json::Object *fusion =
+        (*model)->manifest().getObject("fusion");
+    ASSERT_NE(fusion, nullptr) << name;
+    EXPECT_EQ(fusion->getString("strategy"), strategy);
+    EXPECT_EQ(fusion->getInteger("gemm_rows"), rows);
+    const llvm::json::Object *kernels = fusion->getObject("kernels");
+    ASSERT_NE(kernels, nullptr);
+    const llvm::json::Object *prefill = kernels->getObject("prefill");
+    ASSERT_NE(prefill, nullptr);
+    // Fused: one scan kernel per layer with its gate; unfused: the gates
+    // are elementwise kernels of their own.
+    EXPECT_EQ(prefill->getInteger("scan"), (*model)->config().numLayers);
+    EXPECT_GT(prefill->getInteger("gemm").value_or(0), 0);
+  }
+}
 
 TEST(CompiledModel, RefusesWhatIsNotAnArtifact) {
   auto missing = CompiledModel::open("/nonexistent/model.mmx");

@@ -7,11 +7,14 @@
 // toyc's -emit:
 //   mm        the imported model-level IR (one mm.layer per layer)
 //   mm-ops    after mm-model-pipeline: primitive mm operations
+//   fused     after mm-fused-pipeline: one mm.fused group per kernel
 //   lowered   the entry points as loops over buffers (artifact ABI)
 //   llvm      the LLVM dialect
 //   llvm-ir   LLVM IR
 //   artifact  the compiled model: a shared library with its manifest
 // Without --emit, -o FILE writes the artifact and stdout gets the mm IR.
+// --fusion picks the fusion strategy; --gemm-* and --scan-channels size the
+// kernels (the tuning knobs, recorded in the manifest).
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,7 +38,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitLevel { MM, MMOps, Lowered, LLVM, LLVMIR, Artifact };
+enum class EmitLevel { MM, MMOps, Fused, Lowered, LLVM, LLVMIR, Artifact };
 
 cl::OptionCategory category("mm-compile options");
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
@@ -50,6 +53,9 @@ cl::opt<EmitLevel> emitLevel(
                           "the imported model-level IR (mm.layer composites)"),
                clEnumValN(EmitLevel::MMOps, "mm-ops",
                           "primitive mm operations (after mm-model-pipeline)"),
+               clEnumValN(EmitLevel::Fused, "fused",
+                          "one mm.fused group per kernel (after "
+                          "mm-fused-pipeline)"),
                clEnumValN(EmitLevel::Lowered, "lowered",
                           "loops over buffers with the artifact's calling "
                           "convention"),
@@ -61,6 +67,27 @@ cl::opt<EmitLevel> emitLevel(
 cl::opt<std::string> target("target",
                             cl::desc("Target: cpu (the host CPU, default)"),
                             cl::init("cpu"), cl::cat(category));
+
+// The fusion strategy and kernel sizes (mm-fuse-kernels' options).
+cl::opt<std::string>
+    fusion("fusion", cl::desc("Fusion strategy: fused (default) or unfused"),
+           cl::init("fused"), cl::cat(category));
+cl::opt<int64_t> gemmRows("gemm-rows",
+                          cl::desc("Weight rows per block of outputs of a "
+                                   "matrix product (default 64)"),
+                          cl::init(64), cl::cat(category));
+cl::opt<int64_t> gemmTokens(
+    "gemm-tokens",
+    cl::desc("Input rows per tile of a matrix product (default 8)"),
+    cl::init(8), cl::cat(category));
+cl::opt<int64_t> gemmRowsAtOnce(
+    "gemm-rows-at-once",
+    cl::desc("Weight rows sharing each load of an input row (default 4)"),
+    cl::init(4), cl::cat(category));
+cl::opt<int64_t>
+    scanChannels("scan-channels",
+                 cl::desc("Channels per task of the selective scan (default 1)"),
+                 cl::init(1), cl::cat(category));
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "mm-compile") << message << "\n";
@@ -103,13 +130,20 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return fail("bad pass manager options");
-    if (level == EmitLevel::MMOps) {
+    mm::FusionPipelineOptions options;
+    options.strategy = fusion;
+    options.gemmRows = gemmRows;
+    options.gemmTokens = gemmTokens;
+    options.gemmRowsAtOnce = gemmRowsAtOnce;
+    options.scanChannels = scanChannels;
+    if (level == EmitLevel::MMOps)
       mm::buildModelPipeline(pm, mm::ModelPipelineOptions());
-    } else {
-      mm::HostPipelineOptions options;
-      options.toLLVM = level != EmitLevel::Lowered;
+    else if (level == EmitLevel::Fused)
+      mm::buildFusedPipeline(pm, options);
+    else if (level == EmitLevel::Lowered)
+      mm::buildHostLoopsPipeline(pm, options);
+    else
       mm::buildHostPipeline(pm, options);
-    }
     if (failed(pm.run(**module)))
       return fail("compilation failed");
   }

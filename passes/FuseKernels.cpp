@@ -1,0 +1,254 @@
+//===- FuseKernels.cpp - group mm operations into kernels -----------------===//
+//
+// Forms the fusion groups of each entry point: one mm.fused per future
+// kernel. Groups are formed in program order by a few local rules (a gate
+// joins the scan it gates, memory-block operations join each other, an
+// RMSNorm joins the residual it normalises, even across operations that do
+// not read the residual), then each group is moved into its region at the
+// place of its last operation: its inputs are the values it reads from
+// outside, its results the values read after it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallPtrSet.h"
+
+namespace mm {
+#define GEN_PASS_DEF_FUSEKERNELS
+#include "passes/Passes.h.inc"
+} // namespace mm
+
+using namespace mlir;
+using namespace mm;
+
+namespace {
+
+/// The kernel kind of a lone operation.
+FusionKind kindOf(Operation *op) {
+  if (isa<EmbedOp>(op))
+    return FusionKind::embed;
+  if (isa<RMSNormOp>(op))
+    return FusionKind::norm;
+  if (isa<LinearOp, LMHeadOp>(op))
+    return FusionKind::gemm;
+  if (isa<CausalConv1dOp>(op))
+    return FusionKind::conv;
+  if (isa<SelectiveScanOp>(op))
+    return FusionKind::scan;
+  if (isa<ReadTriggerOp, NoteOp, PoolAttentionOp, PoolUpdateOp>(op))
+    return FusionKind::memory;
+  if (isa<CrossLayerAttentionOp>(op))
+    return FusionKind::cross_layer;
+  if (isa<GateOp, ResidualOp>(op))
+    return FusionKind::elementwise;
+  return FusionKind::state;
+}
+
+struct Group {
+  FusionKind kind;
+  SmallVector<Operation *> ops;
+};
+
+struct FuseKernelsPass : public mm::impl::FuseKernelsBase<FuseKernelsPass> {
+  using FuseKernelsBase::FuseKernelsBase;
+
+  void runOnOperation() override;
+
+private:
+  SmallVector<Group> formGroups(Block &body, bool fuse);
+  FusionAttr strategyOf(FusionKind kind);
+  void materialize(Group &group);
+};
+
+/// The group of the residual that `norm` normalises, if that residual is
+/// alone in its group.
+Group *producerGroupOfResidual(MutableArrayRef<Group> groups,
+                               const DenseMap<Operation *, size_t> &groupOf,
+                               RMSNormOp norm) {
+  auto it = groupOf.find(norm.getInput().getDefiningOp());
+  if (it == groupOf.end() || groups[it->second].ops.size() != 1)
+    return nullptr;
+  return &groups[it->second];
+}
+
+/// The group formed so far that `op` may join, if any: a gate joins the
+/// scan it gates, an RMSNorm the residual it normalises (both when they are
+/// their producer's only reader), a memory-block operation the memory
+/// group just before it (the operations of one layer's memory block are
+/// adjacent in program order, those of different layers never are).
+Group *groupToJoin(MutableArrayRef<Group> groups,
+                   const DenseMap<Operation *, size_t> &groupOf,
+                   Operation *op) {
+  auto producerGroup = [&](Value value) -> Group * {
+    Operation *producer = value.getDefiningOp();
+    auto it = groupOf.find(producer);
+    if (it == groupOf.end() || groups[it->second].ops.size() != 1 ||
+        !value.hasOneUse())
+      return nullptr;
+    return &groups[it->second];
+  };
+  if (auto gate = dyn_cast<GateOp>(op))
+    if (gate.getInput().getDefiningOp<SelectiveScanOp>())
+      return producerGroup(gate.getInput());
+  // The residual's result also feeds the next residual: the group yields it.
+  if (auto norm = dyn_cast<RMSNormOp>(op))
+    if (norm.getInput().getDefiningOp<ResidualOp>())
+      return producerGroupOfResidual(groups, groupOf, norm);
+  if (kindOf(op) == FusionKind::memory && !groups.empty() &&
+      groups.back().kind == FusionKind::memory)
+    return &groups.back();
+  return nullptr;
+}
+
+SmallVector<Group> FuseKernelsPass::formGroups(Block &body, bool fuse) {
+  SmallVector<Group> groups;
+  DenseMap<Operation *, size_t> groupOf;
+  for (Operation &op : body.without_terminator()) {
+    if (isa<WeightOp, SplitOp>(op))
+      continue;
+    if (fuse)
+      if (Group *group = groupToJoin(groups, groupOf, &op)) {
+        group->ops.push_back(&op);
+        groupOf[&op] = group - groups.data();
+        if (isa<RMSNormOp>(op))
+          group->kind = FusionKind::norm;
+        continue;
+      }
+    groupOf[&op] = groups.size();
+    groups.push_back({kindOf(&op), {&op}});
+  }
+  // A group whose early results are read before its last operation cannot
+  // become one region: split it back into single operations.
+  SmallVector<Group> checked;
+  for (Group &group : groups) {
+    llvm::SmallPtrSet<Operation *, 8> members(group.ops.begin(),
+                                              group.ops.end());
+    Operation *last = group.ops.back();
+    bool contiguous = llvm::all_of(group.ops, [&](Operation *op) {
+      return llvm::all_of(op->getUsers(), [&](Operation *user) {
+        return members.contains(user) || !user->isBeforeInBlock(last);
+      });
+    });
+    if (contiguous) {
+      checked.push_back(std::move(group));
+      continue;
+    }
+    for (Operation *op : group.ops)
+      checked.push_back({kindOf(op), {op}});
+  }
+  return checked;
+}
+
+FusionAttr FuseKernelsPass::strategyOf(FusionKind kind) {
+  MLIRContext *context = &getContext();
+  Builder b(context);
+  SmallVector<NamedAttribute> params;
+  if (kind == FusionKind::gemm) {
+    params.push_back(b.getNamedAttr("rows", b.getI64IntegerAttr(gemmRows)));
+    params.push_back(
+        b.getNamedAttr("tokens", b.getI64IntegerAttr(gemmTokens)));
+    params.push_back(b.getNamedAttr("rows_at_once",
+                                    b.getI64IntegerAttr(gemmRowsAtOnce)));
+  } else if (kind == FusionKind::scan) {
+    params.push_back(
+        b.getNamedAttr("channels", b.getI64IntegerAttr(scanChannels)));
+  }
+  return FusionAttr::get(context, kind, b.getDictionaryAttr(params));
+}
+
+void FuseKernelsPass::materialize(Group &group) {
+  llvm::SmallPtrSet<Operation *, 8> members(group.ops.begin(),
+                                            group.ops.end());
+  llvm::SetVector<Value> inputs;
+  SmallVector<Value> outputs;
+  for (Operation *op : group.ops) {
+    for (Value operand : op->getOperands())
+      if (!members.contains(operand.getDefiningOp()))
+        inputs.insert(operand);
+    for (Value result : op->getResults())
+      if (llvm::any_of(result.getUsers(), [&](Operation *user) {
+            return !members.contains(user);
+          }))
+        outputs.push_back(result);
+  }
+  Operation *last = group.ops.back();
+  OpBuilder b(last->getContext());
+  b.setInsertionPointAfter(last);
+  SmallVector<Type> resultTypes;
+  for (Value output : outputs)
+    resultTypes.push_back(output.getType());
+  auto fused = FusedOp::create(b, last->getLoc(), resultTypes,
+                               strategyOf(group.kind), inputs.getArrayRef());
+  Block *body = new Block();
+  fused.getBody().push_back(body);
+  for (Value input : inputs)
+    body->addArgument(input.getType(), input.getLoc());
+  for (Operation *op : group.ops)
+    op->moveBefore(body, body->end());
+  b.setInsertionPointToEnd(body);
+  YieldOp::create(b, last->getLoc(), outputs);
+
+  Region *region = &fused.getBody();
+  auto inside = [&](OpOperand &use) {
+    return region->isAncestor(use.getOwner()->getParentRegion());
+  };
+  for (auto [index, argument] : llvm::enumerate(body->getArguments())) {
+    Value input = inputs[index];
+    input.replaceUsesWithIf(argument, inside);
+  }
+  for (auto [output, result] : llvm::zip(outputs, fused.getResults()))
+    output.replaceUsesWithIf(result,
+                             [&](OpOperand &use) { return !inside(use); });
+  ++numGroups;
+  if (group.ops.size() > 1)
+    numFusedOps += group.ops.size();
+}
+
+void FuseKernelsPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  if (strategy != "fused" && strategy != "unfused") {
+    module.emitError() << "unknown fusion strategy '" << strategy
+                       << "' (expected fused or unfused)";
+    return signalPassFailure();
+  }
+  for (auto [name, value] :
+       {std::pair<StringRef, int64_t>{"gemm-rows", gemmRows},
+        {"gemm-tokens", gemmTokens},
+        {"gemm-rows-at-once", gemmRowsAtOnce},
+        {"scan-channels", scanChannels}}) {
+    if (value < 1) {
+      module.emitError() << "fusion option " << name
+                         << " must be at least 1, got " << value;
+      return signalPassFailure();
+    }
+  }
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    if (!func.getBody().hasOneBlock()) {
+      func.emitError() << "fusion expects straight-line entry points";
+      return signalPassFailure();
+    }
+    if (!func.getOps<FusedOp>().empty())
+      continue; // already fused
+    for (Group &group : formGroups(func.front(), strategy == "fused"))
+      materialize(group);
+  }
+  Builder b(&getContext());
+  module->setAttr(
+      MMDialect::kFusionAttrName,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("strategy", b.getStringAttr(strategy)),
+           b.getNamedAttr("gemm_rows", b.getI64IntegerAttr(gemmRows)),
+           b.getNamedAttr("gemm_tokens", b.getI64IntegerAttr(gemmTokens)),
+           b.getNamedAttr("gemm_rows_at_once",
+                          b.getI64IntegerAttr(gemmRowsAtOnce)),
+           b.getNamedAttr("scan_channels",
+                          b.getI64IntegerAttr(scanChannels))}));
+}
+
+} // namespace
