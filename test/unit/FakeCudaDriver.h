@@ -1,0 +1,60 @@
+//===- FakeCudaDriver.h - a fake CUDA driver, for tests ---------*- C++ -*-===//
+//
+// libfakecuda.so implements the CUDA driver functions of
+// runtime/gpu/CudaSymbols.def on the host, so that the GPU layer's tests run
+// without a GPU: device memory is host memory, work runs at once (or is
+// recorded while a stream is captured, and replayed by graph launches), and
+// "kernels" are host functions the test registers by name.
+//
+// A module image is text: the magic FAKE_CUBIN_MAGIC, then the names of its
+// kernels separated by spaces, up to a newline. cuModuleLoadData wants the
+// magic at the start; cuModuleLoadDataEx (PTX) finds it anywhere and writes a
+// fake ptxas message into the error log when it is missing.
+//
+// Environment:
+//   FAKE_CUDA_DEVICES=N       how many devices the driver sees (default 1)
+//   FAKE_CUDA_FAIL=name[:code] the driver function `name` (its API name, e.g.
+//                             cuModuleLoadData, cuMemAlloc) fails with `code`
+//                             (default: a code that fits the function)
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MM_TEST_UNIT_FAKECUDADRIVER_H
+#define MM_TEST_UNIT_FAKECUDADRIVER_H
+
+#define FAKE_CUBIN_MAGIC "FAKECUBIN"
+
+extern "C" {
+
+/// What a fake kernel sees of its launch.
+struct FakeLaunch {
+  unsigned grid[3];
+  unsigned block[3];
+  unsigned sharedMemoryBytes;
+  void *stream;
+  void **params;
+};
+
+using FakeKernel = void (*)(const FakeLaunch *launch);
+
+/// Counters of live objects and of work done.
+struct FakeCudaStats {
+  long allocations;
+  long modules;
+  long streams;
+  long events;
+  long graphs;
+  long retainedContexts;
+  long launches;
+};
+
+/// Makes `kernel` the host function behind the kernel `name` of every module
+/// that lists it.
+void fakeCudaRegisterKernel(const char *name, FakeKernel kernel);
+void fakeCudaGetStats(FakeCudaStats *stats);
+
+using FakeCudaRegisterKernelFn = void (*)(const char *, FakeKernel);
+using FakeCudaGetStatsFn = void (*)(FakeCudaStats *);
+}
+
+#endif // MM_TEST_UNIT_FAKECUDADRIVER_H
