@@ -1,12 +1,16 @@
 //===- MgpuAbi.cpp - the mgpu* functions compiled host code calls ---------===//
 //
-// The signatures follow what MLIR 22 emits (mlir-opt-22 --gpu-to-llvm and
-// mlir-translate-22 on gpu.launch_func, gpu.alloc/dealloc/memcpy/memset,
-// gpu.wait, gpu.set_default_device and gpu.binary); they match upstream's
-// CudaRuntimeWrappers.cpp and RocmRuntimeWrappers.cpp of that release. Later
-// upstream releases add an assembly size to mgpuModuleLoadJIT and a
-// paramsCount to mgpuLaunchClusterKernel; extra trailing arguments are
-// harmless in the C calling convention, so artifacts of either kind work.
+// The signatures are the ones MLIR 22 emits, read off its own output:
+// mlir-opt-22 --gpu-to-llvm and mlir-translate-22 on gpu.launch_func (with
+// and without clusters), gpu.alloc/dealloc/memcpy/memset (i16 and i32),
+// gpu.wait, gpu.set_default_device and gpu.binary in both formats (the
+// builders are GPUToLLVMConversion.cpp and SelectObjectAttr.cpp upstream).
+// Upstream's CudaRuntimeWrappers.cpp and RocmRuntimeWrappers.cpp implement
+// the same set. Some of their versions take one more trailing argument than
+// 22 passes (a paramsCount on mgpuLaunchClusterKernel, an assembly size on
+// mgpuModuleLoadJIT); we take what 22 passes, and since the C calling
+// convention ignores extra trailing arguments, code built against either
+// binds to these.
 //
 //===----------------------------------------------------------------------===//
 
