@@ -174,7 +174,8 @@ LogicalResult EntryLowering::lowerGroup(OpBuilder &b, KernelBuilder &kb,
        llvm::zip(group.getResults(), body.getTerminator()->getOperands())) {
     if (failed(assignResult(b, kb, group, result)))
       return failure();
-    buffers[inner] = buffers[result];
+    Value assigned = buffers.lookup(result); // before [] may grow the map
+    buffers[inner] = assigned;
   }
   // Values that live only inside the group: allocated as the kernel needs
   // them, freed after it.
