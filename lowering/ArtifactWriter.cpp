@@ -155,7 +155,11 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
     return makeError("ld.lld not found (install lld-22)");
   std::string output = path.str();
   llvm::SmallVector<llvm::StringRef> args{
-      *linker, "-shared", "--no-undefined-version", "-o", output, object,
+      *linker, "-shared", "--no-undefined-version",
+      // Calls between the artifact's own functions bind inside it: a
+      // process that also defines mm_prefill (the runtime's C ABI) must not
+      // interpose on the compiled entry points.
+      "-Bsymbolic", "-o", output, object,
       "-L/usr/lib/x86_64-linux-gnu", "-L/lib/x86_64-linux-gnu",
       // Parallel loops run on LLVM's
       // OpenMP runtime (libomp-22-dev).

@@ -1,0 +1,186 @@
+//===- CApiTest.cpp - the runtime's C ABI ---------------------------------===//
+//
+// A compiled artifact driven through runtime/MMRuntime.h only: prefill,
+// decode, batches and snapshots against the reference executor on the same
+// weights file, and every misuse giving a status and a message.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RuntimeTestUtil.h"
+
+#include "runtime/MMRuntime.h"
+#include "runtime/Safetensors.h"
+#include "runtime/reference/ReferenceExecutor.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <string>
+
+extern "C" int32_t mm_test_greedy_step_in_c(const char *artifact,
+                                            const char *weights,
+                                            const int32_t *tokens,
+                                            int64_t time);
+
+using namespace mm;
+using namespace mm::testing;
+
+namespace {
+
+std::string artifactPath() {
+  return std::string(MM_TEST_ARTIFACTS) + "/memmamba-tiny.mmx";
+}
+
+class CApiTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    // The weights file every test opens: random weights of memmamba-tiny.
+    llvm::SmallString<128> path;
+    ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("capi", "safetensors",
+                                                    path));
+    weightsPath = std::string(path);
+    auto tensors = initializeWeights(memmambaTiny(), {/*seed=*/21});
+    std::vector<TensorToWrite> toWrite;
+    for (auto &entry : tensors)
+      toWrite.push_back({entry.getKey().str(), DType::F32,
+                         entry.getValue().shape, entry.getValue().values});
+    ASSERT_FALSE(static_cast<bool>(writeSafetensors(weightsPath, toWrite)));
+  }
+  static void TearDownTestSuite() { llvm::sys::fs::remove(weightsPath); }
+
+  void SetUp() override {
+    model = mm_model_open(artifactPath().c_str(), weightsPath.c_str());
+    ASSERT_NE(model, nullptr) << mm_last_error();
+    auto loaded = ModelWeights::load(memmambaTiny(), weightsPath);
+    ASSERT_TRUE(static_cast<bool>(loaded))
+        << llvm::toString(loaded.takeError());
+    // The executor refers to the weights: they live as long as the test.
+    weights = std::make_unique<ModelWeights>(std::move(*loaded));
+    reference = std::make_unique<ReferenceExecutor>(*weights);
+  }
+  void TearDown() override { mm_model_free(model); }
+
+  static inline std::string weightsPath;
+  mm_model *model = nullptr;
+  std::unique_ptr<ModelWeights> weights;
+  std::unique_ptr<ReferenceExecutor> reference;
+};
+
+TEST_F(CApiTest, PrefillAndDecodeMatchTheReference) {
+  int64_t vocab = mm_model_vocab_size(model);
+  ASSERT_EQ(vocab, 256);
+  mm_state *state = mm_state_create(model, 1);
+  ASSERT_NE(state, nullptr) << mm_last_error();
+  EXPECT_EQ(mm_state_size(state), mm_model_state_bytes(model));
+
+  std::vector<int32_t> prompt = randomTokens(37, vocab, 3);
+  std::vector<float> logits(prompt.size() * vocab);
+  ASSERT_EQ(mm_prefill(model, state, prompt.data(), prompt.size(),
+                       logits.data()),
+            0)
+      << mm_last_error();
+  SequenceState expectedState = reference->createState();
+  auto expected = reference->prefill(prompt, expectedState);
+  ASSERT_TRUE(static_cast<bool>(expected));
+  EXPECT_LT(relativeError(logits.data(), expected->data(), logits.size()),
+            1e-4);
+
+  for (int32_t token : randomTokens(5, vocab, 4)) {
+    std::vector<float> step(vocab);
+    ASSERT_EQ(mm_decode(model, state, &token, step.data()), 0)
+        << mm_last_error();
+    auto want = reference->decode(token, expectedState);
+    ASSERT_TRUE(static_cast<bool>(want));
+    EXPECT_LT(relativeError(step.data(), want->data(), vocab), 1e-4);
+  }
+  mm_state_free(state);
+}
+
+TEST_F(CApiTest, BatchesAndSnapshots) {
+  int64_t vocab = mm_model_vocab_size(model);
+  mm_state *state = mm_state_create(model, 2);
+  ASSERT_NE(state, nullptr);
+  EXPECT_EQ(mm_state_batch(state), 2);
+  EXPECT_EQ(mm_state_size(state), 2 * mm_model_state_bytes(model));
+  std::vector<int32_t> tokens = randomTokens(2 * 9, vocab, 5);
+  ASSERT_EQ(mm_prefill(model, state, tokens.data(), 9, nullptr), 0);
+
+  std::vector<uint8_t> saved(mm_state_size(state));
+  ASSERT_EQ(mm_state_snapshot(state, saved.data(), saved.size()), 0);
+  int32_t next[2] = {7, 11};
+  std::vector<float> first(2 * vocab), again(2 * vocab);
+  ASSERT_EQ(mm_decode(model, state, next, first.data()), 0);
+  ASSERT_EQ(mm_state_restore(state, saved.data(), saved.size()), 0);
+  ASSERT_EQ(mm_decode(model, state, next, again.data()), 0);
+  EXPECT_EQ(first, again);
+
+  // Sequence 1 of the batch is the same as running it alone.
+  mm_state *alone = mm_state_create(model, 1);
+  std::vector<float> single(9 * vocab), step(vocab);
+  ASSERT_EQ(mm_prefill(model, alone, tokens.data() + 9, 9, single.data()), 0);
+  ASSERT_EQ(mm_decode(model, alone, &next[1], step.data()), 0);
+  EXPECT_LT(relativeError(step.data(), first.data() + vocab, vocab), 1e-6);
+  mm_state_free(alone);
+  mm_state_free(state);
+}
+
+TEST_F(CApiTest, MisuseGivesAStatusAndAMessage) {
+  int64_t vocab = mm_model_vocab_size(model);
+  mm_state *state = mm_state_create(model, 1);
+  std::vector<uint8_t> before(mm_state_size(state));
+  ASSERT_EQ(mm_state_snapshot(state, before.data(), before.size()), 0);
+
+  int32_t outside[2] = {1, static_cast<int32_t>(vocab)};
+  EXPECT_NE(mm_prefill(model, state, outside, 2, nullptr), 0);
+  EXPECT_NE(std::string(mm_last_error()).find("outside the vocabulary"),
+            std::string::npos)
+      << mm_last_error();
+  std::vector<uint8_t> after(before.size());
+  ASSERT_EQ(mm_state_snapshot(state, after.data(), after.size()), 0);
+  EXPECT_EQ(before, after);
+
+  EXPECT_NE(mm_prefill(model, state, outside, 0, nullptr), 0);
+  EXPECT_STREQ(mm_last_error(), "mm_prefill: time must be at least 1, got 0");
+  EXPECT_NE(mm_prefill(model, state, nullptr, 1, nullptr), 0);
+  EXPECT_STREQ(mm_last_error(), "mm_prefill: tokens is NULL");
+  EXPECT_NE(mm_state_restore(state, before.data(), 3), 0);
+  EXPECT_NE(std::string(mm_last_error()).find("the snapshot holds 3 bytes"),
+            std::string::npos);
+  EXPECT_EQ(mm_state_create(model, 0), nullptr);
+  EXPECT_STREQ(mm_last_error(), "mm_state_create: batch must be at least 1, "
+                                "got 0");
+
+  mm_model *other = mm_model_open(artifactPath().c_str(), weightsPath.c_str());
+  ASSERT_NE(other, nullptr);
+  int32_t token = 1;
+  EXPECT_NE(mm_decode(other, state, &token, nullptr), 0);
+  EXPECT_STREQ(mm_last_error(),
+               "mm_decode: the state was created for another model");
+  mm_model_free(other);
+  mm_state_free(state);
+
+  EXPECT_EQ(mm_model_open("/nonexistent.mmx", weightsPath.c_str()), nullptr);
+  EXPECT_NE(std::string(mm_last_error()).find("/nonexistent.mmx"),
+            std::string::npos);
+  EXPECT_EQ(mm_model_open(artifactPath().c_str(), "/nonexistent.safetensors"),
+            nullptr);
+  EXPECT_NE(std::string(mm_last_error()).find("/nonexistent.safetensors"),
+            std::string::npos)
+      << mm_last_error();
+  EXPECT_EQ(mm_model_open(nullptr, weightsPath.c_str()), nullptr);
+  EXPECT_STREQ(mm_last_error(), "mm_model_open: artifact_path is NULL");
+}
+
+TEST_F(CApiTest, CallableFromC) {
+  std::vector<int32_t> prompt = randomTokens(12, 256, 9);
+  int32_t token = mm_test_greedy_step_in_c(
+      artifactPath().c_str(), weightsPath.c_str(), prompt.data(), 12);
+  ASSERT_GE(token, 0) << mm_last_error();
+  SequenceState expectedState = reference->createState();
+  auto logits = reference->prefill(prompt, expectedState);
+  ASSERT_TRUE(static_cast<bool>(logits));
+  const float *last = logits->data() + 11 * 256;
+  EXPECT_EQ(token, std::max_element(last, last + 256) - last);
+}
+
+} // namespace
