@@ -89,7 +89,12 @@ mm_state *mm_state_create(const mm_model *model, int64_t batch) {
          std::to_string(batch));
     return nullptr;
   }
-  return new mm_state{model, model->compiled->createState(batch)};
+  auto state = model->compiled->createState(batch);
+  if (!state) {
+    fail(state.takeError());
+    return nullptr;
+  }
+  return new mm_state{model, std::move(*state)};
 }
 
 void mm_state_free(mm_state *state) { delete state; }

@@ -9,6 +9,7 @@
 
 #include "llvm/BinaryFormat/Magic.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 
 using namespace mm;
 
@@ -42,17 +43,21 @@ private:
 
 class CompiledRunner : public ModelRunner {
 public:
-  explicit CompiledRunner(std::unique_ptr<CompiledModel> model)
-      : model(std::move(model)) {}
+  CompiledRunner(std::unique_ptr<gpu::GpuDevice> device,
+                 std::unique_ptr<CompiledModel> model)
+      : device(std::move(device)), model(std::move(model)) {}
   const ModelConfig &config() const override { return model->config(); }
-  llvm::StringRef backendName() const override { return "cpu"; }
+  llvm::StringRef backendName() const override { return model->targetKind(); }
   llvm::Expected<std::vector<std::vector<float>>>
   prefill(const std::vector<std::vector<int32_t>> &prompts) override {
     // Sequences of different lengths run one by one, each with its state.
     std::vector<std::vector<float>> logits;
     states.clear();
     for (const std::vector<int32_t> &prompt : prompts) {
-      states.push_back(model->createState(1));
+      auto state = model->createState(1);
+      if (!state)
+        return state.takeError();
+      states.push_back(std::move(*state));
       auto result = model->prefill(prompt, prompt.size(), states.back());
       if (!result)
         return makeError("sequence " + std::to_string(logits.size()) + ": " +
@@ -67,9 +72,15 @@ public:
   }
 
 private:
+  // The model goes before the device it runs on.
+  std::unique_ptr<gpu::GpuDevice> device;
   std::unique_ptr<CompiledModel> model;
   std::vector<CompiledState> states;
 };
+
+llvm::StringRef getBackendName(BackendKind kind) {
+  return kind == BackendKind::Reference ? "reference" : "cpu";
+}
 
 } // namespace
 
@@ -79,15 +90,49 @@ bool mm::isArtifact(llvm::StringRef path) {
          magic == llvm::file_magic::elf_shared_object;
 }
 
+llvm::Expected<std::unique_ptr<gpu::GpuDevice>>
+mm::openDevice(llvm::StringRef spec) {
+  if (spec == "cpu")
+    return nullptr;
+  llvm::StringRef vendor = spec.split(':').first;
+  if (vendor != "cuda" && vendor != "hip")
+    return makeError("bad device '" + spec +
+                     "': expected cpu, cuda:N or hip:N (N a device index, 0 "
+                     "for the first device)");
+  return gpu::GpuDevice::open(spec);
+}
+
+void mm::printDevices(llvm::raw_ostream &os) {
+  std::vector<std::string> notes;
+  for (const gpu::DeviceDescription &device : gpu::listDevices(&notes))
+    os << llvm::format("%-8s %s\n", device.spec.c_str(),
+                       device.description.c_str());
+  for (const std::string &note : notes)
+    os << "note: " << note << "\n";
+}
+
 llvm::Expected<std::unique_ptr<ModelRunner>>
-mm::openModelRunner(llvm::StringRef modelPath, llvm::StringRef weightsPath,
-                    std::optional<BackendKind> backend, bool randomWeights) {
+mm::openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options) {
+  auto device = openDevice(options.device);
+  if (!device)
+    return device.takeError();
+  if (*device) {
+    if (options.backend)
+      return makeError("--backend=" + getBackendName(*options.backend) +
+                       " runs on the host; on " + options.device +
+                       " only compiled artifacts run (leave --backend out)");
+    if (!isArtifact(modelPath))
+      return makeError(modelPath + ": not a compiled artifact; " +
+                       options.device +
+                       " runs models compiled for it by mm-compile");
+  }
+  const std::optional<BackendKind> &backend = options.backend;
   bool compiled =
       backend ? *backend == BackendKind::Cpu : isArtifact(modelPath);
   std::unique_ptr<CompiledModel> artifact;
   ModelConfig config;
   if (compiled) {
-    auto opened = CompiledModel::open(modelPath);
+    auto opened = CompiledModel::open(modelPath, device->get());
     if (!opened)
       return opened.takeError();
     artifact = std::move(*opened);
@@ -100,7 +145,7 @@ mm::openModelRunner(llvm::StringRef modelPath, llvm::StringRef weightsPath,
   }
 
   std::optional<ModelWeights> weights;
-  if (randomWeights) {
+  if (options.randomWeights) {
     auto made = ModelWeights::fromTensors(
         config, initializeWeights(config, WeightInitOptions()),
         "random weights");
@@ -108,7 +153,7 @@ mm::openModelRunner(llvm::StringRef modelPath, llvm::StringRef weightsPath,
       return made.takeError();
     weights = std::move(*made);
   } else {
-    std::string checkpoint = weightsPath.str();
+    std::string checkpoint = options.weightsPath;
     if (checkpoint.empty()) {
       if (compiled || !llvm::sys::fs::is_directory(modelPath))
         return makeError(modelPath + ": no weights: pass --weights FILE or "
@@ -124,5 +169,6 @@ mm::openModelRunner(llvm::StringRef modelPath, llvm::StringRef weightsPath,
     return std::make_unique<ReferenceRunner>(std::move(*weights));
   if (llvm::Error err = artifact->bindWeights(*weights))
     return std::move(err);
-  return std::make_unique<CompiledRunner>(std::move(artifact));
+  return std::make_unique<CompiledRunner>(std::move(*device),
+                                          std::move(artifact));
 }

@@ -1,8 +1,9 @@
 //===- ModelRunner.h - one interface over every backend ---------*- C++ -*-===//
 //
 // What the tools need from a backend: run prompts from fresh states, then
-// decode token by token. The reference executor and compiled artifacts both
-// provide it, so mm-run and mm-bench treat them alike.
+// decode token by token. The reference executor and compiled artifacts (on
+// the host CPU or a GPU) all provide it, so mm-run and mm-bench treat them
+// alike.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,8 +11,10 @@
 #define MM_RUNTIME_MODELRUNNER_H
 
 #include "runtime/ModelConfig.h"
+#include "runtime/gpu/GpuDevice.h"
 
 #include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
 #include <memory>
@@ -26,7 +29,7 @@ class ModelRunner {
 public:
   virtual ~ModelRunner() = default;
   virtual const ModelConfig &config() const = 0;
-  /// "reference" or "cpu".
+  /// "reference", or where compiled code runs: "cpu", "cuda" or "hip".
   virtual llvm::StringRef backendName() const = 0;
   /// Runs every prompt from a fresh state; logits [T, V] per prompt.
   virtual llvm::Expected<std::vector<std::vector<float>>>
@@ -39,14 +42,36 @@ public:
 /// Whether `path` is a compiled artifact (an ELF shared library).
 bool isArtifact(llvm::StringRef path);
 
-/// Opens `modelPath` (a config, a model folder, or an artifact) on a
-/// backend (the CPU for artifacts, unless `backend` says otherwise), with the
-/// weights at `weightsPath` (default: the model folder). With
-/// `randomWeights`, weights come from mm-init-weights' initialisation
-/// instead (for benchmarks of shapes without a checkpoint).
+/// How the tools open a model.
+struct RunnerOptions {
+  /// The checkpoint: a .safetensors file, a shard index or a folder
+  /// (default: the model folder).
+  std::string weightsPath;
+  /// The executor (default: compiled code for an artifact, the reference
+  /// executor otherwise).
+  std::optional<BackendKind> backend;
+  /// Where compiled code runs: "cpu" (the host), or a GPU, "cuda:N" or
+  /// "hip:N", for an artifact compiled for it.
+  std::string device = "cpu";
+  /// Weights from mm-init-weights' initialisation instead of a checkpoint
+  /// (for benchmarks of shapes without one).
+  bool randomWeights = false;
+};
+
+/// Opens `modelPath` (a config, a model folder, or an artifact) as
+/// `options` say.
 llvm::Expected<std::unique_ptr<ModelRunner>>
-openModelRunner(llvm::StringRef modelPath, llvm::StringRef weightsPath,
-                std::optional<BackendKind> backend, bool randomWeights);
+openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options);
+
+/// Opens the device a --device value names: null for "cpu" (the host), a
+/// GPU for "cuda:N" or "hip:N" (the driver's error when it cannot).
+llvm::Expected<std::unique_ptr<gpu::GpuDevice>>
+openDevice(llvm::StringRef spec);
+
+/// What --list-devices prints: every device the runtime can run on
+/// (gpu::listDevices), one a line, then a note for each driver that is
+/// unavailable.
+void printDevices(llvm::raw_ostream &os);
 
 } // namespace mm
 

@@ -25,7 +25,7 @@ if [ "${MM_SKIP_SANITIZERS:-0}" != 1 ]; then
   # The build runs the (instrumented) compiler to make the test artifacts;
   # MLIR's and LLVM's process-lifetime allocations are not leaks of ours.
   ASAN_OPTIONS=detect_leaks=0 cmake --build "$sanitized" --target \
-    MMUnitTests MMRuntimeTests MMCompiledTests MMGpuTests \
+    MMUnitTests MMRuntimeTests MMCompiledTests MMGpuTests MMCompiledGpuTests \
     -- ${MM_JOBS:+-j "$MM_JOBS"}
   # One OpenMP thread: LeakSanitizer's exit-time scan crashes on libomp's
   # worker threads (the parallel code paths are covered by the main run).

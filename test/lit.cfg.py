@@ -26,6 +26,15 @@ llvm_config.add_tool_substitutions(
 llvm_config.add_tool_substitutions(["split-file", "llvm-nm"],
                                    [config.llvm_tools_dir])
 
+# The fake CUDA driver and the hand-written GPU artifacts of the unit tests,
+# for the tools' GPU paths without a GPU (tools/devices.test).
+config.substitutions.append(
+    ("%fake_cuda_driver",
+     os.path.join(config.mm_obj_root, "test", "unit", "libfakecuda.so")))
+config.substitutions.append(
+    ("%fake_gpu_artifacts",
+     os.path.join(config.mm_obj_root, "test", "unit", "fake-gpu-artifacts")))
+
 # The fuzzer is built only where clang can link libFuzzer (test/fuzz).
 if config.mm_fuzzer:
     config.available_features.add("fuzzer")

@@ -55,6 +55,14 @@ protected:
     }
     return std::move(*logits);
   }
+  CompiledState createState(int64_t batch) {
+    auto state = model->createState(batch);
+    if (!state) {
+      ADD_FAILURE() << llvm::toString(state.takeError());
+      return {};
+    }
+    return std::move(*state);
+  }
   std::vector<float> referencePrefill(llvm::ArrayRef<int32_t> tokens,
                                       SequenceState &state) {
     auto logits = reference->prefill(tokens, state);
@@ -76,7 +84,7 @@ constexpr double kTolerance = 1e-4; // spec invariant 5, CPU
 TEST_P(CompiledModelTest, PrefillMatchesTheReference) {
   for (size_t length : GetParam().lengths) {
     std::vector<int32_t> tokens = randomTokens(length, vocab(), length);
-    CompiledState state = model->createState(1);
+    CompiledState state = createState(1);
     SequenceState expectedState = reference->createState();
     std::vector<float> ours = compiledPrefill(tokens, length, state);
     std::vector<float> expected = referencePrefill(tokens, expectedState);
@@ -94,7 +102,7 @@ TEST_P(CompiledModelTest, PrefillMatchesTheReference) {
 
 TEST_P(CompiledModelTest, DecodeMatchesTheReference) {
   std::vector<int32_t> prompt = randomTokens(9, vocab(), 1);
-  CompiledState state = model->createState(1);
+  CompiledState state = createState(1);
   SequenceState expectedState = reference->createState();
   compiledPrefill(prompt, prompt.size(), state);
   referencePrefill(prompt, expectedState);
@@ -111,7 +119,7 @@ TEST_P(CompiledModelTest, DecodeMatchesTheReference) {
 
 TEST_P(CompiledModelTest, ChunkedPrefillEqualsWholePrefill) {
   std::vector<int32_t> tokens = randomTokens(40, vocab(), 3);
-  CompiledState whole = model->createState(1), chunked = whole;
+  CompiledState whole = createState(1), chunked = whole;
   std::vector<float> expected = compiledPrefill(tokens, 40, whole);
   std::vector<float> first =
       compiledPrefill(llvm::ArrayRef(tokens).take_front(13), 13, chunked);
@@ -129,10 +137,10 @@ TEST_P(CompiledModelTest, ChunkedPrefillEqualsWholePrefill) {
 TEST_P(CompiledModelTest, BatchEqualsSeparateRuns) {
   const int64_t batch = 3, time = 11;
   std::vector<int32_t> tokens = randomTokens(batch * time, vocab(), 4);
-  CompiledState together = model->createState(batch);
+  CompiledState together = createState(batch);
   std::vector<float> logits = compiledPrefill(tokens, time, together);
   for (int64_t b = 0; b < batch; ++b) {
-    CompiledState alone = model->createState(1);
+    CompiledState alone = createState(1);
     std::vector<float> expected = compiledPrefill(
         llvm::ArrayRef(tokens).slice(b * time, time), time, alone);
     EXPECT_TRUE(std::equal(expected.begin(), expected.end(),
@@ -142,7 +150,7 @@ TEST_P(CompiledModelTest, BatchEqualsSeparateRuns) {
 }
 
 TEST_P(CompiledModelTest, SnapshotAndRestoreReproduceTheRun) {
-  CompiledState state = model->createState(1);
+  CompiledState state = createState(1);
   compiledPrefill(randomTokens(12, vocab(), 5), 12, state);
   CompiledState saved = state;
   std::vector<int32_t> next = randomTokens(6, vocab(), 6);
@@ -154,7 +162,7 @@ TEST_P(CompiledModelTest, SnapshotAndRestoreReproduceTheRun) {
 }
 
 TEST_P(CompiledModelTest, BadInputIsRejectedAndLeavesTheStateAlone) {
-  CompiledState state = model->createState(1);
+  CompiledState state = createState(1);
   std::vector<uint8_t> before = state.bytes;
   auto logits = model->prefill({1, static_cast<int32_t>(vocab())}, 2, state);
   ASSERT_FALSE(static_cast<bool>(logits));

@@ -1,17 +1,21 @@
 //===- mm-bench.cpp - prefill and decode throughput -----------------------===//
 //
 // mm-bench MODEL [--weights FILE | --random-weights] [-p 512[,8192]]
-//          [-n 128] [-r 5] [--backend=reference|cpu] [-o md|json]
+//          [-n 128] [-r 5] [--backend=reference|cpu]
+//          [--device cpu|cuda:N|hip:N] [-o md|json]
+// mm-bench --list-devices
 //
 // Measures, like llama-bench, prompt processing (ppP: a P-token prompt from a
 // fresh state) and text generation (tgN: N decode steps after a one-token
 // prompt) in tokens per second, mean and standard deviation over -r
 // repetitions after one warm-up run. MODEL is a config or model folder (the
-// reference executor) or an artifact (compiled code).
+// reference executor) or an artifact (compiled code, on the host or on the
+// GPU --device names; the backend column says which).
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/ModelRunner.h"
+#include "tools/DeviceOptions.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -29,7 +33,7 @@ using namespace mm;
 
 namespace {
 cl::OptionCategory category("mm-bench options");
-cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+cl::opt<std::string> modelPath(cl::Positional,
                                cl::desc("<config, model folder or artifact>"),
                                cl::cat(category));
 cl::opt<std::string> weightsPath("weights", cl::desc("Checkpoint"),
@@ -52,6 +56,7 @@ cl::opt<BackendKind> backend(
                           "the reference executor"),
                clEnumValN(BackendKind::Cpu, "cpu", "a compiled artifact")),
     cl::init(BackendKind::Reference), cl::cat(category));
+DeviceOptions deviceOptions(category);
 cl::opt<std::string> outputFormat("o", cl::desc("Output: md (default) or json"),
                                   cl::init("md"), cl::cat(category));
 
@@ -114,10 +119,17 @@ llvm::Expected<double> timeOnce(ModelRunner &runner, unsigned prompt,
 }
 
 llvm::Error run() {
-  std::optional<BackendKind> kind;
+  if (modelPath.empty())
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "no model: pass a config, a model folder or an artifact");
+  RunnerOptions options;
+  options.weightsPath = weightsPath;
   if (backend.getNumOccurrences())
-    kind = backend.getValue();
-  auto runner = openModelRunner(modelPath, weightsPath, kind, randomWeights);
+    options.backend = backend.getValue();
+  options.device = deviceOptions.device;
+  options.randomWeights = randomWeights;
+  auto runner = openModelRunner(modelPath, options);
   if (!runner)
     return runner.takeError();
   std::vector<unsigned> lengths(promptLengths.begin(), promptLengths.end());
@@ -173,6 +185,10 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "MemMamba throughput benchmark\n");
+  if (deviceOptions.listDevices) {
+    printDevices(llvm::outs());
+    return 0;
+  }
   if (outputFormat != "md" && outputFormat != "json") {
     llvm::WithColor::error(llvm::errs(), "mm-bench")
         << "-o takes md or json, not '" << outputFormat << "'\n";

@@ -3,10 +3,13 @@
 // mm-run MODEL [--weights FILE] --tokens 1,2,3 | --tokens @ids.txt
 //        [--tokens ... (more sequences: a batch)] [-n N]
 //        [--logits-out FILE] [--backend=reference|cpu]
+//        [--device cpu|cuda:N|hip:N]
+// mm-run --list-devices
 //
 // MODEL is a config.json, a model folder (config.json with
 // model.safetensors or its shards, as Hugging Face saves them), or an
-// artifact of mm-compile (run by its compiled code: --backend=cpu). Runs the
+// artifact of mm-compile (run by its compiled code: --backend=cpu; a GPU
+// artifact on the GPU --device names). Runs the
 // prompt(s), greedy-decodes N tokens, prints them (one line per sequence) and
 // llama.cpp-style timings on stderr. --logits-out writes the logits of every
 // prompt position as safetensors: "logits" [T, V], or "logits.0", "logits.1",
@@ -15,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/ModelRunner.h"
+#include "tools/DeviceOptions.h"
 #include "runtime/Safetensors.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -31,8 +35,9 @@ using namespace mm;
 
 namespace {
 cl::OptionCategory category("mm-run options");
-cl::opt<std::string> modelPath(cl::Positional, cl::Required,
-                               cl::desc("<config.json or model folder>"),
+cl::opt<std::string> modelPath(cl::Positional,
+                               cl::desc("<config.json, model folder or "
+                                        "artifact>"),
                                cl::cat(category));
 cl::opt<std::string> weightsPath(
     "weights",
@@ -40,7 +45,7 @@ cl::opt<std::string> weightsPath(
              "the model folder)"),
     cl::value_desc("path"), cl::cat(category));
 cl::list<std::string> tokenArgs(
-    "tokens", cl::OneOrMore,
+    "tokens", cl::ZeroOrMore,
     cl::desc("Prompt token ids, comma-separated, or @FILE of whitespace-"
              "separated ids; repeat for a batch"),
     cl::value_desc("ids|@file"), cl::cat(category));
@@ -57,6 +62,7 @@ cl::opt<BackendKind> backend(
                           "a compiled artifact, on the host CPU (the default "
                           "when MODEL is an artifact)")),
     cl::init(BackendKind::Reference), cl::cat(category));
+DeviceOptions deviceOptions(category);
 
 llvm::Error error(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
@@ -115,6 +121,10 @@ void printTiming(llvm::StringRef what, double ms, size_t count,
 
 llvm::Error run() {
   auto start = std::chrono::steady_clock::now();
+  if (modelPath.empty())
+    return error("no model: pass a config, a model folder or an artifact");
+  if (tokenArgs.empty())
+    return error("no prompt: pass --tokens");
   std::vector<std::vector<int32_t>> prompts;
   for (const std::string &arg : tokenArgs) {
     auto tokens = parseTokens(arg);
@@ -122,11 +132,12 @@ llvm::Error run() {
       return tokens.takeError();
     prompts.push_back(std::move(*tokens));
   }
-  std::optional<BackendKind> kind;
+  RunnerOptions options;
+  options.weightsPath = weightsPath;
   if (backend.getNumOccurrences())
-    kind = backend.getValue();
-  auto runner = openModelRunner(modelPath, weightsPath, kind,
-                                /*randomWeights=*/false);
+    options.backend = backend.getValue();
+  options.device = deviceOptions.device;
+  auto runner = openModelRunner(modelPath, options);
   if (!runner)
     return runner.takeError();
   const ModelConfig config = (*runner)->config();
@@ -208,6 +219,10 @@ int main(int argc, char **argv) {
     args.push_back(arg.c_str());
   cl::ParseCommandLineOptions(static_cast<int>(args.size()), args.data(),
                               "run a MemMamba model on token ids\n");
+  if (deviceOptions.listDevices) {
+    printDevices(llvm::outs());
+    return 0;
+  }
   if (llvm::Error err = run()) {
     llvm::WithColor::error(llvm::errs(), "mm-run")
         << llvm::toString(std::move(err)) << "\n";

@@ -1,0 +1,229 @@
+//===- fake-gpu-artifact.c - a GPU artifact written by hand, for tests ----===//
+//
+// What an artifact of mm-compile for a GPU holds (docs/artifact.md), written
+// by hand so that the runtime's GPU path runs without a GPU or that compiler:
+// the manifest (`mm_manifest`, generated next to it by fake-gpu-manifest);
+// the entry points with the CPU ABI, on device pointers; kernels launched
+// through the mgpu* ABI, each launch synchronous on a stream of its own; a
+// temporary from mgpuMemAlloc; and the kernel module loaded in a constructor
+// and unloaded in a destructor.
+//
+// The module is PTX text that the fake CUDA driver (FakeCudaDriver.h) takes
+// for an image listing three kernels, and the kernels are host functions
+// here, which the constructor registers with the fake driver (the library
+// MM_CUDA_DRIVER names) under those names. With the state of sequence b read
+// as floats s[0..]:
+//
+//   fake_init(state, batch, floats):   s[1] = b + 1 (after a memset to 0)
+//   fake_positions(state, positions, batch, time, floats):
+//                                      positions[b, t] = s[0] + t
+//   fake_step(weights, state, tokens, positions, logits, batch, time, vocab,
+//             hidden, floats):         logits[b, t, v] = E[token, v % H]
+//                                        + N[v % H] * positions[b, t]
+//                                        + 100 * s[1];
+//                                      s[0] += time; s[2] += the tokens
+//
+// where E is the embedding and N the final norm (the manifest's weights, at
+// offsets 0 and V * H), and `floats` is the state's floats per sequence.
+//
+//===----------------------------------------------------------------------===//
+
+#include <dlfcn.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+// The mgpu* ABI (runtime/gpu/MgpuAbi.h), bound at load time to the
+// executable that loads this artifact.
+void *mgpuModuleLoadJIT(void *data, int optLevel);
+void mgpuModuleUnload(void *module);
+void *mgpuModuleGetFunction(void *module, const char *name);
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t smem, void *stream,
+                      void **params, void **extra, size_t paramsCount);
+void *mgpuStreamCreate(void);
+void mgpuStreamDestroy(void *stream);
+void mgpuStreamSynchronize(void *stream);
+void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, bool isHostShared);
+void mgpuMemFree(void *ptr, void *stream);
+void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream);
+
+/// MLIR's memref descriptors (the C interface of the entry points).
+typedef struct {
+  void *allocated;
+  void *aligned;
+  int64_t offset;
+  int64_t sizes[1];
+  int64_t strides[1];
+} MemRef1;
+typedef struct {
+  void *allocated;
+  void *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+} MemRef2;
+typedef struct {
+  void *allocated;
+  void *aligned;
+  int64_t offset;
+  int64_t sizes[3];
+  int64_t strides[3];
+} MemRef3;
+
+//===----------------------------------------------------------------------===//
+// The kernels
+//===----------------------------------------------------------------------===//
+
+/// What a fake kernel sees of its launch (FakeLaunch in FakeCudaDriver.h).
+typedef struct {
+  unsigned grid[3];
+  unsigned block[3];
+  unsigned sharedMemoryBytes;
+  void *stream;
+  void **params;
+} FakeLaunch;
+typedef void (*FakeKernel)(const FakeLaunch *launch);
+
+#define PARAM(type, index) (*(type *)launch->params[index])
+
+static void fakeInit(const FakeLaunch *launch) {
+  float *state = PARAM(float *, 0);
+  int64_t batch = PARAM(int64_t, 1), floats = PARAM(int64_t, 2);
+  for (int64_t b = 0; b < batch; ++b)
+    state[b * floats + 1] = (float)(b + 1);
+}
+
+static void fakePositions(const FakeLaunch *launch) {
+  const float *state = PARAM(float *, 0);
+  float *positions = PARAM(float *, 1);
+  int64_t batch = PARAM(int64_t, 2), time = PARAM(int64_t, 3),
+          floats = PARAM(int64_t, 4);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t t = 0; t < time; ++t)
+      positions[b * time + t] = state[b * floats] + (float)t;
+}
+
+static void fakeStep(const FakeLaunch *launch) {
+  const float *weights = PARAM(float *, 0);
+  float *state = PARAM(float *, 1);
+  const int32_t *tokens = PARAM(int32_t *, 2);
+  const float *positions = PARAM(float *, 3);
+  float *logits = PARAM(float *, 4);
+  int64_t batch = PARAM(int64_t, 5), time = PARAM(int64_t, 6),
+          vocab = PARAM(int64_t, 7), hidden = PARAM(int64_t, 8),
+          floats = PARAM(int64_t, 9);
+  const float *norm = weights + vocab * hidden;
+  for (int64_t b = 0; b < batch; ++b) {
+    float *s = state + b * floats;
+    for (int64_t t = 0; t < time; ++t) {
+      int32_t token = tokens[b * time + t];
+      float position = positions[b * time + t];
+      for (int64_t v = 0; v < vocab; ++v) {
+        float value = weights[token * hidden + v % hidden];
+        value += norm[v % hidden] * position;
+        value += 100 * s[1];
+        logits[(b * time + t) * vocab + v] = value;
+      }
+      s[2] += (float)token;
+    }
+    s[0] += (float)time;
+  }
+}
+
+/// Registers the kernels with the fake driver, when it is the driver.
+static void registerKernels(void) {
+  const char *driver = getenv("MM_CUDA_DRIVER");
+  void *library = driver ? dlopen(driver, RTLD_NOW | RTLD_NOLOAD) : NULL;
+  if (!library)
+    return;
+  void (*registerKernel)(const char *, FakeKernel) =
+      (void (*)(const char *, FakeKernel))dlsym(library,
+                                                 "fakeCudaRegisterKernel");
+  if (registerKernel) {
+    registerKernel("fake_init", fakeInit);
+    registerKernel("fake_positions", fakePositions);
+    registerKernel("fake_step", fakeStep);
+  }
+  dlclose(library);
+}
+
+//===----------------------------------------------------------------------===//
+// The host code
+//===----------------------------------------------------------------------===//
+
+/// The kernels' module: PTX text (the runtime hands it to the driver to
+/// compile) holding the fake driver's list of kernels.
+static const char kImage[] =
+    ".version 8.0\n.target sm_80\n"
+    "// FAKECUBIN fake_init fake_positions fake_step\n";
+static void *module;
+
+__attribute__((constructor)) static void loadKernels(void) {
+  registerKernels();
+  module = mgpuModuleLoadJIT((void *)kImage, 2);
+}
+
+__attribute__((destructor)) static void unloadKernels(void) {
+  mgpuModuleUnload(module);
+}
+
+/// Launches `name` on `blocks` blocks of one thread and waits for it.
+static void launch(const char *name, int64_t blocks, void **params,
+                   size_t count) {
+  void *stream = mgpuStreamCreate();
+  void *function = mgpuModuleGetFunction(module, name);
+  mgpuLaunchKernel(function, blocks, 1, 1, 1, 1, 1, 0, stream, params, NULL,
+                   count);
+  mgpuStreamSynchronize(stream);
+  mgpuStreamDestroy(stream);
+}
+
+void _mlir_ciface_mm_init_state(MemRef1 *state, int64_t batch) {
+  float *data = (float *)state->aligned + state->offset;
+  int64_t floats = state->sizes[0] / 4 / batch;
+  void *stream = mgpuStreamCreate();
+  mgpuMemset32(data, 0, (size_t)(batch * floats), stream);
+  mgpuStreamSynchronize(stream);
+  mgpuStreamDestroy(stream);
+  void *params[] = {&data, &batch, &floats};
+  launch("fake_init", batch, params, 3);
+}
+
+static void run(MemRef1 *weights, MemRef1 *state, MemRef2 *tokens,
+                MemRef3 *logits) {
+  float *weightData = (float *)weights->aligned + weights->offset;
+  float *stateData = (float *)((char *)state->aligned + state->offset);
+  int32_t *tokenData = (int32_t *)tokens->aligned + tokens->offset;
+  float *logitData = (float *)logits->aligned + logits->offset;
+  int64_t batch = tokens->sizes[0], time = tokens->sizes[1];
+  int64_t vocab = logits->sizes[2];
+  int64_t hidden = weights->sizes[0] / (vocab + 1);
+  int64_t floats = state->sizes[0] / 4 / batch;
+
+  void *stream = mgpuStreamCreate();
+  float *positions =
+      mgpuMemAlloc((uint64_t)(batch * time) * sizeof(float), stream, false);
+  mgpuStreamSynchronize(stream);
+  void *positionParams[] = {&stateData, &positions, &batch, &time, &floats};
+  launch("fake_positions", batch, positionParams, 5);
+  void *stepParams[] = {&weightData, &stateData, &tokenData, &positions,
+                        &logitData,  &batch,     &time,      &vocab,
+                        &hidden,     &floats};
+  launch("fake_step", batch, stepParams, 10);
+  mgpuMemFree(positions, stream);
+  mgpuStreamSynchronize(stream);
+  mgpuStreamDestroy(stream);
+}
+
+void _mlir_ciface_mm_prefill(MemRef1 *weights, MemRef1 *state,
+                             MemRef2 *tokens, MemRef3 *logits) {
+  run(weights, state, tokens, logits);
+}
+
+void _mlir_ciface_mm_decode(MemRef1 *weights, MemRef1 *state, MemRef2 *tokens,
+                            MemRef3 *logits) {
+  run(weights, state, tokens, logits);
+}
