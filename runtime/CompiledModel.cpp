@@ -321,10 +321,9 @@ Error CompiledModel::checkTarget(gpu::GpuDevice *device) const {
     return fail("built for " + builtFor + "; run it on a device: --device " +
                 kind + ":N");
   if (gpu::getVendorName(device->getVendor()) != kind)
-    return fail("built for " + builtFor + ", but " + device->getSpec() +
-                " (" + device->getName() + ", " + device->getArch() +
-                ") is a " + gpu::getVendorName(device->getVendor()) +
-                " device");
+    return fail("built for " + builtFor + ", but " + device->getSpec() + " (" +
+                device->getName() + ", " + device->getArch() + ") is a " +
+                gpu::getVendorName(device->getVendor()) + " device");
   if (Error err = checkChip(chip, device->getInfo()))
     return fail(llvm::toString(std::move(err)));
   return Error::success();
@@ -366,10 +365,9 @@ Error CompiledModel::load(gpu::GpuDevice *device) {
 }
 
 Error mm::checkChip(StringRef chip, const gpu::GpuDeviceInfo &device) {
-  std::string builtFor =
-      (gpu::getVendorName(device.vendor) + ":" + chip).str();
-  std::string actual = device.getSpec() + " (" + device.name + ") is " +
-                       device.arch;
+  std::string builtFor = (gpu::getVendorName(device.vendor) + ":" + chip).str();
+  std::string actual =
+      device.getSpec() + " (" + device.name + ") is " + device.arch;
   if (device.vendor == gpu::Vendor::Hip) {
     if (chip == device.arch)
       return Error::success();
@@ -405,8 +403,8 @@ Error mm::checkChip(StringRef chip, const gpu::GpuDeviceInfo &device) {
   if (suffix == "f" ? have / 10 == wanted / 10 && have >= wanted
                     : have == wanted)
     return Error::success();
-  return makeError("built for " + builtFor + ", but " + actual +
-                   ": code for " + chip + " runs only on compute capability " +
+  return makeError("built for " + builtFor + ", but " + actual + ": code for " +
+                   chip + " runs only on compute capability " +
                    capability(wanted) +
                    (suffix == "f" ? " and newer of the same major" : ""));
 }
@@ -453,10 +451,10 @@ Error CompiledModel::bindWeights(const ModelWeights &weights) {
                     llvm::toString(allocated.takeError()));
       deviceWeights = *allocated;
     }
-    Error copied = llvm::joinErrors(
-        gpuDevice->copyToDevice(deviceWeights, weightBuffer.data(), bytes,
-                                stream),
-        gpuDevice->synchronize(stream));
+    Error copied =
+        llvm::joinErrors(gpuDevice->copyToDevice(
+                             deviceWeights, weightBuffer.data(), bytes, stream),
+                         gpuDevice->synchronize(stream));
     if (copied)
       return fail("weights on " + gpuDevice->getSpec() + ": " +
                   llvm::toString(std::move(copied)));
@@ -491,8 +489,9 @@ Error CompiledModel::checkInputs(llvm::ArrayRef<int32_t> tokens, int64_t time,
 // over PCIe), next to the tokens in and the logits out. The call's buffers
 // share one allocation; the weights stay on the device.
 
-Error CompiledModel::withDevice(StringRef entry, size_t bytes,
-                                llvm::function_ref<Error(uint8_t *)> body) const {
+Error CompiledModel::withDevice(
+    StringRef entry, size_t bytes,
+    llvm::function_ref<Error(uint8_t *)> body) const {
   gpu::CurrentDeviceScope scope(*gpuDevice, stream);
   llvm::consumeError(gpu::takeMgpuError());
   DeviceMemory memory(*gpuDevice);
@@ -545,9 +544,8 @@ CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
   const size_t stateSize = state.bytes.size();
   if (!gpuDevice) {
     callRun(entry, const_cast<float *>(weightBuffer.data()), weightFloats,
-            state.bytes.data(), stateSize,
-            const_cast<int32_t *>(tokens.data()), batch, time, logits.data(),
-            vocab);
+            state.bytes.data(), stateSize, const_cast<int32_t *>(tokens.data()),
+            batch, time, logits.data(), vocab);
     return logits;
   }
 

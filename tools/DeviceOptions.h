@@ -22,8 +22,7 @@ struct DeviceOptions {
                               "that GPU)"),
                llvm::cl::init("cpu"), llvm::cl::value_desc("cpu|cuda:N|hip:N"),
                llvm::cl::cat(category)),
-        listDevices("list-devices",
-                    llvm::cl::desc("List the devices and exit"),
+        listDevices("list-devices", llvm::cl::desc("List the devices and exit"),
                     llvm::cl::cat(category)) {}
 
   llvm::cl::opt<std::string> device;

@@ -323,8 +323,7 @@ TEST_F(CompiledGpuModelTest, TheRunnerRunsAGpuArtifactOnTheDeviceItNames) {
   EXPECT_EQ(logits->size(), 2u);
   auto next = (*runner)->decode(1, 5);
   ASSERT_TRUE(static_cast<bool>(next)) << message(next.takeError());
-  EXPECT_EQ(static_cast<int64_t>(next->size()),
-            (*runner)->config().vocabSize);
+  EXPECT_EQ(static_cast<int64_t>(next->size()), (*runner)->config().vocabSize);
 }
 
 TEST_F(CompiledGpuModelTest, TheRunnerReportsDevicesItCannotUse) {
@@ -354,10 +353,9 @@ TEST_F(CompiledGpuModelTest, TheRunnerReportsDevicesItCannotUse) {
                 .find("run it on a device: --device cuda:N"),
             std::string::npos);
   setEnv("MM_CUDA_DRIVER", "/nonexistent/libcuda.so.1");
-  EXPECT_EQ(
-      message(openModelRunner(artifact("cuda-sm_80"), onDevice("cuda:0")))
-          .find("cuda: driver unavailable (/nonexistent/libcuda.so.1"),
-      0u);
+  EXPECT_EQ(message(openModelRunner(artifact("cuda-sm_80"), onDevice("cuda:0")))
+                .find("cuda: driver unavailable (/nonexistent/libcuda.so.1"),
+            0u);
 }
 
 } // namespace

@@ -68,17 +68,16 @@ llvm::Error run(llvm::StringRef configPath, llvm::StringRef kind,
             llvm::json::Array{
                 llvm::json::Object{
                     {"name", weight::kEmbedding},
-                    {"shape", llvm::json::Array{config->vocabSize,
-                                                config->hiddenSize}},
+                    {"shape",
+                     llvm::json::Array{config->vocabSize, config->hiddenSize}},
                     {"offset", 0}},
                 llvm::json::Object{
                     {"name", weight::kNormF},
                     {"shape", llvm::json::Array{config->hiddenSize}},
                     {"offset", embedding}}}}}},
-      {"state",
-       llvm::json::Object{
-           {"bytes_per_sequence", config->stateBytesPerSequence()},
-           {"fields", llvm::json::Array()}}},
+      {"state", llvm::json::Object{{"bytes_per_sequence",
+                                    config->stateBytesPerSequence()},
+                                   {"fields", llvm::json::Array()}}},
       {"entries", llvm::json::Object{{"prefill", "mm_prefill"},
                                      {"decode", "mm_decode"},
                                      {"init_state", "mm_init_state"}}}};

@@ -18,8 +18,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/ModelRunner.h"
-#include "tools/DeviceOptions.h"
 #include "runtime/Safetensors.h"
+#include "tools/DeviceOptions.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"

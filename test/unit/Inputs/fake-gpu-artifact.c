@@ -141,7 +141,7 @@ static void registerKernels(void) {
     return;
   void (*registerKernel)(const char *, FakeKernel) =
       (void (*)(const char *, FakeKernel))dlsym(library,
-                                                 "fakeCudaRegisterKernel");
+                                                "fakeCudaRegisterKernel");
   if (registerKernel) {
     registerKernel("fake_init", fakeInit);
     registerKernel("fake_positions", fakePositions);
@@ -218,8 +218,8 @@ static void run(MemRef1 *weights, MemRef1 *state, MemRef2 *tokens,
   mgpuStreamDestroy(stream);
 }
 
-void _mlir_ciface_mm_prefill(MemRef1 *weights, MemRef1 *state,
-                             MemRef2 *tokens, MemRef3 *logits) {
+void _mlir_ciface_mm_prefill(MemRef1 *weights, MemRef1 *state, MemRef2 *tokens,
+                             MemRef3 *logits) {
   run(weights, state, tokens, logits);
 }
 
