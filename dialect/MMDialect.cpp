@@ -139,6 +139,12 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
              << "'" << kManifestAttrName << "' must be a JSON string";
     return success();
   }
+  if (attr.getName() == kKernelKindAttrName) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitOpError()
+             << "'" << kKernelKindAttrName << "' must be a kernel kind string";
+    return success();
+  }
   if (attr.getName() == kFusionAttrName) {
     auto fusion = dyn_cast<DictionaryAttr>(attr.getValue());
     if (!fusion || !fusion.getAs<StringAttr>("strategy"))

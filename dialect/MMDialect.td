@@ -46,6 +46,9 @@ def MM_Dialect : Dialect {
     /// Module attribute recording the fusion strategy and its sizes (a
     /// dictionary with a "strategy" string and integer sizes).
     static constexpr ::llvm::StringLiteral kFusionAttrName = "mm.fusion";
+    /// Attribute on the loop nests of a lowered fusion group: its kind
+    /// ("scan", "gemm", ...); GPU kernels are named after it.
+    static constexpr ::llvm::StringLiteral kKernelKindAttrName = "mm.kernel";
 
   private:
     void registerAttributes();

@@ -4,7 +4,13 @@
 
 #include "dialect/MMDialect.h"
 
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVM/ROCDL/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/ROCDL/ROCDLToLLVMIRTranslation.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -46,6 +52,15 @@ void mm::registerArtifactTranslations(mlir::DialectRegistry &registry) {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   mlir::registerOpenMPDialectTranslation(registry);
+  // GPU artifacts: the kernels (NVVM, ROCDL) and the host's gpu.binary
+  // loader and launches.
+  mlir::registerGPUDialectTranslation(registry);
+  mlir::registerNVVMDialectTranslation(registry);
+  mlir::registerROCDLDialectTranslation(registry);
+  mlir::gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(
+      registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  mlir::ROCDL::registerROCDLTargetInterfaceExternalModels(registry);
 }
 
 /// The LLVM IR of an LLVM-dialect module.
@@ -71,7 +86,8 @@ llvm::Expected<std::string> mm::translateToLLVMIR(mlir::ModuleOp module) {
 
 llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
                                   const HostTarget &target,
-                                  llvm::StringRef path) {
+                                  llvm::StringRef path,
+                                  const TargetInfo *device) {
   auto manifestAttr =
       module->getAttrOfType<mlir::StringAttr>(MMDialect::kManifestAttrName);
   if (!manifestAttr)
@@ -80,11 +96,19 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
       llvm::json::parse(manifestAttr.getValue());
   if (!manifest)
     return manifest.takeError();
-  manifest->getAsObject()->insert(
-      {"target", llvm::json::Object{{"kind", "cpu"},
-                                    {"triple", target.triple},
-                                    {"cpu", target.cpu},
-                                    {"features", target.features}}});
+  llvm::json::Object targetObject{{"kind", "cpu"},
+                                  {"triple", target.triple},
+                                  {"cpu", target.cpu},
+                                  {"features", target.features}};
+  if (device) {
+    // The host code still runs on this CPU; the kernels on the device.
+    targetObject["kind"] = device->kindName();
+    targetObject["chip"] = device->chip;
+    targetObject["device_triple"] = device->triple;
+    targetObject["kernels"] =
+        device->kind == TargetKind::Cuda ? "ptx" : "hsaco";
+  }
+  manifest->getAsObject()->insert({"target", std::move(targetObject)});
 
   llvm::LLVMContext context;
   auto translated = translate(module, context);

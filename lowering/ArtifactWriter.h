@@ -11,6 +11,8 @@
 #ifndef MM_LOWERING_ARTIFACTWRITER_H
 #define MM_LOWERING_ARTIFACTWRITER_H
 
+#include "lowering/TargetInfo.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
@@ -30,9 +32,12 @@ void registerArtifactTranslations(mlir::DialectRegistry &registry);
 /// The module (LLVM dialect, after mm-host-pipeline) as LLVM IR text.
 llvm::Expected<std::string> translateToLLVMIR(mlir::ModuleOp module);
 
-/// Compiles the module for `target` and writes the artifact to `path`.
+/// Compiles the module's host code for `target` and writes the artifact to
+/// `path`. With `device` (a GPU target), the module's kernels are already
+/// embedded (gpu.binary) and the manifest names the device target too.
 llvm::Error writeHostArtifact(mlir::ModuleOp module, const HostTarget &target,
-                              llvm::StringRef path);
+                              llvm::StringRef path,
+                              const TargetInfo *device = nullptr);
 
 } // namespace mm
 

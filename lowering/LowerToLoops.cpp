@@ -311,8 +311,21 @@ LogicalResult EntryLowering::lower() {
       continue;
     }
     if (auto group = dyn_cast<FusedOp>(op)) {
+      Operation *previous = entry->empty() ? nullptr : &entry->back();
       if (failed(lowerGroup(b, kb, group)))
         return failure();
+      // The group's first loop nest carries its kind: it marks where the
+      // group's kernel starts, and GPU kernels are named after it
+      // (mm_prefill_scan_3), so profiles and tests can find them.
+      auto kindName = StringAttr::get(
+          context, stringifyFusionKind(group.getKind()));
+      for (Operation *emitted = previous ? previous->getNextNode()
+                                         : &entry->front();
+           emitted; emitted = emitted->getNextNode())
+        if (emitted->getNumRegions()) {
+          emitted->setAttr(MMDialect::kKernelKindAttrName, kindName);
+          break;
+        }
     } else {
       for (Value result : op.getResults())
         if (failed(assignResult(b, kb, &op, result)))

@@ -39,4 +39,51 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
   ];
 }
 
+def OffloadToGpu : Pass<"mm-offload-to-gpu", "mlir::ModuleOp"> {
+  let summary = "Launch the host loop kernels on a GPU";
+  let description = [{
+    Rewrites the entry points built by mm-lower-to-loops so that every
+    kernel runs on a GPU and every buffer lives in device memory: each
+    scf.parallel becomes a gpu.launch with one thread per iteration
+    (`threads-per-block` per block), each run of sequential loop nests a
+    one-thread launch, memref.copy a copy kernel, memref.alloc/dealloc
+    gpu.alloc/gpu.dealloc. Host loops around parallel loops stay on the host.
+    Stack buffers move into the launches that use them; heap buffers of a
+    sequential nest are allocated before its launch. The ABI buffers
+    (weights, state, tokens, logits) are device pointers from the runtime.
+    Run gpu-kernel-outlining next.
+  }];
+  let options = [
+    Option<"threadsPerBlock", "threads-per-block", "int64_t",
+           /*default=*/"128", "Threads per block of the parallel launches">
+  ];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+  let statistics = [
+    Statistic<"numLaunches", "num-launches", "Number of kernel launches built">
+  ];
+}
+
+def LowerGpuMath : Pass<"mm-lower-gpu-math", "mlir::gpu::GPUModuleOp"> {
+  let summary = "Math in GPU kernels without a device library";
+  let description = [{
+    Rewrites the math operations of the loop kernels in a gpu.module so that
+    the device code calls no vendor math library (libdevice, ocml): exp as
+    2^(x log2 e) through the target's exp2 instruction (f32) or a range
+    reduction and polynomial exact to f64 rounding (f64), log1p through the
+    target's log2 instruction with the compensated form
+    log1p(x) = log(1 + x) x / ((1 + x) - 1), sqrt through llvm.sqrt.
+  }];
+  let options = [
+    Option<"targetSpec", "target", "std::string",
+           /*default=*/"\"cuda:sm_90\"",
+           "The GPU target (cuda:sm_90, hip:gfx942, ...)">
+  ];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect"
+  ];
+}
+
 #endif // MM_LOWERING_PASSES_TD

@@ -28,10 +28,10 @@ struct ModelPipelineOptions
 void buildModelPipeline(mlir::OpPassManager &pm,
                         const ModelPipelineOptions &options);
 
-/// The fusion strategy and kernel sizes (mm-fuse-kernels' options), shared
-/// by every pipeline from `mm-fused-pipeline` down.
-struct FusionPipelineOptions
-    : public mlir::PassPipelineOptions<FusionPipelineOptions> {
+/// The fusion strategy and kernel sizes (mm-fuse-kernels' options) and the
+/// target, shared by every pipeline from `mm-fused-pipeline` down.
+struct CompilePipelineOptions
+    : public mlir::PassPipelineOptions<CompilePipelineOptions> {
   Option<std::string> strategy{
       *this, "strategy",
       llvm::cl::desc("Fusion strategy: fused (default) or unfused"),
@@ -52,21 +52,49 @@ struct FusionPipelineOptions
       *this, "scan-channels",
       llvm::cl::desc("Channels per task of the selective scan"),
       llvm::cl::init(1)};
+  Option<std::string> target{
+      *this, "target",
+      llvm::cl::desc("GPU target of mm-gpu-pipeline (cuda:sm_90, "
+                     "hip:gfx942, ...)"),
+      llvm::cl::init("cuda:sm_90")};
+  Option<int64_t> threadsPerBlock{
+      *this, "threads-per-block",
+      llvm::cl::desc("Threads per block of the GPU kernels"),
+      llvm::cl::init(128)};
+  Option<std::string> kernelFormat{
+      *this, "kernel-format",
+      llvm::cl::desc("What mm-gpu-pipeline embeds: isa (PTX or GCN "
+                     "assembly text) or bin (hsaco; needed to run on AMD)"),
+      llvm::cl::init("")};
 };
 
 /// `mm-fused-pipeline`: mm-model-pipeline, then the fusion groups
 /// (--emit=fused).
 void buildFusedPipeline(mlir::OpPassManager &pm,
-                        const FusionPipelineOptions &options);
+                        const CompilePipelineOptions &options);
 /// `mm-host-loops-pipeline`: mm-fused-pipeline, then the entry points as
 /// loops over buffers with the artifact's calling convention
 /// (--emit=lowered).
 void buildHostLoopsPipeline(mlir::OpPassManager &pm,
-                            const FusionPipelineOptions &options);
+                            const CompilePipelineOptions &options);
 /// `mm-host-pipeline`: the host loops lowered to the LLVM dialect
 /// (--emit=llvm), ready for translation and native code generation.
 void buildHostPipeline(mlir::OpPassManager &pm,
-                       const FusionPipelineOptions &options);
+                       const CompilePipelineOptions &options);
+
+/// `mm-gpu-pipeline`: the host loops as GPU launches (mm-offload-to-gpu),
+/// outlined into one gpu.module of kernels for the target (NVVM or ROCDL),
+/// serialised into the module (gpu.binary: PTX for NVIDIA, hsaco for AMD
+/// unless kernel-format says otherwise), and the host code lowered to the
+/// LLVM dialect calling the mgpu* runtime.
+void buildGpuPipeline(mlir::OpPassManager &pm,
+                      const CompilePipelineOptions &options);
+
+/// Registers the dialect interfaces the lowerings need: the
+/// ConvertToLLVM patterns convert-gpu-to-nvvm/-rocdl and gpu-to-llvm
+/// collect from each dialect in a module (without them, the control flow
+/// and arithmetic inside kernels are left half converted).
+void registerLoweringInterfaces(mlir::DialectRegistry &registry);
 
 /// Registers every pipeline with the pass registry.
 void registerPipelines();

@@ -2,6 +2,7 @@
 # lit configuration of the memmamba-mlir FileCheck tests.
 
 import os
+import shutil
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -23,8 +24,16 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
     ["mm-opt", "mm-compile", "mm-init-weights", "mm-run", "mm-bench"],
     [config.mm_tools_dir])
-llvm_config.add_tool_substitutions(["split-file", "llvm-nm"],
-                                   [config.llvm_tools_dir])
+llvm_config.add_tool_substitutions(
+    ["split-file", "llvm-nm", "llvm-readelf", "llvm-objdump", "llvm-strings"],
+    [config.llvm_tools_dir])
+
+# ptxas (the CUDA toolkit's PTX assembler) checks the generated PTX where it
+# is installed; the GPU codegen tests need no GPU.
+ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
+if os.path.exists(ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
 
 # The fake CUDA driver and the hand-written GPU artifacts of the unit tests,
 # for the tools' GPU paths without a GPU (tools/devices.test).

@@ -2,6 +2,9 @@
 //
 // mm-compile CONFIG [--target=cpu] [--emit=LEVEL] [-o FILE]
 //
+// --target=cpu compiles for the host CPU; cuda:sm_XX and hip:gfxNNN compile
+// the same loop kernels as GPU kernels (NVVM, ROCDL) launched by host code.
+//
 // Reads a model config (config.json, Hugging Face or mamba_ssm spelling, or a
 // model folder) and compiles it, stopping at the level --emit names, like
 // toyc's -emit:
@@ -11,6 +14,7 @@
 //   lowered   the entry points as loops over buffers (artifact ABI)
 //   llvm      the LLVM dialect
 //   llvm-ir   LLVM IR
+//   isa       GPU targets: the kernels as PTX or GCN assembly
 //   artifact  the compiled model: a shared library with its manifest
 // Without --emit, -o FILE writes the artifact and stdout gets the mm IR.
 // --fusion picks the fusion strategy; --gemm-* and --scan-channels size the
@@ -22,6 +26,11 @@
 #include "importer/ConfigImporter.h"
 #include "lowering/ArtifactWriter.h"
 #include "lowering/Pipelines.h"
+#include "lowering/TargetInfo.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "llvm/Support/FileSystem.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -38,7 +47,16 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitLevel { MM, MMOps, Fused, Lowered, LLVM, LLVMIR, Artifact };
+enum class EmitLevel {
+  MM,
+  MMOps,
+  Fused,
+  Lowered,
+  LLVM,
+  LLVMIR,
+  ISA,
+  Artifact
+};
 
 cl::OptionCategory category("mm-compile options");
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
@@ -61,12 +79,27 @@ cl::opt<EmitLevel> emitLevel(
                           "convention"),
                clEnumValN(EmitLevel::LLVM, "llvm", "the LLVM dialect"),
                clEnumValN(EmitLevel::LLVMIR, "llvm-ir", "LLVM IR"),
+               clEnumValN(EmitLevel::ISA, "isa",
+                          "the GPU kernels as PTX or GCN assembly (GPU "
+                          "targets)"),
                clEnumValN(EmitLevel::Artifact, "artifact",
                           "the compiled model (needs -o)")),
     cl::cat(category));
-cl::opt<std::string> target("target",
-                            cl::desc("Target: cpu (the host CPU, default)"),
-                            cl::init("cpu"), cl::cat(category));
+cl::opt<std::string>
+    target("target",
+           cl::desc("Target: cpu (the host CPU, default), cuda:sm_80, "
+                    "cuda:sm_86, cuda:sm_89, cuda:sm_90, hip:gfx90a, "
+                    "hip:gfx942"),
+           cl::init("cpu"), cl::cat(category));
+cl::opt<std::string> dumpKernels(
+    "dump-kernels",
+    cl::desc("GPU targets: also write each kernel module as compiled (PTX "
+             "text or hsaco) to DIR/<kernel>.ptx|.hsaco"),
+    cl::value_desc("DIR"), cl::cat(category));
+cl::opt<int64_t> threadsPerBlock(
+    "threads-per-block",
+    cl::desc("Threads per block of the GPU kernels (default 128)"),
+    cl::init(128), cl::cat(category));
 
 // The fusion strategy and kernel sizes (mm-fuse-kernels' options).
 cl::opt<std::string>
@@ -106,6 +139,7 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registry.insert<mm::MMDialect, func::FuncDialect>();
   mm::registerArtifactTranslations(registry);
+  mm::registerLoweringInterfaces(registry);
   MLIRContext context(registry);
 
   auto module = mm::importModelConfigFile(&context, inputPath);
@@ -115,10 +149,13 @@ int main(int argc, char **argv) {
     return fail("the imported module does not verify (a bug: please report "
                 "it with the config)");
 
-  if (target != "cpu")
-    return fail("target '" + target +
-                "' is not supported (supported: cpu; GPU targets come with "
-                "the GPU code generator)");
+  llvm::Expected<mm::TargetInfo> targetInfo = mm::TargetInfo::parse(target);
+  if (!targetInfo)
+    return fail(llvm::toString(targetInfo.takeError()));
+  bool gpu = targetInfo->isGpu();
+  if (emitLevel.getNumOccurrences() && emitLevel == EmitLevel::ISA && !gpu)
+    return fail("--emit=isa prints GPU kernels: pass a GPU --target "
+                "(cuda:sm_90, hip:gfx942, ...)");
   EmitLevel level =
       emitLevel.getNumOccurrences()
           ? emitLevel.getValue()
@@ -130,27 +167,59 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return fail("bad pass manager options");
-    mm::FusionPipelineOptions options;
+    mm::CompilePipelineOptions options;
     options.strategy = fusion;
     options.gemmRows = gemmRows;
     options.gemmTokens = gemmTokens;
     options.gemmRowsAtOnce = gemmRowsAtOnce;
     options.scanChannels = scanChannels;
+    options.target = targetInfo->spec();
+    options.threadsPerBlock = threadsPerBlock;
+    if (level == EmitLevel::ISA)
+      options.kernelFormat = "isa";
     if (level == EmitLevel::MMOps)
       mm::buildModelPipeline(pm, mm::ModelPipelineOptions());
     else if (level == EmitLevel::Fused)
       mm::buildFusedPipeline(pm, options);
     else if (level == EmitLevel::Lowered)
       mm::buildHostLoopsPipeline(pm, options);
+    else if (gpu)
+      mm::buildGpuPipeline(pm, options);
     else
       mm::buildHostPipeline(pm, options);
     if (failed(pm.run(**module)))
       return fail("compilation failed");
   }
 
+  if (!dumpKernels.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(dumpKernels))
+      return fail("cannot create " + dumpKernels + ": " + ec.message());
+    std::string error;
+    (*module)->walk([&](gpu::BinaryOp binary) {
+      for (auto object : binary.getObjects().getAsRange<gpu::ObjectAttr>()) {
+        bool text = object.getFormat() == gpu::CompilationTarget::Assembly;
+        bool nvidia = isa<NVVM::NVVMTargetAttr>(object.getTarget());
+        std::string path =
+            (dumpKernels + "/" + binary.getSymName() +
+             (text ? (nvidia ? ".ptx" : ".s") : (nvidia ? ".cubin" : ".hsaco")))
+                .str();
+        std::error_code ec;
+        llvm::raw_fd_ostream file(path, ec);
+        if (ec) {
+          error = path + ": " + ec.message();
+          return;
+        }
+        file << object.getObject().getValue();
+      }
+    });
+    if (!error.empty())
+      return fail("cannot write " + error);
+  }
+
   if (level == EmitLevel::Artifact) {
-    if (llvm::Error err = mm::writeHostArtifact(
-            **module, mm::HostTarget::detect(), outputPath))
+    if (llvm::Error err =
+            mm::writeHostArtifact(**module, mm::HostTarget::detect(),
+                                  outputPath, gpu ? &*targetInfo : nullptr))
       return fail(llvm::toString(std::move(err)));
     return 0;
   }
@@ -158,7 +227,15 @@ int main(int argc, char **argv) {
   auto output = openOutputFile(outputPath, &error);
   if (!output)
     return fail(error);
-  if (level == EmitLevel::LLVMIR) {
+  if (level == EmitLevel::ISA) {
+    // Each kernel module's assembly, as the serialiser produced it.
+    (*module)->walk([&](gpu::BinaryOp binary) {
+      for (auto object : binary.getObjects().getAsRange<gpu::ObjectAttr>())
+        output->os() << "// gpu.binary @" << binary.getSymName() << " for "
+                     << object.getTarget() << "\n"
+                     << object.getObject().getValue() << "\n";
+    });
+  } else if (level == EmitLevel::LLVMIR) {
     auto text = mm::translateToLLVMIR(**module);
     if (!text)
       return fail(llvm::toString(text.takeError()));

@@ -1,7 +1,8 @@
 //===- mm-opt.cpp - mlir-opt for the mm dialect ---------------------------===//
 //
-// Registers only what the project uses: the mm dialect, func, and the passes
-// and pipelines of passes/ and lowering/ (plus canonicalize and cse).
+// Registers only what the project uses: the mm dialect, the dialects the
+// lowerings produce (host and GPU), and the passes and pipelines of passes/
+// and lowering/ (plus canonicalize and cse).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,7 +13,11 @@
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/LLVMIR/ROCDLDialect.h"
+#include "lowering/ArtifactWriter.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
@@ -28,7 +33,12 @@ int main(int argc, char **argv) {
   registry.insert<mm::MMDialect, mlir::arith::ArithDialect,
                   mlir::func::FuncDialect, mlir::math::MathDialect,
                   mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
-                  mlir::LLVM::LLVMDialect, mlir::cf::ControlFlowDialect>();
+                  mlir::LLVM::LLVMDialect, mlir::cf::ControlFlowDialect,
+                  mlir::gpu::GPUDialect, mlir::NVVM::NVVMDialect,
+                  mlir::ROCDL::ROCDLDialect>();
+  // The GPU pipeline serialises kernels: target attributes and translations.
+  mm::registerArtifactTranslations(registry);
+  mm::registerLoweringInterfaces(registry);
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "mm optimizer driver\n", registry));
 }

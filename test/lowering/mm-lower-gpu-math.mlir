@@ -1,0 +1,37 @@
+// RUN: mm-opt %s --pass-pipeline="builtin.module(gpu.module(mm-lower-gpu-math{target=cuda:sm_90}))" | FileCheck %s --check-prefix=CUDA
+// RUN: mm-opt %s --pass-pipeline="builtin.module(gpu.module(mm-lower-gpu-math{target=hip:gfx942}))" | FileCheck %s --check-prefix=HIP
+
+// Kernel math without a device library: exp on the exp2 instruction (f32),
+// f64 exp by range reduction and a polynomial, log1p on the log2
+// instruction, sqrt on llvm.sqrt.
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    // CUDA-LABEL: gpu.func @math
+    // CUDA: %[[SCALED:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+    // CUDA: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"(%[[SCALED]]) : (f32) -> f32
+    // CUDA: arith.fptosi {{.*}} : f64 to i64
+    // CUDA: arith.shli
+    // CUDA: arith.bitcast {{.*}} : i64 to f64
+    // CUDA: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
+    // CUDA: llvm.call_intrinsic "llvm.sqrt.f64"
+    // CUDA-NOT: math.
+    // HIP-LABEL: gpu.func @math
+    // HIP: llvm.call_intrinsic "llvm.amdgcn.exp2.f32"
+    // HIP: llvm.call_intrinsic "llvm.amdgcn.log.f32"
+    // HIP-NOT: math.
+    gpu.func @math(%x: f32, %y: f64, %out: memref<4xf32>, %out64: memref<2xf64>) kernel {
+      %c0 = arith.constant 0 : index
+      %c1 = arith.constant 1 : index
+      %e = math.exp %x : f32
+      %e64 = math.exp %y : f64
+      %l = math.log1p %x : f32
+      %s = math.sqrt %y : f64
+      memref.store %e, %out[%c0] : memref<4xf32>
+      memref.store %l, %out[%c1] : memref<4xf32>
+      memref.store %e64, %out64[%c0] : memref<2xf64>
+      memref.store %s, %out64[%c1] : memref<2xf64>
+      gpu.return
+    }
+  }
+}
