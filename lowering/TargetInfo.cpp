@@ -95,5 +95,6 @@ llvm::Expected<TargetInfo> TargetInfo::parse(llvm::StringRef spec) {
   // Four warps, or two wavefronts, per block: enough to hide latency in the
   // loop kernels, small enough for their registers.
   info.threadsPerBlock = 128;
+  info.defaultGemmRows = 4;
   return info;
 }

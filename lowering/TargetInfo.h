@@ -35,6 +35,10 @@ struct TargetInfo {
   int64_t threadsPerBlock = 1;
   /// Shared (workgroup) memory a block may use without opting in, bytes.
   int64_t sharedMemoryBytes = 0;
+  /// The default weight rows per task of a matrix product: a CPU core takes
+  /// a block of 64 (its L2 holds them), a GPU thread 4 (one pass over an
+  /// input row), so the outputs spread over thousands of threads.
+  int64_t defaultGemmRows = 64;
 
   bool isGpu() const { return kind != TargetKind::Cpu; }
   /// "cpu", "cuda" or "hip" (the manifest's target kind).

@@ -107,7 +107,8 @@ cl::opt<std::string>
            cl::init("fused"), cl::cat(category));
 cl::opt<int64_t> gemmRows("gemm-rows",
                           cl::desc("Weight rows per block of outputs of a "
-                                   "matrix product (default 64)"),
+                                   "matrix product (default 64 on the CPU, 4 "
+                                   "on GPUs)"),
                           cl::init(64), cl::cat(category));
 cl::opt<int64_t> gemmTokens(
     "gemm-tokens",
@@ -169,7 +170,9 @@ int main(int argc, char **argv) {
       return fail("bad pass manager options");
     mm::CompilePipelineOptions options;
     options.strategy = fusion;
-    options.gemmRows = gemmRows;
+    options.gemmRows = gemmRows.getNumOccurrences()
+                           ? gemmRows.getValue()
+                           : targetInfo->defaultGemmRows;
     options.gemmTokens = gemmTokens;
     options.gemmRowsAtOnce = gemmRowsAtOnce;
     options.scanChannels = scanChannels;
