@@ -8,8 +8,10 @@
 #   LENGTHS=512 GEN=32 bench/cpu_vs_reference.sh  # quicker
 #
 # The reference executor is slow by design (plain loops, f64 sums): at 8192
-# tokens on the 130m shape one run takes tens of minutes, so it runs once
-# (REF_REPS) after its warm-up; the compiled code runs REPS times.
+# tokens on the 130m shape one run takes about a quarter of an hour, so it
+# runs once (REF_REPS) without a warm-up (REF_WARMUP: plain C++ loops have
+# no JIT or lazy set-up to warm); the compiled code runs REPS times after
+# one warm-up.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${MM_BUILD_DIR:-$root/build}"
@@ -18,6 +20,7 @@ LENGTHS="${LENGTHS:-512,8192}"
 GEN="${GEN:-64}"
 REPS="${REPS:-3}"
 REF_REPS="${REF_REPS:-1}"
+REF_WARMUP="${REF_WARMUP:-0}"
 out="$root/bench/results"
 mkdir -p "$out" "$build/bench"
 report="$out/cpu_vs_reference-$(date -u +%Y%m%d-%H%M%S).md"
@@ -25,7 +28,7 @@ report="$out/cpu_vs_reference-$(date -u +%Y%m%d-%H%M%S).md"
 {
   echo "# Compiled CPU vs reference executor"
   echo
-  echo "- command: LENGTHS=$LENGTHS GEN=$GEN REPS=$REPS REF_REPS=$REF_REPS bench/cpu_vs_reference.sh"
+  echo "- command: LENGTHS=$LENGTHS GEN=$GEN REPS=$REPS REF_REPS=$REF_REPS REF_WARMUP=$REF_WARMUP bench/cpu_vs_reference.sh"
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "- commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -40,7 +43,8 @@ for model in mamba-130m memmamba-24l; do
   "$bin/mm-bench" "$artifact" --random-weights -p "$LENGTHS" -n "$GEN" \
     -r "$REPS" -o json > "$build/bench/$model-cpu.json"
   "$bin/mm-bench" "$config" --random-weights -p "$LENGTHS" -n "$GEN" \
-    -r "$REF_REPS" -o json > "$build/bench/$model-reference.json"
+    -r "$REF_REPS" -w "$REF_WARMUP" -o json \
+    > "$build/bench/$model-reference.json"
 done
 
 python3 - "$build/bench" >> "$report" <<'PY'

@@ -8,7 +8,7 @@
 // Measures, like llama-bench, prompt processing (ppP: a P-token prompt from a
 // fresh state) and text generation (tgN: N decode steps after a one-token
 // prompt) in tokens per second, mean and standard deviation over -r
-// repetitions after one warm-up run. MODEL is a config or model folder (the
+// repetitions after warm-up runs (-w, default 1). MODEL is a config or model folder (the
 // reference executor) or an artifact (compiled code, on the host or on the
 // GPU --device names; the backend column says which).
 //
@@ -50,6 +50,9 @@ cl::opt<unsigned> generated("n",
                             cl::init(128), cl::cat(category));
 cl::opt<unsigned> repetitions("r", cl::desc("Repetitions (default 5)"),
                               cl::init(5), cl::cat(category));
+cl::opt<unsigned> warmups(
+    "w", cl::desc("Warm-up runs before the timed ones, per test (default 1)"),
+    cl::init(1), cl::cat(category));
 cl::opt<BackendKind> backend(
     "backend", cl::desc("Which executor runs the model"),
     cl::values(clEnumValN(BackendKind::Reference, "reference",
@@ -141,11 +144,11 @@ llvm::Error run() {
   if (generated > 0)
     results.push_back({"tg" + std::to_string(generated), 1, generated, {}});
   for (Result &result : results) {
-    for (unsigned i = 0; i <= repetitions; ++i) {
+    for (unsigned i = 0; i < warmups + repetitions; ++i) {
       auto rate = timeOnce(**runner, result.prompt, result.generated);
       if (!rate)
         return rate.takeError();
-      if (i > 0) // the first run warms up
+      if (i >= warmups) // the first runs warm up
         result.samples.push_back(*rate);
     }
   }
