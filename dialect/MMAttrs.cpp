@@ -127,12 +127,13 @@ ModelConfigAttr ModelConfigAttr::get(MLIRContext *context,
 
 ArrayRef<StringRef> FusionAttr::paramNames(FusionKind kind) {
   static const StringRef gemm[] = {"rows", "tokens", "rows_at_once"};
-  static const StringRef scan[] = {"channels"};
+  static const StringRef channels[] = {"channels"};
   switch (kind) {
   case FusionKind::gemm:
     return gemm;
   case FusionKind::scan:
-    return scan;
+  case FusionKind::conv:
+    return channels;
   default:
     return {};
   }

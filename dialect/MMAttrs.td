@@ -181,7 +181,8 @@ def MM_FusionAttr : MM_Attr<"Fusion", "fusion"> {
 
     - gemm: `rows` (weight rows per block of outputs), `tokens` (input rows
       per tile), `rows_at_once` (weight rows sharing each load of an input);
-    - scan: `channels` (channels per task);
+    - scan and conv: `channels` (channels per task, advancing through time
+      together);
     - the other kinds take no parameters.
 
     Example:

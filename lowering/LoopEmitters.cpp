@@ -30,6 +30,9 @@ int64_t staticDim(Value buffer, int64_t dim) {
 /// parallel. The defaults are mm-fuse-kernels' (gemm group parameters).
 struct GemmTiles {
   int64_t rows = 64, tokens = 8, rowsAtOnce = 4;
+  /// Input rows per chunk: 256 rows of the widest input (E = 1536 floats at
+  /// the 130m shape) are 1.5 MB, which the last-level cache holds.
+  int64_t chunk = 256;
 
   static GemmTiles of(FusionAttr strategy) {
     GemmTiles tiles;
@@ -75,6 +78,12 @@ void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
       kb.store(sums[i], out, {b, t, kb.addi(first, kb.index(i))});
   };
   kb.loop(0, batch, [&](Value b) {
+    // Long prompts go in chunks of tokens: within a chunk every block of
+    // weight rows streams the chunk's input rows, which stay in cache (all
+    // 8192 rows of a 130m-shaped layer would not, and each block would read
+    // them from memory again).
+    kb.loop(kb.index(0), time, tiles.chunk, [&](Value c0) {
+    Value c1 = kb.mini(kb.addi(c0, kb.index(tiles.chunk)), time);
     kb.parallelLoop(kb.index(0), outputs, tiles.rows, [&](Value n0) {
       Value n1 = kb.mini(kb.addi(n0, kb.index(tiles.rows)), outputs);
       // The rows that fill whole groups, then the rest one by one.
@@ -82,8 +91,8 @@ void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
           n0, kb.muli(arith::DivUIOp::create(builder, loc, kb.subi(n1, n0),
                                              kb.index(tiles.rowsAtOnce)),
                       kb.index(tiles.rowsAtOnce)));
-      kb.loop(kb.index(0), time, tiles.tokens, [&](Value t0) {
-        Value t1 = kb.mini(kb.addi(t0, kb.index(tiles.tokens)), time);
+      kb.loop(c0, c1, tiles.tokens, [&](Value t0) {
+        Value t1 = kb.mini(kb.addi(t0, kb.index(tiles.tokens)), c1);
         kb.loop(n0, whole, tiles.rowsAtOnce, [&](Value n) {
           kb.loop(t0, t1, [&](Value t) { dots(b, t, n, tiles.rowsAtOnce); });
         });
@@ -91,6 +100,7 @@ void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
           kb.loop(t0, t1, [&](Value t) { dots(b, t, n, 1); });
         });
       });
+    });
     });
   });
 }
@@ -454,7 +464,8 @@ LogicalResult emit(LMHeadOp op, KernelBuilder &kb, BufferMap buffer,
   return success();
 }
 
-LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer) {
+LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer,
+                   FusionAttr strategy) {
   Value x = buffer(op.getInput()), w = buffer(op.getWeight()),
         window = buffer(op.getWindow()), out = buffer(op.getResult()),
         windowOut = buffer(op.getWindowOut());
@@ -462,45 +473,55 @@ LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer) {
   int64_t k = staticDim(w, 2);
   if (ShapedType::isDynamic(k))
     return op.emitOpError() << "the host lowering needs a static kernel width";
+  int64_t perTask = strategy ? strategy.getParam("channels", 1) : 1;
   Type f32 = kb.builder().getF32Type();
-  Value time = kb.dim(x, 1);
+  Value time = kb.dim(x, 1), channels = kb.dim(x, 2);
   kb.loop(0, kb.dim(x, 0), [&](Value b) {
-    // Channels are independent: they run in parallel.
-    kb.parallelLoop(kb.index(0), kb.dim(x, 2), 1, [&](Value e) {
-      // The K-1 inputs before the chunk, read before the window is
-      // overwritten (it may be updated in place).
-      SmallVector<Value> previous;
-      for (int64_t j = 0; j + 1 < k; ++j)
-        previous.push_back(kb.load(window, {b, e, kb.index(j)}));
-      // The input at extended position p: the window for p < K-1, else the
-      // chunk at p - (K-1).
-      auto inputAt = [&](Value p) {
+    // Channels are independent: blocks of them run in parallel.
+    kb.parallelLoop(kb.index(0), channels, perTask, [&](Value e0) {
+      Value e1 = kb.mini(kb.addi(e0, kb.index(perTask)), channels);
+      // The input at extended position p of channel e: the window for
+      // p < K-1, else the chunk at p - (K-1).
+      auto inputAt = [&](Value e, Value p) {
         if (k == 1)
           return kb.load(x, {b, p, e});
         Value inWindow = kb.cmpi(CmpIPredicate::slt, p, kb.index(k - 1));
         return kb.ifElse(
             inWindow, {f32},
             [&]() -> SmallVector<Value> {
-              Value value = previous.front();
-              for (int64_t j = 1; j < k - 1; ++j)
-                value = kb.select(kb.cmpi(CmpIPredicate::eq, p, kb.index(j)),
-                                  previous[j], value);
-              return {value};
+              return {kb.load(window, {b, e, p})};
             },
             [&]() -> SmallVector<Value> {
               return {kb.load(x, {b, kb.subi(p, kb.index(k - 1)), e})};
             })[0];
       };
-      kb.loop(0, time, [&](Value t) {
-        Value acc = bias ? kb.load(bias, {e}) : kb.f32(0);
-        for (int64_t tap = 0; tap < k; ++tap)
-          acc = kb.add(acc, kb.mul(kb.load(w, {e, kb.index(0), kb.index(tap)}),
-                                   inputAt(kb.addi(t, kb.index(tap)))));
-        kb.store(op.getSilu() ? kb.silu(acc) : acc, out, {b, t, e});
+      // Time outside, the block's channels inside: they share cache lines.
+      // The first K-1 steps read the window; the rest only the chunk, with
+      // no test in the loop.
+      auto step = [&](Value t, bool steady) {
+        kb.loop(e0, e1, [&](Value e) {
+          Value acc = bias ? kb.load(bias, {e}) : kb.f32(0);
+          for (int64_t tap = 0; tap < k; ++tap) {
+            Value p = kb.addi(t, kb.index(tap));
+            Value input = steady ? kb.load(x, {b, kb.subi(p, kb.index(k - 1)), e})
+                                 : inputAt(e, p);
+            acc = kb.add(
+                acc, kb.mul(kb.load(w, {e, kb.index(0), kb.index(tap)}), input));
+          }
+          kb.store(op.getSilu() ? kb.silu(acc) : acc, out, {b, t, e});
+        });
+      };
+      Value warm = kb.mini(kb.index(k - 1), time);
+      kb.loop(kb.index(0), warm, [&](Value t) { step(t, false); });
+      kb.loop(warm, time, [&](Value t) { step(t, true); });
+      // The new window: the last K-1 inputs. It may be the old window's
+      // buffer: entry j reads position T + j >= j, never an entry already
+      // written.
+      kb.loop(e0, e1, [&](Value e) {
+        for (int64_t j = 0; j + 1 < k; ++j)
+          kb.store(inputAt(e, kb.addi(time, kb.index(j))), windowOut,
+                   {b, e, kb.index(j)});
       });
-      for (int64_t j = 0; j + 1 < k; ++j)
-        kb.store(inputAt(kb.addi(time, kb.index(j))), windowOut,
-                 {b, e, kb.index(j)});
     });
   });
   return success();
@@ -538,32 +559,38 @@ LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
     kb.parallelLoop(kb.index(0), channels, channelsPerTask, [&](Value e0) {
       Value e1 = kb.mini(kb.addi(e0, kb.index(channelsPerTask)), channels);
       kb.loop(e0, e1, [&](Value e) {
-      kb.loop(0, states, [&](Value i) {
-        kb.store(initial ? kb.load(initial, {b, e, i}) : kb.f32(0), final,
-                 {b, e, i});
-      });
-      Value d = kb.load(skip, {e});
-      kb.loop(0, time, [&](Value t) {
-        Value dt = kb.load(delta, {b, t, e});
-        if (deltaBias)
-          dt = kb.add(dt, kb.load(deltaBias, {e}));
-        if (op.getDeltaSoftplus())
-          dt = kb.softplus(dt);
-        Value xv = kb.load(u, {b, t, e});
-        Value dtx = kb.mul(dt, xv);
-        // h = exp(dt A) h + dt x B_t; y = h . C_t + D x
-        Value y = kb.sum(kb.index(0), states, kb.f32(0), [&](Value i) {
-          Value next = kb.add(kb.mul(kb.exp(kb.mul(dt, kb.load(a, {e, i}))),
-                                     kb.load(final, {b, e, i})),
-                              kb.mul(dtx, kb.load(bIn, {b, t, i})));
-          kb.store(next, final, {b, e, i});
-          return kb.mul(next, kb.load(cIn, {b, t, i}));
+        kb.loop(0, states, [&](Value i) {
+          kb.store(initial ? kb.load(initial, {b, e, i}) : kb.f32(0), final,
+                   {b, e, i});
         });
-        Value result = kb.add(y, kb.mul(d, xv));
-        if (gate)
-          result = kb.mul(result, kb.silu(kb.load(gate, {b, t, e})));
-        kb.store(result, out, {b, t, e});
       });
+      // Time outside, the task's channels inside: the channels of a task
+      // share the cache lines of u, delta, z and the output at each step
+      // (with one channel per pass over time, a long prompt would evict
+      // those lines before the next channel reads them).
+      kb.loop(0, time, [&](Value t) {
+        kb.loop(e0, e1, [&](Value e) {
+          Value dt = kb.load(delta, {b, t, e});
+          if (deltaBias)
+            dt = kb.add(dt, kb.load(deltaBias, {e}));
+          if (op.getDeltaSoftplus())
+            dt = kb.softplus(dt);
+          Value xv = kb.load(u, {b, t, e});
+          Value dtx = kb.mul(dt, xv);
+          // h = exp(dt A) h + dt x B_t; y = h . C_t + D x
+          Value y = kb.sum(kb.index(0), states, kb.f32(0), [&](Value i) {
+            Value next =
+                kb.add(kb.mul(kb.exp(kb.mul(dt, kb.load(a, {e, i}))),
+                              kb.load(final, {b, e, i})),
+                       kb.mul(dtx, kb.load(bIn, {b, t, i})));
+            kb.store(next, final, {b, e, i});
+            return kb.mul(next, kb.load(cIn, {b, t, i}));
+          });
+          Value result = kb.add(y, kb.mul(kb.load(skip, {e}), xv));
+          if (gate)
+            result = kb.mul(result, kb.silu(kb.load(gate, {b, t, e})));
+          kb.store(result, out, {b, t, e});
+        });
       });
     });
   });
@@ -806,10 +833,11 @@ LogicalResult emit(CrossLayerAttentionOp op, KernelBuilder &kb,
 LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb, BufferMap buffer,
                             FusionAttr strategy) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-      .Case<LinearOp, LMHeadOp, SelectiveScanOp>([&](auto concrete) {
+      .Case<LinearOp, LMHeadOp, SelectiveScanOp, CausalConv1dOp>(
+          [&](auto concrete) {
         return emit(concrete, kb, buffer, strategy);
       })
-      .Case<EmbedOp, RMSNormOp, CausalConv1dOp, GateOp, ResidualOp, TakeLastOp,
+      .Case<EmbedOp, RMSNormOp, GateOp, ResidualOp, TakeLastOp,
             AdvancePositionOp, InitStateOp, NoteOp, ReadTriggerOp,
             PoolUpdateOp, PoolAttentionOp, CrossLayerAttentionOp>(
           [&](auto concrete) { return emit(concrete, kb, buffer); })

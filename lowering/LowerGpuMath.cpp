@@ -6,7 +6,7 @@
 // artifact would have to link. Here they become the target's own
 // instructions (ex2.approx / v_exp_f32 and lg2.approx / v_log_f32, through
 // TargetInfo's intrinsic names) or, for f64 exp, a range reduction and a
-// polynomial exact to f64 rounding, so the device code needs no library.
+// polynomial within a few ulp, so the device code needs no library.
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,60 +54,85 @@ public:
 
   /// exp(x) = 2^k exp(r), k = round(x / ln 2), r = x - k ln 2 (ln 2 split in
   /// two for an exact product), exp(r) by its Taylor series to r^13
-  /// (|r| <= ln2/2: the remainder is below f64 rounding).
+  /// (|r| <= ln2/2: the truncation is below f64 rounding; the result is
+  /// within a few ulp). NaN stays NaN; beyond the f64 range, inf and 0.
   Value exp64(Value x) {
     Type f64 = x.getType(), i64 = b.getI64Type();
-    // Beyond these exp overflows or underflows f64 anyway.
-    x = arith::MaximumFOp::create(b, loc, x, constant(f64, -708.0));
-    x = arith::MinimumFOp::create(b, loc, x, constant(f64, 709.0));
+    Value clamped = arith::MaximumFOp::create(b, loc, x, constant(f64, -708.0));
+    clamped = arith::MinimumFOp::create(b, loc, clamped, constant(f64, 709.0));
     // k = round(x log2 e), half away from zero, in arith only (math.round
     // would become a library call).
-    Value t = arith::MulFOp::create(b, loc, x, constant(f64, M_LOG2E));
+    Value t = arith::MulFOp::create(b, loc, clamped, constant(f64, M_LOG2E));
     Value half = arith::SelectOp::create(
         b, loc,
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, t,
                               constant(f64, 0.0)),
         constant(f64, 0.5), constant(f64, -0.5));
-    Value k = arith::SIToFPOp::create(
-        b, loc, f64,
-        arith::FPToSIOp::create(b, loc, i64,
-                                arith::AddFOp::create(b, loc, t, half)));
+    Value kInt = arith::FPToSIOp::create(
+        b, loc, i64, arith::AddFOp::create(b, loc, t, half));
+    Value k = arith::SIToFPOp::create(b, loc, f64, kInt);
     Value r = arith::SubFOp::create(
-        b, loc, x,
-        arith::MulFOp::create(b, loc, k, constant(f64, 6.93147180369123816490e-01)));
+        b, loc, clamped,
+        arith::MulFOp::create(b, loc, k,
+                              constant(f64, 6.93147180369123816490e-01)));
     r = arith::SubFOp::create(
         b, loc, r,
-        arith::MulFOp::create(b, loc, k, constant(f64, 1.90821492927058770002e-10)));
+        arith::MulFOp::create(b, loc, k,
+                              constant(f64, 1.90821492927058770002e-10)));
+    // Horner: sum = 1 + r/n * sum, from the highest term down.
     Value sum = constant(f64, 1.0);
-    for (int n = 13; n >= 1; --n) {
-      // Horner: sum = 1 + r/n * sum, from the highest term down.
+    for (int n = 13; n >= 1; --n)
       sum = arith::AddFOp::create(
           b, loc, constant(f64, 1.0),
           arith::MulFOp::create(
-              b, loc, arith::DivFOp::create(b, loc, r, constant(f64, n)), sum));
-    }
+              b, loc, arith::MulFOp::create(b, loc, r, constant(f64, 1.0 / n)),
+              sum));
     // 2^k from the exponent bits.
     Value bits = arith::ShLIOp::create(
         b, loc,
-        arith::AddIOp::create(b, loc, arith::FPToSIOp::create(b, loc, i64, k),
+        arith::AddIOp::create(b, loc, kInt,
                               arith::ConstantIntOp::create(b, loc, i64, 1023)),
         arith::ConstantIntOp::create(b, loc, i64, 52));
-    Value scale = arith::BitcastOp::create(b, loc, f64, bits);
-    return arith::MulFOp::create(b, loc, sum, scale);
+    Value result = arith::MulFOp::create(
+        b, loc, sum, arith::BitcastOp::create(b, loc, f64, bits));
+    auto above = [&](double limit) {
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x,
+                                   constant(f64, limit));
+    };
+    auto below = [&](double limit) {
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x,
+                                   constant(f64, limit));
+    };
+    result = arith::SelectOp::create(b, loc, above(709.78),
+                                     constant(f64, INFINITY), result);
+    result = arith::SelectOp::create(b, loc, below(-745.2),
+                                     constant(f64, 0.0), result);
+    Value isNaN =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
+    return arith::SelectOp::create(b, loc, isNaN, x, result);
   }
 
-  /// log1p(x) = log(u) x / (u - 1), u = 1 + x; x when u rounds to 1.
+  /// log1p(x): near 0 its series, x (1 - x (1/2 - x (1/3 - ...))) to x^7
+  /// (|x| < 1/16: below f32 rounding); elsewhere log2(1 + x) ln 2 on the
+  /// log2 instruction, whose error is absolute near 1 and so would swamp
+  /// small results.
   Value log1p32(Value x) {
     Type type = x.getType();
+    Value series = constant(type, 1.0 / 7.0);
+    for (int n = 6; n >= 1; --n)
+      series = arith::SubFOp::create(
+          b, loc, constant(type, 1.0 / n),
+          arith::MulFOp::create(b, loc, x, series));
+    series = arith::MulFOp::create(b, loc, x, series);
     Value u = arith::AddFOp::create(b, loc, x, constant(type, 1.0));
-    Value denominator = arith::SubFOp::create(b, loc, u, constant(type, 1.0));
     Value log = arith::MulFOp::create(
         b, loc, intrinsic(target.log2Intrinsic(), u), constant(type, M_LN2));
-    Value compensated = arith::DivFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, log, x), denominator);
-    Value tiny = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
-                                       denominator, constant(type, 0.0));
-    return arith::SelectOp::create(b, loc, tiny, x, compensated);
+    Value small = arith::CmpFOp::create(
+        b, loc, arith::CmpFPredicate::OLT,
+        // |x| in arith: math.absf would become a library call too.
+        arith::MaximumFOp::create(b, loc, x, arith::NegFOp::create(b, loc, x)),
+        constant(type, 1.0 / 16));
+    return arith::SelectOp::create(b, loc, small, series, log);
   }
 
 private:

@@ -25,6 +25,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/MapVector.h"
@@ -67,7 +68,7 @@ private:
   LogicalResult offloadBlock(Block &block, Operation *origin = nullptr);
   gpu::LaunchOp createLaunch(Location loc, Value blocks, Value threadCount,
                              Operation *origin);
-  void launchParallel(scf::ParallelOp loop, Operation *origin);
+  LogicalResult launchParallel(scf::ParallelOp loop, Operation *origin);
   LogicalResult launchSequential(ArrayRef<Operation *> run,
                                  Operation *origin);
   void launchCopy(memref::CopyOp copy);
@@ -83,6 +84,7 @@ private:
   OpBuilder b;
   /// The kind of the fusion group whose nests are being offloaded.
   StringAttr currentKind;
+  DominanceInfo dominance{func};
 };
 
 /// A launch of `blocks` x `threadCount` threads, its kernel named after the
@@ -116,13 +118,29 @@ gpu::LaunchOp Offloader::createLaunch(Location loc, Value blocks,
 }
 
 /// for i in [lb, ub) step s, in parallel  =>  one thread per iteration.
-void Offloader::launchParallel(scf::ParallelOp loop, Operation *origin) {
+LogicalResult Offloader::launchParallel(scf::ParallelOp loop,
+                                        Operation *origin) {
+  if (loop.getNumLoops() != 1)
+    return loop.emitOpError()
+           << "only one-dimensional parallel loops become GPU launches";
+  if (loop.getNumResults() ||
+      !loop.getBody()->getTerminator()->getRegions().empty() &&
+          llvm::any_of(loop.getBody()->getTerminator()->getRegions(),
+                       [](Region &r) { return !r.empty(); }))
+    return loop.emitOpError() << "has reductions; they are not offloaded";
   Location loc = loop.getLoc();
   b.setInsertionPoint(loop);
   Value lower = loop.getLowerBound()[0], upper = loop.getUpperBound()[0],
         step = loop.getStep()[0];
   Value count = arith::CeilDivSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, upper, lower), step);
+  // No iterations, no launch (a grid of 0 blocks is a launch error).
+  auto any = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count,
+                            index(loc, 0)),
+      /*withElse=*/false);
+  b.setInsertionPointToStart(any.thenBlock());
   Value perBlock = index(loc, threads);
   Value blocks = arith::CeilDivSIOp::create(b, loc, count, perBlock);
   gpu::LaunchOp launch = createLaunch(loc, blocks, perBlock, origin);
@@ -142,6 +160,7 @@ void Offloader::launchParallel(scf::ParallelOp loop, Operation *origin) {
   for (Operation &op : loop.getBody()->without_terminator())
     b.clone(op, mapping);
   loop.erase();
+  return success();
 }
 
 /// Sequential nests run on one thread, in order, in one launch.
@@ -164,12 +183,9 @@ LogicalResult Offloader::launchSequential(ArrayRef<Operation *> run,
   SmallVector<Value> hoisted;
   for (memref::AllocOp alloc : allocs) {
     for (Value size : alloc.getDynamicSizes())
-      if (Operation *def = size.getDefiningOp();
-          def && llvm::any_of(run, [&](Operation *op) {
-            return op->isAncestor(def);
-          }))
+      if (!dominance.properlyDominates(size, run.front()))
         return alloc.emitOpError()
-               << "has a size computed on the device; it cannot be hoisted";
+               << "has a size computed in the kernel; it cannot be hoisted";
     alloc->moveBefore(run.front());
     hoisted.push_back(replaceAlloc(alloc));
   }
@@ -230,7 +246,7 @@ void Offloader::launchCopy(memref::CopyOp copy) {
     ivs.pop_back();
   };
   nest(1);
-  launchParallel(loop, copy);
+  (void)launchParallel(loop, copy); // one dimension, no reductions
   copy.erase();
 }
 
@@ -279,13 +295,12 @@ LogicalResult Offloader::offloadBlock(Block &block, Operation *origin) {
       currentKind = kind;
     }
     if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
-      if (failed(flush()))
+      if (failed(flush()) ||
+          failed(launchParallel(
+              loop, loop->hasAttr(MMDialect::kKernelKindAttrName)
+                        ? loop.getOperation()
+                        : origin)))
         return failure();
-      if (loop.getNumLoops() != 1)
-        return loop.emitOpError() << "only one-dimensional parallel loops "
-                                     "become GPU launches";
-      launchParallel(loop, loop->hasAttr(MMDialect::kKernelKindAttrName) ? loop.getOperation()
-                                                             : origin);
       continue;
     }
     if (op.getNumRegions() && containsParallel(&op)) {
@@ -309,6 +324,10 @@ LogicalResult Offloader::offloadBlock(Block &block, Operation *origin) {
       continue;
     }
     if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+      // The kernels of the pending run may still read the buffer: launch
+      // them first.
+      if (failed(flush()))
+        return failure();
       b.setInsertionPoint(dealloc);
       freeAt(dealloc.getLoc(), dealloc.getMemref());
       dealloc.erase();
@@ -340,6 +359,12 @@ LogicalResult Offloader::sinkStackBuffers() {
                << "is used outside the GPU kernels; it cannot be sunk";
       byLaunch[launch].push_back(&use);
     }
+    // Each launch gets its own copy: nothing may pass between launches
+    // through a stack buffer.
+    if (byLaunch.size() > 1)
+      return alloca.emitOpError()
+             << "is shared by several kernels; a stack buffer must belong to "
+                "one";
     // In private memory: AMDGPU selects stack objects only in its private
     // address space (NVVM maps it to .local, where they live anyway).
     MemRefType type = alloca.getType();
@@ -376,8 +401,9 @@ struct OffloadToGpuPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (threadsPerBlock < 1) {
-      module.emitError() << "threads-per-block must be at least 1";
+    if (threadsPerBlock < 1 || threadsPerBlock > 1024) {
+      module.emitError() << "threads-per-block must be in [1, 1024], got "
+                         << threadsPerBlock;
       return signalPassFailure();
     }
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),

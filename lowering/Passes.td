@@ -72,9 +72,9 @@ def LowerGpuMath : Pass<"mm-lower-gpu-math", "mlir::gpu::GPUModuleOp"> {
     Rewrites the math operations of the loop kernels in a gpu.module so that
     the device code calls no vendor math library (libdevice, ocml): exp as
     2^(x log2 e) through the target's exp2 instruction (f32) or a range
-    reduction and polynomial exact to f64 rounding (f64), log1p through the
-    target's log2 instruction with the compensated form
-    log1p(x) = log(1 + x) x / ((1 + x) - 1), sqrt through llvm.sqrt.
+    reduction and polynomial within a few ulp (f64), log1p by its series near
+    0 and through the target's log2 instruction elsewhere, sqrt through
+    llvm.sqrt.
   }];
   let options = [
     Option<"targetSpec", "target", "std::string",

@@ -50,7 +50,7 @@ struct CompilePipelineOptions
       llvm::cl::init(4)};
   Option<int64_t> scanChannels{
       *this, "scan-channels",
-      llvm::cl::desc("Channels per task of the selective scan"),
+      llvm::cl::desc("Channels per task of the selective scan and the conv"),
       llvm::cl::init(1)};
   Option<std::string> target{
       *this, "target",

@@ -39,6 +39,10 @@ struct TargetInfo {
   /// a block of 64 (its L2 holds them), a GPU thread 4 (one pass over an
   /// input row), so the outputs spread over thousands of threads.
   int64_t defaultGemmRows = 64;
+  /// The default channels per task of the selective scan: 16 on a CPU (the
+  /// channels of one cache line advance through time together), 1 on a GPU
+  /// (neighbouring threads already share the lines).
+  int64_t defaultScanChannels = 16;
 
   bool isGpu() const { return kind != TargetKind::Cpu; }
   /// "cpu", "cuda" or "hip" (the manifest's target kind).

@@ -153,7 +153,7 @@ FusionAttr FuseKernelsPass::strategyOf(FusionKind kind) {
         b.getNamedAttr("tokens", b.getI64IntegerAttr(gemmTokens)));
     params.push_back(b.getNamedAttr("rows_at_once",
                                     b.getI64IntegerAttr(gemmRowsAtOnce)));
-  } else if (kind == FusionKind::scan) {
+  } else if (kind == FusionKind::scan || kind == FusionKind::conv) {
     params.push_back(
         b.getNamedAttr("channels", b.getI64IntegerAttr(scanChannels)));
   }

@@ -55,7 +55,7 @@ def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
            /*default=*/"4",
            "Weight rows that share each load of an input row">,
     Option<"scanChannels", "scan-channels", "int64_t", /*default=*/"1",
-           "Channels per task of the selective scan">
+           "Channels per task of the selective scan and the causal conv">
   ];
   let dependentDialects = ["::mm::MMDialect"];
   let statistics = [

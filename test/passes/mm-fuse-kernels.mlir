@@ -18,7 +18,7 @@
 // CHECK-NEXT: %[[P:.*]] = mm.linear %[[X]], %[[W]]
 // CHECK-NEXT: mm.yield %[[P]] : tensor<?x?x32xf32>
 // CHECK: %[[S:.*]]:2 = mm.split %[[XZ]] [16, 16]
-// CHECK: %[[CONV:.*]]:2 = mm.fused <conv, {}>
+// CHECK: %[[CONV:.*]]:2 = mm.fused <conv, {channels = 1 : i64}>
 // CHECK: mm.causal_conv1d
 // CHECK: %[[SCAN:.*]]:2 = mm.fused <scan, {channels = 1 : i64}> (%[[CONV]]#0, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[S]]#1)
 // CHECK: %[[Y:.*]], %[[H:.*]] = mm.selective_scan

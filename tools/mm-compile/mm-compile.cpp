@@ -98,7 +98,8 @@ cl::opt<std::string> dumpKernels(
     cl::value_desc("DIR"), cl::cat(category));
 cl::opt<int64_t> threadsPerBlock(
     "threads-per-block",
-    cl::desc("Threads per block of the GPU kernels (default 128)"),
+    cl::desc("Threads per block of the GPU kernels (default: the target's, "
+             "128)"),
     cl::init(128), cl::cat(category));
 
 // The fusion strategy and kernel sizes (mm-fuse-kernels' options).
@@ -120,7 +121,8 @@ cl::opt<int64_t> gemmRowsAtOnce(
     cl::init(4), cl::cat(category));
 cl::opt<int64_t>
     scanChannels("scan-channels",
-                 cl::desc("Channels per task of the selective scan (default 1)"),
+                 cl::desc("Channels per task of the scan and the conv (default "
+                          "16 on the CPU, 1 on GPUs)"),
                  cl::init(1), cl::cat(category));
 
 int fail(const llvm::Twine &message) {
@@ -175,9 +177,13 @@ int main(int argc, char **argv) {
                            : targetInfo->defaultGemmRows;
     options.gemmTokens = gemmTokens;
     options.gemmRowsAtOnce = gemmRowsAtOnce;
-    options.scanChannels = scanChannels;
+    options.scanChannels = scanChannels.getNumOccurrences()
+                               ? scanChannels.getValue()
+                               : targetInfo->defaultScanChannels;
     options.target = targetInfo->spec();
-    options.threadsPerBlock = threadsPerBlock;
+    options.threadsPerBlock = threadsPerBlock.getNumOccurrences()
+                                  ? threadsPerBlock.getValue()
+                                  : targetInfo->threadsPerBlock;
     if (level == EmitLevel::ISA)
       options.kernelFormat = "isa";
     if (level == EmitLevel::MMOps)
