@@ -40,6 +40,9 @@ using namespace mm;
 
 namespace {
 
+/// The gpu.module every kernel is outlined into.
+constexpr llvm::StringLiteral kKernelModuleName = "mm_kernels";
+
 bool containsParallel(Operation *op) {
   return op->walk([](scf::ParallelOp) { return WalkResult::interrupt(); })
       .wasInterrupted();
@@ -103,13 +106,15 @@ gpu::LaunchOp Offloader::createLaunch(Location loc, Value blocks,
   std::string name = (func.getSymName() + "_" + kindName + "_" +
                       std::to_string(numLaunches))
                          .str();
-  auto symbol = FlatSymbolRefAttr::get(b.getContext(), name);
+  // All kernels go to one gpu.module (one binary the artifact loads once).
+  auto module = FlatSymbolRefAttr::get(b.getContext(), kKernelModuleName);
+  auto function = FlatSymbolRefAttr::get(b.getContext(), name);
   auto launch = gpu::LaunchOp::create(
       b, loc, blocks, one, one, threadCount, one, one,
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/{}, /*workgroupAttributions=*/{},
-      /*privateAttributions=*/{}, nullptr, nullptr, nullptr,
-      /*module=*/symbol, /*function=*/symbol);
+      /*privateAttributions=*/{}, nullptr, nullptr, nullptr, module,
+      function);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToEnd(&launch.getBody().front());
   gpu::TerminatorOp::create(b, loc);

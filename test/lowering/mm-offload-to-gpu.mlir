@@ -14,7 +14,7 @@
 // CHECK: gpu.wait [%[[T1]]]
 // The parallel loop: ceil(N / 64) blocks of 64 threads, guarded.
 // CHECK: %[[BLOCKS:.*]] = arith.ceildivsi %{{.*}}, %c64
-// CHECK: gpu.launch blocks(%[[BX:[^,]*]], %{{.*}}) in (%{{[^ ]*}} = %[[BLOCKS]], {{.*}}) threads(%[[TX:[^,]*]], %{{.*}}) in (%{{[^ ]*}} = %c64, {{.*}}) module(@mm_prefill_gemm_0) function(@mm_prefill_gemm_0)
+// CHECK: gpu.launch blocks(%[[BX:[^,]*]], %{{.*}}) in (%{{[^ ]*}} = %[[BLOCKS]], {{.*}}) threads(%[[TX:[^,]*]], %{{.*}}) in (%{{[^ ]*}} = %c64, {{.*}}) module(@mm_kernels) function(@mm_prefill_gemm_0)
 // CHECK: %[[BASE:.*]] = arith.muli %[[BX]], %c64
 // CHECK: arith.addi %[[BASE]], %[[TX]]
 // CHECK: scf.if
@@ -22,7 +22,7 @@
 // CHECK: gpu.terminator
 // The sequential nest: its heap buffer first, then one thread.
 // CHECK: %[[SCRATCH:.*]], %{{.*}} = gpu.alloc async
-// CHECK: gpu.launch blocks({{.*}}) in (%{{[^ ]*}} = %c1{{[_0-9]*}}, {{.*}}) threads({{.*}}) in (%{{[^ ]*}} = %c1{{[_0-9]*}}, {{.*}}) module(@mm_prefill_memory_1) function(@mm_prefill_memory_1)
+// CHECK: gpu.launch blocks({{.*}}) in (%{{[^ ]*}} = %c1{{[_0-9]*}}, {{.*}}) threads({{.*}}) in (%{{[^ ]*}} = %c1{{[_0-9]*}}, {{.*}}) module(@mm_kernels) function(@mm_prefill_memory_1)
 // CHECK: %[[STACK:.*]] = memref.alloca() : memref<4xf32, #gpu.address_space<private>>
 // CHECK: scf.for
 // CHECK: memref.store %{{.*}}, %[[STACK]]
@@ -30,7 +30,7 @@
 // CHECK: gpu.terminator
 // CHECK: gpu.dealloc async [%{{.*}}] %[[SCRATCH]]
 // The copy: one thread per leading index.
-// CHECK: gpu.launch {{.*}} module(@mm_prefill_copy_2) function(@mm_prefill_copy_2)
+// CHECK: gpu.launch {{.*}} module(@mm_kernels) function(@mm_prefill_copy_2)
 // CHECK: memref.load %[[TMP]]
 // CHECK: memref.store %{{.*}}, %[[Y]]
 // CHECK: gpu.dealloc async [%{{.*}}] %[[TMP]]
