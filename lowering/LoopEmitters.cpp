@@ -686,7 +686,8 @@ LogicalResult emit(NoteOp op, KernelBuilder &kb, BufferMap buffer) {
         score = buffer(op.getScore()), summary = buffer(op.getSummary());
   Value width = kb.dim(u, 2);
   kb.loop(0, kb.dim(u, 0), [&](Value b) {
-    kb.loop(0, kb.dim(u, 1), [&](Value t) {
+    // Scores and summaries of all tokens in bulk: tokens in parallel.
+    kb.parallelLoop(kb.index(0), kb.dim(u, 1), 1, [&](Value t) {
       // sigma = sigmoid(note_score . u + b), in f64 as the reference.
       Value dot = dot64(kb, ws, kb.index(0), width, [&](Value d) {
         return kb.load(u, {b, t, d});
@@ -713,7 +714,8 @@ LogicalResult emit(ReadTriggerOp op, KernelBuilder &kb, BufferMap buffer) {
   Value width = kb.dim(m, 2);
   Type f32 = kb.builder().getF32Type();
   kb.loop(0, kb.dim(m, 0), [&](Value b) {
-    kb.loop(0, kb.dim(m, 1), [&](Value t) {
+    // Every token's trigger in bulk: tokens in parallel.
+    kb.parallelLoop(kb.index(0), kb.dim(m, 1), 1, [&](Value t) {
       // The mixer output of the previous token: the state's at t = 0.
       Value first = kb.cmpi(CmpIPredicate::eq, t, kb.index(0));
       Value dot = dot64(kb, w, kb.index(0), width, [&](Value d) {
