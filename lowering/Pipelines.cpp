@@ -28,6 +28,7 @@
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
+using namespace mm;
 
 void mm::buildModelPipeline(OpPassManager &pm,
                             const ModelPipelineOptions &options) {
@@ -38,25 +39,60 @@ void mm::buildModelPipeline(OpPassManager &pm,
   }
 }
 
-void mm::buildFusedPipeline(OpPassManager &pm,
-                            const CompilePipelineOptions &options) {
+namespace {
+
+/// The target the options name, `fallback` when they name none. A bad spec
+/// also falls back: the pass pipeline cannot report errors itself, mm-compile
+/// checks targets first, and a bad one fails in mm-lower-gpu-math.
+TargetInfo targetOf(const CompilePipelineOptions &options,
+                    llvm::StringRef fallback) {
+  llvm::StringRef spec = options.target;
+  llvm::Expected<TargetInfo> parsed =
+      TargetInfo::parse(spec.empty() ? fallback : spec);
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return TargetInfo();
+  }
+  return *parsed;
+}
+
+/// A size option: 0 takes the target's default.
+int64_t sizeOr(int64_t value, int64_t targetDefault) {
+  return value == 0 ? targetDefault : value;
+}
+
+void addFusedPasses(OpPassManager &pm, const CompilePipelineOptions &options,
+                    const TargetInfo &target) {
   buildModelPipeline(pm, ModelPipelineOptions());
   FuseKernelsOptions fusion;
   fusion.strategy = options.strategy;
-  fusion.gemmRows = options.gemmRows;
+  fusion.gemmRows = sizeOr(options.gemmRows, target.defaultGemmRows);
   fusion.gemmTokens = options.gemmTokens;
   fusion.gemmRowsAtOnce = options.gemmRowsAtOnce;
-  fusion.scanChannels = options.scanChannels;
+  fusion.scanChannels = sizeOr(options.scanChannels, target.defaultScanChannels);
   pm.addPass(createFuseKernels(fusion));
 }
 
-void mm::buildHostLoopsPipeline(OpPassManager &pm,
-                                const CompilePipelineOptions &options) {
-  buildFusedPipeline(pm, options);
+void addHostLoopsPasses(OpPassManager &pm,
+                        const CompilePipelineOptions &options,
+                        const TargetInfo &target) {
+  addFusedPasses(pm, options, target);
   pm.addPass(createLowerToLoops());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createLoopInvariantCodeMotionPass());
+}
+
+} // namespace
+
+void mm::buildFusedPipeline(OpPassManager &pm,
+                            const CompilePipelineOptions &options) {
+  addFusedPasses(pm, options, targetOf(options, "cpu"));
+}
+
+void mm::buildHostLoopsPipeline(OpPassManager &pm,
+                                const CompilePipelineOptions &options) {
+  addHostLoopsPasses(pm, options, targetOf(options, "cpu"));
 }
 
 void mm::buildHostPipeline(OpPassManager &pm,
@@ -108,25 +144,21 @@ std::string rocmToolkit() {
 
 void mm::buildGpuPipeline(OpPassManager &pm,
                           const CompilePipelineOptions &options) {
-  llvm::Expected<TargetInfo> parsed = TargetInfo::parse(options.target);
-  if (!parsed || !parsed->isGpu()) {
-    // The pass pipeline cannot report errors itself: mm-compile checks the
-    // target first; a bad target here fails in mm-lower-gpu-math.
-    llvm::consumeError(parsed.takeError());
-    parsed = TargetInfo();
-  }
-  const TargetInfo &target = *parsed;
+  TargetInfo target = targetOf(options, "cuda:sm_90");
   bool cuda = target.kind == TargetKind::Cuda;
 
-  buildHostLoopsPipeline(pm, options);
+  addHostLoopsPasses(pm, options, target);
   OffloadToGpuOptions offload;
-  offload.threadsPerBlock = options.threadsPerBlock;
+  offload.threadsPerBlock =
+      sizeOr(options.threadsPerBlock, target.threadsPerBlock);
   pm.addPass(createOffloadToGpu(offload));
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   LowerGpuMathOptions math;
-  math.targetSpec = options.target;
+  // A bad spec is named in mm-lower-gpu-math's error.
+  math.targetSpec =
+      options.target.empty() ? target.spec() : std::string(options.target);
   pm.addNestedPass<gpu::GPUModuleOp>(createLowerGpuMath(math));
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -29,7 +29,9 @@ void buildModelPipeline(mlir::OpPassManager &pm,
                         const ModelPipelineOptions &options);
 
 /// The fusion strategy and kernel sizes (mm-fuse-kernels' options) and the
-/// target, shared by every pipeline from `mm-fused-pipeline` down.
+/// target, shared by every pipeline from `mm-fused-pipeline` down. Sizes left
+/// at 0 take the target's defaults (TargetInfo), so `mm-opt
+/// --mm-host-pipeline` builds what `mm-compile` builds.
 struct CompilePipelineOptions
     : public mlir::PassPipelineOptions<CompilePipelineOptions> {
   Option<std::string> strategy{
@@ -38,8 +40,9 @@ struct CompilePipelineOptions
       llvm::cl::init("fused")};
   Option<int64_t> gemmRows{
       *this, "gemm-rows",
-      llvm::cl::desc("Weight rows per block of outputs of a matrix product"),
-      llvm::cl::init(64)};
+      llvm::cl::desc("Weight rows per block of outputs of a matrix product "
+                     "(0: the target's, 64 on the CPU, 4 on GPUs)"),
+      llvm::cl::init(0)};
   Option<int64_t> gemmTokens{
       *this, "gemm-tokens",
       llvm::cl::desc("Input rows per tile of a matrix product"),
@@ -50,17 +53,19 @@ struct CompilePipelineOptions
       llvm::cl::init(4)};
   Option<int64_t> scanChannels{
       *this, "scan-channels",
-      llvm::cl::desc("Channels per task of the selective scan and the conv"),
-      llvm::cl::init(1)};
+      llvm::cl::desc("Channels per task of the selective scan and the conv "
+                     "(0: the target's, 16 on the CPU, 1 on GPUs)"),
+      llvm::cl::init(0)};
   Option<std::string> target{
       *this, "target",
-      llvm::cl::desc("GPU target of mm-gpu-pipeline (cuda:sm_90, "
-                     "hip:gfx942, ...)"),
-      llvm::cl::init("cuda:sm_90")};
+      llvm::cl::desc("Target (cpu, cuda:sm_90, hip:gfx942, ...; default: cpu, "
+                     "and cuda:sm_90 for mm-gpu-pipeline)"),
+      llvm::cl::init("")};
   Option<int64_t> threadsPerBlock{
       *this, "threads-per-block",
-      llvm::cl::desc("Threads per block of the GPU kernels"),
-      llvm::cl::init(128)};
+      llvm::cl::desc("Threads per block of the GPU kernels (0: the "
+                     "target's)"),
+      llvm::cl::init(0)};
   Option<std::string> kernelFormat{
       *this, "kernel-format",
       llvm::cl::desc("What mm-gpu-pipeline embeds: isa (PTX or GCN "

@@ -172,18 +172,20 @@ int main(int argc, char **argv) {
       return fail("bad pass manager options");
     mm::CompilePipelineOptions options;
     options.strategy = fusion;
-    options.gemmRows = gemmRows.getNumOccurrences()
-                           ? gemmRows.getValue()
-                           : targetInfo->defaultGemmRows;
+    // Sizes not given stay 0: the pipeline takes the target's defaults. A
+    // size given must be one (0 would silently mean the default).
+    for (cl::opt<int64_t> *size : {&gemmRows, &scanChannels, &threadsPerBlock})
+      if (size->getNumOccurrences() && size->getValue() < 1)
+        return fail("--" + size->ArgStr + " must be at least 1, got " +
+                    std::to_string(size->getValue()));
+    options.gemmRows = gemmRows.getNumOccurrences() ? gemmRows.getValue() : 0;
     options.gemmTokens = gemmTokens;
     options.gemmRowsAtOnce = gemmRowsAtOnce;
-    options.scanChannels = scanChannels.getNumOccurrences()
-                               ? scanChannels.getValue()
-                               : targetInfo->defaultScanChannels;
+    options.scanChannels =
+        scanChannels.getNumOccurrences() ? scanChannels.getValue() : 0;
     options.target = targetInfo->spec();
-    options.threadsPerBlock = threadsPerBlock.getNumOccurrences()
-                                  ? threadsPerBlock.getValue()
-                                  : targetInfo->threadsPerBlock;
+    options.threadsPerBlock =
+        threadsPerBlock.getNumOccurrences() ? threadsPerBlock.getValue() : 0;
     if (level == EmitLevel::ISA)
       options.kernelFormat = "isa";
     if (level == EmitLevel::MMOps)
