@@ -46,8 +46,8 @@ struct GemmTiles {
 };
 
 /// out[b, t, n] = sum_k x[b, t, k] * w[n, k] (+ bias[n]).
-void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
-                    Value out, const GemmTiles &tiles) {
+void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias, Value out,
+                    const GemmTiles &tiles) {
   Value batch = kb.dim(x, 0), time = kb.dim(x, 1), inputs = kb.dim(w, 1),
         outputs = kb.dim(w, 0);
   auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
@@ -83,24 +83,24 @@ void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias,
     // 8192 rows of a 130m-shaped layer would not, and each block would read
     // them from memory again).
     kb.loop(kb.index(0), time, tiles.chunk, [&](Value c0) {
-    Value c1 = kb.mini(kb.addi(c0, kb.index(tiles.chunk)), time);
-    kb.parallelLoop(kb.index(0), outputs, tiles.rows, [&](Value n0) {
-      Value n1 = kb.mini(kb.addi(n0, kb.index(tiles.rows)), outputs);
-      // The rows that fill whole groups, then the rest one by one.
-      Value whole = kb.addi(
-          n0, kb.muli(arith::DivUIOp::create(builder, loc, kb.subi(n1, n0),
-                                             kb.index(tiles.rowsAtOnce)),
-                      kb.index(tiles.rowsAtOnce)));
-      kb.loop(c0, c1, tiles.tokens, [&](Value t0) {
-        Value t1 = kb.mini(kb.addi(t0, kb.index(tiles.tokens)), c1);
-        kb.loop(n0, whole, tiles.rowsAtOnce, [&](Value n) {
-          kb.loop(t0, t1, [&](Value t) { dots(b, t, n, tiles.rowsAtOnce); });
-        });
-        kb.loop(whole, n1, [&](Value n) {
-          kb.loop(t0, t1, [&](Value t) { dots(b, t, n, 1); });
+      Value c1 = kb.mini(kb.addi(c0, kb.index(tiles.chunk)), time);
+      kb.parallelLoop(kb.index(0), outputs, tiles.rows, [&](Value n0) {
+        Value n1 = kb.mini(kb.addi(n0, kb.index(tiles.rows)), outputs);
+        // The rows that fill whole groups, then the rest one by one.
+        Value whole = kb.addi(
+            n0, kb.muli(arith::DivUIOp::create(builder, loc, kb.subi(n1, n0),
+                                               kb.index(tiles.rowsAtOnce)),
+                        kb.index(tiles.rowsAtOnce)));
+        kb.loop(c0, c1, tiles.tokens, [&](Value t0) {
+          Value t1 = kb.mini(kb.addi(t0, kb.index(tiles.tokens)), c1);
+          kb.loop(n0, whole, tiles.rowsAtOnce, [&](Value n) {
+            kb.loop(t0, t1, [&](Value t) { dots(b, t, n, tiles.rowsAtOnce); });
+          });
+          kb.loop(whole, n1, [&](Value n) {
+            kb.loop(t0, t1, [&](Value t) { dots(b, t, n, 1); });
+          });
         });
       });
-    });
     });
   });
 }
@@ -415,8 +415,7 @@ LogicalResult emit(EmbedOp op, KernelBuilder &kb, BufferMap buffer) {
 /// RMSNorm of [B, T, D] rows into `out`: x / sqrt(mean(x^2) + eps) * w, in
 /// f64 as the reference. `produce(b, t, d)` gives x and may also store it
 /// (a fused residual): it runs once per element, in the first pass.
-void emitNormRows(KernelBuilder &kb, RMSNormOp op, Value x, Value w,
-                  Value out,
+void emitNormRows(KernelBuilder &kb, RMSNormOp op, Value x, Value w, Value out,
                   const std::function<Value(Value, Value, Value)> &produce) {
   Value width = kb.dim(out, 2);
   Value epsilon = kb.f64(op.getEpsilon().convertToDouble());
@@ -443,7 +442,9 @@ LogicalResult emit(RMSNormOp op, KernelBuilder &kb, BufferMap buffer) {
   if (cast<MemRefType>(x.getType()).getRank() != 3)
     return op.emitOpError() << "the host lowering expects [B, T, D]";
   emitNormRows(kb, op, x, buffer(op.getWeight()), buffer(op.getResult()),
-               [&](Value b, Value t, Value d) { return kb.load(x, {b, t, d}); });
+               [&](Value b, Value t, Value d) {
+                 return kb.load(x, {b, t, d});
+               });
   return success();
 }
 
@@ -503,10 +504,12 @@ LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer,
           Value acc = bias ? kb.load(bias, {e}) : kb.f32(0);
           for (int64_t tap = 0; tap < k; ++tap) {
             Value p = kb.addi(t, kb.index(tap));
-            Value input = steady ? kb.load(x, {b, kb.subi(p, kb.index(k - 1)), e})
-                                 : inputAt(e, p);
-            acc = kb.add(
-                acc, kb.mul(kb.load(w, {e, kb.index(0), kb.index(tap)}), input));
+            Value input = steady
+                              ? kb.load(x, {b, kb.subi(p, kb.index(k - 1)), e})
+                              : inputAt(e, p);
+            acc =
+                kb.add(acc, kb.mul(kb.load(w, {e, kb.index(0), kb.index(tap)}),
+                                   input));
           }
           kb.store(op.getSilu() ? kb.silu(acc) : acc, out, {b, t, e});
         });
@@ -579,10 +582,9 @@ LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
           Value dtx = kb.mul(dt, xv);
           // h = exp(dt A) h + dt x B_t; y = h . C_t + D x
           Value y = kb.sum(kb.index(0), states, kb.f32(0), [&](Value i) {
-            Value next =
-                kb.add(kb.mul(kb.exp(kb.mul(dt, kb.load(a, {e, i}))),
-                              kb.load(final, {b, e, i})),
-                       kb.mul(dtx, kb.load(bIn, {b, t, i})));
+            Value next = kb.add(kb.mul(kb.exp(kb.mul(dt, kb.load(a, {e, i}))),
+                                       kb.load(final, {b, e, i})),
+                                kb.mul(dtx, kb.load(bIn, {b, t, i})));
             kb.store(next, final, {b, e, i});
             return kb.mul(next, kb.load(cIn, {b, t, i}));
           });
@@ -836,12 +838,10 @@ LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb, BufferMap buffer,
                             FusionAttr strategy) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<LinearOp, LMHeadOp, SelectiveScanOp, CausalConv1dOp>(
-          [&](auto concrete) {
-        return emit(concrete, kb, buffer, strategy);
-      })
+          [&](auto concrete) { return emit(concrete, kb, buffer, strategy); })
       .Case<EmbedOp, RMSNormOp, GateOp, ResidualOp, TakeLastOp,
-            AdvancePositionOp, InitStateOp, NoteOp, ReadTriggerOp,
-            PoolUpdateOp, PoolAttentionOp, CrossLayerAttentionOp>(
+            AdvancePositionOp, InitStateOp, NoteOp, ReadTriggerOp, PoolUpdateOp,
+            PoolAttentionOp, CrossLayerAttentionOp>(
           [&](auto concrete) { return emit(concrete, kb, buffer); })
       .Default([](Operation *other) {
         return other->emitOpError() << "has no host lowering";

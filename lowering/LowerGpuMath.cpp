@@ -36,8 +36,7 @@ public:
       : b(b), loc(loc), target(target) {}
 
   Value constant(Type type, double value) {
-    return arith::ConstantOp::create(b, loc, type,
-                                     b.getFloatAttr(type, value));
+    return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
   }
   Value intrinsic(StringRef name, Value x) {
     return LLVM::CallIntrinsicOp::create(b, loc, x.getType(),
@@ -47,9 +46,9 @@ public:
 
   /// 2^(x log2 e) on the exp2 instruction (f32).
   Value exp32(Value x) {
-    return intrinsic(target.exp2Intrinsic(),
-                     arith::MulFOp::create(b, loc, x,
-                                           constant(x.getType(), M_LOG2E)));
+    return intrinsic(
+        target.exp2Intrinsic(),
+        arith::MulFOp::create(b, loc, x, constant(x.getType(), M_LOG2E)));
   }
 
   /// exp(x) = 2^k exp(r), k = round(x / ln 2), r = x - k ln 2 (ln 2 split in
@@ -105,8 +104,8 @@ public:
     };
     result = arith::SelectOp::create(b, loc, above(709.78),
                                      constant(f64, INFINITY), result);
-    result = arith::SelectOp::create(b, loc, below(-745.2),
-                                     constant(f64, 0.0), result);
+    result = arith::SelectOp::create(b, loc, below(-745.2), constant(f64, 0.0),
+                                     result);
     Value isNaN =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, x, x);
     return arith::SelectOp::create(b, loc, isNaN, x, result);
@@ -120,9 +119,8 @@ public:
     Type type = x.getType();
     Value series = constant(type, 1.0 / 7.0);
     for (int n = 6; n >= 1; --n)
-      series = arith::SubFOp::create(
-          b, loc, constant(type, 1.0 / n),
-          arith::MulFOp::create(b, loc, x, series));
+      series = arith::SubFOp::create(b, loc, constant(type, 1.0 / n),
+                                     arith::MulFOp::create(b, loc, x, series));
     series = arith::MulFOp::create(b, loc, x, series);
     Value u = arith::AddFOp::create(b, loc, x, constant(type, 1.0));
     Value log = arith::MulFOp::create(
@@ -141,16 +139,14 @@ private:
   const TargetInfo &target;
 };
 
-struct LowerGpuMathPass
-    : public mm::impl::LowerGpuMathBase<LowerGpuMathPass> {
+struct LowerGpuMathPass : public mm::impl::LowerGpuMathBase<LowerGpuMathPass> {
   using LowerGpuMathBase::LowerGpuMathBase;
 
   void runOnOperation() override {
     auto target = TargetInfo::parse(targetSpec);
     if (!target || !target->isGpu()) {
       getOperation().emitError()
-          << "mm-lower-gpu-math needs a GPU target, got '" << targetSpec
-          << "'"
+          << "mm-lower-gpu-math needs a GPU target, got '" << targetSpec << "'"
           << (target ? "" : ": " + llvm::toString(target.takeError()));
       return signalPassFailure();
     }
@@ -164,9 +160,8 @@ struct LowerGpuMathPass
       Type type = x.getType();
       Value result;
       if (isa<math::SqrtOp>(op))
-        result = rewriter.intrinsic(type.isF64() ? "llvm.sqrt.f64"
-                                                 : "llvm.sqrt.f32",
-                                    x);
+        result = rewriter.intrinsic(
+            type.isF64() ? "llvm.sqrt.f64" : "llvm.sqrt.f32", x);
       else if (isa<math::ExpOp>(op) && type.isF32())
         result = rewriter.exp32(x);
       else if (isa<math::ExpOp>(op) && type.isF64())

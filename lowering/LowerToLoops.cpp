@@ -114,8 +114,7 @@ LogicalResult EntryLowering::assignResult(OpBuilder &b, KernelBuilder &kb,
 
 /// Only the batch and time dimensions of a value may be dynamic: they are
 /// the only sizes an entry point learns at run time.
-LogicalResult EntryLowering::checkBufferable(Operation *op,
-                                             Value value) const {
+LogicalResult EntryLowering::checkBufferable(Operation *op, Value value) const {
   auto type = bufferType(value.getType());
   for (int64_t dim = 0; dim < type.getRank(); ++dim)
     if (type.isDynamicDim(dim) && (dim > 1 || (dim == 1 && !time)))
@@ -190,9 +189,8 @@ LogicalResult EntryLowering::lowerGroup(OpBuilder &b, KernelBuilder &kb,
     local.push_back(buffer);
     return buffer;
   };
-  if (failed(emitFusedLoops(group, kb,
-                            [&](Value v) { return buffers.lookup(v); },
-                            allocate)))
+  if (failed(emitFusedLoops(
+          group, kb, [&](Value v) { return buffers.lookup(v); }, allocate)))
     return failure();
   for (Value buffer : local)
     memref::DeallocOp::create(b, kb.location(), buffer);
@@ -317,8 +315,8 @@ LogicalResult EntryLowering::lower() {
       // The group's first loop nest carries its kind: it marks where the
       // group's kernel starts, and GPU kernels are named after it
       // (mm_prefill_scan_3), so profiles and tests can find them.
-      auto kindName = StringAttr::get(
-          context, stringifyFusionKind(group.getKind()));
+      auto kindName =
+          StringAttr::get(context, stringifyFusionKind(group.getKind()));
       for (Operation *emitted = previous ? previous->getNextNode()
                                          : &entry->front();
            emitted; emitted = emitted->getNextNode())

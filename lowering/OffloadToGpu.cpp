@@ -72,8 +72,7 @@ private:
   gpu::LaunchOp createLaunch(Location loc, Value blocks, Value threadCount,
                              Operation *origin);
   LogicalResult launchParallel(scf::ParallelOp loop, Operation *origin);
-  LogicalResult launchSequential(ArrayRef<Operation *> run,
-                                 Operation *origin);
+  LogicalResult launchSequential(ArrayRef<Operation *> run, Operation *origin);
   void launchCopy(memref::CopyOp copy);
   Value replaceAlloc(memref::AllocOp alloc);
   void freeAt(Location loc, Value buffer);
@@ -100,12 +99,12 @@ gpu::LaunchOp Offloader::createLaunch(Location loc, Value blocks,
              : StringAttr();
   if (!kind && !isa_and_nonnull<memref::CopyOp>(origin))
     kind = currentKind; // a later nest of the group being launched
-  StringRef kindName = kind                               ? kind.getValue()
+  StringRef kindName = kind ? kind.getValue()
                        : isa_and_nonnull<memref::CopyOp>(origin) ? "copy"
-                                                               : "kernel";
-  std::string name = (func.getSymName() + "_" + kindName + "_" +
-                      std::to_string(numLaunches))
-                         .str();
+                                                                 : "kernel";
+  std::string name =
+      (func.getSymName() + "_" + kindName + "_" + std::to_string(numLaunches))
+          .str();
   // All kernels go to one gpu.module (one binary the artifact loads once).
   auto module = FlatSymbolRefAttr::get(b.getContext(), kKernelModuleName);
   auto function = FlatSymbolRefAttr::get(b.getContext(), name);
@@ -113,8 +112,7 @@ gpu::LaunchOp Offloader::createLaunch(Location loc, Value blocks,
       b, loc, blocks, one, one, threadCount, one, one,
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/{}, /*workgroupAttributions=*/{},
-      /*privateAttributions=*/{}, nullptr, nullptr, nullptr, module,
-      function);
+      /*privateAttributions=*/{}, nullptr, nullptr, nullptr, module, function);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToEnd(&launch.getBody().front());
   gpu::TerminatorOp::create(b, loc);
@@ -140,26 +138,25 @@ LogicalResult Offloader::launchParallel(scf::ParallelOp loop,
   Value count = arith::CeilDivSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, upper, lower), step);
   // No iterations, no launch (a grid of 0 blocks is a launch error).
-  auto any = scf::IfOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, count,
-                            index(loc, 0)),
-      /*withElse=*/false);
+  auto any =
+      scf::IfOp::create(b, loc,
+                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
+                                              count, index(loc, 0)),
+                        /*withElse=*/false);
   b.setInsertionPointToStart(any.thenBlock());
   Value perBlock = index(loc, threads);
   Value blocks = arith::CeilDivSIOp::create(b, loc, count, perBlock);
   gpu::LaunchOp launch = createLaunch(loc, blocks, perBlock, origin);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value flat = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc, launch.getBlockIds().x, perBlock),
+      b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, perBlock),
       launch.getThreadIds().x);
   Value inRange =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, flat, count);
   auto guard = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
   b.setInsertionPointToStart(guard.thenBlock());
-  Value iv = arith::AddIOp::create(
-      b, loc, lower, arith::MulIOp::create(b, loc, flat, step));
+  Value iv = arith::AddIOp::create(b, loc, lower,
+                                   arith::MulIOp::create(b, loc, flat, step));
   IRMapping mapping;
   mapping.map(loop.getInductionVars()[0], iv);
   for (Operation &op : loop.getBody()->without_terminator())
@@ -170,7 +167,7 @@ LogicalResult Offloader::launchParallel(scf::ParallelOp loop,
 
 /// Sequential nests run on one thread, in order, in one launch.
 LogicalResult Offloader::launchSequential(ArrayRef<Operation *> run,
-                                         Operation *origin) {
+                                          Operation *origin) {
   for (Operation *op : run)
     for (Value result : op->getResults())
       if (!result.use_empty())
@@ -200,7 +197,8 @@ LogicalResult Offloader::launchSequential(ArrayRef<Operation *> run,
   Value one = index(loc, 1);
   gpu::LaunchOp launch = createLaunch(
       loc, one, one,
-      run.front()->hasAttr(MMDialect::kKernelKindAttrName) ? run.front() : origin);
+      run.front()->hasAttr(MMDialect::kKernelKindAttrName) ? run.front()
+                                                           : origin);
   Operation *terminator = launch.getBody().front().getTerminator();
   for (Operation *op : run)
     op->moveBefore(terminator);
@@ -238,9 +236,8 @@ void Offloader::launchCopy(memref::CopyOp copy) {
   SmallVector<Value> ivs{loop.getInductionVars()[0]};
   std::function<void(int64_t)> nest = [&](int64_t d) {
     if (d == type.getRank()) {
-      memref::StoreOp::create(b, loc,
-                              memref::LoadOp::create(b, loc, source, ivs),
-                              target, ivs);
+      memref::StoreOp::create(
+          b, loc, memref::LoadOp::create(b, loc, source, ivs), target, ivs);
       return;
     }
     auto inner = scf::ForOp::create(b, loc, zero, sizes[d], one);
@@ -261,7 +258,8 @@ Value Offloader::replaceAlloc(memref::AllocOp alloc) {
   Location loc = alloc.getLoc();
   b.setInsertionPoint(alloc);
   Type token = gpu::AsyncTokenType::get(b.getContext());
-  Value start = gpu::WaitOp::create(b, loc, token, ValueRange{}).getAsyncToken();
+  Value start =
+      gpu::WaitOp::create(b, loc, token, ValueRange{}).getAsyncToken();
   auto deviceAlloc = gpu::AllocOp::create(
       b, loc, alloc.getType(), token, ValueRange{start},
       alloc.getDynamicSizes(), alloc.getSymbolOperands(), /*hostShared=*/false);
@@ -274,9 +272,9 @@ Value Offloader::replaceAlloc(memref::AllocOp alloc) {
 /// gpu.dealloc at the builder's insertion point, waited for.
 void Offloader::freeAt(Location loc, Value buffer) {
   Type token = gpu::AsyncTokenType::get(b.getContext());
-  Value start = gpu::WaitOp::create(b, loc, token, ValueRange{}).getAsyncToken();
-  auto free =
-      gpu::DeallocOp::create(b, loc, token, ValueRange{start}, buffer);
+  Value start =
+      gpu::WaitOp::create(b, loc, token, ValueRange{}).getAsyncToken();
+  auto free = gpu::DeallocOp::create(b, loc, token, ValueRange{start}, buffer);
   gpu::WaitOp::create(b, loc, Type(), ValueRange{free.getAsyncToken()});
 }
 
@@ -301,10 +299,10 @@ LogicalResult Offloader::offloadBlock(Block &block, Operation *origin) {
     }
     if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
       if (failed(flush()) ||
-          failed(launchParallel(
-              loop, loop->hasAttr(MMDialect::kKernelKindAttrName)
-                        ? loop.getOperation()
-                        : origin)))
+          failed(
+              launchParallel(loop, loop->hasAttr(MMDialect::kKernelKindAttrName)
+                                       ? loop.getOperation()
+                                       : origin)))
         return failure();
       continue;
     }
@@ -375,8 +373,7 @@ LogicalResult Offloader::sinkStackBuffers() {
     MemRefType type = alloca.getType();
     auto privateType = MemRefType::get(
         type.getShape(), type.getElementType(), type.getLayout(),
-        gpu::AddressSpaceAttr::get(b.getContext(),
-                                   gpu::AddressSpace::Private));
+        gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Private));
     for (auto &[launch, uses] : byLaunch) {
       b.setInsertionPointToStart(&launch.getBody().front());
       Value copy = memref::AllocaOp::create(b, alloca.getLoc(), privateType,
@@ -400,8 +397,7 @@ LogicalResult Offloader::run() {
   return success();
 }
 
-struct OffloadToGpuPass
-    : public mm::impl::OffloadToGpuBase<OffloadToGpuPass> {
+struct OffloadToGpuPass : public mm::impl::OffloadToGpuBase<OffloadToGpuPass> {
   using OffloadToGpuBase::OffloadToGpuBase;
 
   void runOnOperation() override {

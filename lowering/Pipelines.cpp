@@ -20,9 +20,9 @@
 #include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
-#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -69,7 +69,8 @@ void addFusedPasses(OpPassManager &pm, const CompilePipelineOptions &options,
   fusion.gemmRows = sizeOr(options.gemmRows, target.defaultGemmRows);
   fusion.gemmTokens = options.gemmTokens;
   fusion.gemmRowsAtOnce = options.gemmRowsAtOnce;
-  fusion.scanChannels = sizeOr(options.scanChannels, target.defaultScanChannels);
+  fusion.scanChannels =
+      sizeOr(options.scanChannels, target.defaultScanChannels);
   pm.addPass(createFuseKernels(fusion));
 }
 

@@ -73,8 +73,8 @@ llvm::Expected<TargetInfo> TargetInfo::parse(llvm::StringRef spec) {
   else if (vendor == "hip" || vendor == "rocm")
     info.kind = TargetKind::Hip;
   else
-    return makeError("unknown target '" + spec + "' (supported: " +
-                     supportedList() + ")");
+    return makeError("unknown target '" + spec +
+                     "' (supported: " + supportedList() + ")");
   const KnownChip *known = llvm::find_if(kChips, [&](const KnownChip &c) {
     return c.kind == info.kind && chip == c.chip;
   });

@@ -149,10 +149,9 @@ FusionAttr FuseKernelsPass::strategyOf(FusionKind kind) {
   SmallVector<NamedAttribute> params;
   if (kind == FusionKind::gemm) {
     params.push_back(b.getNamedAttr("rows", b.getI64IntegerAttr(gemmRows)));
+    params.push_back(b.getNamedAttr("tokens", b.getI64IntegerAttr(gemmTokens)));
     params.push_back(
-        b.getNamedAttr("tokens", b.getI64IntegerAttr(gemmTokens)));
-    params.push_back(b.getNamedAttr("rows_at_once",
-                                    b.getI64IntegerAttr(gemmRowsAtOnce)));
+        b.getNamedAttr("rows_at_once", b.getI64IntegerAttr(gemmRowsAtOnce)));
   } else if (kind == FusionKind::scan || kind == FusionKind::conv) {
     params.push_back(
         b.getNamedAttr("channels", b.getI64IntegerAttr(scanChannels)));
@@ -161,8 +160,7 @@ FusionAttr FuseKernelsPass::strategyOf(FusionKind kind) {
 }
 
 void FuseKernelsPass::materialize(Group &group) {
-  llvm::SmallPtrSet<Operation *, 8> members(group.ops.begin(),
-                                            group.ops.end());
+  llvm::SmallPtrSet<Operation *, 8> members(group.ops.begin(), group.ops.end());
   llvm::SetVector<Value> inputs;
   SmallVector<Value> outputs;
   for (Operation *op : group.ops) {

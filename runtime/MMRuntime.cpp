@@ -169,8 +169,8 @@ int mm_state_restore(mm_state *state, const void *buffer, int64_t size) {
       !checkArgument(buffer, "mm_state_restore", "buffer"))
     return 1;
   if (size != mm_state_size(state))
-    return fail("mm_state_restore: the snapshot holds " +
-                std::to_string(size) + " bytes, this state (batch " +
+    return fail("mm_state_restore: the snapshot holds " + std::to_string(size) +
+                " bytes, this state (batch " +
                 std::to_string(state->state.batch) + ") " +
                 std::to_string(mm_state_size(state)));
   std::memcpy(state->state.bytes.data(), buffer, size);

@@ -47,16 +47,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitLevel {
-  MM,
-  MMOps,
-  Fused,
-  Lowered,
-  LLVM,
-  LLVMIR,
-  ISA,
-  Artifact
-};
+enum class EmitLevel { MM, MMOps, Fused, Lowered, LLVM, LLVMIR, ISA, Artifact };
 
 cl::OptionCategory category("mm-compile options");
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
@@ -111,10 +102,10 @@ cl::opt<int64_t> gemmRows("gemm-rows",
                                    "matrix product (default 64 on the CPU, 4 "
                                    "on GPUs)"),
                           cl::init(64), cl::cat(category));
-cl::opt<int64_t> gemmTokens(
-    "gemm-tokens",
-    cl::desc("Input rows per tile of a matrix product (default 8)"),
-    cl::init(8), cl::cat(category));
+cl::opt<int64_t>
+    gemmTokens("gemm-tokens",
+               cl::desc("Input rows per tile of a matrix product (default 8)"),
+               cl::init(8), cl::cat(category));
 cl::opt<int64_t> gemmRowsAtOnce(
     "gemm-rows-at-once",
     cl::desc("Weight rows sharing each load of an input row (default 4)"),
