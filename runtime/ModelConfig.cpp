@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/ModelConfig.h"
+#include "runtime/InputFiles.h"
+#include "runtime/WeightNames.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
@@ -44,11 +46,108 @@ ModelConfig::crossLayerSources(int64_t layer) const {
   return {std::max<int64_t>(0, layer - memory->crossLayerWindow), layer};
 }
 
+namespace {
+
+/// a * b + c, or std::nullopt when it overflows int64_t.
+std::optional<int64_t> mulAdd(int64_t a, int64_t b, int64_t c = 0) {
+  int64_t product, sum;
+  if (__builtin_mul_overflow(a, b, &product) ||
+      __builtin_add_overflow(product, c, &sum))
+    return std::nullopt;
+  return sum;
+}
+
+} // namespace
+
 int64_t ModelConfig::stateBytesPerSequence() const {
-  int64_t perLayer = intermediateSize * (convKernel - 1 + stateSize);
+  // Per layer: E * (K - 1 + N), and with memory D + pool * (summary + 2) + 1.
+  std::optional<int64_t> perLayer =
+      mulAdd(intermediateSize, convKernel - 1 + stateSize);
+  if (perLayer && memory) {
+    std::optional<int64_t> pool =
+        mulAdd(memory->poolSize, memory->summaryDim + 2, hiddenSize + 1);
+    perLayer = pool ? mulAdd(*perLayer, 1, *pool) : std::nullopt;
+  }
+  std::optional<int64_t> words =
+      perLayer ? mulAdd(numLayers, *perLayer, memory ? 1 : 0) : std::nullopt;
+  std::optional<int64_t> bytes = words ? mulAdd(*words, 4) : std::nullopt;
+  return bytes.value_or(-1);
+}
+
+int64_t ModelConfig::numWeightElements() const {
+  int64_t total = 0;
+  for (const WeightSpec &spec : modelWeights(*this)) {
+    int64_t elements = 1;
+    for (int64_t dim : spec.shape)
+      if (dim < 0 || __builtin_mul_overflow(elements, dim, &elements))
+        return -1;
+    if (__builtin_add_overflow(total, elements, &total))
+      return -1;
+  }
+  return total;
+}
+
+llvm::Error ModelConfig::checkSizes(StringRef source) const {
+  auto fail = [&](const Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   Twine(source) + ": " + message);
+  };
+  struct Bound {
+    const char *key;
+    int64_t value, minimum, maximum;
+  };
+  llvm::SmallVector<Bound> bounds = {
+      {"hidden_size", hiddenSize, 1, kMaxHiddenSize},
+      {"num_hidden_layers", numLayers, 1, kMaxLayers},
+      {"state_size", stateSize, 1, kMaxStateSize},
+      {"conv_kernel", convKernel, 1, kMaxConvKernel},
+      {"intermediate_size", intermediateSize, 1, kMaxIntermediateSize},
+      {"time_step_rank", dtRank, 1, kMaxDtRank},
+      {"vocab_size", vocabSize, 1, kMaxVocabSize}};
   if (memory)
-    perLayer += hiddenSize + memory->poolSize * (memory->summaryDim + 2) + 1;
-  return 4 * (numLayers * perLayer + (memory ? 1 : 0));
+    bounds.append(
+        {{"memory.pool_size", memory->poolSize, 1, kMaxPoolSize},
+         {"memory.summary_dim", memory->summaryDim, 1, kMaxSummaryDim},
+         {"memory.heads", memory->heads, 1, memory->summaryDim},
+         {"memory.cross_layer_period", memory->crossLayerPeriod, 0,
+          kMaxCrossLayerPeriod},
+         {"memory.cross_layer_window", memory->crossLayerWindow, 0,
+          kMaxCrossLayerWindow}});
+  for (const Bound &bound : bounds) {
+    if (bound.value < bound.minimum)
+      return fail(llvm::formatv("'{0}' must be at least {1}, got {2}",
+                                bound.key, bound.minimum, bound.value));
+    if (bound.value > bound.maximum)
+      return fail(llvm::formatv("'{0}' is {1}, the limit is {2}", bound.key,
+                                bound.value, bound.maximum));
+  }
+  if (!std::isfinite(layerNormEpsilon) || layerNormEpsilon < 0)
+    return fail(llvm::formatv("'layer_norm_epsilon' must be a finite number, "
+                              "not negative, got {0}",
+                              layerNormEpsilon));
+  if (memory) {
+    if (memory->summaryDim % memory->heads != 0)
+      return fail(llvm::formatv("'memory.heads' ({0}) does not divide "
+                                "'memory.summary_dim' ({1})",
+                                memory->heads, memory->summaryDim));
+    if (!std::isfinite(memory->noteThreshold) ||
+        !std::isfinite(memory->readThreshold))
+      return fail("'memory.note_threshold' and 'memory.read_threshold' must "
+                  "be finite numbers");
+  }
+
+  // The totals: within the bounds above they cannot overflow, but the weights
+  // can still exceed what any machine holds.
+  int64_t weights = numWeightElements();
+  if (weights < 0 || weights > kMaxWeightElements)
+    return fail(llvm::formatv(
+        "the model has {0} weights ({1} hidden, {2} layers, vocabulary {3}), "
+        "the limit is {4} (2^36, 256 GiB as f32)",
+        weights < 0 ? std::string("more than 2^63") : std::to_string(weights),
+        hiddenSize, numLayers, vocabSize, kMaxWeightElements));
+  if (stateBytesPerSequence() < 0)
+    return fail("the recurrent state of one sequence overflows 2^63 bytes");
+  return llvm::Error::success();
 }
 
 llvm::Error ModelConfig::checkTokens(llvm::ArrayRef<int32_t> tokens,
@@ -160,19 +259,54 @@ public:
     return convert(**found);
   }
 
+  /// "FILE: 'KEY' is VALUE, the limit is LIMIT": a value above its bound.
+  llvm::Error aboveLimit(StringRef display, const Twine &value,
+                         const Twine &limit) const {
+    return aboveLimitAbout("'" + display + "'", value, limit);
+  }
+  /// The same about `subject`, already quoted (it may name several keys).
+  llvm::Error aboveLimitAbout(const Twine &subject, const Twine &value,
+                              const Twine &limit) const {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   Twine(fileName) + ": " + subject + " is " +
+                                       value + ", the limit is " + limit);
+  }
+
   Expected<int64_t> getInt(llvm::ArrayRef<Spelling> spellings,
-                           std::optional<int64_t> fallback, int64_t minimum) {
+                           std::optional<int64_t> fallback, int64_t minimum,
+                           int64_t maximum) {
     return get<int64_t>(spellings, fallback, [&](const Found &found) {
-      return checkInt(found, minimum);
+      return checkInt(found, minimum, maximum);
     });
   }
 
-  Expected<int64_t> checkInt(const Found &found, int64_t minimum) const {
-    std::optional<int64_t> value = found.value->getAsInteger();
-    if (!value)
+  /// An integer in [minimum, maximum]. The range is checked on the number
+  /// first: json::Value::getAsInteger converts doubles up to 2^63 inclusive,
+  /// which is undefined behaviour for 2^63 itself.
+  Expected<int64_t> checkInt(const Found &found, int64_t minimum,
+                             int64_t maximum) const {
+    auto notInteger = [&] {
       return error(
           found.display,
           llvm::formatv("expected an integer, got {0}", *found.value).str());
+    };
+    std::optional<double> number = found.value->getAsNumber();
+    double integral;
+    if (!number || !std::isfinite(*number) ||
+        std::modf(*number, &integral) != 0.0)
+      return notInteger();
+    if (*number > double(maximum))
+      return aboveLimit(found.display, llvm::formatv("{0}", *found.value).str(),
+                        Twine(maximum));
+    if (*number < double(minimum))
+      return error(found.display, llvm::formatv("must be at least {0}, got {1}",
+                                                minimum, *found.value)
+                                      .str());
+    std::optional<int64_t> value = found.value->getAsInteger();
+    if (!value)
+      return notInteger();
+    if (*value > maximum) // above the limit by less than a double's rounding
+      return aboveLimit(found.display, Twine(*value), Twine(maximum));
     if (*value < minimum)
       return error(found.display, llvm::formatv("must be at least {0}, got {1}",
                                                 minimum, *value)
@@ -293,10 +427,12 @@ Expected<MemoryConfig> ConfigReader::readMemory(const json::Object &memory) {
   // Absent keys keep the spec's defaults, which `result` starts with.
   MemoryConfig result;
   if (llvm::Error err =
-          assign(result.poolSize, getInt(key("pool_size"), result.poolSize, 1)))
+          assign(result.poolSize,
+                 getInt(key("pool_size"), result.poolSize, 1, kMaxPoolSize)))
     return std::move(err);
   if (llvm::Error err = assign(
-          result.summaryDim, getInt(key("summary_dim"), result.summaryDim, 1)))
+          result.summaryDim,
+          getInt(key("summary_dim"), result.summaryDim, 1, kMaxSummaryDim)))
     return std::move(err);
   if (llvm::Error err =
           assign(result.noteThreshold,
@@ -308,15 +444,21 @@ Expected<MemoryConfig> ConfigReader::readMemory(const json::Object &memory) {
     return std::move(err);
   if (llvm::Error err =
           assign(result.crossLayerPeriod,
-                 getInt(key("cross_layer_period"), result.crossLayerPeriod, 0)))
+                 getInt(key("cross_layer_period"), result.crossLayerPeriod, 0,
+                        kMaxCrossLayerPeriod)))
     return std::move(err);
   if (llvm::Error err =
           assign(result.crossLayerWindow,
-                 getInt(key("cross_layer_window"), result.crossLayerWindow, 0)))
+                 getInt(key("cross_layer_window"), result.crossLayerWindow, 0,
+                        kMaxCrossLayerWindow)))
     return std::move(err);
-  if (llvm::Error err =
-          assign(result.heads, getInt(key("heads"), result.heads, 1)))
+  if (llvm::Error err = assign(
+          result.heads, getInt(key("heads"), result.heads, 1, kMaxSummaryDim)))
     return std::move(err);
+  if (result.heads > result.summaryDim)
+    return aboveLimit("memory.heads", Twine(result.heads),
+                      "'memory.summary_dim' (" + Twine(result.summaryDim) +
+                          ")");
   if (result.summaryDim % result.heads != 0)
     return error("memory.heads",
                  llvm::formatv("{0} does not divide memory.summary_dim ({1})",
@@ -351,23 +493,23 @@ Expected<ModelConfig> ConfigReader::read() {
   };
 
   ModelConfig config;
-  if (llvm::Error err = assign(
-          config.hiddenSize,
-          getInt(spellings({"hidden_size", "d_model"}), std::nullopt, 1)))
+  if (llvm::Error err = assign(config.hiddenSize,
+                               getInt(spellings({"hidden_size", "d_model"}),
+                                      std::nullopt, 1, kMaxHiddenSize)))
     return std::move(err);
   if (llvm::Error err = assign(
-          config.numLayers,
-          getInt(spellings({"num_hidden_layers", "n_layer"}), std::nullopt, 1)))
+          config.numLayers, getInt(spellings({"num_hidden_layers", "n_layer"}),
+                                   std::nullopt, 1, kMaxLayers)))
     return std::move(err);
   if (llvm::Error err =
           assign(config.stateSize,
                  getInt(spellings({"state_size", "d_state"}, {"d_state"}),
-                        ssmDefault(int64_t(16)), 1)))
+                        ssmDefault(int64_t(16)), 1, kMaxStateSize)))
     return std::move(err);
   if (llvm::Error err =
           assign(config.convKernel,
                  getInt(spellings({"conv_kernel", "d_conv"}, {"d_conv"}),
-                        ssmDefault(int64_t(4)), 1)))
+                        ssmDefault(int64_t(4)), 1, kMaxConvKernel)))
     return std::move(err);
 
   // E: intermediate_size, else expand * D; both present must agree.
@@ -382,13 +524,15 @@ Expected<ModelConfig> ConfigReader::read() {
     return expandFound.takeError();
   std::optional<int64_t> expand = ssmDefault(int64_t(2));
   if (*expandFound) {
-    auto value = checkInt(**expandFound, 1);
+    auto value = checkInt(**expandFound, 1, kMaxIntermediateSize);
     if (!value)
       return value.takeError();
     expand = *value;
   }
+  // Both factors are bounded, so expand * D fits in int64_t.
   if (*inner) {
-    if (llvm::Error err = assign(config.intermediateSize, checkInt(**inner, 1)))
+    if (llvm::Error err = assign(config.intermediateSize,
+                                 checkInt(**inner, 1, kMaxIntermediateSize)))
       return std::move(err);
     if (*expandFound && *expand * config.hiddenSize != config.intermediateSize)
       return error((*inner)->display,
@@ -400,6 +544,14 @@ Expected<ModelConfig> ConfigReader::read() {
                        .str());
   } else if (expand) {
     config.intermediateSize = *expand * config.hiddenSize;
+    if (config.intermediateSize > kMaxIntermediateSize)
+      return aboveLimitAbout(
+          *expandFound ? "'" + (*expandFound)->display + "' * hidden size"
+                       : std::string("'expand' (default 2) * hidden size"),
+          llvm::formatv("{0} * {1} = {2}", *expand, config.hiddenSize,
+                        config.intermediateSize)
+              .str(),
+          Twine(kMaxIntermediateSize) + " (of 'intermediate_size')");
   } else {
     return errorAbout(describe(innerSpellings),
                       "missing (and no 'expand' to derive it from)");
@@ -420,19 +572,27 @@ Expected<ModelConfig> ConfigReader::read() {
                    llvm::formatv("expected an integer or \"auto\", got {0}",
                                  *(*rank)->value)
                        .str());
-    auto value = checkInt(**rank, 1);
+    auto value = checkInt(**rank, 1, kMaxDtRank);
     if (!value)
       return value.takeError();
     config.dtRank = *value;
   }
 
-  auto vocab = getInt(spellings({"vocab_size"}), std::nullopt, 1);
+  auto vocab =
+      getInt(spellings({"vocab_size"}), std::nullopt, 1, kMaxVocabSize);
   if (!vocab)
     return vocab.takeError();
-  auto multiple = getInt(spellings({"pad_vocab_size_multiple"}), int64_t(1), 1);
+  auto multiple = getInt(spellings({"pad_vocab_size_multiple"}), int64_t(1), 1,
+                         kMaxPadVocabSizeMultiple);
   if (!multiple)
     return multiple.takeError();
   config.vocabSize = (*vocab + *multiple - 1) / *multiple * *multiple;
+  if (config.vocabSize > kMaxVocabSize)
+    return aboveLimit("vocab_size",
+                      llvm::formatv("{0}, padded to a multiple of {1}: {2}",
+                                    *vocab, *multiple, config.vocabSize)
+                          .str(),
+                      Twine(kMaxVocabSize));
 
   if (llvm::Error err =
           assign(config.layerNormEpsilon,
@@ -460,12 +620,24 @@ Expected<ModelConfig> ConfigReader::read() {
     if (llvm::Error err = assign(config.memory.emplace(), readMemory(*object)))
       return std::move(err);
   }
+  // Every key is within its bound; the totals derived from them must be too.
+  if (llvm::Error err = config.checkSizes(fileName))
+    return std::move(err);
   return config;
 }
 
 Expected<ModelConfig> mm::parseModelConfig(StringRef jsonText,
                                            StringRef fileName) {
-  Expected<json::Value> parsed = json::parse(jsonText);
+  // Bound the memory the parse takes before parsing: a small file of many
+  // tiny values ("[0,0,0,...]") costs about 20 times its size.
+  JsonCounts counts = countJson(jsonText);
+  if (counts.values > kMaxConfigJsonValues)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0}: too large: up to {1} JSON values, the limit is "
+                      "{2} (a config.json has a few dozen)",
+                      fileName, counts.values, kMaxConfigJsonValues));
+  Expected<json::Value> parsed = parseBoundedJson(jsonText);
   if (!parsed) {
     // json::ParseError logs "[line:col, byte=N]: message"; put the position
     // where compilers put it.
@@ -494,11 +666,10 @@ Expected<ModelConfig> mm::loadModelConfig(StringRef path) {
   llvm::SmallString<256> file(path);
   if (llvm::sys::fs::is_directory(file))
     llvm::sys::path::append(file, "config.json");
-  auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
+  Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      readBoundedFile(file, kMaxConfigBytes, "a config");
   if (!buffer)
-    return llvm::createStringError(
-        buffer.getError(),
-        Twine(file) + ": cannot read: " + buffer.getError().message());
+    return buffer.takeError();
   return parseModelConfig((*buffer)->getBuffer(), file);
 }
 

@@ -1,12 +1,17 @@
 //===- ModelConfigTest.cpp - config.json parsing --------------------------===//
 
 #include "runtime/ModelConfig.h"
+#include "runtime/WeightNames.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <unistd.h>
 
 using namespace mm;
 
@@ -218,6 +223,343 @@ INSTANTIATE_TEST_SUITE_P(
                      "time_step_rank": 4, "vocab_size": 256,
                      "layer_norm_epsilon": -1})",
                   "'layer_norm_epsilon': must not be negative"}));
+
+//===----------------------------------------------------------------------===//
+// Bounds
+//===----------------------------------------------------------------------===//
+
+/// Keys to set in a config.
+using Changes = std::initializer_list<llvm::json::Object::KV>;
+
+/// A valid memmamba-tiny config (Hugging Face spelling) with `changes` set or,
+/// where a change is null, removed; `memoryChanges` likewise in `memory`.
+std::string tinyWith(Changes changes, Changes memoryChanges = {}) {
+  llvm::json::Object memory{{"pool_size", 8},
+                            {"summary_dim", 16},
+                            {"cross_layer_period", 1},
+                            {"cross_layer_window", 1},
+                            {"heads", 2}};
+  for (const auto &[key, value] : memoryChanges)
+    memory[key] = value;
+  llvm::json::Object root{
+      {"model_type", "memmamba"},   {"hidden_size", 64},
+      {"num_hidden_layers", 2},     {"state_size", 16},
+      {"conv_kernel", 4},           {"expand", 2},
+      {"time_step_rank", 4},        {"vocab_size", 256},
+      {"layer_norm_epsilon", 1e-5}, {"use_bias", false},
+      {"use_conv_bias", true},      {"memory", std::move(memory)}};
+  for (const auto &[key, value] : changes) {
+    if (value.kind() == llvm::json::Value::Null)
+      root.erase(key);
+    else
+      root[key] = value;
+  }
+  std::string text;
+  llvm::raw_string_ostream(text) << llvm::json::Value(std::move(root));
+  return text;
+}
+
+/// Expects `json` to be refused with exactly `message`.
+void expectError(const std::string &json, const std::string &message) {
+  SCOPED_TRACE(json);
+  EXPECT_EQ(parseError(json), message);
+}
+
+TEST(ModelConfigBounds, TinyIsWithinAllOfThem) {
+  ModelConfig config = parseOk(tinyWith({}));
+  EXPECT_FALSE(static_cast<bool>(config.checkSizes("tiny")));
+  EXPECT_GT(config.numWeightElements(), 0);
+  EXPECT_GT(config.stateBytesPerSequence(), 0);
+}
+
+TEST(ModelConfigBounds, EverySizeKeyNamesItsLimit) {
+  struct Case {
+    const char *key;
+    int64_t limit;
+  };
+  // Each key at its limit parses (expand adjusted where the limit would break
+  // another bound); one more, far more, 2^40 and 2^62 are refused.
+  for (Case c :
+       {Case{"hidden_size", kMaxHiddenSize},
+        Case{"num_hidden_layers", kMaxLayers},
+        Case{"state_size", kMaxStateSize}, Case{"conv_kernel", kMaxConvKernel},
+        Case{"time_step_rank", kMaxDtRank},
+        Case{"vocab_size", kMaxVocabSize}}) {
+    SCOPED_TRACE(c.key);
+    int64_t expand = llvm::StringRef(c.key) == "hidden_size" ? 1 : 2;
+    parseOk(tinyWith({{c.key, c.limit}, {"expand", expand}}));
+    for (int64_t value :
+         {c.limit + 1, c.limit * 1000, int64_t(1) << 40, int64_t(1) << 62}) {
+      expectError(tinyWith({{c.key, value}}),
+                  "config.json: '" + std::string(c.key) + "' is " +
+                      std::to_string(value) + ", the limit is " +
+                      std::to_string(c.limit));
+    }
+  }
+}
+
+TEST(ModelConfigBounds, AtTheLimitsParses) {
+  // (One layer: two would exceed the bound on all weights.)
+  EXPECT_EQ(parseOk(tinyWith({{"hidden_size", kMaxHiddenSize},
+                              {"expand", 4},
+                              {"num_hidden_layers", 1},
+                              {"vocab_size", 64}}))
+                .intermediateSize,
+            kMaxIntermediateSize);
+  EXPECT_EQ(parseOk(tinyWith({{"num_hidden_layers", kMaxLayers},
+                              {"state_size", kMaxStateSize},
+                              {"conv_kernel", kMaxConvKernel}}))
+                .numLayers,
+            kMaxLayers);
+  EXPECT_EQ(parseOk(tinyWith({{"vocab_size", kMaxVocabSize - 7},
+                              {"pad_vocab_size_multiple", 8}}))
+                .vocabSize,
+            kMaxVocabSize);
+  ModelConfig memory =
+      parseOk(tinyWith({}, {{"pool_size", kMaxPoolSize},
+                            {"summary_dim", kMaxSummaryDim},
+                            {"heads", kMaxSummaryDim},
+                            {"cross_layer_period", kMaxCrossLayerPeriod},
+                            {"cross_layer_window", kMaxCrossLayerWindow}}));
+  EXPECT_EQ(memory.memory->poolSize, kMaxPoolSize);
+  EXPECT_EQ(memory.memory->heads, kMaxSummaryDim);
+}
+
+TEST(ModelConfigBounds, TheSpellingTheFileUsedIsNamed) {
+  expectError(R"({"d_model": 64, "n_layer": 1000000, "vocab_size": 10})",
+              "config.json: 'n_layer' is 1000000, the limit is 1024");
+  expectError(R"({"d_model": 64, "n_layer": 2, "vocab_size": 10,
+                  "ssm_cfg": {"d_state": 4096}})",
+              "config.json: 'ssm_cfg.d_state' is 4096, the limit is 1024");
+  expectError(R"({"d_model": 64, "n_layer": 2, "vocab_size": 10,
+                  "d_inner": 1000000})",
+              "config.json: 'd_inner' is 1000000, the limit is 262144");
+  expectError(R"({"d_model": 64, "n_layer": 2, "vocab_size": 10,
+                  "ssm_cfg": {"dt_rank": 100000}})",
+              "config.json: 'ssm_cfg.dt_rank' is 100000, the limit is 65536");
+  expectError(R"({"d_model": 64, "n_layer": 2, "vocab_size": 10,
+                  "ssm_cfg": {"d_conv": 1000}})",
+              "config.json: 'ssm_cfg.d_conv' is 1000, the limit is 64");
+}
+
+TEST(ModelConfigBounds, DerivedSizes) {
+  // E = expand * D.
+  expectError(tinyWith({{"expand", 5000}}),
+              "config.json: 'expand' * hidden size is 5000 * 64 = 320000, the "
+              "limit is 262144 (of 'intermediate_size')");
+  expectError(tinyWith({{"expand", int64_t(1) << 62}}),
+              "config.json: 'expand' is 4611686018427387904, the limit is "
+              "262144");
+  expectError(R"({"d_model": 1024, "n_layer": 2, "vocab_size": 10,
+                  "ssm_cfg": {"expand": 1000}})",
+              "config.json: 'ssm_cfg.expand' * hidden size is 1000 * 1024 = "
+              "1024000, the limit is 262144 (of 'intermediate_size')");
+  // V, padded.
+  expectError(tinyWith({{"vocab_size", kMaxVocabSize - 1},
+                        {"pad_vocab_size_multiple", 1000}}),
+              "config.json: 'vocab_size' is 16777215, padded to a multiple of "
+              "1000: 16778000, the limit is 16777216");
+  expectError(
+      tinyWith({{"vocab_size", kMaxVocabSize}, {"pad_vocab_size_multiple", 3}}),
+      "config.json: 'vocab_size' is 16777216, padded to a multiple of "
+      "3: 16777218, the limit is 16777216");
+  for (int64_t multiple : {int64_t(65537), int64_t(1) << 40, int64_t(1) << 62})
+    expectError(tinyWith({{"pad_vocab_size_multiple", multiple}}),
+                "config.json: 'pad_vocab_size_multiple' is " +
+                    std::to_string(multiple) + ", the limit is 65536");
+}
+
+TEST(ModelConfigBounds, MemoryKeys) {
+  struct Case {
+    const char *key;
+    int64_t limit;
+  };
+  for (Case c :
+       {Case{"pool_size", kMaxPoolSize}, Case{"summary_dim", kMaxSummaryDim},
+        Case{"cross_layer_period", kMaxCrossLayerPeriod},
+        Case{"cross_layer_window", kMaxCrossLayerWindow}})
+    for (int64_t value :
+         {c.limit + 1, int64_t(1000000000000), int64_t(1) << 62})
+      expectError(tinyWith({}, {{c.key, value}}),
+                  "config.json: 'memory." + std::string(c.key) + "' is " +
+                      std::to_string(value) + ", the limit is " +
+                      std::to_string(c.limit));
+  expectError(tinyWith({}, {{"heads", 32}}),
+              "config.json: 'memory.heads' is 32, the limit is "
+              "'memory.summary_dim' (16)");
+  expectError(tinyWith({}, {{"heads", int64_t(1) << 50}}),
+              "config.json: 'memory.heads' is 1125899906842624, the limit is "
+              "4096");
+}
+
+TEST(ModelConfigBounds, HugeAndOddNumbers) {
+  // Integers beyond int64_t, doubles at and beyond 2^63 (converting those is
+  // undefined behaviour in json::Value::getAsInteger), negative ones.
+  expectError(tinyWith({{"hidden_size", uint64_t(1) << 63}}),
+              "config.json: 'hidden_size' is 9223372036854775808, the limit "
+              "is 65536");
+  expectError(R"({"hidden_size": 18446744073709551615})",
+              "config.json: 'hidden_size' is 18446744073709551615, the limit "
+              "is 65536");
+  EXPECT_NE(parseError(R"({"hidden_size": 9.223372036854775808e18})")
+                .find("'hidden_size' is 9.22"),
+            std::string::npos);
+  EXPECT_NE(parseError(R"({"hidden_size": 1e300})").find("the limit is 65536"),
+            std::string::npos);
+  EXPECT_NE(parseError(R"({"hidden_size": -9.3e18})")
+                .find("'hidden_size': must be at least 1, got -9.3"),
+            std::string::npos);
+  expectError(R"({"hidden_size": -9223372036854775808})",
+              "config.json: 'hidden_size': must be at least 1, got "
+              "-9223372036854775808");
+  EXPECT_NE(parseError(R"({"hidden_size": 1e999})").find("expected an integer"),
+            std::string::npos);
+  // 64.0 is the integer 64.
+  EXPECT_EQ(parseOk(tinyWith({{"hidden_size", 64.0}})).hiddenSize, 64);
+}
+
+TEST(ModelConfigBounds, NumbersMustBeFinite) {
+  for (const char *key :
+       {"layer_norm_epsilon", "rms_norm_eps", "norm_epsilon"}) {
+    std::string json = tinyWith({{"layer_norm_epsilon", nullptr}});
+    json.insert(1, "\"" + std::string(key) + "\": 1e999, ");
+    EXPECT_NE(parseError(json).find("'" + std::string(key) +
+                                    "': expected a finite number"),
+              std::string::npos);
+  }
+  for (const char *key : {"note_threshold", "read_threshold"}) {
+    std::string json = tinyWith({{"memory", nullptr}});
+    json.insert(1, "\"memory\": {\"" + std::string(key) + "\": -1e400}, ");
+    EXPECT_NE(parseError(json).find("'memory." + std::string(key) +
+                                    "': expected a finite number"),
+              std::string::npos);
+  }
+}
+
+TEST(ModelConfigBounds, TotalWeightsAreBounded) {
+  // Every key within its bound, the weights beyond 2^36.
+  std::string error = parseError(tinyWith({{"hidden_size", kMaxHiddenSize},
+                                           {"expand", 4},
+                                           {"vocab_size", kMaxVocabSize},
+                                           {"num_hidden_layers", kMaxLayers}}));
+  EXPECT_EQ(error.rfind("config.json: the model has ", 0), 0u) << error;
+  EXPECT_NE(error.find("weights (65536 hidden, 1024 layers, vocabulary "
+                       "16777216), the limit is 68719476736 (2^36"),
+            std::string::npos)
+      << error;
+}
+
+TEST(ModelConfigBounds, CheckSizesOfConfigsMadeInCode) {
+  ModelConfig config = parseOk(tinyWith({}));
+  auto errorFor = [](ModelConfig changed) {
+    llvm::Error error = changed.checkSizes("manifest");
+    return error ? llvm::toString(std::move(error)) : std::string();
+  };
+  ModelConfig bad = config;
+  bad.numLayers = int64_t(1) << 40;
+  EXPECT_EQ(
+      errorFor(bad),
+      "manifest: 'num_hidden_layers' is 1099511627776, the limit is 1024");
+  bad = config;
+  bad.vocabSize = 0;
+  EXPECT_EQ(errorFor(bad), "manifest: 'vocab_size' must be at least 1, got 0");
+  bad = config;
+  bad.memory->poolSize = int64_t(1) << 62;
+  EXPECT_EQ(errorFor(bad), "manifest: 'memory.pool_size' is "
+                           "4611686018427387904, the limit is 4096");
+  // The totals do not overflow: they report -1 instead.
+  EXPECT_EQ(bad.stateBytesPerSequence(), -1);
+  bad.memory.reset();
+  bad.numLayers = int64_t(1) << 62;
+  EXPECT_EQ(bad.stateBytesPerSequence(), -1);
+  bad = config;
+  bad.layerNormEpsilon = std::nan("");
+  EXPECT_NE(errorFor(bad).find("'layer_norm_epsilon' must be a finite"),
+            std::string::npos);
+  bad = config;
+  bad.memory->heads = 3;
+  EXPECT_NE(errorFor(bad).find("does not divide"), std::string::npos);
+}
+
+TEST(ModelConfigBounds, StateAndWeightTotalsMatchTheWeightList) {
+  ModelConfig config = parseOk(tinyWith({}));
+  int64_t total = 0;
+  for (const WeightSpec &spec : modelWeights(config)) {
+    int64_t elements = 1;
+    for (int64_t dim : spec.shape)
+      elements *= dim;
+    total += elements;
+  }
+  EXPECT_EQ(config.numWeightElements(), total);
+  // The largest state the bounds allow still fits in int64_t.
+  ModelConfig largest = parseOk(
+      tinyWith({{"hidden_size", 1024},
+                {"expand", 256},
+                {"state_size", kMaxStateSize},
+                {"conv_kernel", kMaxConvKernel},
+                {"num_hidden_layers", 16},
+                {"vocab_size", 1000}},
+               {{"pool_size", kMaxPoolSize}, {"summary_dim", kMaxSummaryDim}}));
+  EXPECT_GT(largest.stateBytesPerSequence(), int64_t(1) << 30);
+}
+
+//===----------------------------------------------------------------------===//
+// Hostile text and files
+//===----------------------------------------------------------------------===//
+
+TEST(ModelConfigInput, DeepNestingIsRefusedWithoutRecursion) {
+  for (size_t depth : {65, 1000, 100000}) {
+    std::string arrays = std::string(depth, '[') + std::string(depth, ']');
+    std::string error = parseError(arrays);
+    EXPECT_EQ(error, "config.json:1:64: invalid JSON: nested deeper than 64 "
+                     "levels");
+    std::string objects;
+    for (size_t i = 0; i < depth; ++i)
+      objects += "{\"a\":";
+    EXPECT_NE(parseError(objects).find("nested deeper than 64 levels"),
+              std::string::npos);
+  }
+  // Brackets in strings do not nest.
+  EXPECT_EQ(parseError("{\"name\": \"" + std::string(100000, '[') +
+                       "\", \"hidden_size\": 0}"),
+            "config.json: 'hidden_size': must be at least 1, got 0");
+}
+
+TEST(ModelConfigInput, ManyValuesAreRefusedBeforeParsing) {
+  std::string json = "{\"list\": [";
+  for (int i = 0; i < (1 << 20) + 5; ++i)
+    json += "0,";
+  json += "0]}";
+  std::string error = parseError(json);
+  EXPECT_EQ(error.rfind("config.json: too large: up to ", 0), 0u) << error;
+  EXPECT_NE(error.find("the limit is 1048576"), std::string::npos) << error;
+}
+
+TEST(ModelConfigInput, DevicesAndOversizedFilesAreClearErrors) {
+  auto start = std::chrono::steady_clock::now();
+  llvm::Expected<ModelConfig> zero = loadModelConfig("/dev/zero");
+  ASSERT_FALSE(static_cast<bool>(zero));
+  EXPECT_EQ(llvm::toString(zero.takeError()),
+            "/dev/zero: a config larger than 16 MiB (the limit)");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+
+  llvm::Expected<ModelConfig> empty = loadModelConfig("/dev/null");
+  ASSERT_FALSE(static_cast<bool>(empty));
+  EXPECT_NE(llvm::toString(empty.takeError()).find("/dev/null"),
+            std::string::npos);
+
+  // A regular file over the limit is refused without reading it.
+  llvm::SmallString<128> big;
+  int fd;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("mm-big", "json", fd, big));
+  ASSERT_FALSE(llvm::sys::fs::resize_file(fd, kMaxConfigBytes + 1));
+  ::close(fd);
+  llvm::Expected<ModelConfig> tooBig = loadModelConfig(big);
+  ASSERT_FALSE(static_cast<bool>(tooBig));
+  EXPECT_EQ(llvm::toString(tooBig.takeError()),
+            std::string(big) + ": a config larger than 16 MiB (the limit)");
+  llvm::sys::fs::remove(big);
+}
 
 TEST(ModelConfig, LoadsAModelFolder) {
   llvm::SmallString<128> dir;
