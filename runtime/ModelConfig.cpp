@@ -324,7 +324,9 @@ public:
                 found.display,
                 llvm::formatv("expected a finite number, got {0}", *found.value)
                     .str());
-          return *value;
+          // -0 reads as 0: JSON's "-0" is the integer 0, so a config
+          // written back would otherwise not read as itself.
+          return *value == 0 ? 0.0 : *value;
         });
   }
 

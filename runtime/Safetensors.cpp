@@ -1,21 +1,25 @@
 //===- Safetensors.cpp - safetensors files and checkpoints ----------------===//
 //
 // The reader trusts nothing in the file: every length and offset is checked
-// with overflow-free arithmetic before it is used, the JSON nesting depth is
-// bounded before the (recursive) JSON parser sees the header, and the tensors
-// must tile the data section exactly. Element reads go through
-// llvm::support::endian, so unaligned data and big-endian hosts are fine.
+// with overflow-free arithmetic before it is used, the JSON nesting depth and
+// the number of entries and values are bounded before the (recursive) JSON
+// parser sees the header, so that its memory stays a small multiple of the
+// tensors a real checkpoint has, and the tensors must tile the data section
+// exactly. Only regular files are opened: they are memory-mapped. Element reads
+// go through llvm::support::endian, so unaligned data and big-endian hosts are
+// fine.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Safetensors.h"
+#include "runtime/InputFiles.h"
+#include "runtime/OutputFile.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
@@ -35,11 +39,6 @@ namespace endian = llvm::support::endian;
 namespace json = llvm::json;
 
 namespace {
-
-/// The deepest JSON nesting a header may have. A safetensors header needs 3
-/// (header object, tensor entry, shape array); the bound keeps the recursive
-/// JSON parser's stack use small on hostile input.
-constexpr unsigned kMaxJsonDepth = 64;
 
 /// The name of the optional string -> string entry of a header.
 constexpr const char *kMetadataKey = "__metadata__";
@@ -85,32 +84,29 @@ bool isNegativeInteger(const json::Value &value) {
   return std::modf(*number, &integral) == 0.0;
 }
 
-/// Rejects JSON text nested deeper than kMaxJsonDepth. Strings are skipped the
-/// way JSON lexes them, so brackets inside strings do not count.
-llvm::Error checkJsonDepth(StringRef text, StringRef file) {
-  unsigned depth = 0;
-  bool inString = false;
-  for (size_t i = 0, e = text.size(); i < e; ++i) {
-    char c = text[i];
-    if (inString) {
-      if (c == '\\')
-        ++i; // the escaped character cannot end the string
-      else if (c == '"')
-        inString = false;
-      continue;
-    }
-    if (c == '"') {
-      inString = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth)
-        return fileError(file, llvm::formatv("JSON nests deeper than {0} "
-                                             "levels",
-                                             kMaxJsonDepth));
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return llvm::Error::success();
+/// Parses header or index JSON after bounding what the parse would allocate:
+/// the top-level entries (`maxEntries`, named `entries` in the message) and
+/// all values (kMaxSafetensorsJsonValues); the depth is bounded by
+/// parseBoundedJson. `what` starts the message, e.g. "header".
+Expected<json::Value> parseBoundedHeader(StringRef text, StringRef file,
+                                         StringRef what, uint64_t maxEntries,
+                                         StringRef entries) {
+  JsonCounts counts = countJson(text);
+  if (counts.topLevelMembers > maxEntries)
+    return fileError(file, llvm::formatv("{0} lists {1} {2}, the limit is {3}",
+                                         what, counts.topLevelMembers, entries,
+                                         maxEntries));
+  if (counts.values > kMaxSafetensorsJsonValues)
+    return fileError(
+        file, llvm::formatv("{0} holds up to {1} JSON values, the limit "
+                            "is {2} (parsing takes about 100 bytes per "
+                            "value)",
+                            what, counts.values, kMaxSafetensorsJsonValues));
+  Expected<json::Value> root = parseBoundedJson(text);
+  if (!root)
+    return fileError(
+        file, what + " is not valid JSON: " + llvm::toString(root.takeError()));
+  return root;
 }
 
 /// Reads the "__metadata__" object.
@@ -380,14 +376,66 @@ uint16_t mm::floatToBfloat16(float value) {
 // SafetensorsFile
 //===----------------------------------------------------------------------===//
 
+namespace {
+
+/// "a character device", ...: what a path is, for messages.
+StringRef describeFileType(llvm::sys::fs::file_type type) {
+  using llvm::sys::fs::file_type;
+  switch (type) {
+  case file_type::directory_file:
+    return "a directory";
+  case file_type::character_file:
+    return "a character device";
+  case file_type::block_file:
+    return "a block device";
+  case file_type::fifo_file:
+    return "a FIFO";
+  case file_type::socket_file:
+    return "a socket";
+  default:
+    return "not a regular file";
+  }
+}
+
+/// The error for a path that is not a regular file.
+llvm::Error notRegular(StringRef path, llvm::sys::fs::file_type type) {
+  if (type == llvm::sys::fs::file_type::directory_file)
+    return fileError(path, "is a directory");
+  return fileError(path, "is " + describeFileType(type) +
+                             ", not a regular file (weights are "
+                             "memory-mapped: save them to a file first)");
+}
+
+} // namespace
+
 Expected<std::unique_ptr<SafetensorsFile>>
 SafetensorsFile::open(StringRef path) {
+  namespace fs = llvm::sys::fs;
+  // Only a regular file can be mapped: a device (/dev/zero) or a FIFO would
+  // be read without end, and opening a FIFO blocks. Looked at before opening,
+  // and again on the open file in case the path changed in between.
+  fs::file_status status;
+  if (std::error_code ec = fs::status(path, status))
+    return fileError(path, "cannot read: " + ec.message());
+  if (status.type() != fs::file_type::regular_file)
+    return notRegular(path, status.type());
+  Expected<fs::file_t> file = fs::openNativeFileForRead(path);
+  if (!file)
+    return fileError(path, "cannot read: " + llvm::toString(file.takeError()));
   llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                  /*RequiresNullTerminator=*/false,
-                                  /*IsVolatile=*/false);
+      std::make_error_code(std::errc::invalid_argument);
+  std::error_code ec = fs::status(*file, status);
+  if (!ec && status.type() == fs::file_type::regular_file)
+    buffer = llvm::MemoryBuffer::getOpenFile(*file, path, status.getSize(),
+                                             /*RequiresNullTerminator=*/false,
+                                             /*IsVolatile=*/false);
+  fs::closeFile(*file); // a mapping outlives the descriptor
+  if (ec)
+    return fileError(path, "cannot read: " + ec.message());
+  if (status.type() != fs::file_type::regular_file)
+    return notRegular(path, status.type());
   if (!buffer)
-    return fileError(path, buffer.getError().message());
+    return fileError(path, "cannot read: " + buffer.getError().message());
   return parse(std::move(*buffer), path);
 }
 
@@ -414,12 +462,11 @@ SafetensorsFile::parse(std::unique_ptr<llvm::MemoryBuffer> buffer,
                                          "length)",
                                          headerSize, size - 8));
   StringRef header = contents.substr(8, headerSize);
-  if (llvm::Error error = checkJsonDepth(header, name))
-    return std::move(error);
-  Expected<json::Value> root = json::parse(header);
+  // One entry more than the tensors for "__metadata__".
+  Expected<json::Value> root = parseBoundedHeader(
+      header, name, "header", kMaxSafetensorsTensors + 1, "entries");
   if (!root)
-    return fileError(name, "header is not valid JSON: " +
-                               llvm::toString(root.takeError()));
+    return root.takeError();
   const json::Object *object = root->getAsObject();
   if (!object)
     return fileError(name, "header is not a JSON object");
@@ -449,6 +496,11 @@ SafetensorsFile::parse(std::unique_ptr<llvm::MemoryBuffer> buffer,
       return info.takeError();
     file->infos.push_back(std::move(*info));
   }
+  if (file->infos.size() > kMaxSafetensorsTensors)
+    return fileError(name,
+                     llvm::formatv("header lists {0} tensors, the "
+                                   "limit is {1}",
+                                   file->infos.size(), kMaxSafetensorsTensors));
 
   // Names are unique, so the order is total.
   llvm::sort(file->infos, [](const TensorInfo &a, const TensorInfo &b) {
@@ -524,6 +576,11 @@ llvm::Error
 mm::writeSafetensors(StringRef path, llvm::ArrayRef<TensorToWrite> tensors,
                      const std::map<std::string, std::string> &metadata) {
   // Check everything and lay the tensors out before creating any file.
+  if (tensors.size() > kMaxSafetensorsTensors)
+    return fileError(path,
+                     llvm::formatv("{0} tensors, the limit is {1} "
+                                   "(readers refuse more)",
+                                   tensors.size(), kMaxSafetensorsTensors));
   json::Object header;
   llvm::StringSet<> seen;
   uint64_t offset = 0;
@@ -578,15 +635,9 @@ mm::writeSafetensors(StringRef path, llvm::ArrayRef<TensorToWrite> tensors,
   // Pad so that the data section starts 8-byte aligned.
   headerText.append((8 - headerText.size() % 8) % 8, ' ');
 
-  // Write a temporary file next to `path`, then rename it into place.
-  int fd;
-  llvm::SmallString<128> tempPath;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueFile(path + ".tmp-%%%%%%%%", fd, tempPath))
-    return fileError(path, "cannot create a temporary file: " + ec.message());
-  llvm::FileRemover removeTemp(tempPath);
-  {
-    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+  // A regular file is replaced atomically; /dev/null or a FIFO is written
+  // where it is (writeFileSafely).
+  return writeFileSafely(path, [&](llvm::raw_ostream &os) {
     char word[8];
     endian::write64le(word, headerText.size());
     os.write(word, 8);
@@ -608,19 +659,8 @@ mm::writeSafetensors(StringRef path, llvm::ArrayRef<TensorToWrite> tensors,
       if (!chunk.empty())
         os.write(chunk.data(), chunk.size());
     }
-    os.close();
-    if (os.has_error()) {
-      std::error_code ec = os.error();
-      os.clear_error(); // or the destructor aborts
-      return fileError(path,
-                       "cannot write '" + tempPath + "': " + ec.message());
-    }
-  }
-  if (std::error_code ec = llvm::sys::fs::rename(tempPath, path))
-    return fileError(path, "cannot rename '" + tempPath +
-                               "' into place: " + ec.message());
-  removeTemp.releaseFile();
-  return llvm::Error::success();
+    return llvm::Error::success();
+  });
 }
 
 //===----------------------------------------------------------------------===//
@@ -634,18 +674,17 @@ namespace {
 llvm::Error openIndex(StringRef indexPath,
                       std::vector<std::unique_ptr<SafetensorsFile>> &shards,
                       llvm::StringMap<std::pair<size_t, size_t>> &index) {
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getFile(indexPath, /*IsText=*/true,
-                                  /*RequiresNullTerminator=*/false);
+  Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer = readBoundedFile(
+      indexPath, kMaxSafetensorsIndexBytes, "a safetensors index");
   if (!buffer)
-    return fileError(indexPath, buffer.getError().message());
-  StringRef text = (*buffer)->getBuffer();
-  if (llvm::Error error = checkJsonDepth(text, indexPath))
-    return error;
-  Expected<json::Value> root = json::parse(text);
+    return buffer.takeError();
+  // The index's entries are "metadata" and "weight_map"; the values bound
+  // the tensors it lists.
+  Expected<json::Value> root =
+      parseBoundedHeader((*buffer)->getBuffer(), indexPath, "the index",
+                         kMaxSafetensorsJsonValues, "entries");
   if (!root)
-    return fileError(indexPath,
-                     "not valid JSON: " + llvm::toString(root.takeError()));
+    return root.takeError();
   const json::Object *object = root->getAsObject();
   if (!object)
     return fileError(indexPath, "not a JSON object");

@@ -61,6 +61,16 @@ std::string formatShape(llvm::ArrayRef<int64_t> shape);
 
 /// The largest header accepted (the format's reference reader uses 100 MB).
 inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100u << 20;
+/// The most tensors one file may hold (Mamba checkpoints have under 2000; a
+/// header of a million zero-size entries would take about 70 times its
+/// bytes in memory to parse).
+inline constexpr uint64_t kMaxSafetensorsTensors = 65536;
+/// The most JSON values a header or an index may hold, which bounds the
+/// memory the JSON parse takes (about 100 bytes per value): 65536 tensors of
+/// rank 8 need under 2^20.
+inline constexpr uint64_t kMaxSafetensorsJsonValues = 1u << 20;
+/// The largest model.safetensors.index.json read.
+inline constexpr uint64_t kMaxSafetensorsIndexBytes = 64u << 20;
 
 /// One tensor of a safetensors file. Offsets are relative to the start of the
 /// data section (right after the header).
@@ -76,7 +86,8 @@ struct TensorInfo {
 /// A validated safetensors file, memory-mapped (or held in memory).
 class SafetensorsFile {
 public:
-  /// Maps and validates `path`.
+  /// Maps and validates `path`, which must be a regular file (or a symlink
+  /// to one): a device or FIFO is refused with a message.
   static llvm::Expected<std::unique_ptr<SafetensorsFile>>
   open(llvm::StringRef path);
 
@@ -120,7 +131,9 @@ struct TensorToWrite {
 };
 
 /// Writes a safetensors file (header padded to a multiple of 8 bytes, tensors
-/// in the given order).
+/// in the given order) with writeFileSafely: a regular file is replaced
+/// atomically, a device or FIFO (/dev/null) is written where it is. At most
+/// kMaxSafetensorsTensors tensors.
 llvm::Error
 writeSafetensors(llvm::StringRef path, llvm::ArrayRef<TensorToWrite> tensors,
                  const std::map<std::string, std::string> &metadata = {});

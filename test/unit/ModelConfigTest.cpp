@@ -436,6 +436,16 @@ TEST(ModelConfigBounds, NumbersMustBeFinite) {
   }
 }
 
+TEST(ModelConfigBounds, NegativeZeroReadsAsZero) {
+  // Found by the fuzzer: -0.0 was written back as "-0", which reads as the
+  // integer 0, so the canonical config did not read back as itself.
+  ModelConfig config = parseOk(
+      tinyWith({{"layer_norm_epsilon", -0.0}}, {{"note_threshold", -0.0}}));
+  EXPECT_FALSE(std::signbit(config.layerNormEpsilon));
+  EXPECT_FALSE(std::signbit(config.memory->noteThreshold));
+  EXPECT_EQ(canonical(parseOk(canonical(config))), canonical(config));
+}
+
 TEST(ModelConfigBounds, TotalWeightsAreBounded) {
   // Every key within its bound, the weights beyond 2^36.
   std::string error = parseError(tinyWith({{"hidden_size", kMaxHiddenSize},

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace mm;
 using llvm::StringRef;
@@ -463,7 +465,8 @@ TEST(SafetensorsParse, RejectsCorruptFiles) {
       {"bad JSON", makeFile(R"({"a": )"), "header is not valid JSON: [1:"},
       {"not an object", makeFile("[1, 2]"), "header is not a JSON object"},
       {"deep nesting", makeFile(std::string(100, '[') + std::string(100, ']')),
-       "bad.safetensors: JSON nests deeper than 64 levels"},
+       "bad.safetensors: header is not valid JSON: [1:64, byte=64]: nested "
+       "deeper than 64 levels"},
       {"entry not an object", makeFile(R"({"a": 3})"),
        "tensor 'a': entry is not a JSON object"},
       {"missing dtype",
@@ -627,6 +630,155 @@ TEST_F(SafetensorsFiles, WriteReplacesAtomically) {
   ASSERT_TRUE(file);
   EXPECT_EQ(unwrap(file->toFloat32(*file->find("w"))), two);
   EXPECT_EQ(listing(), std::vector<std::string>{"model.safetensors"});
+}
+
+//===----------------------------------------------------------------------===//
+// Bounds on memory and on what is opened
+//===----------------------------------------------------------------------===//
+
+/// A header of `count` zero-size F32 tensors, named t0, t1, ...
+std::string zeroSizeTensors(size_t count) {
+  std::string header = "{";
+  for (size_t i = 0; i < count; ++i) {
+    if (i)
+      header += ",";
+    header += "\"t" + std::to_string(i) +
+              "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  }
+  return header + "}";
+}
+
+TEST(SafetensorsBounds, TensorCountIsBoundedBeforeParsing) {
+  // A million zero-size entries: 60 MB of header, under the byte limit, that
+  // would take gigabytes to parse. Refused from a scan of the text.
+  std::string header = zeroSizeTensors(1000000);
+  ASSERT_LT(header.size(), kMaxSafetensorsHeaderBytes);
+  EXPECT_EQ(parseError(makeFile(header)),
+            "bad.safetensors: header lists 1000000 entries, the limit is "
+            "65537");
+  // One past the limit, with and without metadata.
+  EXPECT_NE(parseError(makeFile(zeroSizeTensors(kMaxSafetensorsTensors + 2)))
+                .find("header lists 65538 entries, the limit is 65537"),
+            std::string::npos);
+  std::string onePast = zeroSizeTensors(kMaxSafetensorsTensors + 1);
+  EXPECT_EQ(parseError(makeFile(onePast)),
+            "bad.safetensors: header lists 65537 tensors, the limit is 65536");
+  // Entries inside strings do not count.
+  EXPECT_TRUE(unwrap(parseBytes(makeFile("{\"__metadata__\":{\"k\":\"" +
+                                         std::string(200000, ':') + "\"}}"))));
+}
+
+TEST(SafetensorsBounds, TheLimitItselfParses) {
+  std::string header = zeroSizeTensors(kMaxSafetensorsTensors);
+  header.insert(1, "\"__metadata__\":{\"format\":\"pt\"},");
+  auto file = unwrap(parseBytes(makeFile(header)));
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->tensors().size(), kMaxSafetensorsTensors);
+}
+
+TEST(SafetensorsBounds, JsonValuesAreBounded) {
+  // One tensor whose shape has 2^20 dimensions (2 MB of header).
+  std::string shape = "[";
+  for (uint64_t i = 0; i < kMaxSafetensorsJsonValues; ++i)
+    shape += "1,";
+  shape += "0]";
+  std::string error =
+      parseError(makeFile("{\"a\":{\"dtype\":\"F32\",\"shape\":" + shape +
+                          ",\"data_offsets\":[0,0]}}"));
+  EXPECT_EQ(error.rfind("bad.safetensors: header holds up to ", 0), 0u)
+      << error;
+  EXPECT_NE(error.find("JSON values, the limit is 1048576"), std::string::npos)
+      << error;
+  // Many metadata entries count too.
+  std::string meta = "{\"__metadata__\":{";
+  for (uint64_t i = 0; i <= kMaxSafetensorsJsonValues; ++i)
+    meta += (i ? ",\"" : "\"") + std::to_string(i) + "\":\"\"";
+  meta += "}}";
+  EXPECT_NE(parseError(makeFile(meta)).find("JSON values, the limit is"),
+            std::string::npos);
+}
+
+TEST_F(SafetensorsFiles, OnlyRegularFilesAreOpened) {
+  // Weights are mapped: a device would be read without end, a FIFO would
+  // block. Both are refused with a message, quickly.
+  EXPECT_EQ(errorOf(SafetensorsFile::open("/dev/zero")),
+            "/dev/zero: is a character device, not a regular file (weights "
+            "are memory-mapped: save them to a file first)");
+  EXPECT_EQ(errorOf(Checkpoint::open("/dev/zero")),
+            errorOf(SafetensorsFile::open("/dev/zero")));
+  std::string fifo = path("fifo.safetensors");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(errorOf(SafetensorsFile::open(fifo)),
+            fifo + ": is a FIFO, not a regular file (weights are "
+                   "memory-mapped: save them to a file first)");
+  ASSERT_FALSE(llvm::sys::fs::create_directory(path("folder.safetensors")));
+  EXPECT_EQ(errorOf(SafetensorsFile::open(path("folder.safetensors"))),
+            path("folder.safetensors") + ": is a directory");
+  // A symlink to /dev/zero is a device too.
+  ASSERT_FALSE(llvm::sys::fs::create_link("/dev/zero", path("zero-link")));
+  EXPECT_NE(errorOf(SafetensorsFile::open(path("zero-link")))
+                .find("is a character device"),
+            std::string::npos);
+  // A symlink to a regular file is fine.
+  std::vector<float> one = {1.0f};
+  ASSERT_FALSE(writeSafetensors(path("real.safetensors"),
+                                {{"w", DType::F32, {1}, one}}));
+  ASSERT_FALSE(llvm::sys::fs::create_link(path("real.safetensors"),
+                                          path("link.safetensors")));
+  auto linked = unwrap(SafetensorsFile::open(path("link.safetensors")));
+  ASSERT_TRUE(linked);
+  EXPECT_EQ(unwrap(linked->toFloat32(*linked->find("w"))), one);
+}
+
+TEST_F(SafetensorsFiles, IndexIsReadBounded) {
+  // An index that is /dev/zero stops at the limit.
+  std::string index = path("model.safetensors.index.json");
+  ASSERT_FALSE(llvm::sys::fs::create_link("/dev/zero", index));
+  EXPECT_EQ(errorOf(Checkpoint::open(index)),
+            index + ": a safetensors index larger than 64 MiB (the limit)");
+  ASSERT_FALSE(llvm::sys::fs::remove(index));
+  // Deep nesting in an index.
+  writeText("model.safetensors.index.json",
+            "{\"weight_map\":" + std::string(100000, '['));
+  EXPECT_NE(errorOf(Checkpoint::open(index))
+                .find("the index is not valid JSON: [1:77, byte=77]: nested "
+                      "deeper than 64 levels"),
+            std::string::npos);
+}
+
+TEST_F(SafetensorsFiles, WritingKeepsDevicesAndLinks) {
+  std::vector<float> one = {1.0f};
+  // /dev/null is written, not replaced.
+  ASSERT_FALSE(writeSafetensors("/dev/null", {{"w", DType::F32, {1}, one}}));
+  struct stat status;
+  ASSERT_EQ(::lstat("/dev/null", &status), 0);
+  EXPECT_TRUE(S_ISCHR(status.st_mode));
+  // A symlink to a file: the file is replaced, the link stays.
+  ASSERT_FALSE(writeSafetensors(path("target.safetensors"),
+                                {{"w", DType::F32, {1}, one}}));
+  ASSERT_FALSE(llvm::sys::fs::create_link("target.safetensors",
+                                          path("link.safetensors")));
+  std::vector<float> two = {2.0f, 3.0f};
+  ASSERT_FALSE(writeSafetensors(path("link.safetensors"),
+                                {{"w", DType::F32, {2}, two}}));
+  ASSERT_EQ(::lstat(path("link.safetensors").c_str(), &status), 0);
+  EXPECT_TRUE(S_ISLNK(status.st_mode));
+  auto file = unwrap(SafetensorsFile::open(path("target.safetensors")));
+  ASSERT_TRUE(file);
+  EXPECT_EQ(unwrap(file->toFloat32(*file->find("w"))), two);
+  EXPECT_EQ(listing(), (std::vector<std::string>{"link.safetensors",
+                                                 "target.safetensors"}));
+}
+
+TEST_F(SafetensorsFiles, WriteRefusesMoreTensorsThanReadersAccept) {
+  std::vector<std::string> names(kMaxSafetensorsTensors + 1);
+  std::vector<TensorToWrite> tensors;
+  for (size_t i = 0; i < names.size(); ++i)
+    tensors.push_back({"t" + std::to_string(i), DType::F32, {0}, {}});
+  std::string out = path("many.safetensors");
+  EXPECT_EQ(errorOf(writeSafetensors(out, tensors)),
+            out + ": 65537 tensors, the limit is 65536 (readers refuse more)");
+  EXPECT_TRUE(listing().empty());
 }
 
 //===----------------------------------------------------------------------===//
