@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -192,6 +194,32 @@ TEST_F(OutputFiles, FailedWritesLeaveNoTemporaryFile) {
   std::string nowhere = path("no/such/out.bin");
   error = errorOf(writeFileSafely(nowhere, writes("x")));
   EXPECT_EQ(error.rfind(nowhere + ": ", 0), 0u) << error;
+}
+
+TEST_F(OutputFiles, InterruptedWritesLeaveNoTemporaryFile) {
+  // SIGINT or SIGTERM in the middle of a write: LLVM's handler removes the
+  // temporary file, then the signal ends the process as it would have.
+  // "fast": the child is a fork that shares this test's folder ("threadsafe"
+  // would run the test again in a new process, with a folder of its own).
+  GTEST_FLAG_SET(death_test_style, "fast");
+  std::string out = path("out.bin");
+  ASSERT_FALSE(writeFileSafely(out, writes("kept")));
+  for (int signal : {SIGINT, SIGTERM}) {
+    EXPECT_EXIT(
+        {
+          llvm::Error error = writeFileSafely(out, [&](llvm::raw_ostream &os) {
+            os << std::string(100000, 'x');
+            os.flush();
+            ::raise(signal);
+            return llvm::Error::success();
+          });
+          llvm::consumeError(std::move(error));
+          std::exit(0); // not reached
+        },
+        ::testing::KilledBySignal(signal), "");
+    EXPECT_EQ(listing(), std::vector<std::string>{"out.bin"});
+    EXPECT_EQ(read(out), "kept");
+  }
 }
 
 TEST_F(OutputFiles, DeviceWriteErrorsAreReported) {
