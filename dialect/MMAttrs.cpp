@@ -2,6 +2,8 @@
 
 #include "dialect/MMDialect.h"
 
+#include "dialect/KernelSizes.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/StringExtras.h"
@@ -56,6 +58,15 @@ MemoryConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (period < 0 || window < 0)
     return emitError() << "cross_layer_period and cross_layer_window must not "
                           "be negative";
+  std::tuple<const char *, int64_t, int64_t> sizes[] = {
+      {"pool_size", poolSize, kMaxPoolSize},
+      {"summary_dim", summaryDim, kMaxSummaryDim},
+      {"cross_layer_period", period, kMaxCrossLayerPeriod},
+      {"cross_layer_window", window, kMaxCrossLayerWindow}};
+  for (auto [name, size, limit] : sizes)
+    if (size > limit)
+      return emitError() << name << " is " << size << ", the limit is "
+                         << limit;
   if (!noteThreshold.isFinite() || !readThreshold.isFinite())
     return emitError() << "thresholds must be finite";
   return success();
@@ -65,20 +76,45 @@ LogicalResult ModelConfigAttr::verify(
     function_ref<InFlightDiagnostic()> emitError, int64_t hiddenSize,
     int64_t numLayers, int64_t stateSize, int64_t convKernel,
     int64_t intermediateSize, int64_t dtRank, int64_t vocabSize,
-    llvm::APFloat epsilon, BoolAttr, BoolAttr, MemoryConfigAttr) {
-  std::pair<const char *, int64_t> sizes[] = {
-      {"hidden_size", hiddenSize},
-      {"num_layers", numLayers},
-      {"state_size", stateSize},
-      {"conv_kernel", convKernel},
-      {"intermediate_size", intermediateSize},
-      {"dt_rank", dtRank},
-      {"vocab_size", vocabSize}};
-  for (auto [name, size] : sizes)
+    llvm::APFloat epsilon, BoolAttr, BoolAttr, MemoryConfigAttr memory) {
+  // The limits of config.json (runtime/ModelConfig.h) hold for a config
+  // given in MLIR too: the compiler sizes buffers and unrolls loops by them.
+  std::tuple<const char *, int64_t, int64_t> sizes[] = {
+      {"hidden_size", hiddenSize, kMaxHiddenSize},
+      {"num_layers", numLayers, kMaxLayers},
+      {"state_size", stateSize, kMaxStateSize},
+      {"conv_kernel", convKernel, kMaxConvKernel},
+      {"intermediate_size", intermediateSize, kMaxIntermediateSize},
+      {"dt_rank", dtRank, kMaxDtRank},
+      {"vocab_size", vocabSize, kMaxVocabSize}};
+  for (auto [name, size, limit] : sizes) {
     if (size < 1)
       return emitError() << name << " must be at least 1, got " << size;
+    if (size > limit)
+      return emitError() << name << " is " << size << ", the limit is "
+                         << limit;
+  }
   if (!epsilon.isFinite() || epsilon.isNegative())
     return emitError() << "layer_norm_epsilon must be finite and not negative";
+  // What the sizes add up to (all the weights) is bounded too.
+  ModelConfig config;
+  config.hiddenSize = hiddenSize;
+  config.numLayers = numLayers;
+  config.stateSize = stateSize;
+  config.convKernel = convKernel;
+  config.intermediateSize = intermediateSize;
+  config.dtRank = dtRank;
+  config.vocabSize = vocabSize;
+  if (memory) {
+    MemoryConfig &m = config.memory.emplace();
+    m.poolSize = memory.getPoolSize();
+    m.summaryDim = memory.getSummaryDim();
+    m.crossLayerPeriod = memory.getCrossLayerPeriod();
+    m.crossLayerWindow = memory.getCrossLayerWindow();
+    m.heads = memory.getHeads();
+  }
+  if (llvm::Error error = config.checkSizes("#mm.config"))
+    return emitError() << llvm::toString(std::move(error));
   return success();
 }
 
@@ -145,9 +181,8 @@ LogicalResult FusionAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   for (NamedAttribute param : params) {
     if (!llvm::is_contained(accepted, param.getName().getValue())) {
       InFlightDiagnostic diag = emitError();
-      diag << "a " << stringifyFusionKind(kind)
-           << " group has no parameter '" << param.getName().getValue()
-           << "'";
+      diag << "a " << stringifyFusionKind(kind) << " group has no parameter '"
+           << param.getName().getValue() << "'";
       if (accepted.empty())
         diag << " (it takes none)";
       else
@@ -155,9 +190,14 @@ LogicalResult FusionAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return diag;
     }
     auto value = dyn_cast<IntegerAttr>(param.getValue());
-    if (!value || value.getInt() < 1)
+    if (!value)
       return emitError() << "fusion parameter '" << param.getName().getValue()
-                         << "' must be a positive integer";
+                         << "' must be an integer";
+    // Every key a kind accepts is a kernel size.
+    const KernelSize *size = lookupFusionSize(param.getName().getValue());
+    if (size && !inRange(*size, value.getInt()))
+      return emitError() << "fusion parameter '" << param.getName().getValue()
+                         << "' " << rangeError(*size, value.getInt());
   }
   return success();
 }

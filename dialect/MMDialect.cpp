@@ -1,12 +1,17 @@
 //===- MMDialect.cpp - the mm dialect -------------------------------------===//
 
 #include "dialect/MMDialect.h"
+
+#include "dialect/KernelSizes.h"
 #include "dialect/MMOps.h"
+#include "runtime/WeightNames.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringMap.h"
 
 using namespace mlir;
 using namespace mm;
@@ -114,13 +119,312 @@ static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// A module against its config
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The first key on which two configs differ, as "hidden_size 32 (here) vs
+/// 64 (the module's mm.config)"; empty when they agree.
+std::string configDifference(const ModelConfig &here,
+                             const ModelConfig &module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  auto differ = [&](StringRef key, auto a, auto b) {
+    if (!text.empty() || a == b)
+      return;
+    os << key << " " << a << " here vs " << b << " in the module's mm.config";
+  };
+  differ("hidden_size", here.hiddenSize, module.hiddenSize);
+  differ("num_layers", here.numLayers, module.numLayers);
+  differ("state_size", here.stateSize, module.stateSize);
+  differ("conv_kernel", here.convKernel, module.convKernel);
+  differ("intermediate_size", here.intermediateSize, module.intermediateSize);
+  differ("dt_rank", here.dtRank, module.dtRank);
+  differ("vocab_size", here.vocabSize, module.vocabSize);
+  differ("layer_norm_epsilon", here.layerNormEpsilon, module.layerNormEpsilon);
+  differ("use_bias", here.useBias, module.useBias);
+  differ("use_conv_bias", here.useConvBias, module.useConvBias);
+  if (text.empty() && here.memory.has_value() != module.memory.has_value())
+    os << (here.memory ? "a memory section here, none in the module's "
+                         "mm.config"
+                       : "no memory section here, one in the module's "
+                         "mm.config");
+  if (text.empty() && here.memory) {
+    const MemoryConfig &a = *here.memory, &b = *module.memory;
+    differ("pool_size", a.poolSize, b.poolSize);
+    differ("summary_dim", a.summaryDim, b.summaryDim);
+    differ("note_threshold", a.noteThreshold, b.noteThreshold);
+    differ("read_threshold", a.readThreshold, b.readThreshold);
+    differ("cross_layer_period", a.crossLayerPeriod, b.crossLayerPeriod);
+    differ("cross_layer_window", a.crossLayerWindow, b.crossLayerWindow);
+    differ("eviction", stringifyEviction(a.eviction),
+           stringifyEviction(b.eviction));
+    differ("heads", a.heads, b.heads);
+  }
+  return text;
+}
+
+/// What a state field of `kind` holds, for errors: its shape in config keys.
+StringRef stateShapeKeys(StateKind kind) {
+  switch (kind) {
+  case StateKind::conv_window:
+    return "[intermediate_size, conv_kernel - 1]";
+  case StateKind::ssm_state:
+    return "[intermediate_size, state_size]";
+  case StateKind::previous_mixer:
+    return "[hidden_size]";
+  case StateKind::pool_slots:
+    return "[pool_size, summary_dim]";
+  case StateKind::pool_priorities:
+  case StateKind::pool_positions:
+    return "[pool_size]";
+  case StateKind::pool_count:
+  case StateKind::position:
+    return "[]";
+  }
+  llvm_unreachable("unknown state kind");
+}
+
+/// The per-sequence type of a state field of `kind` under `config`.
+RankedTensorType stateType(MLIRContext *context, const ModelConfig &config,
+                           StateKind kind) {
+  Type f32 = Float32Type::get(context), i32 = IntegerType::get(context, 32);
+  int64_t m = config.memory ? config.memory->poolSize : 0,
+          s = config.memory ? config.memory->summaryDim : 0;
+  switch (kind) {
+  case StateKind::conv_window:
+    return RankedTensorType::get(
+        {config.intermediateSize, config.convKernel - 1}, f32);
+  case StateKind::ssm_state:
+    return RankedTensorType::get({config.intermediateSize, config.stateSize},
+                                 f32);
+  case StateKind::previous_mixer:
+    return RankedTensorType::get({config.hiddenSize}, f32);
+  case StateKind::pool_slots:
+    return RankedTensorType::get({m, s}, f32);
+  case StateKind::pool_priorities:
+    return RankedTensorType::get({m}, f32);
+  case StateKind::pool_positions:
+    return RankedTensorType::get({m}, i32);
+  case StateKind::pool_count:
+  case StateKind::position:
+    return RankedTensorType::get({}, i32);
+  }
+  llvm_unreachable("unknown state kind");
+}
+
+/// The kinds of state every layer has, and those only layers with memory.
+constexpr StateKind kLayerKinds[] = {StateKind::conv_window,
+                                     StateKind::ssm_state};
+constexpr StateKind kMemoryLayerKinds[] = {
+    StateKind::previous_mixer, StateKind::pool_slots,
+    StateKind::pool_priorities, StateKind::pool_positions,
+    StateKind::pool_count};
+
+std::string stateFieldName(StateKind kind, int64_t layer) {
+  std::string name = stringifyStateKind(kind).str();
+  return layer < 0 ? name : "layers." + std::to_string(layer) + "." + name;
+}
+
+/// Checks the fields of a state layout against the config: one field per
+/// layer and kind (the memory kinds only with memory, the position once,
+/// model-wide), named as the importer names them, of the config's shape.
+LogicalResult verifyStateLayout(Operation *layout, const ModelConfig &config) {
+  auto fields = layout->getAttrOfType<ArrayAttr>("fields");
+  if (!fields)
+    return success(); // the operation's own verifier reports it
+  llvm::StringMap<StateFieldAttr> byName;
+  for (auto field : fields.getAsRange<StateFieldAttr>()) {
+    if (!field)
+      return success();
+    StateKind kind = field.getKind();
+    int64_t layer = field.getLayer();
+    bool memoryKind =
+        kind != StateKind::conv_window && kind != StateKind::ssm_state;
+    if (memoryKind && !config.memory)
+      return layout->emitOpError()
+             << "state field '" << field.getName() << "' ("
+             << stringifyStateKind(kind)
+             << ") needs memory, but the module's mm.config has none";
+    if (kind == StateKind::position) {
+      if (layer != -1)
+        return layout->emitOpError()
+               << "state field '" << field.getName()
+               << "' (position) is model-wide: its layer must be -1, not "
+               << layer;
+    } else if (layer < 0 || layer >= config.numLayers) {
+      return layout->emitOpError()
+             << "state field '" << field.getName() << "' is for layer " << layer
+             << ", but the module's mm.config has " << config.numLayers
+             << " layers (num_layers)";
+    }
+    std::string name = stateFieldName(kind, layer);
+    if (field.getName() != name)
+      return layout->emitOpError()
+             << "the " << stringifyStateKind(kind) << " field of layer "
+             << layer << " must be named '" << name << "', not '"
+             << field.getName() << "'";
+    if (!byName.try_emplace(name, field).second)
+      return layout->emitOpError() << "has two fields '" << name << "'";
+    RankedTensorType expected = stateType(layout->getContext(), config, kind);
+    if (field.getType() != expected)
+      return layout->emitOpError()
+             << "state field '" << name << "' is " << field.getType()
+             << ", but the module's mm.config makes it " << expected << " ("
+             << stateShapeKeys(kind) << ")";
+  }
+  auto require = [&](StateKind kind, int64_t layer) -> LogicalResult {
+    std::string name = stateFieldName(kind, layer);
+    if (byName.count(name))
+      return success();
+    InFlightDiagnostic diag = layout->emitOpError()
+                              << "has no field '" << name << "'";
+    if (kind == StateKind::conv_window || kind == StateKind::ssm_state)
+      diag << " (the module's mm.config has " << config.numLayers << " layers)";
+    else
+      diag << " (the module's mm.config has memory)";
+    return diag;
+  };
+  for (int64_t layer = 0; layer < config.numLayers; ++layer) {
+    for (StateKind kind : kLayerKinds)
+      if (failed(require(kind, layer)))
+        return failure();
+    if (config.memory)
+      for (StateKind kind : kMemoryLayerKinds)
+        if (failed(require(kind, layer)))
+          return failure();
+  }
+  if (config.memory && failed(require(StateKind::position, -1)))
+    return failure();
+  return success();
+}
+
+/// Checks the operations of a module that carries `configAttr`: its state
+/// layouts, its weights (names and shapes of runtime/WeightNames.h), the
+/// vocabulary of its entry points' logits, and its mm.layer operations (the
+/// same config, each layer of the config exactly once per function). Runs
+/// before the operations' own verifiers, so it reads their attributes
+/// defensively.
+LogicalResult verifyModuleContents(Operation *module,
+                                   ModelConfigAttr configAttr) {
+  ModelConfig config = configAttr.getModelConfig();
+  for (Region &region : module->getRegions())
+    for (Block &block : region)
+      for (Operation &op : block)
+        if (isa<StateLayoutOp>(op) && failed(verifyStateLayout(&op, config)))
+          return failure();
+
+  llvm::StringMap<std::vector<int64_t>> weightShapes;
+  for (WeightSpec &spec : modelWeights(config))
+    weightShapes[spec.name] = std::move(spec.shape);
+  // The mm.layer operations of each function, by index.
+  llvm::MapVector<Operation *, llvm::DenseMap<int64_t, Operation *>> layers;
+  WalkResult walk = module->walk([&](Operation *op) -> WalkResult {
+    if (isa<WeightOp>(op)) {
+      auto name = op->getAttrOfType<StringAttr>("name");
+      auto type = op->getNumResults() == 1
+                      ? dyn_cast<RankedTensorType>(op->getResult(0).getType())
+                      : RankedTensorType();
+      if (!name || !type)
+        return WalkResult::advance();
+      auto it = weightShapes.find(name.getValue());
+      if (it == weightShapes.end())
+        return op->emitOpError()
+               << "weight '" << name.getValue()
+               << "' is not a weight of the model the module's mm.config "
+                  "describes";
+      auto expected = RankedTensorType::get(it->second, type.getElementType());
+      if (type != expected || !type.getElementType().isF32())
+        return op->emitOpError()
+               << "weight '" << name.getValue() << "' is " << type
+               << ", but the module's mm.config makes it "
+               << RankedTensorType::get(it->second,
+                                        Float32Type::get(op->getContext()));
+      return WalkResult::advance();
+    }
+    if (auto func = dyn_cast<FunctionOpInterface>(op)) {
+      auto entry =
+          func->getAttrOfType<EntryKindAttr>(MMDialect::kEntryAttrName);
+      if (!entry || entry.getValue() == EntryKind::init_state ||
+          func.getNumResults() == 0)
+        return WalkResult::advance();
+      auto logits = dyn_cast<RankedTensorType>(func.getResultTypes()[0]);
+      if (logits && logits.getRank() == 3 &&
+          logits.getDimSize(2) != config.vocabSize)
+        return func->emitOpError()
+               << "'" << stringifyEntryKind(entry.getValue())
+               << "' returns logits " << logits
+               << ", but the module's mm.config has vocab_size "
+               << config.vocabSize;
+      return WalkResult::advance();
+    }
+    if (!isa<LayerOp>(op))
+      return WalkResult::advance();
+    auto layerConfig = op->getAttrOfType<ModelConfigAttr>("config");
+    auto index = op->getAttrOfType<IntegerAttr>("index");
+    if (!layerConfig || !index)
+      return WalkResult::advance();
+    if (layerConfig != configAttr)
+      return op->emitOpError()
+             << "has a config other than the module's: "
+             << configDifference(layerConfig.getModelConfig(), config);
+    int64_t layer = index.getInt();
+    if (layer < 0 || layer >= config.numLayers)
+      return op->emitOpError()
+             << "layer index " << layer << " is outside the "
+             << config.numLayers << " layers of the module's mm.config";
+    Operation *parent = op->getParentOp();
+    auto [it, inserted] = layers[parent].try_emplace(layer, op);
+    if (!inserted)
+      return op->emitOpError() << "is a second layer " << layer << " here";
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  for (auto &[parent, indices] : layers)
+    for (int64_t layer = 0; layer < config.numLayers; ++layer)
+      if (!indices.count(layer))
+        return parent->emitOpError()
+               << "has no mm.layer " << layer
+               << ", but the module's mm.config has " << config.numLayers
+               << " layers (num_layers)";
+  return success();
+}
+
+/// Checks the module's mm.fusion summary: a strategy, and kernel sizes
+/// within their limits (dialect/KernelSizes.h).
+LogicalResult verifyFusionSummary(Operation *op, Attribute attr) {
+  auto fusion = dyn_cast<DictionaryAttr>(attr);
+  if (!fusion || !fusion.getAs<StringAttr>("strategy"))
+    return op->emitOpError() << "'" << MMDialect::kFusionAttrName
+                             << "' must be a dictionary with a 'strategy'";
+  for (NamedAttribute entry : fusion) {
+    const KernelSize *size =
+        lookupFusionSize(entry.getName().getValue(), /*moduleKey=*/true);
+    if (!size)
+      continue;
+    auto value = dyn_cast<IntegerAttr>(entry.getValue());
+    if (!value || !inRange(*size, value.getInt()))
+      return op->emitOpError() << "'" << MMDialect::kFusionAttrName << "' "
+                               << entry.getName().getValue() << " "
+                               << (value ? rangeError(*size, value.getInt())
+                                         : std::string("must be an integer"));
+  }
+  return success();
+}
+
+} // namespace
+
 LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
                                                   NamedAttribute attr) {
   if (attr.getName() == kConfigAttrName) {
-    if (!isa<ModelConfigAttr>(attr.getValue()))
+    auto config = dyn_cast<ModelConfigAttr>(attr.getValue());
+    if (!config)
       return op->emitOpError()
              << "'" << kConfigAttrName << "' must be an #mm.config";
-    return success();
+    return verifyModuleContents(op, config);
   }
   if (attr.getName() == kEntryAttrName) {
     auto kind = dyn_cast<EntryKindAttr>(attr.getValue());
@@ -145,13 +449,8 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
              << "'" << kKernelKindAttrName << "' must be a kernel kind string";
     return success();
   }
-  if (attr.getName() == kFusionAttrName) {
-    auto fusion = dyn_cast<DictionaryAttr>(attr.getValue());
-    if (!fusion || !fusion.getAs<StringAttr>("strategy"))
-      return op->emitOpError() << "'" << kFusionAttrName
-                               << "' must be a dictionary with a 'strategy'";
-    return success();
-  }
+  if (attr.getName() == kFusionAttrName)
+    return verifyFusionSummary(op, attr.getValue());
   if (attr.getName() == kStateLayoutAttrName) {
     if (!isa<FlatSymbolRefAttr>(attr.getValue()))
       return op->emitOpError()

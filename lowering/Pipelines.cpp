@@ -2,10 +2,10 @@
 
 #include "lowering/Pipelines.h"
 
+#include "dialect/KernelSizes.h"
 #include "lowering/LoweringPasses.h"
-#include "passes/Passes.h"
-
 #include "lowering/TargetInfo.h"
+#include "passes/Passes.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -41,19 +41,51 @@ void mm::buildModelPipeline(OpPassManager &pm,
 
 namespace {
 
-/// The target the options name, `fallback` when they name none. A bad spec
-/// also falls back: the pass pipeline cannot report errors itself, mm-compile
-/// checks targets first, and a bad one fails in mm-lower-gpu-math.
-TargetInfo targetOf(const CompilePipelineOptions &options,
-                    llvm::StringRef fallback) {
+llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// The targets a pipeline compiles for.
+enum class TargetNeed { Any, Cpu, Gpu };
+
+/// Checks the options of pipeline `pipeline` and returns the target they
+/// name (`fallback` when they name none). The errors are mm-compile's: the
+/// target's from TargetInfo::parse, the sizes' with the limits of
+/// dialect/KernelSizes.h.
+llvm::Expected<TargetInfo> checkOptions(const CompilePipelineOptions &options,
+                                        llvm::StringRef pipeline,
+                                        llvm::StringRef fallback,
+                                        TargetNeed need) {
   llvm::StringRef spec = options.target;
-  llvm::Expected<TargetInfo> parsed =
+  llvm::Expected<TargetInfo> target =
       TargetInfo::parse(spec.empty() ? fallback : spec);
-  if (!parsed) {
-    llvm::consumeError(parsed.takeError());
-    return TargetInfo();
-  }
-  return *parsed;
+  if (!target)
+    return target.takeError();
+  if (need == TargetNeed::Gpu && !target->isGpu())
+    return makeError(pipeline + " compiles for a GPU: pass a GPU target " +
+                     "(supported: " + TargetInfo::supportedList() + "), not '" +
+                     target->spec() + "'");
+  if (need == TargetNeed::Cpu && target->isGpu())
+    return makeError(pipeline + " compiles for the CPU (target cpu); " +
+                     "target '" + target->spec() + "' needs mm-gpu-pipeline");
+  llvm::StringRef strategy = options.strategy;
+  if (strategy != "fused" && strategy != "unfused")
+    return makeError("unknown fusion strategy '" + strategy +
+                     "' (expected fused or unfused)");
+  // Sizes that may be 0 take the target's default.
+  for (auto [size, value, zeroIsDefault] :
+       {std::tuple<const KernelSize &, int64_t, bool>{kGemmRows,
+                                                      options.gemmRows, true},
+        {kGemmTokens, options.gemmTokens, false},
+        {kGemmRowsAtOnce, options.gemmRowsAtOnce, false},
+        {kScanChannels, options.scanChannels, true},
+        {kThreadsPerBlock, options.threadsPerBlock, true}})
+    if (!(zeroIsDefault && value == 0) && !inRange(size, value))
+      return makeError(size.option + " " + rangeError(size, value));
+  llvm::StringRef format = options.kernelFormat;
+  if (!format.empty() && format != "isa" && format != "bin")
+    return makeError("kernel-format must be isa or bin, not '" + format + "'");
+  return target;
 }
 
 /// A size option: 0 takes the target's default.
@@ -86,19 +118,33 @@ void addHostLoopsPasses(OpPassManager &pm,
 
 } // namespace
 
-void mm::buildFusedPipeline(OpPassManager &pm,
-                            const CompilePipelineOptions &options) {
-  addFusedPasses(pm, options, targetOf(options, "cpu"));
+llvm::Error mm::buildFusedPipeline(OpPassManager &pm,
+                                   const CompilePipelineOptions &options) {
+  llvm::Expected<TargetInfo> target =
+      checkOptions(options, "mm-fused-pipeline", "cpu", TargetNeed::Any);
+  if (!target)
+    return target.takeError();
+  addFusedPasses(pm, options, *target);
+  return llvm::Error::success();
 }
 
-void mm::buildHostLoopsPipeline(OpPassManager &pm,
-                                const CompilePipelineOptions &options) {
-  addHostLoopsPasses(pm, options, targetOf(options, "cpu"));
+llvm::Error mm::buildHostLoopsPipeline(OpPassManager &pm,
+                                       const CompilePipelineOptions &options) {
+  llvm::Expected<TargetInfo> target =
+      checkOptions(options, "mm-host-loops-pipeline", "cpu", TargetNeed::Any);
+  if (!target)
+    return target.takeError();
+  addHostLoopsPasses(pm, options, *target);
+  return llvm::Error::success();
 }
 
-void mm::buildHostPipeline(OpPassManager &pm,
-                           const CompilePipelineOptions &options) {
-  buildHostLoopsPipeline(pm, options);
+llvm::Error mm::buildHostPipeline(OpPassManager &pm,
+                                  const CompilePipelineOptions &options) {
+  llvm::Expected<TargetInfo> target =
+      checkOptions(options, "mm-host-pipeline", "cpu", TargetNeed::Cpu);
+  if (!target)
+    return target.takeError();
+  addHostLoopsPasses(pm, options, *target);
   // Parallel loops become OpenMP work-sharing loops, whose bodies sit in
   // memref.alloca_scope: lower memrefs (and with them the scopes) while the
   // bodies are still single blocks, then the control flow.
@@ -115,6 +161,7 @@ void mm::buildHostPipeline(OpPassManager &pm,
   pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
+  return llvm::Error::success();
 }
 
 namespace {
@@ -143,9 +190,13 @@ std::string rocmToolkit() {
 
 } // namespace
 
-void mm::buildGpuPipeline(OpPassManager &pm,
-                          const CompilePipelineOptions &options) {
-  TargetInfo target = targetOf(options, "cuda:sm_90");
+llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
+                                 const CompilePipelineOptions &options) {
+  llvm::Expected<TargetInfo> checked =
+      checkOptions(options, "mm-gpu-pipeline", "cuda:sm_90", TargetNeed::Gpu);
+  if (!checked)
+    return checked.takeError();
+  const TargetInfo &target = *checked;
   bool cuda = target.kind == TargetKind::Cuda;
 
   addHostLoopsPasses(pm, options, target);
@@ -157,9 +208,7 @@ void mm::buildGpuPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   LowerGpuMathOptions math;
-  // A bad spec is named in mm-lower-gpu-math's error.
-  math.targetSpec =
-      options.target.empty() ? target.spec() : std::string(options.target);
+  math.targetSpec = target.spec();
   pm.addNestedPass<gpu::GPUModuleOp>(createLowerGpuMath(math));
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
@@ -206,6 +255,7 @@ void mm::buildGpuPipeline(OpPassManager &pm,
     binary.toolkitPath = rocmToolkit();
   pm.addPass(createGpuModuleToBinaryPass(binary));
   pm.addPass(createCanonicalizerPass());
+  return llvm::Error::success();
 }
 
 void mm::registerLoweringInterfaces(DialectRegistry &registry) {
@@ -221,27 +271,54 @@ void mm::registerLoweringInterfaces(DialectRegistry &registry) {
   NVVM::registerConvertGpuToNVVMInterface(registry);
 }
 
+namespace {
+
+/// Registers a pipeline whose builder checks its options: a bad option is an
+/// error of the pipeline's parse (mm-opt reports it and stops), with the
+/// builder's message.
+void registerCheckedPipeline(
+    llvm::StringRef name, llvm::StringRef description,
+    llvm::Error (*build)(OpPassManager &, const CompilePipelineOptions &)) {
+  registerPassPipeline(
+      name, description,
+      [build](
+          OpPassManager &pm, llvm::StringRef text,
+          llvm::function_ref<LogicalResult(const llvm::Twine &)> errorHandler)
+          -> LogicalResult {
+        CompilePipelineOptions options;
+        if (failed(options.parseFromString(text)))
+          return failure();
+        if (llvm::Error error = build(pm, options))
+          return errorHandler(llvm::toString(std::move(error)));
+        return success();
+      },
+      [](llvm::function_ref<void(const mlir::detail::PassOptions &)>
+             optHandler) { optHandler(CompilePipelineOptions()); });
+}
+
+} // namespace
+
 void mm::registerPipelines() {
   PassPipelineRegistration<ModelPipelineOptions>(
       "mm-model-pipeline",
       "Decompose mm.layer composites into primitive mm operations and "
       "canonicalize",
       buildModelPipeline);
-  PassPipelineRegistration<CompilePipelineOptions>(
+  registerCheckedPipeline(
       "mm-fused-pipeline",
       "mm-model-pipeline, then one mm.fused group per kernel",
       buildFusedPipeline);
-  PassPipelineRegistration<CompilePipelineOptions>(
+  registerCheckedPipeline(
       "mm-host-loops-pipeline",
       "mm-model-pipeline, then the entry points as loops over buffers with "
       "the artifact calling convention",
       buildHostLoopsPipeline);
-  PassPipelineRegistration<CompilePipelineOptions>(
+  registerCheckedPipeline(
       "mm-gpu-pipeline",
       "The GPU lowering: kernels for the target's gpu.module (NVVM or "
       "ROCDL), serialised, and host code that launches them",
       buildGpuPipeline);
-  PassPipelineRegistration<CompilePipelineOptions>(
-      "mm-host-pipeline", "The host (CPU) lowering down to the LLVM dialect",
-      buildHostPipeline);
+  registerCheckedPipeline("mm-host-pipeline",
+                          "The host (CPU) lowering down to the LLVM dialect",
+                          buildHostPipeline);
 }

@@ -11,6 +11,7 @@
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
+#include "llvm/Support/Error.h"
 
 namespace mm {
 
@@ -40,21 +41,22 @@ struct CompilePipelineOptions
       llvm::cl::init("fused")};
   Option<int64_t> gemmRows{
       *this, "gemm-rows",
-      llvm::cl::desc("Weight rows per block of outputs of a matrix product "
-                     "(0: the target's, 64 on the CPU, 4 on GPUs)"),
+      llvm::cl::desc("Weight rows per block of outputs of a matrix product, "
+                     "to 4096 (0: the target's, 64 on the CPU, 4 on GPUs)"),
       llvm::cl::init(0)};
   Option<int64_t> gemmTokens{
       *this, "gemm-tokens",
-      llvm::cl::desc("Input rows per tile of a matrix product"),
+      llvm::cl::desc("Input rows per tile of a matrix product, to 256"),
       llvm::cl::init(8)};
   Option<int64_t> gemmRowsAtOnce{
       *this, "gemm-rows-at-once",
-      llvm::cl::desc("Weight rows that share each load of an input row"),
+      llvm::cl::desc("Weight rows that share each load of an input row, to "
+                     "16"),
       llvm::cl::init(4)};
   Option<int64_t> scanChannels{
       *this, "scan-channels",
-      llvm::cl::desc("Channels per task of the selective scan and the conv "
-                     "(0: the target's, 16 on the CPU, 1 on GPUs)"),
+      llvm::cl::desc("Channels per task of the selective scan and the conv, "
+                     "to 1024 (0: the target's, 16 on the CPU, 1 on GPUs)"),
       llvm::cl::init(0)};
   Option<std::string> target{
       *this, "target",
@@ -63,7 +65,7 @@ struct CompilePipelineOptions
       llvm::cl::init("")};
   Option<int64_t> threadsPerBlock{
       *this, "threads-per-block",
-      llvm::cl::desc("Threads per block of the GPU kernels (0: the "
+      llvm::cl::desc("Threads per block of the GPU kernels, to 1024 (0: the "
                      "target's)"),
       llvm::cl::init(0)};
   Option<std::string> kernelFormat{
@@ -73,27 +75,35 @@ struct CompilePipelineOptions
       llvm::cl::init("")};
 };
 
+// The builders below check their options first and add nothing to `pm`
+// when one is bad; the error is the one mm-compile gives: an unknown target
+// or chip (TargetInfo::parse), a target the pipeline does not compile for, an
+// unknown strategy or kernel format, a kernel size outside its limits
+// (dialect/KernelSizes.h). The registered pipelines report it as an error
+// of the pipeline, so mm-opt stops with it too.
+
 /// `mm-fused-pipeline`: mm-model-pipeline, then the fusion groups
-/// (--emit=fused).
-void buildFusedPipeline(mlir::OpPassManager &pm,
-                        const CompilePipelineOptions &options);
+/// (--emit=fused). Any target (its default sizes).
+llvm::Error buildFusedPipeline(mlir::OpPassManager &pm,
+                               const CompilePipelineOptions &options);
 /// `mm-host-loops-pipeline`: mm-fused-pipeline, then the entry points as
 /// loops over buffers with the artifact's calling convention
-/// (--emit=lowered).
-void buildHostLoopsPipeline(mlir::OpPassManager &pm,
-                            const CompilePipelineOptions &options);
+/// (--emit=lowered). Any target (its default sizes).
+llvm::Error buildHostLoopsPipeline(mlir::OpPassManager &pm,
+                                   const CompilePipelineOptions &options);
 /// `mm-host-pipeline`: the host loops lowered to the LLVM dialect
-/// (--emit=llvm), ready for translation and native code generation.
-void buildHostPipeline(mlir::OpPassManager &pm,
-                       const CompilePipelineOptions &options);
+/// (--emit=llvm), ready for translation and native code generation. The CPU
+/// target only.
+llvm::Error buildHostPipeline(mlir::OpPassManager &pm,
+                              const CompilePipelineOptions &options);
 
 /// `mm-gpu-pipeline`: the host loops as GPU launches (mm-offload-to-gpu),
 /// outlined into one gpu.module of kernels for the target (NVVM or ROCDL),
 /// serialised into the module (gpu.binary: PTX for NVIDIA, hsaco for AMD
 /// unless kernel-format says otherwise), and the host code lowered to the
-/// LLVM dialect calling the mgpu* runtime.
-void buildGpuPipeline(mlir::OpPassManager &pm,
-                      const CompilePipelineOptions &options);
+/// LLVM dialect calling the mgpu* runtime. GPU targets only.
+llvm::Error buildGpuPipeline(mlir::OpPassManager &pm,
+                             const CompilePipelineOptions &options);
 
 /// Registers the dialect interfaces the lowerings need: the
 /// ConvertToLLVM patterns convert-gpu-to-nvvm/-rocdl and gpu-to-llvm

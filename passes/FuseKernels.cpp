@@ -12,6 +12,8 @@
 
 #include "passes/Passes.h"
 
+#include "dialect/KernelSizes.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/SetVector.h"
@@ -213,14 +215,14 @@ void FuseKernelsPass::runOnOperation() {
                        << "' (expected fused or unfused)";
     return signalPassFailure();
   }
-  for (auto [name, value] :
-       {std::pair<StringRef, int64_t>{"gemm-rows", gemmRows},
-        {"gemm-tokens", gemmTokens},
-        {"gemm-rows-at-once", gemmRowsAtOnce},
-        {"scan-channels", scanChannels}}) {
-    if (value < 1) {
-      module.emitError() << "fusion option " << name
-                         << " must be at least 1, got " << value;
+  for (auto [size, value] :
+       {std::pair<const KernelSize &, int64_t>{kGemmRows, gemmRows},
+        {kGemmTokens, gemmTokens},
+        {kGemmRowsAtOnce, gemmRowsAtOnce},
+        {kScanChannels, scanChannels}}) {
+    if (!inRange(size, value)) {
+      module.emitError() << "fusion option " << size.option << " "
+                         << rangeError(size, value);
       return signalPassFailure();
     }
   }

@@ -41,21 +41,23 @@ def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
 
     The sizes (`gemm-rows`, `gemm-tokens`, `gemm-rows-at-once`,
     `scan-channels`) are the tuning knobs of the matrix-product and scan
-    kernels. The strategy and sizes are recorded on the module as
-    `mm.fusion` and end up in the artifact's manifest.
+    kernels, each bounded (dialect/KernelSizes.h: at most 4096, 256, 16 and
+    1024; a size out of range is an error naming the option and the limit).
+    The strategy and sizes are recorded on the module as `mm.fusion` and end
+    up in the artifact's manifest.
   }];
   let options = [
     Option<"strategy", "strategy", "std::string", /*default=*/"\"fused\"",
            "Fusion strategy: fused or unfused">,
     Option<"gemmRows", "gemm-rows", "int64_t", /*default=*/"64",
-           "Weight rows per block of outputs of a matrix product">,
+           "Weight rows per block of outputs of a matrix product (to 4096)">,
     Option<"gemmTokens", "gemm-tokens", "int64_t", /*default=*/"8",
-           "Input rows per tile of a matrix product">,
+           "Input rows per tile of a matrix product (to 256)">,
     Option<"gemmRowsAtOnce", "gemm-rows-at-once", "int64_t",
            /*default=*/"4",
-           "Weight rows that share each load of an input row">,
+           "Weight rows that share each load of an input row (to 16)">,
     Option<"scanChannels", "scan-channels", "int64_t", /*default=*/"1",
-           "Channels per task of the selective scan and the causal conv">
+           "Channels per task of the scan and the causal conv (to 1024)">
   ];
   let dependentDialects = ["::mm::MMDialect"];
   let statistics = [

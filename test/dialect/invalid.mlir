@@ -500,7 +500,7 @@ func.func @fusion_param_of_another_kind(%x: tensor<?x?x64xf32>) -> tensor<?x?x64
 // -----
 
 func.func @fusion_param_not_positive(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
-  // expected-error @+1 {{fusion parameter 'tokens' must be a positive integer}}
+  // expected-error @+1 {{fusion parameter 'tokens' must be in [1, 256], got 0}}
   %r = mm.fused #mm.fusion<gemm, {tokens = 0 : i64}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
   ^bb0(%a: tensor<?x?x64xf32>):
     mm.yield %a : tensor<?x?x64xf32>
@@ -541,4 +541,240 @@ func.func @weight_inside_a_group(%x: tensor<?x?x64xf32>) -> tensor<?x?x16xf32> {
     mm.yield %p : tensor<?x?x16xf32>
   }
   return %r : tensor<?x?x16xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// Limits of the kernel sizes and of the config
+//===----------------------------------------------------------------------===//
+
+// -----
+
+// Each gemm row at once is one more unrolled accumulator.
+func.func @fusion_rows_at_once(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  // expected-error @+1 {{fusion parameter 'rows_at_once' must be in [1, 16], got 1000}}
+  %r = mm.fused #mm.fusion<gemm, {rows_at_once = 1000 : i64}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>):
+    mm.yield %a : tensor<?x?x64xf32>
+  }
+  return %r : tensor<?x?x64xf32>
+}
+
+// -----
+
+func.func @fusion_rows(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  // expected-error @+1 {{fusion parameter 'rows' must be in [1, 4096], got 100000}}
+  %r = mm.fused #mm.fusion<gemm, {rows = 100000 : i64}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>):
+    mm.yield %a : tensor<?x?x64xf32>
+  }
+  return %r : tensor<?x?x64xf32>
+}
+
+// -----
+
+func.func @fusion_channels(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  // expected-error @+1 {{fusion parameter 'channels' must be in [1, 1024], got 4096}}
+  %r = mm.fused #mm.fusion<conv, {channels = 4096 : i64}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>):
+    mm.yield %a : tensor<?x?x64xf32>
+  }
+  return %r : tensor<?x?x64xf32>
+}
+
+// -----
+
+func.func @fusion_param_not_integer(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  // expected-error @+1 {{fusion parameter 'channels' must be an integer}}
+  %r = mm.fused #mm.fusion<scan, {channels = "16"}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>):
+    mm.yield %a : tensor<?x?x64xf32>
+  }
+  return %r : tensor<?x?x64xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'mm.fusion' gemm_rows_at_once must be in [1, 16], got 1000}}
+module attributes {mm.fusion = {strategy = "fused", gemm_rows_at_once = 1000 : i64}} {
+}
+
+// -----
+
+// expected-error @+1 {{'mm.fusion' scan_channels must be in [1, 1024], got 0}}
+module attributes {mm.fusion = {strategy = "fused", scan_channels = 0 : i64}} {
+}
+
+// -----
+
+// expected-error @+1 {{conv_kernel is 1000, the limit is 64}}
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 1000, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+}
+
+// -----
+
+// expected-error @+1 {{num_layers is 100000, the limit is 1024}}
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 100000, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+}
+
+// -----
+
+// expected-error @+2 {{pool_size is 20000, the limit is 4096}}
+// expected-error @+1 {{failed to parse MM_ModelConfigAttr parameter 'memory'}}
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true, memory = #mm.memory<pool_size = 20000, summary_dim = 16, note_threshold = 0.5, read_threshold = 0.3, cross_layer_period = 1, cross_layer_window = 1, eviction = priority, heads = 2>>} {
+}
+
+// -----
+
+// expected-error @+1 {{#mm.config: the model has}}
+module attributes {mm.config = #mm.config<hidden_size = 65536, num_layers = 1024, state_size = 16, conv_kernel = 4, intermediate_size = 262144, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+}
+
+//===----------------------------------------------------------------------===//
+// A module against its config
+//===----------------------------------------------------------------------===//
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  // expected-error @+1 {{state field 'layers.0.ssm_state' is 'tensor<128x8xf32>', but the module's mm.config makes it 'tensor<128x16xf32>' ([intermediate_size, state_size])}}
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
+    #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x8xf32>>]
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  // expected-error @+1 {{state field 'layers.0.conv_window' is 'tensor<128x5xf32>', but the module's mm.config makes it 'tensor<128x3xf32>' ([intermediate_size, conv_kernel - 1])}}
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x5xf32>>,
+    #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 2, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  // expected-error @+1 {{has no field 'layers.1.conv_window' (the module's mm.config has 2 layers)}}
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
+    #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  // expected-error @+1 {{state field 'layers.1.ssm_state' is for layer 1, but the module's mm.config has 1 layers (num_layers)}}
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
+    #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>,
+    #mm.state_field<name = "layers.1.ssm_state", kind = ssm_state, layer = 1, type = tensor<128x16xf32>>]
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  // expected-error @+1 {{the ssm_state field of layer 0 must be named 'layers.0.ssm_state', not 'layers.0.h'}}
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
+    #mm.state_field<name = "layers.0.h", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  // expected-error @+1 {{state field 'layers.0.pool_count' (pool_count) needs memory, but the module's mm.config has none}}
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
+    #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>,
+    #mm.state_field<name = "layers.0.pool_count", kind = pool_count, layer = 0, type = tensor<i32>>]
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true, memory = #mm.memory<pool_size = 8, summary_dim = 16, note_threshold = 0.5, read_threshold = 0.3, cross_layer_period = 1, cross_layer_window = 1, eviction = priority, heads = 2>>} {
+  // expected-error @+1 {{state field 'layers.0.pool_slots' is 'tensor<16x16xf32>', but the module's mm.config makes it 'tensor<8x16xf32>' ([pool_size, summary_dim])}}
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
+    #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>,
+    #mm.state_field<name = "layers.0.previous_mixer", kind = previous_mixer, layer = 0, type = tensor<64xf32>>,
+    #mm.state_field<name = "layers.0.pool_slots", kind = pool_slots, layer = 0, type = tensor<16x16xf32>>,
+    #mm.state_field<name = "layers.0.pool_priorities", kind = pool_priorities, layer = 0, type = tensor<8xf32>>,
+    #mm.state_field<name = "layers.0.pool_positions", kind = pool_positions, layer = 0, type = tensor<8xi32>>,
+    #mm.state_field<name = "layers.0.pool_count", kind = pool_count, layer = 0, type = tensor<i32>>,
+    #mm.state_field<name = "position", kind = position, layer = -1, type = tensor<i32>>]
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true, memory = #mm.memory<pool_size = 8, summary_dim = 16, note_threshold = 0.5, read_threshold = 0.3, cross_layer_period = 1, cross_layer_window = 1, eviction = priority, heads = 2>>} {
+  // expected-error @+1 {{has no field 'position' (the module's mm.config has memory)}}
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
+    #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>,
+    #mm.state_field<name = "layers.0.previous_mixer", kind = previous_mixer, layer = 0, type = tensor<64xf32>>,
+    #mm.state_field<name = "layers.0.pool_slots", kind = pool_slots, layer = 0, type = tensor<8x16xf32>>,
+    #mm.state_field<name = "layers.0.pool_priorities", kind = pool_priorities, layer = 0, type = tensor<8xf32>>,
+    #mm.state_field<name = "layers.0.pool_positions", kind = pool_positions, layer = 0, type = tensor<8xi32>>,
+    #mm.state_field<name = "layers.0.pool_count", kind = pool_count, layer = 0, type = tensor<i32>>]
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  func.func @f() {
+    // expected-error @+1 {{weight 'backbone.layers.0.mixer.A_log' is 'tensor<128x8xf32>', but the module's mm.config makes it 'tensor<128x16xf32>'}}
+    %a = mm.weight "backbone.layers.0.mixer.A_log" : tensor<128x8xf32>
+    return
+  }
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  func.func @f() {
+    // expected-error @+1 {{weight 'backbone.layers.1.mixer.A_log' is not a weight of the model the module's mm.config describes}}
+    %a = mm.weight "backbone.layers.1.mixer.A_log" : tensor<128x16xf32>
+    return
+  }
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
+    #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
+  // expected-error @+1 {{'prefill' returns logits 'tensor<?x?x100xf32>', but the module's mm.config has vocab_size 256}}
+  func.func private @prefill(tensor<?x?xi32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>) -> (tensor<?x?x100xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state}
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 2, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  func.func @f(%x: tensor<?x?x64xf32>, %c: tensor<?x128x3xf32>, %h: tensor<?x128x8xf32>) {
+    // expected-error @+1 {{has a config other than the module's: state_size 8 here vs 16 in the module's mm.config}}
+    %y:3 = mm.layer 0 (%x) state(%c, %h) {config = #mm.config<hidden_size = 64, num_layers = 2, state_size = 8, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} : (tensor<?x?x64xf32>, tensor<?x128x3xf32>, tensor<?x128x8xf32>) -> (tensor<?x?x64xf32>, tensor<?x128x3xf32>, tensor<?x128x8xf32>)
+    return
+  }
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 2, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  // expected-error @+1 {{has no mm.layer 1, but the module's mm.config has 2 layers (num_layers)}}
+  func.func @f(%x: tensor<?x?x64xf32>, %c: tensor<?x128x3xf32>, %h: tensor<?x128x16xf32>) {
+    %y:3 = mm.layer 0 (%x) state(%c, %h) {config = #mm.config<hidden_size = 64, num_layers = 2, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} : (tensor<?x?x64xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>) -> (tensor<?x?x64xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>)
+    return
+  }
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 2, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  func.func @f(%x: tensor<?x?x64xf32>, %c: tensor<?x128x3xf32>, %h: tensor<?x128x16xf32>) {
+    %y:3 = mm.layer 0 (%x) state(%c, %h) {config = #mm.config<hidden_size = 64, num_layers = 2, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} : (tensor<?x?x64xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>) -> (tensor<?x?x64xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>)
+    // expected-error @+1 {{is a second layer 0 here}}
+    %z:3 = mm.layer 0 (%y#0) state(%c, %h) {config = #mm.config<hidden_size = 64, num_layers = 2, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} : (tensor<?x?x64xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>) -> (tensor<?x?x64xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>)
+    return
+  }
 }

@@ -2,9 +2,19 @@
 // RUN: mm-opt %s --mm-fuse-kernels="strategy=unfused gemm-rows=16 scan-channels=4" --split-input-file | FileCheck %s --check-prefix=UNFUSED
 // RUN: not mm-opt %s --mm-fuse-kernels="strategy=greedy" --split-input-file 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not mm-opt %s --mm-fuse-kernels="gemm-rows=0" --split-input-file 2>&1 | FileCheck %s --check-prefix=ZERO
+// RUN: not mm-opt %s --mm-fuse-kernels="gemm-rows-at-once=1000" --split-input-file 2>&1 | FileCheck %s --check-prefix=AT-ONCE
+// RUN: not mm-opt %s --mm-fuse-kernels="gemm-rows=5000" --split-input-file 2>&1 | FileCheck %s --check-prefix=ROWS
+// RUN: not mm-opt %s --mm-fuse-kernels="gemm-tokens=257" --split-input-file 2>&1 | FileCheck %s --check-prefix=TOKENS
+// RUN: not mm-opt %s --mm-fuse-kernels="scan-channels=100000" --split-input-file 2>&1 | FileCheck %s --check-prefix=CHANNELS
 
 // BAD: unknown fusion strategy 'greedy' (expected fused or unfused)
-// ZERO: fusion option gemm-rows must be at least 1, got 0
+// ZERO: fusion option gemm-rows must be in [1, 4096], got 0
+// Every size is bounded (dialect/KernelSizes.h): the rows at once are
+// unrolled, the others size tasks and tiles.
+// AT-ONCE: fusion option gemm-rows-at-once must be in [1, 16], got 1000
+// ROWS: fusion option gemm-rows must be in [1, 4096], got 5000
+// TOKENS: fusion option gemm-tokens must be in [1, 256], got 257
+// CHANNELS: fusion option scan-channels must be in [1, 1024], got 100000
 
 // The mixer of one layer, then the residual and the next RMSNorm. Fused: the
 // scan takes its gate, the residual takes the norm; weights and splits stay

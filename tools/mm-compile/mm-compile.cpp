@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialect/KernelSizes.h"
 #include "dialect/MMDialect.h"
 #include "importer/ConfigImporter.h"
 #include "lowering/ArtifactWriter.h"
@@ -89,8 +90,8 @@ cl::opt<std::string> dumpKernels(
     cl::value_desc("DIR"), cl::cat(category));
 cl::opt<int64_t> threadsPerBlock(
     "threads-per-block",
-    cl::desc("Threads per block of the GPU kernels (default: the target's, "
-             "128)"),
+    cl::desc("Threads per block of the GPU kernels, to 1024 (default: the "
+             "target's, 128)"),
     cl::init(128), cl::cat(category));
 
 // The fusion strategy and kernel sizes (mm-fuse-kernels' options).
@@ -99,21 +100,23 @@ cl::opt<std::string>
            cl::init("fused"), cl::cat(category));
 cl::opt<int64_t> gemmRows("gemm-rows",
                           cl::desc("Weight rows per block of outputs of a "
-                                   "matrix product (default 64 on the CPU, 4 "
-                                   "on GPUs)"),
+                                   "matrix product, to 4096 (default 64 on "
+                                   "the CPU, 4 on GPUs)"),
                           cl::init(64), cl::cat(category));
 cl::opt<int64_t>
     gemmTokens("gemm-tokens",
-               cl::desc("Input rows per tile of a matrix product (default 8)"),
+               cl::desc("Input rows per tile of a matrix product, to 256 "
+                        "(default 8)"),
                cl::init(8), cl::cat(category));
 cl::opt<int64_t> gemmRowsAtOnce(
     "gemm-rows-at-once",
-    cl::desc("Weight rows sharing each load of an input row (default 4)"),
+    cl::desc("Weight rows sharing each load of an input row, to 16 (default "
+             "4)"),
     cl::init(4), cl::cat(category));
 cl::opt<int64_t>
     scanChannels("scan-channels",
-                 cl::desc("Channels per task of the scan and the conv (default "
-                          "16 on the CPU, 1 on GPUs)"),
+                 cl::desc("Channels per task of the scan and the conv, to "
+                          "1024 (default 16 on the CPU, 1 on GPUs)"),
                  cl::init(1), cl::cat(category));
 
 int fail(const llvm::Twine &message) {
@@ -129,6 +132,19 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "memmamba-mlir compiler driver\n");
+
+  // A size given must be within its limits (dialect/KernelSizes.h); 0 is
+  // not a size (in the pipeline options it means the target's default).
+  for (auto [flag, size] :
+       {std::pair<cl::opt<int64_t> *, const mm::KernelSize &>{&gemmRows,
+                                                              mm::kGemmRows},
+        {&gemmTokens, mm::kGemmTokens},
+        {&gemmRowsAtOnce, mm::kGemmRowsAtOnce},
+        {&scanChannels, mm::kScanChannels},
+        {&threadsPerBlock, mm::kThreadsPerBlock}})
+    if (flag->getNumOccurrences() && !mm::inRange(size, flag->getValue()))
+      return fail("--" + flag->ArgStr + " " +
+                  mm::rangeError(size, flag->getValue()));
 
   DialectRegistry registry;
   registry.insert<mm::MMDialect, func::FuncDialect>();
@@ -163,12 +179,7 @@ int main(int argc, char **argv) {
       return fail("bad pass manager options");
     mm::CompilePipelineOptions options;
     options.strategy = fusion;
-    // Sizes not given stay 0: the pipeline takes the target's defaults. A
-    // size given must be one (0 would silently mean the default).
-    for (cl::opt<int64_t> *size : {&gemmRows, &scanChannels, &threadsPerBlock})
-      if (size->getNumOccurrences() && size->getValue() < 1)
-        return fail("--" + size->ArgStr + " must be at least 1, got " +
-                    std::to_string(size->getValue()));
+    // Sizes not given stay 0: the pipeline takes the target's defaults.
     options.gemmRows = gemmRows.getNumOccurrences() ? gemmRows.getValue() : 0;
     options.gemmTokens = gemmTokens;
     options.gemmRowsAtOnce = gemmRowsAtOnce;
@@ -179,16 +190,19 @@ int main(int argc, char **argv) {
         threadsPerBlock.getNumOccurrences() ? threadsPerBlock.getValue() : 0;
     if (level == EmitLevel::ISA)
       options.kernelFormat = "isa";
+    llvm::Error built = llvm::Error::success();
     if (level == EmitLevel::MMOps)
       mm::buildModelPipeline(pm, mm::ModelPipelineOptions());
     else if (level == EmitLevel::Fused)
-      mm::buildFusedPipeline(pm, options);
+      built = mm::buildFusedPipeline(pm, options);
     else if (level == EmitLevel::Lowered)
-      mm::buildHostLoopsPipeline(pm, options);
+      built = mm::buildHostLoopsPipeline(pm, options);
     else if (gpu)
-      mm::buildGpuPipeline(pm, options);
+      built = mm::buildGpuPipeline(pm, options);
     else
-      mm::buildHostPipeline(pm, options);
+      built = mm::buildHostPipeline(pm, options);
+    if (built)
+      return fail(llvm::toString(std::move(built)));
     if (failed(pm.run(**module)))
       return fail("compilation failed");
   }
