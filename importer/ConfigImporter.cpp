@@ -18,6 +18,7 @@
 #include "importer/ConfigImporter.h"
 
 #include "dialect/MMOps.h"
+#include "runtime/StateLayout.h"
 #include "runtime/WeightNames.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -47,41 +48,47 @@ struct StateLayout {
 
 StateLayout buildStateLayout(MLIRContext *context, const ModelConfig &config) {
   StateLayout layout;
+  layout.layers.resize(config.numLayers);
   Type f32 = Float32Type::get(context);
   Type i32 = IntegerType::get(context, 32);
-  auto add = [&](StringRef name, StateKind kind, int64_t layer,
-                 ArrayRef<int64_t> shape, Type element) {
-    std::string fullName =
-        layer < 0 ? name.str()
-                  : "layers." + std::to_string(layer) + "." + name.str();
+  // The fields and their order are the runtime's (runtime/StateLayout.h).
+  for (const StateField &field : stateLayout(config)) {
+    StateKind kind = *symbolizeStateKind(field.kind);
+    auto index = static_cast<int64_t>(layout.fields.size());
     layout.fields.push_back(StateFieldAttr::get(
-        context, fullName, kind, layer, RankedTensorType::get(shape, element)));
-    return static_cast<int64_t>(layout.fields.size() - 1);
-  };
-  const int64_t e = config.intermediateSize;
-  for (int64_t layer = 0; layer < config.numLayers; ++layer) {
-    LayerFields fields;
-    fields.convWindow = add("conv_window", StateKind::conv_window, layer,
-                            {e, config.convKernel - 1}, f32);
-    fields.ssmState = add("ssm_state", StateKind::ssm_state, layer,
-                          {e, config.stateSize}, f32);
-    if (const auto &memory = config.memory) {
-      const int64_t m = memory->poolSize;
-      fields.previousMixer = add("previous_mixer", StateKind::previous_mixer,
-                                 layer, {config.hiddenSize}, f32);
-      fields.poolSlots = add("pool_slots", StateKind::pool_slots, layer,
-                             {m, memory->summaryDim}, f32);
-      fields.poolPriorities =
-          add("pool_priorities", StateKind::pool_priorities, layer, {m}, f32);
-      fields.poolPositions =
-          add("pool_positions", StateKind::pool_positions, layer, {m}, i32);
-      fields.poolCount =
-          add("pool_count", StateKind::pool_count, layer, {}, i32);
+        context, field.name, kind, field.layer,
+        RankedTensorType::get(field.shape, field.isFloat ? f32 : i32)));
+    if (kind == StateKind::position) {
+      layout.position = index;
+      continue;
     }
-    layout.layers.push_back(fields);
+    LayerFields &fields = layout.layers[field.layer];
+    switch (kind) {
+    case StateKind::conv_window:
+      fields.convWindow = index;
+      break;
+    case StateKind::ssm_state:
+      fields.ssmState = index;
+      break;
+    case StateKind::previous_mixer:
+      fields.previousMixer = index;
+      break;
+    case StateKind::pool_slots:
+      fields.poolSlots = index;
+      break;
+    case StateKind::pool_priorities:
+      fields.poolPriorities = index;
+      break;
+    case StateKind::pool_positions:
+      fields.poolPositions = index;
+      break;
+    case StateKind::pool_count:
+      fields.poolCount = index;
+      break;
+    case StateKind::position:
+      break;
+    }
   }
-  if (config.memory)
-    layout.position = add("position", StateKind::position, -1, {}, i32);
   return layout;
 }
 

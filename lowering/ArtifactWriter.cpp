@@ -3,16 +3,18 @@
 #include "lowering/ArtifactWriter.h"
 
 #include "dialect/MMDialect.h"
+#include "runtime/ArtifactSeal.h"
+#include "runtime/OutputFile.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVM/ROCDL/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/ROCDL/ROCDLToLLVMIRTranslation.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/ROCDL/ROCDLToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LLVMContext.h"
@@ -57,8 +59,7 @@ void mm::registerArtifactTranslations(mlir::DialectRegistry &registry) {
   mlir::registerGPUDialectTranslation(registry);
   mlir::registerNVVMDialectTranslation(registry);
   mlir::registerROCDLDialectTranslation(registry);
-  mlir::gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(
-      registry);
+  mlir::gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   mlir::ROCDL::registerROCDLTargetInterfaceExternalModels(registry);
 }
@@ -177,14 +178,21 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
     linker = llvm::sys::findProgramByName("ld.lld-22");
   if (!linker)
     return makeError("ld.lld not found (install lld-22)");
-  std::string output = path.str();
+  // Linked into a temporary file, then sealed (runtime/ArtifactSeal.h: the
+  // checksum of the code and manifest the runtime verifies before loading)
+  // and written to `path`, which is never left half-written.
+  llvm::SmallString<128> linked;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("mm-artifact", "so", linked))
+    return makeError("cannot create a temporary file: " + ec.message());
+  llvm::FileRemover removeLinked(linked);
   llvm::SmallVector<llvm::StringRef> args{
       *linker, "-shared", "--no-undefined-version",
       // Calls between the artifact's own functions bind inside it: a
       // process that also defines mm_prefill (the runtime's C ABI) must not
       // interpose on the compiled entry points.
-      "-Bsymbolic", "-o", output, object,
-      "-L/usr/lib/x86_64-linux-gnu", "-L/lib/x86_64-linux-gnu",
+      "-Bsymbolic", "-o", linked, object, "-L/usr/lib/x86_64-linux-gnu",
+      "-L/lib/x86_64-linux-gnu",
       // Parallel loops run on LLVM's
       // OpenMP runtime (libomp-22-dev).
       "-L" MM_LLVM_LIBRARY_DIR, "-rpath", MM_LLVM_LIBRARY_DIR, "--as-needed",
@@ -195,5 +203,14 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
   if (status != 0)
     return makeError(llvm::Twine("linking ") + path + " failed" +
                      (message.empty() ? "" : ": " + message));
-  return llvm::Error::success();
+  auto library = llvm::MemoryBuffer::getFile(linked, /*IsText=*/false,
+                                             /*RequiresNullTerminator=*/false);
+  if (!library)
+    return makeError("cannot read the linked library: " +
+                     library.getError().message());
+  std::string sealed = sealArtifact((*library)->getBuffer());
+  return writeFileSafely(path, [&](llvm::raw_ostream &os) {
+    os << sealed;
+    return llvm::Error::success();
+  });
 }

@@ -12,6 +12,8 @@
 #ifndef MM_LOWERING_MANIFEST_H
 #define MM_LOWERING_MANIFEST_H
 
+#include "runtime/ArtifactManifest.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/JSON.h"
 
@@ -21,9 +23,6 @@
 
 namespace mm {
 
-/// The version of the calling convention and manifest; the runtime refuses
-/// artifacts of any other.
-inline constexpr int64_t kArtifactAbiVersion = 1;
 /// The version of this compiler, recorded in every artifact.
 inline constexpr const char *kCompilerVersion = "0.1.0";
 

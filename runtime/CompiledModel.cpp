@@ -4,23 +4,26 @@
 
 #include "runtime/gpu/MgpuAbi.h"
 
-#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/BinaryFormat/ELF.h"
 #include "llvm/Object/ELFObjectFile.h"
 #include "llvm/Support/MathExtras.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/TargetParser/Host.h"
 
 #include <dlfcn.h>
 #include <limits>
 #include <mutex>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
-#include <limits>
-#include <mutex>
+#include <cmath>
+#include <cstring>
 #include <utility>
 
 using namespace mm;
@@ -29,9 +32,6 @@ using llvm::Expected;
 using llvm::StringRef;
 
 namespace {
-
-/// The artifact's ABI version this runtime speaks (lowering/Manifest.h).
-constexpr int64_t kAbiVersion = 1;
 
 /// MLIR's memref descriptor for the C interface of the compiled entries.
 template <typename T, int Rank> struct MemRef {
@@ -84,18 +84,18 @@ Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
-/// The manifest text of the artifact at `path`, read from the file (the
-/// bytes of its dynamic symbol mm_manifest, up to their NUL) without loading
-/// it. Errors are relative to the artifact.
-Expected<std::string> readManifest(StringRef path) {
-  auto object = llvm::object::ObjectFile::createObjectFile(path);
+/// The manifest text of a shared library in memory: the bytes of its
+/// dynamic symbol mm_manifest, up to their NUL.
+Expected<std::string> readManifest(StringRef library) {
+  auto object = llvm::object::ObjectFile::createObjectFile(
+      llvm::MemoryBufferRef(library, "artifact"));
   if (!object)
-    return makeError("cannot load the artifact: " +
+    return makeError("not a shared library: " +
                      llvm::toString(object.takeError()));
   const auto *elf =
-      llvm::dyn_cast<llvm::object::ELFObjectFileBase>(object->getBinary());
+      llvm::dyn_cast<llvm::object::ELFObjectFileBase>(object->get());
   if (!elf || elf->getEType() != llvm::ELF::ET_DYN)
-    return makeError("cannot load the artifact: not a shared library");
+    return makeError("not a shared library");
   for (const llvm::object::ELFSymbolRef &symbol :
        elf->getDynamicSymbolIterators()) {
     Expected<StringRef> name = symbol.getName();
@@ -127,48 +127,46 @@ Expected<std::string> readManifest(StringRef path) {
   return makeError("not a memmamba-mlir artifact (no mm_manifest)");
 }
 
-/// A GPU artifact's global constructors load its kernel modules on the
-/// device current at dlopen, and the dynamic loader runs them only when the
-/// file is first loaded into the process: every model of that file shares
-/// those modules, so all must run on the same device. The loaded GPU
-/// artifacts, by dlopen handle: their device and how many models hold them.
-class LoadedGpuArtifacts {
-public:
-  static LoadedGpuArtifacts &get() {
-    static LoadedGpuArtifacts loaded;
-    return loaded;
+/// The memory this machine can give a process now without swapping: Linux's
+/// MemAvailable, or the physical memory where that is unknown (0 if both
+/// are).
+int64_t availableMemoryBytes() {
+  if (auto meminfo = llvm::MemoryBuffer::getFileAsStream("/proc/meminfo")) {
+    llvm::SmallVector<StringRef> lines;
+    (*meminfo)->getBuffer().split(lines, '\n');
+    for (StringRef line : lines) {
+      uint64_t kib;
+      if (line.consume_front("MemAvailable:") &&
+          !line.trim().drop_back(3).trim().getAsInteger(10, kib))
+        return int64_t(kib) * 1024;
+    }
   }
+  return int64_t(sysconf(_SC_PHYS_PAGES)) * int64_t(sysconf(_SC_PAGE_SIZE));
+}
 
-  /// Records one more model of `library` on `device`; an error naming the
-  /// device it is loaded on when that is another one.
-  Error add(void *library, const std::string &device) {
-    std::lock_guard<std::mutex> lock(mutex);
-    Entry &entry = entries[library];
-    if (entry.models > 0 && entry.device != device)
-      return makeError("its kernels are loaded on " + entry.device +
-                       " in this process, and a process runs an artifact "
-                       "file on one device (copy the file to run it on " +
-                       device + " too)");
-    entry.device = device;
-    ++entry.models;
+/// An error when `bytes` of host memory for `what` are more than this
+/// machine has available: allocating them might succeed (the kernel
+/// overcommits) and then fail page by page as they are written, killing
+/// the process.
+Error checkFitsInMemory(int64_t bytes, const llvm::Twine &what) {
+  // Small requests never need the look-up.
+  if (bytes < (int64_t(1) << 28))
     return Error::success();
-  }
+  const int64_t available = availableMemoryBytes();
+  if (available <= 0 || bytes <= available)
+    return Error::success();
+  return makeError(what + " would take " + std::to_string(bytes) +
+                   " bytes, more than this machine's available memory (" +
+                   std::to_string(available) + " bytes)");
+}
 
-  void remove(void *library) {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = entries.find(library);
-    if (it != entries.end() && --it->second.models == 0)
-      entries.erase(it);
-  }
-
-private:
-  struct Entry {
-    std::string device;
-    int models = 0;
-  };
-  std::mutex mutex;
-  llvm::DenseMap<void *, Entry> entries;
-};
+/// a * b, or nullopt when it overflows int64_t or either is negative.
+std::optional<int64_t> checkedMul(int64_t a, int64_t b) {
+  int64_t product;
+  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &product))
+    return std::nullopt;
+  return product;
+}
 
 /// Device memory that is freed at the end of its scope unless released.
 class DeviceMemory {
@@ -204,18 +202,13 @@ constexpr size_t kDeviceAlignment = 256;
 //===----------------------------------------------------------------------===//
 
 CompiledModel::~CompiledModel() {
-  if (!gpuDevice) {
-    if (library)
-      dlclose(library);
+  if (!gpuDevice)
     return;
-  }
   // The artifact's destructors unload its kernels from the current device.
   gpu::CurrentDeviceScope scope(*gpuDevice);
   llvm::consumeError(gpuDevice->free(deviceWeights));
-  if (library) {
-    LoadedGpuArtifacts::get().remove(library);
-    dlclose(library);
-  }
+  if (library)
+    library->unload();
   llvm::consumeError(gpu::takeMgpuError());
   llvm::consumeError(gpuDevice->destroyStream(stream));
 }
@@ -225,69 +218,61 @@ Error CompiledModel::fail(const llvm::Twine &message) const {
 }
 
 Expected<std::unique_ptr<CompiledModel>>
-CompiledModel::open(StringRef artifactPath, gpu::GpuDevice *device) {
+CompiledModel::open(StringRef artifactPath, gpu::GpuDevice *device,
+                    StringRef noDeviceHint) {
   std::unique_ptr<CompiledModel> model(new CompiledModel());
   model->path = artifactPath.str();
-  Expected<std::string> text = readManifest(artifactPath);
+  // What is checked and what runs are the same bytes, read once.
+  Expected<SealedArtifact> artifact = readSealedArtifact(artifactPath);
+  if (!artifact)
+    return model->fail(llvm::toString(artifact.takeError()));
+  model->artifactDigest = artifact->digest;
+  Expected<std::string> text = readManifest(artifact->library);
   if (!text)
     return model->fail(llvm::toString(text.takeError()));
-  Expected<llvm::json::Value> parsed = llvm::json::parse(*text);
-  if (!parsed)
-    return model->fail("corrupt manifest: " +
-                       llvm::toString(parsed.takeError()));
-  if (!parsed->getAsObject())
-    return model->fail("corrupt manifest: not an object");
-  model->manifestObject = std::move(*parsed->getAsObject());
-  const llvm::json::Object &manifest = model->manifestObject;
-
-  std::optional<int64_t> abi = manifest.getInteger("abi_version");
-  if (abi != kAbiVersion)
-    return model->fail("artifact ABI version " +
-                       (abi ? std::to_string(*abi) : std::string("?")) +
-                       ", this runtime runs version " +
-                       std::to_string(kAbiVersion) +
-                       " (recompile it with this version's mm-compile)");
-  const llvm::json::Object *target = manifest.getObject("target");
-  model->kind =
-      (target ? target->getString("kind") : std::nullopt).value_or("?").str();
-  if (Error err = model->checkTarget(device))
+  Expected<ArtifactManifest> manifest =
+      parseArtifactManifest(*text, artifactPath.str() + " (manifest)");
+  if (!manifest)
+    return model->fail(llvm::toString(manifest.takeError()));
+  model->kind = manifest->kind;
+  model->manifestObject = std::move(manifest->object);
+  if (Error err = model->checkTarget(device, noDeviceHint))
     return std::move(err);
+  model->modelConfig = manifest->config;
+  model->weightFloats = manifest->weightFloats;
+  model->weightOffsets = std::move(manifest->weights);
+  model->stateBytes = manifest->stateBytes;
+  model->fields = std::move(manifest->fields);
+  model->indexStateFields();
 
-  const llvm::json::Value *config = manifest.get("config");
-  if (!config)
-    return model->fail("the manifest has no config");
-  std::string configText;
-  llvm::raw_string_ostream(configText) << *config;
-  auto modelConfig =
-      parseModelConfig(configText, artifactPath.str() + " (manifest)");
-  if (!modelConfig)
-    return modelConfig.takeError();
-  model->modelConfig = *modelConfig;
-  const llvm::json::Object *weights = manifest.getObject("weights");
-  const llvm::json::Object *state = manifest.getObject("state");
-  if (!weights || !state || !weights->getInteger("floats") ||
-      !state->getInteger("bytes_per_sequence"))
-    return model->fail("corrupt manifest: no weight or state layout");
-  model->weightFloats = *weights->getInteger("floats");
-  model->stateBytes = *state->getInteger("bytes_per_sequence");
-  if (model->stateBytes != model->modelConfig.stateBytesPerSequence())
-    return model->fail(
-        "corrupt manifest: a state of " + std::to_string(model->stateBytes) +
-        " bytes per sequence, but its config needs " +
-        std::to_string(model->modelConfig.stateBytesPerSequence()));
-
-  if (Error err = model->load(device))
+  if (Error err = model->load(artifact->library, device))
     return std::move(err);
-  model->prefillFn = dlsym(model->library, "_mlir_ciface_mm_prefill");
-  model->decodeFn = dlsym(model->library, "_mlir_ciface_mm_decode");
-  model->initFn = dlsym(model->library, "_mlir_ciface_mm_init_state");
+  model->prefillFn = model->library->symbol("_mlir_ciface_mm_prefill");
+  model->decodeFn = model->library->symbol("_mlir_ciface_mm_decode");
+  model->initFn = model->library->symbol("_mlir_ciface_mm_init_state");
   if (!model->prefillFn || !model->decodeFn || !model->initFn)
     return model->fail(
         "an entry point is missing (prefill, decode, init_state)");
   return model;
 }
 
-Error CompiledModel::checkTarget(gpu::GpuDevice *device) const {
+void CompiledModel::indexStateFields() {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const StateField &field = fields[i];
+    if (field.kind == "position")
+      positionFieldIndex = i;
+    if (field.kind != "pool_count")
+      continue;
+    auto positions = llvm::find_if(fields, [&](const StateField &other) {
+      return other.kind == "pool_positions" && other.layer == field.layer;
+    });
+    assert(positions != fields.end() && "a pool without positions");
+    pools.push_back({i, positions - fields.begin()});
+  }
+}
+
+Error CompiledModel::checkTarget(gpu::GpuDevice *device,
+                                 StringRef noDeviceHint) const {
   const llvm::json::Object *target = manifestObject.getObject("target");
   const bool onGpu = kind == "cuda" || kind == "hip";
   if (!target || (kind != "cpu" && !onGpu))
@@ -324,8 +309,9 @@ Error CompiledModel::checkTarget(gpu::GpuDevice *device) const {
     return fail("corrupt manifest: a " + kind + " target without a chip");
   std::string builtFor = kind + ":" + chip.str();
   if (!device)
-    return fail("built for " + builtFor + "; run it on a device: --device " +
-                kind + ":N");
+    return fail("built for " + builtFor + "; run it on a device: " +
+                (noDeviceHint.empty() ? "--device " + kind + ":N"
+                                      : noDeviceHint.str()));
   if (gpu::getVendorName(device->getVendor()) != kind)
     return fail("built for " + builtFor + ", but " + device->getSpec() + " (" +
                 device->getName() + ", " + device->getArch() + ") is a " +
@@ -350,34 +336,30 @@ static void keepLargeAllocationsInTheHeap() {
 #endif
 }
 
-Error CompiledModel::load(gpu::GpuDevice *device) {
+Error CompiledModel::load(StringRef code, gpu::GpuDevice *device) {
+  library = std::make_unique<MemoryLoadedLibrary>();
+  StringRef name = llvm::sys::path::filename(path);
   if (!device) {
     keepLargeAllocationsInTheHeap();
-    library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!library)
-      return fail(llvm::Twine("cannot load the artifact: ") + dlerror());
+    if (Error err = library->load(code, name))
+      return fail(llvm::toString(std::move(err)));
     return Error::success();
   }
   // Loading runs the artifact's constructors, which load its kernels on the
-  // current device; unloading (here or in the destructor) unloads them.
+  // current device; unloading (here or in the destructor) unloads them. Each
+  // model loads its own copy of the code, so models of one artifact may run
+  // on different devices.
   std::string spec = device->getSpec();
   gpu::CurrentDeviceScope scope(*device);
   llvm::consumeError(gpu::takeMgpuError());
-  void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle)
-    return fail(llvm::Twine("cannot load the artifact: ") + dlerror());
-  Error error = gpu::takeMgpuError();
-  if (error)
-    error = fail("loading its kernels on " + spec +
-                 " failed: " + llvm::toString(std::move(error)));
-  else if (Error taken = LoadedGpuArtifacts::get().add(handle, spec))
-    error = fail(llvm::toString(std::move(taken)));
-  if (error) {
-    dlclose(handle);
+  if (Error err = library->load(code, name))
+    return fail(llvm::toString(std::move(err)));
+  if (Error err = gpu::takeMgpuError()) {
+    library->unload();
     llvm::consumeError(gpu::takeMgpuError());
-    return error;
+    return fail("loading its kernels on " + spec +
+                " failed: " + llvm::toString(std::move(err)));
   }
-  library = handle;
   gpuDevice = device;
   Expected<gpu::GpuStream> created = device->createStream();
   if (!created)
@@ -437,31 +419,18 @@ Error mm::checkChip(StringRef chip, const gpu::GpuDeviceInfo &device) {
 
 Error CompiledModel::bindWeights(const ModelWeights &weights) {
   weightsBound = false;
-  const llvm::json::Array *tensors =
-      manifestObject.getObject("weights")->getArray("tensors");
-  if (!tensors)
-    return fail("corrupt manifest: no weight list");
-  weightBuffer.assign(weightFloats, 0.0f);
-  for (const llvm::json::Value &entry : *tensors) {
-    const llvm::json::Object *tensor = entry.getAsObject();
-    std::optional<StringRef> name =
-        tensor ? tensor->getString("name") : std::nullopt;
-    std::optional<int64_t> offset =
-        tensor ? tensor->getInteger("offset") : std::nullopt;
-    const llvm::json::Array *shape =
-        tensor ? tensor->getArray("shape") : nullptr;
-    if (!name || !offset || !shape)
-      return fail("corrupt manifest entry in the weight list");
-    int64_t count = 1;
-    for (const llvm::json::Value &dim : *shape)
-      count *= dim.getAsInteger().value_or(0);
-    const std::vector<float> &values = weights.get(*name);
-    if (static_cast<int64_t>(values.size()) != count || *offset < 0 ||
-        *offset + count > weightFloats)
-      return fail("weight '" + *name + "' has " +
-                  std::to_string(values.size()) +
-                  " values, the artifact expects " + std::to_string(count));
-    std::copy(values.begin(), values.end(), weightBuffer.begin() + *offset);
+  // parseArtifactManifest validated every entry: names of the config,
+  // offsets and sizes inside the buffer.
+  try {
+    weightBuffer.assign(weightFloats, 0.0f);
+  } catch (const std::bad_alloc &) {
+    return fail("out of memory for " + std::to_string(weightFloats) +
+                " floats of weights");
+  }
+  for (const ArtifactManifest::Weight &weight : weightOffsets) {
+    const std::vector<float> &values = weights.get(weight.name);
+    std::copy(values.begin(), values.end(),
+              weightBuffer.begin() + weight.offset);
   }
   if (gpuDevice) {
     // Once to the device; the host copy goes.
@@ -490,14 +459,93 @@ Error CompiledModel::checkInputs(llvm::ArrayRef<int32_t> tokens, int64_t time,
                                  const CompiledState &state) const {
   if (!weightsBound)
     return fail("no weights bound");
-  if (state.batch < 1 ||
+  if (state.batch < 1 || state.batch > kMaxBatch ||
       static_cast<int64_t>(state.bytes.size()) != state.batch * stateBytes)
-    return makeError("the state was not created for this model");
-  if (time < 1 || static_cast<int64_t>(tokens.size()) != state.batch * time)
+    return makeError("the state was not created for this model (" +
+                     std::to_string(state.bytes.size()) + " bytes for " +
+                     std::to_string(state.batch) + " sequences of " +
+                     std::to_string(stateBytes) + ")");
+  std::optional<int64_t> count = checkedMul(state.batch, time);
+  if (time < 1 || !count || static_cast<int64_t>(tokens.size()) != *count)
     return makeError(std::to_string(tokens.size()) + " tokens for " +
                      std::to_string(state.batch) + " sequences of " +
                      std::to_string(time));
-  return modelConfig.checkTokens(tokens, time);
+  if (Error err = modelConfig.checkTokens(tokens, time))
+    return err;
+  // Compiled code indexes the pools by the state's counts and positions.
+  return checkState(state, /*checkValues=*/false);
+}
+
+/// Reads element `index` of a 4-byte field.
+template <typename T> static T readField(const uint8_t *base, int64_t index) {
+  T value;
+  std::memcpy(&value, base + 4 * index, sizeof(T));
+  return value;
+}
+
+Error CompiledModel::checkState(const CompiledState &state,
+                                bool checkValues) const {
+  const int64_t batch = state.batch;
+  if (batch < 1 || batch > kMaxBatch ||
+      static_cast<int64_t>(state.bytes.size()) != batch * stateBytes)
+    return makeError("a state of " + std::to_string(state.bytes.size()) +
+                     " bytes for " + std::to_string(batch) +
+                     " sequences, but this model's state has " +
+                     std::to_string(stateBytes) + " bytes per sequence");
+  // Field f of sequence b starts at batch * offset(f) + b * size(f).
+  auto at = [&](const StateField &field, int64_t b) {
+    return state.bytes.data() + batch * field.offset + b * 4 * field.elements;
+  };
+  auto bad = [&](int64_t b, const StateField &field, const llvm::Twine &what) {
+    return makeError("invalid state: sequence " + std::to_string(b) + ", " +
+                     field.name + ": " + what);
+  };
+  const StateField *positionField =
+      positionFieldIndex >= 0 ? &fields[positionFieldIndex] : nullptr;
+  const int64_t poolSize =
+      modelConfig.memory ? modelConfig.memory->poolSize : 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t position = positionField
+                           ? readField<int32_t>(at(*positionField, b), 0)
+                           : std::numeric_limits<int32_t>::max();
+    if (positionField && position < 0)
+      return bad(b, *positionField,
+                 "position " + llvm::Twine(position) + " is negative");
+    if (checkValues)
+      for (const StateField &field : fields) {
+        if (!field.isFloat)
+          continue;
+        const uint8_t *base = at(field, b);
+        for (int64_t i = 0; i < field.elements; ++i)
+          if (!std::isfinite(readField<float>(base, i)))
+            return bad(b, field,
+                       "element " + llvm::Twine(i) + " is not finite");
+      }
+    // Each pool: its count, then the positions of its slots.
+    for (auto [countIndex, positionsIndex] : pools) {
+      const StateField &countField = fields[countIndex];
+      const StateField &positions = fields[positionsIndex];
+      int64_t count = readField<int32_t>(at(countField, b), 0);
+      if (count < 0 || count > poolSize)
+        return bad(b, countField,
+                   "count " + llvm::Twine(count) + " outside [0, " +
+                       llvm::Twine(poolSize) + "]");
+      const uint8_t *base = at(positions, b);
+      // Compiled code never reads the free slots [count, M).
+      llvm::SmallDenseSet<int32_t, 64> used;
+      for (int64_t j = 0; j < count; ++j) {
+        int32_t slotPosition = readField<int32_t>(base, j);
+        if (slotPosition < 0 || slotPosition >= position ||
+            !used.insert(slotPosition).second)
+          return bad(b, positions,
+                     "slot " + llvm::Twine(j) + " holds position " +
+                         llvm::Twine(slotPosition) + " (" + llvm::Twine(count) +
+                         " slots in use, " + llvm::Twine(position) +
+                         " tokens seen)");
+      }
+    }
+  }
+  return Error::success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -533,47 +581,54 @@ Error CompiledModel::withDevice(
 }
 
 Expected<CompiledState> CompiledModel::createState(int64_t batch) const {
-  if (batch < 1)
-    return makeError("a state needs at least one sequence, not " +
-                     std::to_string(batch));
+  if (batch < 1 || batch > kMaxBatch)
+    return makeError("a state needs 1 to " + std::to_string(kMaxBatch) +
+                     " sequences, not " + std::to_string(batch));
+  std::optional<int64_t> size = checkedMul(batch, stateBytes);
+  if (!size)
+    return makeError("a state of " + std::to_string(batch) +
+                     " sequences does not fit in memory");
+  if (Error err = checkFitsInMemory(*size, "a state of " + llvm::Twine(batch) +
+                                               " sequences"))
+    return std::move(err);
   CompiledState state;
   state.batch = batch;
-  state.bytes.assign(batch * stateBytes, 0);
-  const size_t size = state.bytes.size();
+  try {
+    state.bytes.assign(*size, 0);
+  } catch (const std::bad_alloc &) {
+    return makeError("out of memory for a state of " + std::to_string(batch) +
+                     " sequences (" + std::to_string(*size) + " bytes)");
+  }
   if (!gpuDevice) {
-    callInit(initFn, state.bytes.data(), size, batch);
+    callInit(initFn, state.bytes.data(), *size, batch);
     return state;
   }
-  Error error = withDevice("init_state", size, [&](uint8_t *memory) -> Error {
-    callInit(initFn, memory, size, batch);
+  Error error = withDevice("init_state", *size, [&](uint8_t *memory) -> Error {
+    callInit(initFn, memory, *size, batch);
     if (Error err = gpu::takeMgpuError())
       return err;
-    return gpuDevice->copyToHost(state.bytes.data(), memory, size, stream);
+    return gpuDevice->copyToHost(state.bytes.data(), memory, *size, stream);
   });
   if (error)
     return std::move(error);
   return state;
 }
 
-Expected<std::vector<float>>
-CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
-                       CompiledState &state) const {
-  if (Error err = checkInputs(tokens, time, state))
-    return std::move(err);
+Error CompiledModel::runChunk(const int32_t *tokens, int64_t time,
+                              CompiledState &state, float *logits) const {
   void *entry = time == 1 ? decodeFn : prefillFn;
   const int64_t batch = state.batch, vocab = modelConfig.vocabSize;
-  std::vector<float> logits(batch * time * vocab);
   const size_t stateSize = state.bytes.size();
   if (!gpuDevice) {
     callRun(entry, const_cast<float *>(weightBuffer.data()), weightFloats,
-            state.bytes.data(), stateSize, const_cast<int32_t *>(tokens.data()),
-            batch, time, logits.data(), vocab);
-    return logits;
+            state.bytes.data(), stateSize, const_cast<int32_t *>(tokens), batch,
+            time, logits, vocab);
+    return Error::success();
   }
-
-  // One allocation: the state, the tokens and the logits.
-  const size_t tokenSize = tokens.size() * sizeof(int32_t);
-  const size_t logitSize = logits.size() * sizeof(float);
+  // One allocation: the state, the tokens and the logits. The state comes
+  // back only when the whole call succeeded.
+  const size_t tokenSize = batch * time * sizeof(int32_t);
+  const size_t logitSize = batch * time * vocab * sizeof(float);
   const size_t tokenOffset = llvm::alignTo(stateSize, kDeviceAlignment);
   const size_t logitOffset =
       llvm::alignTo(tokenOffset + tokenSize, kDeviceAlignment);
@@ -584,27 +639,114 @@ CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
     if (Error err = gpuDevice->copyToDevice(memory, state.bytes.data(),
                                             stateSize, stream))
       return err;
-    if (Error err = gpuDevice->copyToDevice(deviceTokens, tokens.data(),
-                                            tokenSize, stream))
+    if (Error err =
+            gpuDevice->copyToDevice(deviceTokens, tokens, tokenSize, stream))
       return err;
     callRun(entry, static_cast<float *>(deviceWeights), weightFloats, memory,
             stateSize, deviceTokens, batch, time, deviceLogits, vocab);
     if (Error err = gpu::takeMgpuError())
       return err;
-    if (Error err = gpuDevice->copyToHost(logits.data(), deviceLogits,
-                                          logitSize, stream))
+    if (Error err =
+            gpuDevice->copyToHost(logits, deviceLogits, logitSize, stream))
       return err;
     return gpuDevice->copyToHost(newState.data(), memory, stateSize, stream);
   };
   if (Error err = withDevice(time == 1 ? "decode" : "prefill",
                              logitOffset + logitSize, body))
-    return std::move(err);
+    return err;
   state.bytes = std::move(newState);
-  return logits;
+  return Error::success();
+}
+
+Expected<std::vector<float>>
+CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
+                       CompiledState &state,
+                       const PrefillOptions &options) const {
+  if (Error err = checkInputs(tokens, time, state))
+    return std::move(err);
+  if (options.chunkTokens < 0 || options.chunkTokens > kMaxChunkTokens)
+    return makeError("a chunk of " + std::to_string(options.chunkTokens) +
+                     " tokens: chunks hold 1 to " +
+                     std::to_string(kMaxChunkTokens) + " tokens (0: no limit)");
+  const int64_t batch = state.batch, vocab = modelConfig.vocabSize;
+  const int64_t chunk =
+      options.chunkTokens == 0 ? time : std::min(time, options.chunkTokens);
+  // Sizes: the result and one chunk's tokens and logits.
+  // (batch x time fits: checkInputs.)
+  std::optional<int64_t> resultSize =
+      options.logits == PromptLogits::All    ? checkedMul(batch * time, vocab)
+      : options.logits == PromptLogits::Last ? checkedMul(batch, vocab)
+                                             : std::optional<int64_t>(0);
+  std::optional<int64_t> chunkLogits = checkedMul(batch * chunk, vocab);
+  if (!resultSize || !chunkLogits ||
+      *resultSize > std::numeric_limits<int64_t>::max() / 4 ||
+      *chunkLogits > std::numeric_limits<int64_t>::max() / 4)
+    return makeError("logits of " + std::to_string(batch) + " x " +
+                     std::to_string(time) + " tokens x " +
+                     std::to_string(vocab) + " do not fit in memory");
+  if (Error err = checkFitsInMemory(4 * (*resultSize + *chunkLogits),
+                                    "the logits of " + llvm::Twine(batch) +
+                                        " x " + llvm::Twine(time) +
+                                        " tokens (ask for fewer logits or a "
+                                        "smaller chunk)"))
+    return std::move(err);
+  std::vector<float> result, scratch;
+  std::vector<int32_t> chunkTokens;
+  CompiledState saved;
+  try {
+    result.resize(*resultSize);
+    scratch.resize(*chunkLogits);
+    if (batch > 1 && chunk < time)
+      chunkTokens.resize(batch * chunk);
+    // The compiled code updates the state in place: a copy to go back to
+    // when a chunk fails or its logits are not finite.
+    saved = state;
+  } catch (const std::bad_alloc &) {
+    return makeError("out of memory for the logits of " +
+                     std::to_string(batch) + " x " + std::to_string(time) +
+                     " tokens (" +
+                     std::to_string(4 * (*resultSize + *chunkLogits)) +
+                     " bytes); ask for fewer logits or a smaller chunk");
+  }
+  auto restore = [&](Error error) -> Error {
+    state = std::move(saved);
+    return error;
+  };
+  for (int64_t start = 0; start < time; start += chunk) {
+    const int64_t length = std::min(chunk, time - start);
+    const int32_t *chunkStart = tokens.data() + start;
+    if (batch > 1 && chunk < time) {
+      for (int64_t b = 0; b < batch; ++b)
+        std::copy_n(tokens.data() + b * time + start, length,
+                    chunkTokens.data() + b * length);
+      chunkStart = chunkTokens.data();
+    }
+    if (Error err = runChunk(chunkStart, length, state, scratch.data()))
+      return restore(std::move(err));
+    // Logits that are not finite poison everything after them.
+    for (int64_t i = 0; i < batch * length * vocab; ++i)
+      if (!std::isfinite(scratch[i]))
+        return restore(makeError(
+            "the logits of sequence " + std::to_string(i / (length * vocab)) +
+            " at position " + std::to_string(start + i / vocab % length) +
+            " are not finite (" + std::to_string(scratch[i]) +
+            "): the weights or the state hold NaN or infinite values, or "
+            "the model overflowed"));
+    for (int64_t b = 0; b < batch; ++b) {
+      const float *rows = scratch.data() + b * length * vocab;
+      if (options.logits == PromptLogits::All)
+        std::copy_n(rows, length * vocab,
+                    result.data() + (b * time + start) * vocab);
+      else if (options.logits == PromptLogits::Last && start + length == time)
+        std::copy_n(rows + (length - 1) * vocab, vocab,
+                    result.data() + b * vocab);
+    }
+  }
+  return result;
 }
 
 Expected<std::vector<float>>
 CompiledModel::decode(llvm::ArrayRef<int32_t> tokens,
                       CompiledState &state) const {
-  return prefill(tokens, 1, state);
+  return prefill(tokens, 1, state, PrefillOptions{PromptLogits::All, 1});
 }

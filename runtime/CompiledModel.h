@@ -16,8 +16,11 @@
 #ifndef MM_RUNTIME_COMPILEDMODEL_H
 #define MM_RUNTIME_COMPILEDMODEL_H
 
+#include "runtime/ArtifactManifest.h"
+#include "runtime/ArtifactSeal.h"
 #include "runtime/ModelConfig.h"
 #include "runtime/ModelWeights.h"
+#include "runtime/StateLayout.h"
 #include "runtime/gpu/GpuDevice.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -35,24 +38,62 @@ namespace mm {
 /// The per-sequence state of a batch, as the artifact lays it out: each
 /// field a [batch, ...] array at batch * (its per-sequence offset). The host
 /// bytes are the state, also for a model on a GPU: a copy is a snapshot.
+///
+/// Threads: a CompiledModel is immutable once its weights are bound, and any
+/// number of threads may run it at once, each on its own state; one state
+/// serves one call at a time (calls update it in place). A state holds no
+/// reference to its model, but only the model that created it (or another
+/// model of the same artifact) may run it.
 struct CompiledState {
   int64_t batch = 0;
   std::vector<uint8_t> bytes;
 };
 
+/// Which prompt positions a prefill returns logits for.
+enum class PromptLogits {
+  /// The last position of each sequence: [batch, V]. What generation needs.
+  Last,
+  /// Every position: [batch, time, V].
+  All,
+  /// None (the prompt only advances the state).
+  None,
+};
+
+/// How a prefill runs.
+struct PrefillOptions {
+  PromptLogits logits = PromptLogits::Last;
+  /// Tokens of each sequence per call into the compiled code. A longer
+  /// prompt runs in chunks of this many, carrying the state from one to the
+  /// next (the result is the same, spec invariant 3), so that memory stays
+  /// bounded however long the prompt: the compiled code's intermediates and
+  /// the logits it computes grow with the chunk, not the prompt.
+  int64_t chunkTokens = 512;
+};
+
+/// The largest number of sequences in one state (2^20).
+constexpr int64_t kMaxBatch = int64_t(1) << 20;
+/// The largest chunk (tokens per sequence per compiled call).
+constexpr int64_t kMaxChunkTokens = int64_t(1) << 20;
+
 class CompiledModel {
 public:
   ~CompiledModel();
 
-  /// Opens and checks an artifact: its ABI version, its target and its
-  /// manifest. The manifest is read from the file before the library is
-  /// loaded, so an artifact for another machine or device never runs any of
-  /// its code. The host part of the target (triple, CPU features this
-  /// machine must have) is checked for every kind. A CPU artifact runs on
-  /// the host and refuses a `device`; a GPU artifact needs a `device` of its
-  /// vendor that can run its chip (checkChip), which must outlive the model.
+  /// Opens and checks an artifact: its seal (the file is read once and its
+  /// checksum verified; the code that runs is loaded from those bytes, not
+  /// from the path again), its ABI version, its target and its manifest (the
+  /// weight list and state layout against the config). The manifest is read
+  /// before the library is loaded, so an artifact for another machine or
+  /// device never runs any of its code. The host part of the target (triple,
+  /// CPU features this machine must have) is checked for every kind. A CPU
+  /// artifact runs on the host and refuses a `device`; a GPU artifact needs a
+  /// `device` of its vendor that can run its chip (checkChip), which must
+  /// outlive the model. `noDeviceHint` tells, in the error for a GPU artifact
+  /// opened without a device, how the caller picks one (default: the tools'
+  /// --device flag).
   static llvm::Expected<std::unique_ptr<CompiledModel>>
-  open(llvm::StringRef artifactPath, gpu::GpuDevice *device = nullptr);
+  open(llvm::StringRef artifactPath, gpu::GpuDevice *device = nullptr,
+       llvm::StringRef noDeviceHint = "");
 
   /// The config the artifact was compiled for.
   const ModelConfig &config() const { return modelConfig; }
@@ -66,28 +107,52 @@ public:
   /// GPU they are copied to device memory, once.
   llvm::Error bindWeights(const ModelWeights &weights);
 
-  /// A fresh state for `batch` sequences (the compiled init_state).
+  /// A fresh state for `batch` sequences (the compiled init_state), 1 to
+  /// kMaxBatch; an error when its bytes cannot be allocated.
   llvm::Expected<CompiledState> createState(int64_t batch) const;
   /// Bytes of state per sequence.
   int64_t stateBytesPerSequence() const { return stateBytes; }
+  /// The state layout, field by field.
+  llvm::ArrayRef<StateField> stateFields() const { return fields; }
+  /// Checks that `state` is one this model could have produced: its size,
+  /// and with memory, each pool's count within [0, M], the positions of its
+  /// valid slots distinct and before the sequence position (its free slots
+  /// ignored: nothing reads them), and (when `checkValues`) every float finite.
+  /// Compiled code indexes the pools by these numbers, so a state from outside
+  /// (a restored snapshot) is checked before it runs. The error names the
+  /// sequence and the field.
+  llvm::Error checkState(const CompiledState &state,
+                         bool checkValues = true) const;
+  /// The SHA-256 of the artifact's code and manifest, as its seal holds it.
+  llvm::StringRef digest() const { return artifactDigest; }
 
   /// Runs `time` tokens of each of state.batch sequences (tokens row-major
-  /// [batch, time]); returns logits [batch, time, V]. On an error the state
-  /// is left as it was.
-  llvm::Expected<std::vector<float>> prefill(llvm::ArrayRef<int32_t> tokens,
-                                             int64_t time,
-                                             CompiledState &state) const;
+  /// [batch, time]), in chunks of options.chunkTokens; returns the logits
+  /// options.logits asks for ([batch, V] for the last position, [batch,
+  /// time, V] for all, nothing for none). Logits that are not finite (NaN or
+  /// infinite weights, or an overflow) are an error naming the sequence and
+  /// position. On an error the state is left as it was.
+  llvm::Expected<std::vector<float>>
+  prefill(llvm::ArrayRef<int32_t> tokens, int64_t time, CompiledState &state,
+          const PrefillOptions &options = PrefillOptions()) const;
   /// One decode step for each sequence: tokens [batch] -> logits [batch, V].
   llvm::Expected<std::vector<float>> decode(llvm::ArrayRef<int32_t> tokens,
                                             CompiledState &state) const;
 
 private:
   CompiledModel() = default;
-  llvm::Error checkTarget(gpu::GpuDevice *device) const;
-  /// Loads the library (on `device`, for a GPU artifact).
-  llvm::Error load(gpu::GpuDevice *device);
+  llvm::Error checkTarget(gpu::GpuDevice *device,
+                          llvm::StringRef noDeviceHint) const;
+  /// Finds the fields checkState() reads.
+  void indexStateFields();
+  /// Loads the checked library bytes (on `device`, for a GPU artifact).
+  llvm::Error load(llvm::StringRef code, gpu::GpuDevice *device);
   llvm::Error checkInputs(llvm::ArrayRef<int32_t> tokens, int64_t time,
                           const CompiledState &state) const;
+  /// One call of the compiled prefill (decode when time is 1): tokens
+  /// [batch, time] of host memory, logits [batch, time, V] into `logits`.
+  llvm::Error runChunk(const int32_t *tokens, int64_t time,
+                       CompiledState &state, float *logits) const;
   /// Runs `body` on `bytes` of device memory, freed after, with the device
   /// current for the compiled code (on the model's stream); an error names
   /// the artifact, the `entry` point and the device.
@@ -98,8 +163,17 @@ private:
 
   std::string path;
   std::string kind;
-  void *library = nullptr;
+  std::string artifactDigest;
+  /// The artifact's code, loaded from memory (runtime/ArtifactSeal.h).
+  std::unique_ptr<MemoryLoadedLibrary> library;
   llvm::json::Object manifestObject;
+  /// Where each weight goes in the weight buffer.
+  std::vector<ArtifactManifest::Weight> weightOffsets;
+  std::vector<StateField> fields;
+  /// checkState's fields: the position (-1 without memory), and each pool's
+  /// count and positions.
+  int64_t positionFieldIndex = -1;
+  std::vector<std::pair<size_t, size_t>> pools;
   ModelConfig modelConfig;
   int64_t weightFloats = 0, stateBytes = 0;
   /// The weights on the host; released once copied to a device.

@@ -1,7 +1,9 @@
 //===- MMRuntime.cpp - the runtime's C ABI --------------------------------===//
 //
 // Thin wrappers over CompiledModel: errors become a thread-local message and
-// a status, state is a CompiledState behind an opaque pointer.
+// a status, state is a CompiledState behind an opaque pointer. Nothing may
+// escape through `extern "C"`: every entry point catches what the C++ below
+// it throws (std::bad_alloc above all) and reports it as an error.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,18 +12,30 @@
 #include "runtime/CompiledModel.h"
 #include "runtime/ModelWeights.h"
 
+#include <atomic>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <string>
 
 using namespace mm;
 
-struct mm_model {
+/// The model and its settings, shared by the handle and every state.
+struct SharedModel {
   std::unique_ptr<CompiledModel> compiled;
+  std::atomic<int64_t> chunkTokens{PrefillOptions().chunkTokens};
+};
+
+struct mm_model {
+  std::shared_ptr<SharedModel> shared;
 };
 
 struct mm_state {
-  const mm_model *model;
+  /// Keeps the model alive; identifies the model the state belongs to.
+  std::shared_ptr<SharedModel> model;
   CompiledState state;
+  /// Set while a call runs on the state.
+  std::atomic<bool> busy{false};
 };
 
 namespace {
@@ -35,6 +49,32 @@ int fail(const std::string &message) {
 
 int fail(llvm::Error error) { return fail(llvm::toString(std::move(error))); }
 
+/// Runs `body` (returning a status) with every exception turned into an
+/// error of `function`.
+template <typename Body> int guarded(const char *function, Body &&body) {
+  lastError.clear();
+  try {
+    return body();
+  } catch (const std::bad_alloc &) {
+    return fail(std::string(function) + ": out of memory");
+  } catch (const std::exception &error) {
+    return fail(std::string(function) + ": " + error.what());
+  } catch (...) {
+    return fail(std::string(function) + ": unexpected failure");
+  }
+}
+
+/// guarded() for functions that return a pointer (NULL on failure).
+template <typename T, typename Body>
+T *guardedPointer(const char *function, Body &&body) {
+  T *result = nullptr;
+  guarded(function, [&] {
+    result = body();
+    return result ? 0 : 1;
+  });
+  return result;
+}
+
 /// Checks the pointers every call needs; names the function and argument.
 bool checkArgument(const void *pointer, const char *function,
                    const char *argument) {
@@ -44,57 +84,144 @@ bool checkArgument(const void *pointer, const char *function,
   return false;
 }
 
+/// Marks a state busy for one call; refuses a state another call is using.
+class StateUse {
+public:
+  StateUse(mm_state *state, const char *function) : state(state) {
+    acquired = !state->busy.exchange(true, std::memory_order_acquire);
+    if (!acquired)
+      fail(std::string(function) +
+           ": the state is in use by another call (a state serves one call "
+           "at a time; give each thread its own)");
+  }
+  ~StateUse() {
+    if (acquired)
+      state->busy.store(false, std::memory_order_release);
+  }
+  explicit operator bool() const { return acquired; }
+
+private:
+  mm_state *state;
+  bool acquired;
+};
+
+/// Checks that a state belongs to a model: states hold that model's layout.
+int checkSession(const mm_model *model, const mm_state *state,
+                 const void *tokens, const char *function) {
+  if (!checkArgument(model, function, "model") ||
+      !checkArgument(state, function, "state") ||
+      !checkArgument(tokens, function, "tokens"))
+    return 1;
+  if (state->model != model->shared)
+    return fail(std::string(function) +
+                ": the state was created for another model");
+  return 0;
+}
+
+/// Copies `logits` to `out` (if not NULL).
+int finish(llvm::Expected<std::vector<float>> logits, float *out) {
+  if (!logits)
+    return fail(logits.takeError());
+  if (out && !logits->empty())
+    std::memcpy(out, logits->data(), logits->size() * sizeof(float));
+  return 0;
+}
+
+int prefill(const char *function, const mm_model *model, mm_state *state,
+            const int32_t *tokens, int64_t time, float *logits,
+            PromptLogits which) {
+  return guarded(function, [&] {
+    if (checkSession(model, state, tokens, function))
+      return 1;
+    if (which == PromptLogits::All &&
+        !checkArgument(logits, function, "logits"))
+      return 1;
+    int64_t count;
+    if (time < 1 || __builtin_mul_overflow(state->state.batch, time, &count))
+      return fail(std::string(function) + ": time must be at least 1 and " +
+                  "batch x time must fit in 64 bits, got time " +
+                  std::to_string(time));
+    StateUse use(state, function);
+    if (!use)
+      return 1;
+    PrefillOptions options;
+    options.logits = logits ? which : PromptLogits::None;
+    options.chunkTokens = model->shared->chunkTokens.load();
+    llvm::ArrayRef<int32_t> all(tokens, count);
+    return finish(
+        model->shared->compiled->prefill(all, time, state->state, options),
+        logits);
+  });
+}
+
 } // namespace
 
 const char *mm_last_error(void) { return lastError.c_str(); }
 
 mm_model *mm_model_open(const char *artifactPath, const char *weightsPath) {
-  lastError.clear();
-  if (!checkArgument(artifactPath, "mm_model_open", "artifact_path") ||
-      !checkArgument(weightsPath, "mm_model_open", "weights_path"))
-    return nullptr;
-  auto compiled = CompiledModel::open(artifactPath);
-  if (!compiled) {
-    fail(compiled.takeError());
-    return nullptr;
-  }
-  auto weights = ModelWeights::load((*compiled)->config(), weightsPath);
-  if (!weights) {
-    fail(weights.takeError());
-    return nullptr;
-  }
-  if (llvm::Error err = (*compiled)->bindWeights(*weights)) {
-    fail(std::move(err));
-    return nullptr;
-  }
-  return new mm_model{std::move(*compiled)};
+  return guardedPointer<mm_model>("mm_model_open", [&]() -> mm_model * {
+    if (!checkArgument(artifactPath, "mm_model_open", "artifact_path") ||
+        !checkArgument(weightsPath, "mm_model_open", "weights_path"))
+      return nullptr;
+    auto compiled = CompiledModel::open(
+        artifactPath, /*device=*/nullptr,
+        "this C interface runs CPU artifacts (compile with --target=cpu); "
+        "GPU artifacts run through the C++ API or mm-run --device");
+    if (!compiled) {
+      fail(compiled.takeError());
+      return nullptr;
+    }
+    auto weights = ModelWeights::load((*compiled)->config(), weightsPath);
+    if (!weights) {
+      fail(weights.takeError());
+      return nullptr;
+    }
+    if (llvm::Error err = (*compiled)->bindWeights(*weights)) {
+      fail(std::move(err));
+      return nullptr;
+    }
+    auto shared = std::make_shared<SharedModel>();
+    shared->compiled = std::move(*compiled);
+    return new mm_model{std::move(shared)};
+  });
 }
 
 void mm_model_free(mm_model *model) { delete model; }
 
 int64_t mm_model_vocab_size(const mm_model *model) {
-  return model ? model->compiled->config().vocabSize : 0;
+  return model ? model->shared->compiled->config().vocabSize : 0;
 }
 
 int64_t mm_model_state_bytes(const mm_model *model) {
-  return model ? model->compiled->stateBytesPerSequence() : 0;
+  return model ? model->shared->compiled->stateBytesPerSequence() : 0;
+}
+
+int mm_model_set_prefill_chunk(mm_model *model, int64_t tokens) {
+  lastError.clear();
+  if (!checkArgument(model, "mm_model_set_prefill_chunk", "model"))
+    return 1;
+  if (tokens < 0 || tokens > kMaxChunkTokens)
+    return fail("mm_model_set_prefill_chunk: a chunk holds 0 (no limit) to " +
+                std::to_string(kMaxChunkTokens) + " tokens, not " +
+                std::to_string(tokens));
+  model->shared->chunkTokens = tokens;
+  return 0;
 }
 
 mm_state *mm_state_create(const mm_model *model, int64_t batch) {
-  lastError.clear();
-  if (!checkArgument(model, "mm_state_create", "model"))
-    return nullptr;
-  if (batch < 1) {
-    fail("mm_state_create: batch must be at least 1, got " +
-         std::to_string(batch));
-    return nullptr;
-  }
-  auto state = model->compiled->createState(batch);
-  if (!state) {
-    fail(state.takeError());
-    return nullptr;
-  }
-  return new mm_state{model, std::move(*state)};
+  return guardedPointer<mm_state>("mm_state_create", [&]() -> mm_state * {
+    if (!checkArgument(model, "mm_state_create", "model"))
+      return nullptr;
+    auto state = model->shared->compiled->createState(batch);
+    if (!state) {
+      fail("mm_state_create: " + llvm::toString(state.takeError()));
+      return nullptr;
+    }
+    auto *created = new mm_state();
+    created->model = model->shared;
+    created->state = std::move(*state);
+    return created;
+  });
 }
 
 void mm_state_free(mm_state *state) { delete state; }
@@ -107,48 +234,29 @@ int64_t mm_state_size(const mm_state *state) {
   return state ? static_cast<int64_t>(state->state.bytes.size()) : 0;
 }
 
-namespace {
-/// Checks that a state belongs to a model: states hold that model's layout.
-int checkSession(const mm_model *model, const mm_state *state,
-                 const void *tokens, const char *function) {
-  if (!checkArgument(model, function, "model") ||
-      !checkArgument(state, function, "state") ||
-      !checkArgument(tokens, function, "tokens"))
-    return 1;
-  if (state->model != model)
-    return fail(std::string(function) +
-                ": the state was created for another model");
-  return 0;
-}
-
-int finish(llvm::Expected<std::vector<float>> logits, float *out) {
-  if (!logits)
-    return fail(logits.takeError());
-  if (out)
-    std::memcpy(out, logits->data(), logits->size() * sizeof(float));
-  return 0;
-}
-} // namespace
-
 int mm_prefill(const mm_model *model, mm_state *state, const int32_t *tokens,
                int64_t time, float *logits) {
-  lastError.clear();
-  if (checkSession(model, state, tokens, "mm_prefill"))
-    return 1;
-  if (time < 1)
-    return fail("mm_prefill: time must be at least 1, got " +
-                std::to_string(time));
-  llvm::ArrayRef<int32_t> all(tokens, state->state.batch * time);
-  return finish(model->compiled->prefill(all, time, state->state), logits);
+  return prefill("mm_prefill", model, state, tokens, time, logits,
+                 PromptLogits::Last);
+}
+
+int mm_prefill_all_logits(const mm_model *model, mm_state *state,
+                          const int32_t *tokens, int64_t time, float *logits) {
+  return prefill("mm_prefill_all_logits", model, state, tokens, time, logits,
+                 PromptLogits::All);
 }
 
 int mm_decode(const mm_model *model, mm_state *state, const int32_t *tokens,
               float *logits) {
-  lastError.clear();
-  if (checkSession(model, state, tokens, "mm_decode"))
-    return 1;
-  llvm::ArrayRef<int32_t> all(tokens, state->state.batch);
-  return finish(model->compiled->decode(all, state->state), logits);
+  return guarded("mm_decode", [&] {
+    if (checkSession(model, state, tokens, "mm_decode"))
+      return 1;
+    StateUse use(state, "mm_decode");
+    if (!use)
+      return 1;
+    llvm::ArrayRef<int32_t> all(tokens, state->state.batch);
+    return finish(model->shared->compiled->decode(all, state->state), logits);
+  });
 }
 
 int mm_state_snapshot(const mm_state *state, void *buffer, int64_t size) {
@@ -159,20 +267,32 @@ int mm_state_snapshot(const mm_state *state, void *buffer, int64_t size) {
   if (size != mm_state_size(state))
     return fail("mm_state_snapshot: the buffer holds " + std::to_string(size) +
                 " bytes, the state " + std::to_string(mm_state_size(state)));
+  if (state->busy.load(std::memory_order_acquire))
+    return fail("mm_state_snapshot: the state is in use by another call");
   std::memcpy(buffer, state->state.bytes.data(), size);
   return 0;
 }
 
 int mm_state_restore(mm_state *state, const void *buffer, int64_t size) {
-  lastError.clear();
-  if (!checkArgument(state, "mm_state_restore", "state") ||
-      !checkArgument(buffer, "mm_state_restore", "buffer"))
-    return 1;
-  if (size != mm_state_size(state))
-    return fail("mm_state_restore: the snapshot holds " + std::to_string(size) +
-                " bytes, this state (batch " +
-                std::to_string(state->state.batch) + ") " +
-                std::to_string(mm_state_size(state)));
-  std::memcpy(state->state.bytes.data(), buffer, size);
-  return 0;
+  return guarded("mm_state_restore", [&] {
+    if (!checkArgument(state, "mm_state_restore", "state") ||
+        !checkArgument(buffer, "mm_state_restore", "buffer"))
+      return 1;
+    if (size != mm_state_size(state))
+      return fail("mm_state_restore: the snapshot holds " +
+                  std::to_string(size) + " bytes, this state (batch " +
+                  std::to_string(state->state.batch) + ") " +
+                  std::to_string(mm_state_size(state)));
+    StateUse use(state, "mm_state_restore");
+    if (!use)
+      return 1;
+    CompiledState restored{
+        state->state.batch,
+        std::vector<uint8_t>(static_cast<const uint8_t *>(buffer),
+                             static_cast<const uint8_t *>(buffer) + size)};
+    if (llvm::Error err = state->model->compiled->checkState(restored))
+      return fail("mm_state_restore: " + llvm::toString(std::move(err)));
+    state->state = std::move(restored);
+    return 0;
+  });
 }

@@ -9,6 +9,20 @@
 |* of sequences, prefill any number of tokens, decode token by token, copy   *|
 |* the state out (snapshot) and back in (restore).                            *|
 |*                                                                            *|
+|* Threads and ownership:                                                     *|
+|* - A model may be used from any number of threads at once, each call on a *|
+|*   state of its own. Set its prefill chunk before sharing it.             *|
+|* - A state serves one call at a time: a call on a state that another      *|
+|*   thread is running fails ("in use by another call") instead of racing.  *|
+|*   Freeing a state while a call runs on it is the caller's error.         *|
+|* - A state keeps its model's compiled code and weights alive:             *|
+|*   mm_model_free releases the handle, and the model goes with its last    *|
+|*   state. A state runs only with the model handle that created it.        *|
+|* - Errors are per thread (mm_last_error).                                  *|
+|* - Long prompts run in chunks (mm_model_set_prefill_chunk), so memory      *|
+|*   stays bounded whatever the prompt length; only the logits asked for    *|
+|*   are computed into the caller's buffer.                                  *|
+|*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
 #ifndef MM_RUNTIME_MMRUNTIME_H
@@ -20,8 +34,10 @@
 extern "C" {
 #endif
 
-/** The version of this C interface. */
-#define MM_RUNTIME_C_API_VERSION 1
+/** The version of this C interface. 2: mm_prefill writes the logits of the
+ * last position only (mm_prefill_all_logits writes every position's), and
+ * prefills run in chunks. */
+#define MM_RUNTIME_C_API_VERSION 2
 
 /** A compiled model with its weights bound. */
 typedef struct mm_model mm_model;
@@ -32,9 +48,10 @@ typedef struct mm_state mm_state;
  * the next call into the runtime on this thread. */
 const char *mm_last_error(void);
 
-/** Opens an artifact (mm-compile -o FILE) and binds the weights at
+/** Opens a CPU artifact (mm-compile -o FILE) and binds the weights at
  * `weights_path` (a .safetensors file, a shard index or a model folder).
- * NULL on failure. */
+ * The artifact's checksum seal is verified and the code that runs is the
+ * bytes that were checked. NULL on failure. */
 mm_model *mm_model_open(const char *artifact_path, const char *weights_path);
 void mm_model_free(mm_model *model);
 
@@ -42,8 +59,14 @@ void mm_model_free(mm_model *model);
 int64_t mm_model_vocab_size(const mm_model *model);
 /** Bytes of state per sequence. */
 int64_t mm_model_state_bytes(const mm_model *model);
+/** Tokens of each sequence per call into the compiled code (default 512):
+ * longer prompts run in chunks of this many, carrying the state, so that
+ * memory does not grow with the prompt. 0 runs every prompt whole. Returns
+ * 0, or non-zero for a value outside [0, 2^20]. */
+int mm_model_set_prefill_chunk(mm_model *model, int64_t tokens);
 
-/** A fresh state for `batch` sequences (batch >= 1). NULL on failure. */
+/** A fresh state for `batch` sequences (1 <= batch <= 2^20). NULL on
+ * failure, also when its memory cannot be allocated. */
 mm_state *mm_state_create(const mm_model *model, int64_t batch);
 void mm_state_free(mm_state *state);
 /** The number of sequences of a state. */
@@ -52,11 +75,16 @@ int64_t mm_state_batch(const mm_state *state);
 int64_t mm_state_size(const mm_state *state);
 
 /** Runs `time` tokens of each sequence (tokens [batch, time], row-major)
- * from `state`, which it advances; writes logits [batch, time, V] to
- * `logits` unless it is NULL. Returns 0, or non-zero with the state left as
+ * from `state`, which it advances; writes the logits of each sequence's
+ * last position, [batch, V], to `logits` unless it is NULL. Logits that are
+ * not finite are an error. Returns 0, or non-zero with the state left as
  * it was. */
 int mm_prefill(const mm_model *model, mm_state *state, const int32_t *tokens,
                int64_t time, float *logits);
+/** As mm_prefill, but writes the logits of every position, [batch, time,
+ * V], to `logits` (which must not be NULL). */
+int mm_prefill_all_logits(const mm_model *model, mm_state *state,
+                          const int32_t *tokens, int64_t time, float *logits);
 /** One decode step: one token per sequence (tokens [batch]), logits
  * [batch, V]. Returns 0, or non-zero with the state left as it was. */
 int mm_decode(const mm_model *model, mm_state *state, const int32_t *tokens,
@@ -64,7 +92,9 @@ int mm_decode(const mm_model *model, mm_state *state, const int32_t *tokens,
 
 /** Copies the state into `buffer` (`size` must be mm_state_size). */
 int mm_state_snapshot(const mm_state *state, void *buffer, int64_t size);
-/** Replaces the state by a snapshot of the same model and batch. */
+/** Replaces the state by a snapshot of the same model and batch. The
+ * snapshot is checked first (pool counts and positions in range, values
+ * finite); a damaged one is refused and the state left as it was. */
 int mm_state_restore(mm_state *state, const void *buffer, int64_t size);
 
 #ifdef __cplusplus

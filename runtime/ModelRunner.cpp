@@ -8,8 +8,13 @@
 #include "runtime/reference/ReferenceExecutor.h"
 
 #include "llvm/BinaryFormat/Magic.h"
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
 
 using namespace mm;
 
@@ -19,46 +24,97 @@ llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
+/// An error when `logits` (rows of `vocab`, from `firstPosition` on) are not
+/// all finite, naming the sequence and the position.
+llvm::Error checkFinite(llvm::ArrayRef<float> logits, int64_t vocab,
+                        size_t sequence, int64_t firstPosition) {
+  for (size_t i = 0; i < logits.size(); ++i)
+    if (!std::isfinite(logits[i]))
+      return makeError("the logits of sequence " + std::to_string(sequence) +
+                       " at position " +
+                       std::to_string(firstPosition + int64_t(i) / vocab) +
+                       " are not finite: the weights hold NaN or infinite "
+                       "values, or the model overflowed");
+  return llvm::Error::success();
+}
+
 class ReferenceRunner : public ModelRunner {
 public:
-  explicit ReferenceRunner(ModelWeights weights)
-      : weights(std::move(weights)), executor(this->weights) {}
+  ReferenceRunner(ModelWeights weights, int64_t chunkTokens)
+      : weights(std::move(weights)), executor(this->weights),
+        chunkTokens(chunkTokens) {}
   const ModelConfig &config() const override { return weights.config(); }
   llvm::StringRef backendName() const override { return "reference"; }
   llvm::Expected<std::vector<std::vector<float>>>
-  prefill(const std::vector<std::vector<int32_t>> &prompts) override {
+  prefill(const std::vector<std::vector<int32_t>> &prompts,
+          PromptLogits which) override {
     states.assign(prompts.size(), executor.createState());
-    return executor.prefillBatch(prompts, states);
+    const int64_t vocab = config().vocabSize;
+    std::vector<std::vector<float>> result(prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      llvm::ArrayRef<int32_t> prompt = prompts[i];
+      const int64_t time = prompt.size();
+      const int64_t chunk = chunkTokens == 0 ? time : chunkTokens;
+      if (which == PromptLogits::All)
+        result[i].reserve(time * vocab);
+      for (int64_t start = 0; start < time; start += chunk) {
+        auto logits = executor.prefill(
+            prompt.slice(start, std::min(chunk, time - start)), states[i]);
+        if (!logits)
+          return makeError("sequence " + std::to_string(i) + ": " +
+                           llvm::toString(logits.takeError()));
+        if (llvm::Error err = checkFinite(*logits, vocab, i, start))
+          return std::move(err);
+        if (which == PromptLogits::All)
+          result[i].insert(result[i].end(), logits->begin(), logits->end());
+        else if (which == PromptLogits::Last && start + chunk >= time)
+          result[i].assign(logits->end() - vocab, logits->end());
+      }
+    }
+    return result;
   }
   llvm::Expected<std::vector<float>> decode(size_t index,
                                             int32_t token) override {
-    return executor.decode(token, states[index]);
+    auto logits = executor.decode(token, states[index]);
+    if (!logits)
+      return logits.takeError();
+    if (llvm::Error err = checkFinite(*logits, config().vocabSize, index,
+                                      states[index].position - 1))
+      return std::move(err);
+    return logits;
   }
 
 private:
   ModelWeights weights;
   ReferenceExecutor executor;
+  int64_t chunkTokens;
   std::vector<SequenceState> states;
 };
 
 class CompiledRunner : public ModelRunner {
 public:
   CompiledRunner(std::unique_ptr<gpu::GpuDevice> device,
-                 std::unique_ptr<CompiledModel> model)
-      : device(std::move(device)), model(std::move(model)) {}
+                 std::unique_ptr<CompiledModel> model, int64_t chunkTokens)
+      : device(std::move(device)), model(std::move(model)),
+        chunkTokens(chunkTokens) {}
   const ModelConfig &config() const override { return model->config(); }
   llvm::StringRef backendName() const override { return model->targetKind(); }
   llvm::Expected<std::vector<std::vector<float>>>
-  prefill(const std::vector<std::vector<int32_t>> &prompts) override {
+  prefill(const std::vector<std::vector<int32_t>> &prompts,
+          PromptLogits which) override {
     // Sequences of different lengths run one by one, each with its state.
     std::vector<std::vector<float>> logits;
     states.clear();
+    PrefillOptions options;
+    options.logits = which;
+    options.chunkTokens = chunkTokens;
     for (const std::vector<int32_t> &prompt : prompts) {
       auto state = model->createState(1);
       if (!state)
         return state.takeError();
       states.push_back(std::move(*state));
-      auto result = model->prefill(prompt, prompt.size(), states.back());
+      auto result =
+          model->prefill(prompt, prompt.size(), states.back(), options);
       if (!result)
         return makeError("sequence " + std::to_string(logits.size()) + ": " +
                          llvm::toString(result.takeError()));
@@ -75,6 +131,7 @@ private:
   // The model goes before the device it runs on.
   std::unique_ptr<gpu::GpuDevice> device;
   std::unique_ptr<CompiledModel> model;
+  int64_t chunkTokens;
   std::vector<CompiledState> states;
 };
 
@@ -86,8 +143,39 @@ llvm::StringRef getBackendName(BackendKind kind) {
 
 bool mm::isArtifact(llvm::StringRef path) {
   llvm::file_magic magic;
-  return !llvm::identify_magic(path, magic) &&
+  return llvm::sys::fs::is_regular_file(path) &&
+         !llvm::identify_magic(path, magic) &&
          magic == llvm::file_magic::elf_shared_object;
+}
+
+llvm::Error mm::checkModelFileKind(llvm::StringRef path) {
+  // Only regular files are looked into (reading a FIFO or /dev/zero here
+  // would block or never end); the readers refuse the others.
+  if (!llvm::sys::fs::is_regular_file(path))
+    return llvm::Error::success();
+  llvm::file_magic magic;
+  if (llvm::identify_magic(path, magic))
+    return llvm::Error::success();
+  bool elf = magic == llvm::file_magic::elf ||
+             magic == llvm::file_magic::elf_relocatable ||
+             magic == llvm::file_magic::elf_executable ||
+             magic == llvm::file_magic::elf_core;
+  if (elf)
+    return makeError(path + ": an ELF file, but not an artifact (mm-compile "
+                            "writes artifacts as shared libraries)");
+  // A safetensors file starts with the 8-byte length of its JSON header.
+  auto head = llvm::MemoryBuffer::getFileSlice(path, 9, 0);
+  if (head && (*head)->getBufferSize() == 9 && (*head)->getBuffer()[8] == '{' &&
+      llvm::support::endian::read64le((*head)->getBufferStart()) > 1)
+    return makeError(path + ": a safetensors file (weights), not a model: "
+                            "pass a config.json, a model folder or an "
+                            "artifact, and this file with --weights");
+  if (magic != llvm::file_magic::elf_shared_object &&
+      llvm::sys::path::extension(path) == ".mmx")
+    return makeError(path + ": not an artifact (mm-compile writes .mmx files "
+                            "as shared libraries; this one has no ELF "
+                            "header) and not a config");
+  return llvm::Error::success();
 }
 
 llvm::Expected<std::unique_ptr<gpu::GpuDevice>>
@@ -126,6 +214,8 @@ mm::openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options) {
                        options.device +
                        " runs models compiled for it by mm-compile");
   }
+  if (llvm::Error err = checkModelFileKind(modelPath))
+    return std::move(err);
   const std::optional<BackendKind> &backend = options.backend;
   bool compiled =
       backend ? *backend == BackendKind::Cpu : isArtifact(modelPath);
@@ -148,7 +238,7 @@ mm::openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options) {
   if (options.randomWeights) {
     auto made = ModelWeights::fromTensors(
         config, initializeWeights(config, WeightInitOptions()),
-        "random weights");
+        "random weights", {options.allowNonFiniteWeights});
     if (!made)
       return made.takeError();
     weights = std::move(*made);
@@ -160,15 +250,21 @@ mm::openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options) {
                                      "a model folder holding them");
       checkpoint = modelPath.str();
     }
-    auto loaded = ModelWeights::load(config, checkpoint);
+    auto loaded =
+        ModelWeights::load(config, checkpoint, {options.allowNonFiniteWeights});
     if (!loaded)
       return loaded.takeError();
     weights = std::move(*loaded);
   }
+  if (options.chunkTokens < 0 || options.chunkTokens > kMaxChunkTokens)
+    return makeError("a prefill chunk holds 0 (no limit) to " +
+                     std::to_string(kMaxChunkTokens) + " tokens, not " +
+                     std::to_string(options.chunkTokens));
   if (!compiled)
-    return std::make_unique<ReferenceRunner>(std::move(*weights));
+    return std::make_unique<ReferenceRunner>(std::move(*weights),
+                                             options.chunkTokens);
   if (llvm::Error err = artifact->bindWeights(*weights))
     return std::move(err);
-  return std::make_unique<CompiledRunner>(std::move(*device),
-                                          std::move(artifact));
+  return std::make_unique<CompiledRunner>(
+      std::move(*device), std::move(artifact), options.chunkTokens);
 }

@@ -10,6 +10,7 @@
 #ifndef MM_RUNTIME_MODELRUNNER_H
 #define MM_RUNTIME_MODELRUNNER_H
 
+#include "runtime/CompiledModel.h"
 #include "runtime/ModelConfig.h"
 #include "runtime/gpu/GpuDevice.h"
 
@@ -31,9 +32,13 @@ public:
   virtual const ModelConfig &config() const = 0;
   /// "reference", or where compiled code runs: "cpu", "cuda" or "hip".
   virtual llvm::StringRef backendName() const = 0;
-  /// Runs every prompt from a fresh state; logits [T, V] per prompt.
+  /// Runs every prompt from a fresh state, in chunks of the runner's
+  /// chunkTokens; per prompt the logits `which` asks for: [V] of its last
+  /// position, [T, V] of every position, or none. Logits that are not
+  /// finite are an error.
   virtual llvm::Expected<std::vector<std::vector<float>>>
-  prefill(const std::vector<std::vector<int32_t>> &prompts) = 0;
+  prefill(const std::vector<std::vector<int32_t>> &prompts,
+          PromptLogits which = PromptLogits::Last) = 0;
   /// One token of sequence `index` (of the last prefill); logits [V].
   virtual llvm::Expected<std::vector<float>> decode(size_t index,
                                                     int32_t token) = 0;
@@ -41,6 +46,11 @@ public:
 
 /// Whether `path` is a compiled artifact (an ELF shared library).
 bool isArtifact(llvm::StringRef path);
+
+/// An error saying what the file at `path` is when it is neither a config,
+/// a model folder nor an artifact (a safetensors file, an ELF file that is
+/// not a shared library, ...), or success when it may be one of those.
+llvm::Error checkModelFileKind(llvm::StringRef path);
 
 /// How the tools open a model.
 struct RunnerOptions {
@@ -56,6 +66,11 @@ struct RunnerOptions {
   /// Weights from mm-init-weights' initialisation instead of a checkpoint
   /// (for benchmarks of shapes without one).
   bool randomWeights = false;
+  /// Load weights holding NaN or infinite values (an error by default).
+  bool allowNonFiniteWeights = false;
+  /// Tokens per sequence per step of a prefill (PrefillOptions::chunkTokens):
+  /// memory stays bounded however long the prompt. 0: whole prompts.
+  int64_t chunkTokens = PrefillOptions().chunkTokens;
 };
 
 /// Opens `modelPath` (a config, a model folder, or an artifact) as

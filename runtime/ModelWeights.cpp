@@ -11,6 +11,7 @@
 #include "llvm/Support/Path.h"
 
 #include <cassert>
+#include <cmath>
 
 using namespace mm;
 using llvm::StringRef;
@@ -95,6 +96,30 @@ matchTensors(const ModelConfig &config, const llvm::StringMap<Offered> &offered,
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
+/// An error naming the first tensor (in `names` order) with a NaN or
+/// infinite value: such weights make every logit NaN.
+llvm::Error checkFinite(const llvm::StringMap<std::vector<float>> &values,
+                        const llvm::StringMap<std::string> &names,
+                        StringRef origin) {
+  std::vector<std::string> sorted;
+  for (const auto &entry : names)
+    sorted.push_back(entry.first().str());
+  llvm::sort(sorted);
+  for (const std::string &name : sorted) {
+    const std::vector<float> &tensor = values.find(name)->second;
+    auto bad = llvm::find_if(tensor, [](float v) { return !std::isfinite(v); });
+    if (bad != tensor.end())
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          origin + ": tensor '" + names.find(name)->second + "' holds " +
+              (std::isnan(*bad) ? "NaN" : "an infinite value") +
+              " at element " + std::to_string(bad - tensor.begin()) +
+              " (a damaged or diverged checkpoint; the tools' "
+              "--allow-nonfinite-weights loads it anyway)");
+  }
+  return llvm::Error::success();
+}
+
 } // namespace
 
 const std::vector<float> &ModelWeights::get(StringRef name) const {
@@ -106,7 +131,8 @@ const std::vector<float> &ModelWeights::get(StringRef name) const {
 }
 
 llvm::Expected<ModelWeights> ModelWeights::load(const ModelConfig &config,
-                                                StringRef checkpointPath) {
+                                                StringRef checkpointPath,
+                                                const LoadOptions &options) {
   auto checkpoint = Checkpoint::open(checkpointPath);
   if (!checkpoint)
     return checkpoint.takeError();
@@ -133,19 +159,24 @@ llvm::Expected<ModelWeights> ModelWeights::load(const ModelConfig &config,
       return values.takeError();
     weights.values[entry.first()] = std::move(*values);
   }
+  if (!options.allowNonFinite)
+    if (llvm::Error err = checkFinite(weights.values, *toRead, checkpointPath))
+      return std::move(err);
   return weights;
 }
 
-llvm::Expected<ModelWeights> ModelWeights::loadFolder(StringRef folder) {
+llvm::Expected<ModelWeights>
+ModelWeights::loadFolder(StringRef folder, const LoadOptions &options) {
   auto config = loadModelConfig(folder);
   if (!config)
     return config.takeError();
-  return load(*config, folder);
+  return load(*config, folder, options);
 }
 
 llvm::Expected<ModelWeights>
 ModelWeights::fromTensors(const ModelConfig &config,
-                          llvm::StringMap<Tensor> tensors, StringRef origin) {
+                          llvm::StringMap<Tensor> tensors, StringRef origin,
+                          const LoadOptions &options) {
   llvm::StringMap<Offered> offered;
   for (const auto &entry : tensors) {
     const Tensor &tensor = entry.second;
@@ -167,5 +198,8 @@ ModelWeights::fromTensors(const ModelConfig &config,
     return toRead.takeError();
   for (const auto &entry : *toRead)
     weights.values[entry.first()] = std::move(tensors[entry.second].values);
+  if (!options.allowNonFinite)
+    if (llvm::Error err = checkFinite(weights.values, *toRead, origin))
+      return std::move(err);
   return weights;
 }

@@ -20,15 +20,27 @@
 
 namespace mm {
 
+/// How weights are loaded.
+struct WeightLoadOptions {
+  /// Accept NaN and infinite values. By default they are an error naming the
+  /// tensor and element: one of them makes every logit NaN.
+  bool allowNonFinite = false;
+};
+
 class ModelWeights {
 public:
+  using LoadOptions = WeightLoadOptions;
+
   /// Loads `checkpointPath` (a .safetensors file, a shard index, or a model
   /// folder) for `config`.
-  static llvm::Expected<ModelWeights> load(const ModelConfig &config,
-                                           llvm::StringRef checkpointPath);
+  static llvm::Expected<ModelWeights>
+  load(const ModelConfig &config, llvm::StringRef checkpointPath,
+       const LoadOptions &options = LoadOptions());
 
   /// Loads a model folder: config.json plus model.safetensors (or shards).
-  static llvm::Expected<ModelWeights> loadFolder(llvm::StringRef folder);
+  static llvm::Expected<ModelWeights>
+  loadFolder(llvm::StringRef folder,
+             const LoadOptions &options = LoadOptions());
 
   /// Validates tensors already in memory (name -> (shape, f32 values)), with
   /// the same rules as load(); `origin` names them in errors.
@@ -38,7 +50,8 @@ public:
   };
   static llvm::Expected<ModelWeights>
   fromTensors(const ModelConfig &config, llvm::StringMap<Tensor> tensors,
-              llvm::StringRef origin);
+              llvm::StringRef origin,
+              const LoadOptions &options = LoadOptions());
 
   const ModelConfig &config() const { return modelConfig; }
   /// The values of a tensor the config implies (by its canonical name; a

@@ -17,6 +17,7 @@ config.excludes = ["Inputs", "unit", "CMakeLists.txt", "lit.cfg.py"]
 
 config.substitutions.append(
     ("%examples", os.path.join(config.mm_src_root, "examples")))
+config.substitutions.append(("%mm_src_root", config.mm_src_root))
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
 
 llvm_config.use_default_substitutions()

@@ -16,10 +16,11 @@ int32_t mm_test_greedy_step_in_c(const char *artifact, const char *weights,
     return -1;
   int64_t vocab = mm_model_vocab_size(model);
   mm_state *state = mm_state_create(model, 1);
-  float *logits = (float *)malloc(sizeof(float) * (size_t)(vocab * time));
+  /* mm_prefill writes the logits of the last position only. */
+  float *logits = (float *)malloc(sizeof(float) * (size_t)vocab);
   int32_t best = -1;
   if (state && logits && mm_prefill(model, state, tokens, time, logits) == 0) {
-    const float *last = logits + (time - 1) * vocab;
+    const float *last = logits;
     best = 0;
     for (int64_t v = 1; v < vocab; ++v)
       if (last[v] > last[best])

@@ -15,7 +15,11 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
+#include <atomic>
+#include <cmath>
+#include <cstring>
 #include <string>
+#include <thread>
 
 extern "C" int32_t mm_test_greedy_step_in_c(const char *artifact,
                                             const char *weights,
@@ -36,8 +40,8 @@ protected:
   static void SetUpTestSuite() {
     // The weights file every test opens: random weights of memmamba-tiny.
     llvm::SmallString<128> path;
-    ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("capi", "safetensors",
-                                                    path));
+    ASSERT_FALSE(
+        llvm::sys::fs::createTemporaryFile("capi", "safetensors", path));
     weightsPath = std::string(path);
     auto tensors = initializeWeights(memmambaTiny(), {/*seed=*/21});
     std::vector<TensorToWrite> toWrite;
@@ -75,8 +79,8 @@ TEST_F(CApiTest, PrefillAndDecodeMatchTheReference) {
 
   std::vector<int32_t> prompt = randomTokens(37, vocab, 3);
   std::vector<float> logits(prompt.size() * vocab);
-  ASSERT_EQ(mm_prefill(model, state, prompt.data(), prompt.size(),
-                       logits.data()),
+  ASSERT_EQ(mm_prefill_all_logits(model, state, prompt.data(), prompt.size(),
+                                  logits.data()),
             0)
       << mm_last_error();
   SequenceState expectedState = reference->createState();
@@ -84,6 +88,20 @@ TEST_F(CApiTest, PrefillAndDecodeMatchTheReference) {
   ASSERT_TRUE(static_cast<bool>(expected));
   EXPECT_LT(relativeError(logits.data(), expected->data(), logits.size()),
             1e-4);
+  // mm_prefill gives the last position's logits, in chunks of any size.
+  for (int64_t chunk : {0, 1, 5}) {
+    ASSERT_EQ(mm_model_set_prefill_chunk(model, chunk), 0);
+    mm_state *again = mm_state_create(model, 1);
+    std::vector<float> last(vocab);
+    ASSERT_EQ(
+        mm_prefill(model, again, prompt.data(), prompt.size(), last.data()), 0)
+        << mm_last_error();
+    EXPECT_LT(relativeError(last.data(), expected->data() + 36 * vocab, vocab),
+              1e-4)
+        << "chunk " << chunk;
+    mm_state_free(again);
+  }
+  ASSERT_EQ(mm_model_set_prefill_chunk(model, 512), 0);
 
   for (int32_t token : randomTokens(5, vocab, 4)) {
     std::vector<float> step(vocab);
@@ -116,7 +134,7 @@ TEST_F(CApiTest, BatchesAndSnapshots) {
 
   // Sequence 1 of the batch is the same as running it alone.
   mm_state *alone = mm_state_create(model, 1);
-  std::vector<float> single(9 * vocab), step(vocab);
+  std::vector<float> single(vocab), step(vocab);
   ASSERT_EQ(mm_prefill(model, alone, tokens.data() + 9, 9, single.data()), 0);
   ASSERT_EQ(mm_decode(model, alone, &next[1], step.data()), 0);
   EXPECT_LT(relativeError(step.data(), first.data() + vocab, vocab), 1e-6);
@@ -140,15 +158,24 @@ TEST_F(CApiTest, MisuseGivesAStatusAndAMessage) {
   EXPECT_EQ(before, after);
 
   EXPECT_NE(mm_prefill(model, state, outside, 0, nullptr), 0);
-  EXPECT_STREQ(mm_last_error(), "mm_prefill: time must be at least 1, got 0");
+  EXPECT_STREQ(mm_last_error(),
+               "mm_prefill: time must be at least 1 and batch x time must "
+               "fit in 64 bits, got time 0");
+  EXPECT_NE(mm_prefill_all_logits(model, state, outside, 2, nullptr), 0);
+  EXPECT_STREQ(mm_last_error(), "mm_prefill_all_logits: logits is NULL");
+  EXPECT_NE(mm_model_set_prefill_chunk(model, -1), 0);
+  EXPECT_NE(std::string(mm_last_error()).find("not -1"), std::string::npos);
   EXPECT_NE(mm_prefill(model, state, nullptr, 1, nullptr), 0);
   EXPECT_STREQ(mm_last_error(), "mm_prefill: tokens is NULL");
   EXPECT_NE(mm_state_restore(state, before.data(), 3), 0);
   EXPECT_NE(std::string(mm_last_error()).find("the snapshot holds 3 bytes"),
             std::string::npos);
   EXPECT_EQ(mm_state_create(model, 0), nullptr);
-  EXPECT_STREQ(mm_last_error(), "mm_state_create: batch must be at least 1, "
-                                "got 0");
+  EXPECT_STREQ(mm_last_error(), "mm_state_create: a state needs 1 to 1048576 "
+                                "sequences, not 0");
+  EXPECT_EQ(mm_state_create(model, INT64_MAX / 16), nullptr);
+  EXPECT_NE(std::string(mm_last_error()).find("mm_state_create: a state needs"),
+            std::string::npos);
 
   mm_model *other = mm_model_open(artifactPath().c_str(), weightsPath.c_str());
   ASSERT_NE(other, nullptr);
@@ -157,6 +184,93 @@ TEST_F(CApiTest, MisuseGivesAStatusAndAMessage) {
   EXPECT_STREQ(mm_last_error(),
                "mm_decode: the state was created for another model");
   mm_model_free(other);
+  mm_state_free(state);
+}
+
+TEST_F(CApiTest, DamagedSnapshotsAreRefused) {
+  mm_state *state = mm_state_create(model, 1);
+  std::vector<int32_t> tokens = randomTokens(40, 256, 12);
+  ASSERT_EQ(mm_prefill(model, state, tokens.data(), 40, nullptr), 0);
+  std::vector<uint8_t> good(mm_state_size(state));
+  ASSERT_EQ(mm_state_snapshot(state, good.data(), good.size()), 0);
+  // The pool count of layer 1 is the last int32 before the position (the
+  // state layout of memmamba-tiny: runtime/StateLayout.h).
+  const size_t position = good.size() - 4, count = position - 4;
+  int32_t seen;
+  std::memcpy(&seen, &good[position], 4);
+  EXPECT_EQ(seen, 40);
+  for (int32_t bad : {-1, 9, 1 << 30}) {
+    std::vector<uint8_t> damaged = good;
+    std::memcpy(&damaged[count], &bad, 4);
+    EXPECT_NE(mm_state_restore(state, damaged.data(), damaged.size()), 0);
+    EXPECT_NE(std::string(mm_last_error())
+                  .find("mm_state_restore: invalid state: sequence 0, "
+                        "layers.1.pool_count: count " +
+                        std::to_string(bad)),
+              std::string::npos)
+        << mm_last_error();
+  }
+  std::vector<uint8_t> nan = good;
+  const float value = std::nanf("");
+  std::memcpy(&nan[8], &value, 4);
+  EXPECT_NE(mm_state_restore(state, nan.data(), nan.size()), 0);
+  EXPECT_NE(std::string(mm_last_error()).find("is not finite"),
+            std::string::npos);
+  // Nothing was restored: the state is the one before.
+  std::vector<uint8_t> after(good.size());
+  ASSERT_EQ(mm_state_snapshot(state, after.data(), after.size()), 0);
+  EXPECT_EQ(after, good);
+  mm_state_free(state);
+}
+
+TEST_F(CApiTest, AStateServesOneCallAtATime) {
+  // One thread prefills long prompts on a state while this one decodes on
+  // the same state. Calls that meet are refused with a message (on either
+  // side), never run together.
+  mm_state *state = mm_state_create(model, 1);
+  std::vector<int32_t> tokens = randomTokens(3000, 256, 13);
+  std::atomic<bool> done{false};
+  std::atomic<int> refused{0};
+  std::string prefillError;
+  std::thread prefills([&] {
+    for (int i = 0; i < 20; ++i)
+      if (mm_prefill(model, state, tokens.data(), tokens.size(), nullptr)) {
+        ++refused;
+        prefillError = mm_last_error();
+      }
+    done = true;
+  });
+  std::string decodeError;
+  int32_t token = 3;
+  while (!done)
+    if (mm_decode(model, state, &token, nullptr) != 0) {
+      ++refused;
+      decodeError = mm_last_error();
+    }
+  prefills.join();
+  EXPECT_GT(refused.load(), 0);
+  for (const std::string *error : {&prefillError, &decodeError}) {
+    if (!error->empty()) {
+      EXPECT_NE(error->find(": the state is in use by another call"),
+                std::string::npos)
+          << *error;
+    }
+  }
+  mm_state_free(state);
+}
+
+TEST_F(CApiTest, StatesKeepTheirModelAlive) {
+  mm_model *own = mm_model_open(artifactPath().c_str(), weightsPath.c_str());
+  ASSERT_NE(own, nullptr);
+  mm_state *state = mm_state_create(own, 1);
+  std::vector<int32_t> tokens = randomTokens(5, 256, 14);
+  ASSERT_EQ(mm_prefill(own, state, tokens.data(), 5, nullptr), 0);
+  mm_model_free(own);
+  // The handle is gone; the state and the code its layout belongs to stay.
+  std::vector<uint8_t> bytes(mm_state_size(state));
+  EXPECT_EQ(mm_state_snapshot(state, bytes.data(), bytes.size()), 0);
+  EXPECT_EQ(mm_state_restore(state, bytes.data(), bytes.size()), 0);
+  EXPECT_EQ(mm_state_batch(state), 1);
   mm_state_free(state);
 
   EXPECT_EQ(mm_model_open("/nonexistent.mmx", weightsPath.c_str()), nullptr);

@@ -9,11 +9,16 @@
 
 #include "RuntimeTestUtil.h"
 
+#include <gmock/gmock.h>
+
 #include "runtime/CompiledModel.h"
 #include "runtime/reference/ReferenceExecutor.h"
 
+#include <cstring>
+#include <limits>
 #include <map>
 #include <tuple>
+#include <unistd.h>
 
 using namespace mm;
 using namespace mm::testing;
@@ -48,7 +53,7 @@ protected:
 
   std::vector<float> compiledPrefill(llvm::ArrayRef<int32_t> tokens,
                                      int64_t time, CompiledState &state) {
-    auto logits = model->prefill(tokens, time, state);
+    auto logits = model->prefill(tokens, time, state, {PromptLogits::All});
     if (!logits) {
       ADD_FAILURE() << llvm::toString(logits.takeError());
       return {};
@@ -175,6 +180,168 @@ TEST_P(CompiledModelTest, BadInputIsRejectedAndLeavesTheStateAlone) {
   EXPECT_EQ(state.bytes, before);
 }
 
+TEST_P(CompiledModelTest, EveryChunkSizeGivesTheReferenceLogits) {
+  // A prompt longer than the chunk runs in pieces, carrying the state;
+  // batches gather each piece's tokens. Whatever the chunk, the logits are
+  // the reference's, and only those asked for come back.
+  const int64_t batch = 2, time = 70;
+  std::vector<int32_t> tokens = randomTokens(batch * time, vocab(), 8);
+  std::vector<std::vector<float>> expected(batch);
+  std::vector<SequenceState> expectedStates;
+  for (int64_t b = 0; b < batch; ++b) {
+    expectedStates.push_back(reference->createState());
+    expected[b] = referencePrefill(llvm::ArrayRef(tokens).slice(b * time, time),
+                                   expectedStates.back());
+  }
+  for (int64_t chunk : {1, 3, 32, 69, 70, 0}) {
+    CompiledState all = createState(batch), last = createState(batch),
+                  none = createState(batch);
+    auto allLogits =
+        model->prefill(tokens, time, all, {PromptLogits::All, chunk});
+    auto lastLogits =
+        model->prefill(tokens, time, last, {PromptLogits::Last, chunk});
+    auto noLogits =
+        model->prefill(tokens, time, none, {PromptLogits::None, chunk});
+    ASSERT_TRUE(allLogits && lastLogits && noLogits) << "chunk " << chunk;
+    ASSERT_EQ(int64_t(allLogits->size()), batch * time * vocab());
+    ASSERT_EQ(int64_t(lastLogits->size()), batch * vocab());
+    EXPECT_TRUE(noLogits->empty());
+    for (int64_t b = 0; b < batch; ++b) {
+      EXPECT_LT(relativeError(allLogits->data() + b * time * vocab(),
+                              expected[b].data(), time * vocab()),
+                kTolerance)
+          << "chunk " << chunk << ", sequence " << b;
+      // The last position's logits are those of the full run.
+      EXPECT_TRUE(
+          std::equal(lastLogits->begin() + b * vocab(),
+                     lastLogits->begin() + (b + 1) * vocab(),
+                     allLogits->begin() + ((b + 1) * time - 1) * vocab()))
+          << "chunk " << chunk << ", sequence " << b;
+    }
+    EXPECT_EQ(last.bytes, all.bytes) << "chunk " << chunk;
+    EXPECT_EQ(none.bytes, all.bytes) << "chunk " << chunk;
+    EXPECT_FALSE(static_cast<bool>(model->checkState(all)));
+  }
+}
+
+TEST_P(CompiledModelTest, StatesFromOutsideAreChecked) {
+  CompiledState state = createState(2);
+  compiledPrefill(randomTokens(2 * 50, vocab(), 9), 50, state);
+  ASSERT_EQ(message(model->checkState(state)), "");
+  auto field = [&](llvm::StringRef kind, int64_t layer) -> const StateField * {
+    for (const StateField &f : model->stateFields())
+      if (f.kind == kind && f.layer == layer)
+        return &f;
+    return nullptr;
+  };
+  // Element `index` of sequence 1 of a field ([batch, ...] at batch *
+  // offset).
+  auto at = [&](CompiledState &s, const StateField &f, int64_t index) {
+    return s.bytes.data() + s.batch * f.offset + 4 * (f.elements + index);
+  };
+  auto expectRefused = [&](CompiledState &bad, llvm::StringRef what) {
+    std::string error = message(model->checkState(bad));
+    EXPECT_THAT(error, ::testing::HasSubstr("sequence 1"));
+    EXPECT_THAT(error, ::testing::HasSubstr(what.str()));
+    // A run refuses it too, and leaves it alone.
+    std::vector<uint8_t> before = bad.bytes;
+    EXPECT_FALSE(static_cast<bool>(model->decode({1, 2}, bad)));
+    EXPECT_EQ(bad.bytes, before);
+  };
+
+  const StateField *ssm = field("ssm_state", 0);
+  ASSERT_NE(ssm, nullptr);
+  CompiledState nan = state;
+  float value = std::nanf("");
+  std::memcpy(at(nan, *ssm, 5), &value, 4);
+  EXPECT_THAT(message(model->checkState(nan)),
+              ::testing::HasSubstr("layers.0.ssm_state: element 5 is not "
+                                   "finite"));
+  // Only restores check every value; runs check what indexes memory.
+  EXPECT_EQ(message(model->checkState(nan, /*checkValues=*/false)), "");
+
+  if (!model->config().memory)
+    return;
+  const int64_t last = model->config().numLayers - 1;
+  const StateField *count = field("pool_count", last);
+  const StateField *positions = field("pool_positions", last);
+  ASSERT_TRUE(count && positions);
+  for (int32_t badCount : {-1, int32_t(model->config().memory->poolSize + 1),
+                           std::numeric_limits<int32_t>::max()}) {
+    CompiledState bad = state;
+    std::memcpy(at(bad, *count, 0), &badCount, 4);
+    expectRefused(bad, count->name + ": count " + std::to_string(badCount));
+  }
+  int32_t used;
+  std::memcpy(&used, at(state, *count, 0), 4);
+  ASSERT_GT(used, 1) << "the test needs notes in the pool";
+  for (int32_t badPosition : {-5, 50, 1 << 30}) {
+    CompiledState bad = state;
+    std::memcpy(at(bad, *positions, 0), &badPosition, 4);
+    expectRefused(bad, positions->name + ": slot 0 holds position " +
+                           std::to_string(badPosition));
+  }
+  // Two slots of one token.
+  CompiledState twice = state;
+  std::memcpy(at(twice, *positions, 1), at(twice, *positions, 0), 4);
+  expectRefused(twice, positions->name + ": slot 1 holds position");
+}
+
+TEST_P(CompiledModelTest, NonFiniteWeightsAndLogitsAreErrors) {
+  llvm::StringMap<ModelWeights::Tensor> tensors =
+      initializeWeights(model->config(), {/*seed=*/5});
+  const std::string name = "backbone.layers.0.mixer.out_proj.weight";
+  tensors[name].values[17] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THAT(
+      message(ModelWeights::fromTensors(model->config(), tensors, "bad.st")),
+      ::testing::HasSubstr("bad.st: tensor '" + name +
+                           "' holds NaN at element 17"));
+  tensors[name].values[17] = -std::numeric_limits<float>::infinity();
+  EXPECT_THAT(
+      message(ModelWeights::fromTensors(model->config(), tensors, "bad.st")),
+      ::testing::HasSubstr("holds an infinite value at element 17"));
+  // Loaded anyway, on request: every run fails instead of printing token 0.
+  auto loaded = ModelWeights::fromTensors(model->config(), std::move(tensors),
+                                          "bad.st", {/*allowNonFinite=*/true});
+  ASSERT_TRUE(static_cast<bool>(loaded)) << message(loaded.takeError());
+  auto opened = CompiledModel::open(std::string(MM_TEST_ARTIFACTS) + "/" +
+                                    GetParam().name + ".mmx");
+  ASSERT_TRUE(static_cast<bool>(opened));
+  ASSERT_EQ(message((*opened)->bindWeights(*loaded)), "");
+  auto state = (*opened)->createState(1);
+  ASSERT_TRUE(static_cast<bool>(state));
+  std::vector<uint8_t> before = state->bytes;
+  EXPECT_THAT(message((*opened)->prefill({1, 2, 3}, 3, *state)),
+              ::testing::HasSubstr("the logits of sequence 0 at position 0 "
+                                   "are not finite"));
+  EXPECT_EQ(state->bytes, before);
+  EXPECT_THAT(message((*opened)->decode({4}, *state)),
+              ::testing::HasSubstr("are not finite"));
+}
+
+TEST_P(CompiledModelTest, SizesFromOutsideAreChecked) {
+  EXPECT_THAT(message(model->createState(0)),
+              ::testing::HasSubstr("a state needs 1 to 1048576 sequences"));
+  EXPECT_THAT(message(model->createState(int64_t(1) << 40)),
+              ::testing::HasSubstr("not 1099511627776"));
+  // More sequences than this machine's memory holds: an error, not an
+  // allocation the kernel overcommits and then kills the process for.
+  const int64_t physical =
+      int64_t(sysconf(_SC_PHYS_PAGES)) * int64_t(sysconf(_SC_PAGE_SIZE));
+  const int64_t batch = physical / model->stateBytesPerSequence() + 1;
+  if (batch <= kMaxBatch) {
+    EXPECT_THAT(message(model->createState(batch)),
+                ::testing::HasSubstr("more than this machine's available "
+                                     "memory"));
+  }
+  CompiledState state = createState(1);
+  EXPECT_THAT(message(model->prefill({1}, 1, state, {PromptLogits::Last, -1})),
+              ::testing::HasSubstr("chunks hold 1 to"));
+  EXPECT_THAT(
+      message(model->prefill({1}, std::numeric_limits<int64_t>::max(), state)),
+      ::testing::HasSubstr("tokens for 1 sequences of"));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Artifacts, CompiledModelTest,
     ::testing::Values(Artifact{"memmamba-tiny", {1, 7, 128, 1001, 8192}},
@@ -195,8 +362,7 @@ TEST(CompiledModel, ManifestRecordsTheFusionStrategy) {
     auto model = CompiledModel::open(std::string(MM_TEST_ARTIFACTS) + "/" +
                                      name + ".mmx");
     ASSERT_TRUE(static_cast<bool>(model)) << llvm::toString(model.takeError());
-    const llvm::json::Object *fusion =
-        (*model)->manifest().getObject("fusion");
+    const llvm::json::Object *fusion = (*model)->manifest().getObject("fusion");
     ASSERT_NE(fusion, nullptr) << name;
     EXPECT_EQ(fusion->getString("strategy"), strategy);
     EXPECT_EQ(fusion->getInteger("gemm_rows"), rows);
@@ -215,8 +381,12 @@ TEST(CompiledModel, RefusesWhatIsNotAnArtifact) {
   auto missing = CompiledModel::open("/nonexistent/model.mmx");
   ASSERT_FALSE(static_cast<bool>(missing));
   EXPECT_NE(llvm::toString(missing.takeError())
-                .find("/nonexistent/model.mmx: cannot load the artifact"),
+                .find("/nonexistent/model.mmx: cannot read: No such file"),
             std::string::npos);
+  EXPECT_THAT(message(CompiledModel::open("/dev/zero")),
+              ::testing::HasSubstr("/dev/zero: not a regular file"));
+  EXPECT_THAT(message(CompiledModel::open("/tmp")),
+              ::testing::HasSubstr("/tmp: is a directory"));
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 #define MM_TEST_UNIT_GPUTESTUTIL_H
 
 #include "FakeCudaDriver.h"
+#include "RuntimeTestUtil.h"
 
 #include "runtime/gpu/GpuDevice.h"
 
@@ -50,15 +51,6 @@ private:
   const char *name;
   std::optional<std::string> previous;
 };
-
-/// The message of an error, or "" for success (consumes it).
-inline std::string message(llvm::Error error) {
-  return error ? llvm::toString(std::move(error)) : std::string();
-}
-
-template <typename T> std::string message(llvm::Expected<T> value) {
-  return value ? std::string() : llvm::toString(value.takeError());
-}
 
 /// A fake module image listing `kernels` (space-separated).
 inline std::string fakeImage(const std::string &kernels) {

@@ -196,6 +196,16 @@ TEST_F(OutputFiles, FailedWritesLeaveNoTemporaryFile) {
   EXPECT_EQ(error.rfind(nowhere + ": ", 0), 0u) << error;
 }
 
+/// A runner may start tests with SIGINT ignored (lit does); a user's shell
+/// does not. LLVM's handlers, registered by the first write of the process,
+/// remove the temporary files and then restore the disposition they found,
+/// so it must be the default one before any test runs.
+const bool defaultSignalDispositions = [] {
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  return true;
+}();
+
 TEST_F(OutputFiles, InterruptedWritesLeaveNoTemporaryFile) {
   // SIGINT or SIGTERM in the middle of a write: LLVM's handler removes the
   // temporary file, then the signal ends the process as it would have.

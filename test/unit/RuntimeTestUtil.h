@@ -81,6 +81,15 @@ inline std::vector<int32_t> randomTokens(size_t count, int64_t vocab,
   return tokens;
 }
 
+/// The message of an error, or "" for success (consumes it).
+inline std::string message(llvm::Error error) {
+  return error ? llvm::toString(std::move(error)) : std::string();
+}
+
+template <typename T> std::string message(llvm::Expected<T> value) {
+  return value ? std::string() : llvm::toString(value.takeError());
+}
+
 /// ||a - b|| / ||b||.
 inline double relativeError(const float *a, const float *b, size_t n) {
   double diff = 0, norm = 0;

@@ -8,14 +8,14 @@
 // Measures, like llama-bench, prompt processing (ppP: a P-token prompt from a
 // fresh state) and text generation (tgN: N decode steps after a one-token
 // prompt) in tokens per second, mean and standard deviation over -r
-// repetitions after warm-up runs (-w, default 1). MODEL is a config or model folder (the
-// reference executor) or an artifact (compiled code, on the host or on the
-// GPU --device names; the backend column says which).
+// repetitions after warm-up runs (-w, default 1). MODEL is a config or model
+// folder (the reference executor) or an artifact (compiled code, on the host or
+// on the GPU --device names; the backend column says which).
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/ModelRunner.h"
-#include "tools/DeviceOptions.h"
+#include "tools/RunnerFlags.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <sys/resource.h>
 
 namespace cl = llvm::cl;
 using namespace mm;
@@ -59,7 +60,7 @@ cl::opt<BackendKind> backend(
                           "the reference executor"),
                clEnumValN(BackendKind::Cpu, "cpu", "a compiled artifact")),
     cl::init(BackendKind::Reference), cl::cat(category));
-DeviceOptions deviceOptions(category);
+RunnerFlags runnerFlags(category);
 cl::opt<std::string> outputFormat("o", cl::desc("Output: md (default) or json"),
                                   cl::init("md"), cl::cat(category));
 
@@ -96,7 +97,8 @@ llvm::Expected<double> timeOnce(ModelRunner &runner, unsigned prompt,
   const int64_t vocab = runner.config().vocabSize;
   std::vector<int32_t> tokens = promptOf(prompt, vocab);
   auto start = std::chrono::steady_clock::now();
-  auto logits = runner.prefill({tokens});
+  auto logits = runner.prefill({tokens}, steps == 0 ? PromptLogits::Last
+                                                    : PromptLogits::None);
   if (!logits)
     return logits.takeError();
   double seconds;
@@ -121,16 +123,26 @@ llvm::Expected<double> timeOnce(ModelRunner &runner, unsigned prompt,
   return steps / seconds;
 }
 
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
 llvm::Error run() {
   if (modelPath.empty())
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "no model: pass a config, a model folder or an artifact");
+    return error("no model: pass a config, a model folder or an artifact");
+  if (outputFormat != "md" && outputFormat != "json")
+    return error("-o takes md or json, not '" + outputFormat + "'");
+  if (repetitions == 0)
+    return error("-r must be at least 1");
+  for (unsigned length : promptLengths)
+    if (length == 0)
+      return error("-p 0: a prompt needs at least one token (give lengths "
+                   "of 1 or more, or -n alone for decode)");
   RunnerOptions options;
   options.weightsPath = weightsPath;
   if (backend.getNumOccurrences())
     options.backend = backend.getValue();
-  options.device = deviceOptions.device;
+  runnerFlags.apply(options);
   options.randomWeights = randomWeights;
   auto runner = openModelRunner(modelPath, options);
   if (!runner)
@@ -155,19 +167,26 @@ llvm::Error run() {
 
   std::string model = llvm::sys::path::stem(modelPath).str();
   int64_t stateBytes = (*runner)->config().stateBytesPerSequence();
+  // The process's peak resident memory over every run (how memory grows
+  // with the prompt: bench/prefill_memory.sh).
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  const int64_t peakBytes = int64_t(usage.ru_maxrss) * 1024;
   if (outputFormat == "json") {
     llvm::json::Array array;
     for (const Result &result : results)
-      array.push_back(
-          llvm::json::Object{{"model", model},
-                             {"backend", (*runner)->backendName()},
-                             {"test", result.test},
-                             {"n_prompt", result.prompt},
-                             {"n_gen", result.generated},
-                             {"avg_ts", result.mean()},
-                             {"stddev_ts", result.stddev()},
-                             {"samples_ts", llvm::json::Array(result.samples)},
-                             {"state_bytes_per_sequence", stateBytes}});
+      array.push_back(llvm::json::Object{
+          {"model", model},
+          {"backend", (*runner)->backendName()},
+          {"test", result.test},
+          {"n_prompt", result.prompt},
+          {"n_gen", result.generated},
+          {"avg_ts", result.mean()},
+          {"stddev_ts", result.stddev()},
+          {"samples_ts", llvm::json::Array(result.samples)},
+          {"state_bytes_per_sequence", stateBytes},
+          {"prefill_chunk", int64_t(runnerFlags.prefillChunk)},
+          {"peak_rss_bytes", peakBytes}});
     llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(array)))
                  << "\n";
     return llvm::Error::success();
@@ -188,24 +207,9 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "MemMamba throughput benchmark\n");
-  if (deviceOptions.listDevices) {
+  if (runnerFlags.listDevices) {
     printDevices(llvm::outs());
     return 0;
   }
-  if (outputFormat != "md" && outputFormat != "json") {
-    llvm::WithColor::error(llvm::errs(), "mm-bench")
-        << "-o takes md or json, not '" << outputFormat << "'\n";
-    return 1;
-  }
-  if (repetitions == 0) {
-    llvm::WithColor::error(llvm::errs(), "mm-bench")
-        << "-r must be at least 1\n";
-    return 1;
-  }
-  if (llvm::Error err = run()) {
-    llvm::WithColor::error(llvm::errs(), "mm-bench")
-        << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  }
-  return 0;
+  return runTool("mm-bench", run);
 }

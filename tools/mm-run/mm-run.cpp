@@ -3,7 +3,8 @@
 // mm-run MODEL [--weights FILE] --tokens 1,2,3 | --tokens @ids.txt
 //        [--tokens ... (more sequences: a batch)] [-n N]
 //        [--logits-out FILE] [--backend=reference|cpu]
-//        [--device cpu|cuda:N|hip:N]
+//        [--device cpu|cuda:N|hip:N] [--prefill-chunk T]
+//        [--allow-nonfinite-weights]
 // mm-run --list-devices
 //
 // MODEL is a config.json, a model folder (config.json with
@@ -11,15 +12,19 @@
 // artifact of mm-compile (run by its compiled code: --backend=cpu; a GPU
 // artifact on the GPU --device names). Runs the
 // prompt(s), greedy-decodes N tokens, prints them (one line per sequence) and
-// llama.cpp-style timings on stderr. --logits-out writes the logits of every
-// prompt position as safetensors: "logits" [T, V], or "logits.0", "logits.1",
-// ... for a batch.
+// llama.cpp-style timings on stderr. Prompts run in chunks of
+// --prefill-chunk tokens (memory stays bounded however long they are), and
+// only the last position's logits are kept, unless --logits-out asks for
+// every prompt position's, written as safetensors: "logits" [T, V], or
+// "logits.0", "logits.1", ... for a batch. A file --logits-out names that is
+// not a regular file (/dev/null, a FIFO) is written to, never replaced.
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/InputFiles.h"
 #include "runtime/ModelRunner.h"
 #include "runtime/Safetensors.h"
-#include "tools/DeviceOptions.h"
+#include "tools/RunnerFlags.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -62,11 +67,14 @@ cl::opt<BackendKind> backend(
                           "a compiled artifact, on the host CPU (the default "
                           "when MODEL is an artifact)")),
     cl::init(BackendKind::Reference), cl::cat(category));
-DeviceOptions deviceOptions(category);
+RunnerFlags runnerFlags(category);
 
 llvm::Error error(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
+
+/// The largest token file (a 400k-token prompt takes about 3 MB).
+constexpr uint64_t kMaxTokenFileBytes = uint64_t(256) << 20;
 
 /// Parses "1,2,3" or "@file" (ids separated by white space or commas).
 llvm::Expected<std::vector<int32_t>> parseTokens(llvm::StringRef arg) {
@@ -74,9 +82,9 @@ llvm::Expected<std::vector<int32_t>> parseTokens(llvm::StringRef arg) {
   std::unique_ptr<llvm::MemoryBuffer> file;
   llvm::StringRef text = arg;
   if (arg.consume_front("@")) {
-    auto buffer = llvm::MemoryBuffer::getFile(arg, /*IsText=*/true);
+    auto buffer = readBoundedFile(arg, kMaxTokenFileBytes, "a token file");
     if (!buffer)
-      return error(arg + ": cannot read: " + buffer.getError().message());
+      return buffer.takeError();
     file = std::move(*buffer);
     text = file->getBuffer();
     origin = arg.str();
@@ -136,7 +144,7 @@ llvm::Error run() {
   options.weightsPath = weightsPath;
   if (backend.getNumOccurrences())
     options.backend = backend.getValue();
-  options.device = deviceOptions.device;
+  runnerFlags.apply(options);
   auto runner = openModelRunner(modelPath, options);
   if (!runner)
     return runner.takeError();
@@ -144,7 +152,8 @@ llvm::Error run() {
   double loadMs = millisecondsSince(start);
 
   auto promptStart = std::chrono::steady_clock::now();
-  auto logits = (*runner)->prefill(prompts);
+  auto logits = (*runner)->prefill(
+      prompts, logitsOut.empty() ? PromptLogits::Last : PromptLogits::All);
   if (!logits)
     return logits.takeError();
   double promptMs = millisecondsSince(promptStart);
@@ -171,7 +180,7 @@ llvm::Error run() {
   for (size_t i = 0; i < prompts.size(); ++i) {
     std::vector<int32_t> generated;
     const std::vector<float> &last = (*logits)[i];
-    if (numGenerate > 0)
+    if (numGenerate > 0 && !last.empty())
       generated.push_back(argmax(&last[last.size() - vocab], vocab));
     while (generated.size() < numGenerate) {
       auto next = (*runner)->decode(i, generated.back());
@@ -219,14 +228,9 @@ int main(int argc, char **argv) {
     args.push_back(arg.c_str());
   cl::ParseCommandLineOptions(static_cast<int>(args.size()), args.data(),
                               "run a MemMamba model on token ids\n");
-  if (deviceOptions.listDevices) {
+  if (runnerFlags.listDevices) {
     printDevices(llvm::outs());
     return 0;
   }
-  if (llvm::Error err = run()) {
-    llvm::WithColor::error(llvm::errs(), "mm-run")
-        << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  }
-  return 0;
+  return runTool("mm-run", run);
 }

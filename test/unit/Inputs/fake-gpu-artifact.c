@@ -24,7 +24,8 @@
 //                                      s[0] += time; s[2] += the tokens
 //
 // where E is the embedding and N the final norm (the manifest's weights, at
-// offsets 0 and V * H), and `floats` is the state's floats per sequence.
+// offsets 0 and V * H; H is mm_fake_hidden, generated with the manifest),
+// and `floats` is the state's floats per sequence.
 //
 //===----------------------------------------------------------------------===//
 
@@ -49,6 +50,9 @@ void mgpuStreamSynchronize(void *stream);
 void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, bool isHostShared);
 void mgpuMemFree(void *ptr, void *stream);
 void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream);
+
+/// The hidden size of the config, from the generated manifest file.
+extern const int64_t mm_fake_hidden;
 
 /// MLIR's memref descriptors (the C interface of the entry points).
 typedef struct {
@@ -200,7 +204,7 @@ static void run(MemRef1 *weights, MemRef1 *state, MemRef2 *tokens,
   float *logitData = (float *)logits->aligned + logits->offset;
   int64_t batch = tokens->sizes[0], time = tokens->sizes[1];
   int64_t vocab = logits->sizes[2];
-  int64_t hidden = weights->sizes[0] / (vocab + 1);
+  int64_t hidden = mm_fake_hidden;
   int64_t floats = state->sizes[0] / 4 / batch;
 
   void *stream = mgpuStreamCreate();
