@@ -2,6 +2,7 @@
 
 #include "runtime/CompiledModel.h"
 
+#include "runtime/HostMemory.h"
 #include "runtime/gpu/MgpuAbi.h"
 
 #include "llvm/ADT/DenseSet.h"
@@ -125,39 +126,6 @@ Expected<std::string> readManifest(StringRef library) {
     return text.take_front(end).str();
   }
   return makeError("not a memmamba-mlir artifact (no mm_manifest)");
-}
-
-/// The memory this machine can give a process now without swapping: Linux's
-/// MemAvailable, or the physical memory where that is unknown (0 if both
-/// are).
-int64_t availableMemoryBytes() {
-  if (auto meminfo = llvm::MemoryBuffer::getFileAsStream("/proc/meminfo")) {
-    llvm::SmallVector<StringRef> lines;
-    (*meminfo)->getBuffer().split(lines, '\n');
-    for (StringRef line : lines) {
-      uint64_t kib;
-      if (line.consume_front("MemAvailable:") &&
-          !line.trim().drop_back(3).trim().getAsInteger(10, kib))
-        return int64_t(kib) * 1024;
-    }
-  }
-  return int64_t(sysconf(_SC_PHYS_PAGES)) * int64_t(sysconf(_SC_PAGE_SIZE));
-}
-
-/// An error when `bytes` of host memory for `what` are more than this
-/// machine has available: allocating them might succeed (the kernel
-/// overcommits) and then fail page by page as they are written, killing
-/// the process.
-Error checkFitsInMemory(int64_t bytes, const llvm::Twine &what) {
-  // Small requests never need the look-up.
-  if (bytes < (int64_t(1) << 28))
-    return Error::success();
-  const int64_t available = availableMemoryBytes();
-  if (available <= 0 || bytes <= available)
-    return Error::success();
-  return makeError(what + " would take " + std::to_string(bytes) +
-                   " bytes, more than this machine's available memory (" +
-                   std::to_string(available) + " bytes)");
 }
 
 /// a * b, or nullopt when it overflows int64_t or either is negative.
@@ -421,6 +389,8 @@ Error CompiledModel::bindWeights(const ModelWeights &weights) {
   weightsBound = false;
   // parseArtifactManifest validated every entry: names of the config,
   // offsets and sizes inside the buffer.
+  if (Error err = checkFitsInMemory(4 * weightFloats, "the weight buffer"))
+    return fail(llvm::toString(std::move(err)));
   try {
     weightBuffer.assign(weightFloats, 0.0f);
   } catch (const std::bad_alloc &) {

@@ -3,6 +3,7 @@
 #include "runtime/ModelRunner.h"
 
 #include "runtime/CompiledModel.h"
+#include "runtime/HostMemory.h"
 #include "runtime/ModelWeights.h"
 #include "runtime/WeightInit.h"
 #include "runtime/reference/ReferenceExecutor.h"
@@ -236,6 +237,11 @@ mm::openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options) {
 
   std::optional<ModelWeights> weights;
   if (options.randomWeights) {
+    if (llvm::Error err = checkFitsInMemory(
+            4 * config.numWeightElements(),
+            "random weights for " + modelPath + " (" +
+                llvm::Twine(config.numWeightElements()) + " values)"))
+      return std::move(err);
     auto made = ModelWeights::fromTensors(
         config, initializeWeights(config, WeightInitOptions()),
         "random weights", {options.allowNonFiniteWeights});

@@ -2,7 +2,7 @@
 //
 // The flags shared by mm-run and mm-bench that say where compiled code runs
 // and how a model is run (runtime/ModelRunner.h opens and lists the
-// devices), and the guard every tool's main runs its work in.
+// devices).
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,13 +10,10 @@
 #define MM_TOOLS_RUNNERFLAGS_H
 
 #include "runtime/ModelRunner.h"
+#include "tools/ToolMain.h"
 
-#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/Error.h"
-#include "llvm/Support/WithColor.h"
 
-#include <new>
 #include <string>
 
 namespace mm {
@@ -57,29 +54,6 @@ struct RunnerFlags {
   llvm::cl::opt<int64_t> prefillChunk;
   llvm::cl::opt<bool> allowNonFiniteWeights;
 };
-
-/// Runs a tool's work and prints its error as "TOOL: error: ...". Memory
-/// that cannot be allocated is an error too, not an abort: call it after
-/// llvm::InitLLVM, whose out-of-memory handler it replaces so that
-/// allocations throw std::bad_alloc.
-inline int runTool(const char *tool, llvm::function_ref<llvm::Error()> work) {
-  std::set_new_handler(nullptr);
-  llvm::Error error = llvm::Error::success();
-  try {
-    error = work();
-  } catch (const std::bad_alloc &) {
-    llvm::consumeError(std::move(error));
-    error = llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "out of memory (a smaller prompt, batch or --prefill-chunk needs "
-        "less)");
-  }
-  if (!error)
-    return 0;
-  llvm::WithColor::error(llvm::errs(), tool)
-      << llvm::toString(std::move(error)) << "\n";
-  return 1;
-}
 
 } // namespace mm
 

@@ -8,10 +8,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/HostMemory.h"
 #include "runtime/ModelConfig.h"
 #include "runtime/Safetensors.h"
 #include "runtime/WeightInit.h"
 #include "runtime/WeightNames.h"
+#include "tools/ToolMain.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -47,32 +49,36 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "random MemMamba weights with Mamba's "
                               "initialisation\n");
-  auto fail = [](llvm::Error err) {
-    llvm::WithColor::error(llvm::errs(), "mm-init-weights")
-        << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  };
-  auto config = loadModelConfig(configPath);
-  if (!config)
-    return fail(config.takeError());
-  WeightInitOptions options;
-  options.seed = seed;
-  options.untiedLmHead = untied;
-  llvm::StringMap<ModelWeights::Tensor> tensors =
-      initializeWeights(*config, options);
+  return runTool("mm-init-weights", []() -> llvm::Error {
+    auto config = loadModelConfig(configPath);
+    if (!config)
+      return config.takeError();
+    // The values are made in f32, then written: a config whose weights do
+    // not fit is an error before any of them is made.
+    if (llvm::Error err = checkFitsInMemory(
+            4 * config->numWeightElements(),
+            "the weights of " + configPath + " (" +
+                llvm::Twine(config->numWeightElements()) + " values)"))
+      return err;
+    WeightInitOptions options;
+    options.seed = seed;
+    options.untiedLmHead = untied;
+    llvm::StringMap<ModelWeights::Tensor> tensors =
+        initializeWeights(*config, options);
 
-  // Checkpoint order: the order modelWeights() lists the tensors in.
-  std::vector<TensorToWrite> toWrite;
-  for (const WeightSpec &spec : modelWeights(*config)) {
-    auto it = tensors.find(spec.name);
-    if (it == tensors.end())
-      continue;
-    toWrite.push_back({spec.name, dtype, it->second.shape, it->second.values});
-  }
-  std::map<std::string, std::string> metadata{{"format", "pt"},
-                                              {"generator", "mm-init-weights"},
-                                              {"seed", std::to_string(seed)}};
-  if (llvm::Error err = writeSafetensors(outputPath, toWrite, metadata))
-    return fail(std::move(err));
-  return 0;
+    // Checkpoint order: the order modelWeights() lists the tensors in.
+    std::vector<TensorToWrite> toWrite;
+    for (const WeightSpec &spec : modelWeights(*config)) {
+      auto it = tensors.find(spec.name);
+      if (it == tensors.end())
+        continue;
+      toWrite.push_back(
+          {spec.name, dtype, it->second.shape, it->second.values});
+    }
+    std::map<std::string, std::string> metadata{
+        {"format", "pt"},
+        {"generator", "mm-init-weights"},
+        {"seed", std::to_string(seed)}};
+    return writeSafetensors(outputPath, toWrite, metadata);
+  });
 }

@@ -1,0 +1,46 @@
+//===- ToolMain.h - how every tool runs its work ----------------*- C++ -*-===//
+//
+// The guard each tool's main runs its work in: an error is printed as
+// "TOOL: error: ...", and memory that cannot be allocated is an error too,
+// not an abort with a stack dump.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MM_TOOLS_TOOLMAIN_H
+#define MM_TOOLS_TOOLMAIN_H
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <new>
+
+namespace mm {
+
+/// Runs `work` and prints its error. Call it after llvm::InitLLVM, whose
+/// out-of-memory handler ("LLVM ERROR: out of memory" and an abort) it
+/// replaces so that allocations throw std::bad_alloc, which becomes an
+/// error here.
+inline int runTool(const char *tool, llvm::function_ref<llvm::Error()> work) {
+  std::set_new_handler(nullptr);
+  llvm::Error error = llvm::Error::success();
+  try {
+    error = work();
+  } catch (const std::bad_alloc &) {
+    llvm::consumeError(std::move(error));
+    error = llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "out of memory (a smaller prompt, batch, model or --prefill-chunk "
+        "needs less)");
+  }
+  if (!error)
+    return 0;
+  llvm::WithColor::error(llvm::errs(), tool)
+      << llvm::toString(std::move(error)) << "\n";
+  return 1;
+}
+
+} // namespace mm
+
+#endif // MM_TOOLS_TOOLMAIN_H
