@@ -16,6 +16,7 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/ROCDL/ROCDLToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -25,6 +26,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
@@ -162,7 +164,11 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
   if (std::error_code ec =
           llvm::sys::fs::createTemporaryFile("mm-artifact", "o", fd, object))
     return makeError("cannot create a temporary object file: " + ec.message());
+  // Temporaries go on every exit, an interrupt (SIGINT, SIGTERM) included.
   llvm::FileRemover removeObject(object);
+  llvm::sys::RemoveFileOnSignal(object);
+  llvm::scope_exit forgetObject(
+      [&] { llvm::sys::DontRemoveFileOnSignal(object); });
   {
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
     llvm::legacy::PassManager codegen;
@@ -186,6 +192,9 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
           llvm::sys::fs::createTemporaryFile("mm-artifact", "so", linked))
     return makeError("cannot create a temporary file: " + ec.message());
   llvm::FileRemover removeLinked(linked);
+  llvm::sys::RemoveFileOnSignal(linked);
+  llvm::scope_exit forgetLinked(
+      [&] { llvm::sys::DontRemoveFileOnSignal(linked); });
   llvm::SmallVector<llvm::StringRef> args{
       *linker, "-shared", "--no-undefined-version",
       // Calls between the artifact's own functions bind inside it: a
