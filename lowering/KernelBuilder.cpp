@@ -42,6 +42,36 @@ Value KernelBuilder::sum(Value lower, Value upper, Value initial,
               })[0];
 }
 
+void KernelBuilder::beginKernel() {
+  assert(!kernelBlock && "a kernel is already being built");
+  kernelBlock = b.getInsertionBlock();
+  Block::iterator point = b.getInsertionPoint();
+  kernelAnchor = point == kernelBlock->begin() ? nullptr : &*std::prev(point);
+}
+
+void KernelBuilder::endKernel() {
+  assert(kernelBlock && "no kernel is being built");
+  for (Value buffer : kernelScratch)
+    dealloc(buffer);
+  kernelScratch.clear();
+  kernelBlock = nullptr;
+  kernelAnchor = nullptr;
+}
+
+Value KernelBuilder::scratchBuffer(ArrayRef<int64_t> shape, Type element) {
+  assert(kernelBlock && "scratch buffers belong to a kernel: beginKernel()");
+  OpBuilder::InsertionGuard guard(b);
+  if (kernelAnchor)
+    b.setInsertionPointAfter(kernelAnchor);
+  else
+    b.setInsertionPointToStart(kernelBlock);
+  auto buffer = memref::AllocOp::create(b, loc, MemRefType::get(shape, element),
+                                        b.getI64IntegerAttr(kBufferAlignment));
+  kernelAnchor = buffer;
+  kernelScratch.push_back(buffer);
+  return buffer;
+}
+
 Value KernelBuilder::stackBuffer(ArrayRef<int64_t> shape, Type element) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(entry);

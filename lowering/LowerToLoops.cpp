@@ -17,6 +17,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/MapVector.h"
 
 namespace mm {
 #define GEN_PASS_DEF_LOWERTOLOOPS
@@ -67,8 +68,10 @@ private:
   DenseMap<Value, Value> buffers;
   /// Where a returned value must end up: logits or a state field view.
   DenseMap<Value, std::pair<Value, int64_t>> destinations;
-  /// Buffers this function allocated, by the tensor value they hold.
-  DenseMap<Value, Value> allocated;
+  /// Buffers this function allocated, by the tensor value they hold, in
+  /// allocation order (so that the frees, and the artifact, are the same
+  /// from one compile to the next).
+  llvm::MapVector<Value, Value> allocated;
   /// The last operation that reads a value (through split aliases too).
   DenseMap<Value, Operation *> lastUser;
 };
@@ -125,6 +128,8 @@ LogicalResult EntryLowering::checkBufferable(Operation *op, Value value) const {
   return success();
 }
 
+/// A fresh heap buffer for `value`, aligned to a cache line
+/// (kBufferAlignment).
 Value EntryLowering::allocateBuffer(OpBuilder &b, KernelBuilder &kb,
                                     Value value) {
   auto type = bufferType(value.getType());
@@ -132,7 +137,8 @@ Value EntryLowering::allocateBuffer(OpBuilder &b, KernelBuilder &kb,
   for (int64_t dim = 0; dim < type.getRank(); ++dim)
     if (type.isDynamicDim(dim))
       sizes.push_back(dim == 0 ? batch : time);
-  return memref::AllocOp::create(b, kb.location(), type, sizes);
+  return memref::AllocOp::create(b, kb.location(), type, sizes,
+                                 b.getI64IntegerAttr(kBufferAlignment));
 }
 
 /// Whether `op` may write `result` over the buffer of `old`: nothing after
@@ -198,15 +204,13 @@ LogicalResult EntryLowering::lowerGroup(OpBuilder &b, KernelBuilder &kb,
 }
 
 void EntryLowering::freeAfter(OpBuilder &b, Operation *op) {
-  for (auto it = allocated.begin(); it != allocated.end();) {
-    Operation *last = lastUser.lookup(it->first);
-    if (last == op || !last) {
-      memref::DeallocOp::create(b, op->getLoc(), it->second);
-      allocated.erase(it++);
-    } else {
-      ++it;
-    }
-  }
+  allocated.remove_if([&](const std::pair<Value, Value> &entry) {
+    Operation *last = lastUser.lookup(entry.first);
+    if (last && last != op)
+      return false;
+    memref::DeallocOp::create(b, op->getLoc(), entry.second);
+    return true;
+  });
 }
 
 LogicalResult EntryLowering::lower() {
@@ -308,6 +312,9 @@ LogicalResult EntryLowering::lower() {
       }
       continue;
     }
+    // Each operation or group is one kernel: its scratch buffers live
+    // from its start to its end.
+    kb.beginKernel();
     if (auto group = dyn_cast<FusedOp>(op)) {
       Operation *previous = entry->empty() ? nullptr : &entry->back();
       if (failed(lowerGroup(b, kb, group)))
@@ -331,6 +338,7 @@ LogicalResult EntryLowering::lower() {
       if (failed(emitLoops(&op, kb, lookup)))
         return failure();
     }
+    kb.endKernel();
     ++numKernels;
     freeAfter(b, &op);
   }

@@ -18,8 +18,8 @@ mm.state_layout @state [
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c3{{(_[0-9]+)?}}
 // The scan and its gate: the gated output is the only [B, T, E] buffer the
 // kernel writes.
-// CHECK: %[[G:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?x8xf32>
-// CHECK-NOT: memref.alloc({{.*}}) : memref<?x?x8xf32>
+// CHECK: %[[G:.*]] = memref.alloc(%{{.*}}, %{{.*}}) {alignment = 64 : i64} : memref<?x?x8xf32>
+// CHECK-NOT: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x8xf32>
 // CHECK: scf.parallel (%[[E0:.*]]) = (%{{.*}}) to (%{{.*}}) step (%c2{{(_[0-9]+)?}})
 // CHECK: scf.for %{{.*}} = %[[E0]] to
 // CHECK: math.exp

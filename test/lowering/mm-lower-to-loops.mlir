@@ -16,8 +16,9 @@ mm.state_layout @state [
 // CHECK: %[[B:.*]] = memref.dim %[[T]], %{{.*}}
 // CHECK: %[[H:.*]] = memref.view %[[S]][%{{.*}}][%[[B]]] : memref<?xi8> to memref<?x8x4xf32>
 // CHECK: %[[EMB:.*]] = memref.reinterpret_cast %[[W]] to offset: [0], sizes: [16, 8], strides: [8, 1]
-// The embedding: a loop over batch, time and width.
-// CHECK: %[[X:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?x8xf32>
+// The embedding: a loop over batch, time and width, into a buffer aligned to
+// a cache line.
+// CHECK: %[[X:.*]] = memref.alloc(%{{.*}}, %{{.*}}) {alignment = 64 : i64} : memref<?x?x8xf32>
 // CHECK: scf.for
 // CHECK: memref.load %[[T]]
 // The projection: output blocks in parallel.
