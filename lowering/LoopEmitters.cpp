@@ -9,6 +9,7 @@
 
 #include "lowering/LoopEmitters.h"
 
+#include "dialect/KernelSizes.h"
 #include "dialect/MMOps.h"
 
 #include "llvm/ADT/TypeSwitch.h"
@@ -31,8 +32,9 @@ int64_t staticDim(Value buffer, int64_t dim) {
 struct GemmTiles {
   int64_t rows = 64, tokens = 8, rowsAtOnce = 4;
   /// Input rows per chunk: 256 rows of the widest input (E = 1536 floats at
-  /// the 130m shape) are 1.5 MB, which the last-level cache holds.
-  int64_t chunk = 256;
+  /// the 130m shape) are 1.5 MB, which the last-level cache holds. A tile
+  /// (`tokens`) is at most a chunk.
+  int64_t chunk = kGemmChunkTokens;
 
   static GemmTiles of(FusionAttr strategy) {
     GemmTiles tiles;
