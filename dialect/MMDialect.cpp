@@ -4,6 +4,7 @@
 
 #include "dialect/KernelSizes.h"
 #include "dialect/MMOps.h"
+#include "runtime/StateLayout.h"
 #include "runtime/WeightNames.h"
 
 #include "mlir/IR/Builders.h"
@@ -12,6 +13,7 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 using namespace mlir;
 using namespace mm;
@@ -187,56 +189,22 @@ StringRef stateShapeKeys(StateKind kind) {
   llvm_unreachable("unknown state kind");
 }
 
-/// The per-sequence type of a state field of `kind` under `config`.
-RankedTensorType stateType(MLIRContext *context, const ModelConfig &config,
-                           StateKind kind) {
-  Type f32 = Float32Type::get(context), i32 = IntegerType::get(context, 32);
-  int64_t m = config.memory ? config.memory->poolSize : 0,
-          s = config.memory ? config.memory->summaryDim : 0;
-  switch (kind) {
-  case StateKind::conv_window:
-    return RankedTensorType::get(
-        {config.intermediateSize, config.convKernel - 1}, f32);
-  case StateKind::ssm_state:
-    return RankedTensorType::get({config.intermediateSize, config.stateSize},
-                                 f32);
-  case StateKind::previous_mixer:
-    return RankedTensorType::get({config.hiddenSize}, f32);
-  case StateKind::pool_slots:
-    return RankedTensorType::get({m, s}, f32);
-  case StateKind::pool_priorities:
-    return RankedTensorType::get({m}, f32);
-  case StateKind::pool_positions:
-    return RankedTensorType::get({m}, i32);
-  case StateKind::pool_count:
-  case StateKind::position:
-    return RankedTensorType::get({}, i32);
-  }
-  llvm_unreachable("unknown state kind");
-}
-
-/// The kinds of state every layer has, and those only layers with memory.
-constexpr StateKind kLayerKinds[] = {StateKind::conv_window,
-                                     StateKind::ssm_state};
-constexpr StateKind kMemoryLayerKinds[] = {
-    StateKind::previous_mixer, StateKind::pool_slots,
-    StateKind::pool_priorities, StateKind::pool_positions,
-    StateKind::pool_count};
-
-std::string stateFieldName(StateKind kind, int64_t layer) {
-  std::string name = stringifyStateKind(kind).str();
-  return layer < 0 ? name : "layers." + std::to_string(layer) + "." + name;
-}
-
-/// Checks the fields of a state layout against the config: one field per
-/// layer and kind (the memory kinds only with memory, the position once,
-/// model-wide), named as the importer names them, of the config's shape.
+/// Checks the fields of a state layout against the config: exactly the
+/// fields of runtime/StateLayout.h (one per layer and kind, the memory kinds
+/// only with memory, the position once, model-wide), named as it names
+/// them, of the config's shapes, in its order (the artifact's state offsets
+/// follow the order, and the runtime accepts only that one).
 LogicalResult verifyStateLayout(Operation *layout, const ModelConfig &config) {
   auto fields = layout->getAttrOfType<ArrayAttr>("fields");
   if (!fields)
     return success(); // the operation's own verifier reports it
-  llvm::StringMap<StateFieldAttr> byName;
-  for (auto field : fields.getAsRange<StateFieldAttr>()) {
+  std::vector<StateField> expected = stateLayout(config);
+  llvm::StringMap<size_t> expectedIndex;
+  for (auto [index, field] : llvm::enumerate(expected))
+    expectedIndex[field.name] = index;
+  llvm::StringSet<> seen;
+  for (auto [index, attr] : llvm::enumerate(fields)) {
+    auto field = dyn_cast<StateFieldAttr>(attr);
     if (!field)
       return success();
     StateKind kind = field.getKind();
@@ -260,44 +228,45 @@ LogicalResult verifyStateLayout(Operation *layout, const ModelConfig &config) {
              << ", but the module's mm.config has " << config.numLayers
              << " layers (num_layers)";
     }
-    std::string name = stateFieldName(kind, layer);
+    std::string name = stateFieldName(stringifyStateKind(kind), layer);
     if (field.getName() != name)
       return layout->emitOpError()
              << "the " << stringifyStateKind(kind) << " field of layer "
              << layer << " must be named '" << name << "', not '"
              << field.getName() << "'";
-    if (!byName.try_emplace(name, field).second)
+    if (!seen.insert(name).second)
       return layout->emitOpError() << "has two fields '" << name << "'";
-    RankedTensorType expected = stateType(layout->getContext(), config, kind);
-    if (field.getType() != expected)
+    const StateField &want = expected[expectedIndex.lookup(name)];
+    auto type = RankedTensorType::get(
+        want.shape, want.isFloat
+                        ? Type(Float32Type::get(layout->getContext()))
+                        : Type(IntegerType::get(layout->getContext(), 32)));
+    if (field.getType() != type)
       return layout->emitOpError()
              << "state field '" << name << "' is " << field.getType()
-             << ", but the module's mm.config makes it " << expected << " ("
+             << ", but the module's mm.config makes it " << type << " ("
              << stateShapeKeys(kind) << ")";
   }
-  auto require = [&](StateKind kind, int64_t layer) -> LogicalResult {
-    std::string name = stateFieldName(kind, layer);
-    if (byName.count(name))
-      return success();
+  for (const StateField &want : expected) {
+    if (seen.contains(want.name))
+      continue;
     InFlightDiagnostic diag = layout->emitOpError()
-                              << "has no field '" << name << "'";
-    if (kind == StateKind::conv_window || kind == StateKind::ssm_state)
+                              << "has no field '" << want.name << "'";
+    if (want.kind == "conv_window" || want.kind == "ssm_state")
       diag << " (the module's mm.config has " << config.numLayers << " layers)";
     else
       diag << " (the module's mm.config has memory)";
     return diag;
-  };
-  for (int64_t layer = 0; layer < config.numLayers; ++layer) {
-    for (StateKind kind : kLayerKinds)
-      if (failed(require(kind, layer)))
-        return failure();
-    if (config.memory)
-      for (StateKind kind : kMemoryLayerKinds)
-        if (failed(require(kind, layer)))
-          return failure();
   }
-  if (config.memory && failed(require(StateKind::position, -1)))
-    return failure();
+  for (auto [index, attr] : llvm::enumerate(fields))
+    if (cast<StateFieldAttr>(attr).getName() != expected[index].name)
+      return layout->emitOpError()
+             << "field " << index << " is '"
+             << cast<StateFieldAttr>(attr).getName() << "', but the state's "
+             << "order puts '" << expected[index].name
+             << "' there (per layer: conv_window, ssm_state, previous_mixer, "
+                "pool_slots, pool_priorities, pool_positions, pool_count; "
+                "then position)";
   return success();
 }
 

@@ -4,14 +4,18 @@
 
 using namespace mm;
 
+std::string mm::stateFieldName(llvm::StringRef kind, int64_t layer) {
+  return layer < 0 ? kind.str()
+                   : "layers." + std::to_string(layer) + "." + kind.str();
+}
+
 std::vector<StateField> mm::stateLayout(const ModelConfig &config) {
   std::vector<StateField> fields;
   int64_t offset = 0;
   auto add = [&](const char *kind, int64_t layer, std::vector<int64_t> shape,
                  bool isFloat) {
     StateField field;
-    field.name = layer < 0 ? std::string(kind)
-                           : "layers." + std::to_string(layer) + "." + kind;
+    field.name = stateFieldName(kind, layer);
     field.kind = kind;
     field.layer = layer;
     field.isFloat = isFloat;

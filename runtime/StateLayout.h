@@ -38,6 +38,10 @@ struct StateField {
   int64_t offset = 0;
 };
 
+/// The name of the field of `kind` of `layer`: "layers.{layer}.{kind}", or
+/// the kind for a model-level field (layer -1).
+std::string stateFieldName(llvm::StringRef kind, int64_t layer);
+
 /// The state fields of `config`, laid end to end (the last one ends at
 /// config.stateBytesPerSequence()).
 std::vector<StateField> stateLayout(const ModelConfig &config);

@@ -673,6 +673,15 @@ module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, stat
 // -----
 
 module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  // expected-error @+1 {{field 0 is 'layers.0.ssm_state', but the state's order puts 'layers.0.conv_window' there}}
+  mm.state_layout @state [
+    #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>,
+    #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>]
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
   // expected-error @+1 {{the ssm_state field of layer 0 must be named 'layers.0.ssm_state', not 'layers.0.h'}}
   mm.state_layout @state [
     #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
