@@ -697,8 +697,11 @@ CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
     for (int64_t i = 0; i < batch * length * vocab; ++i)
       if (!std::isfinite(scratch[i]))
         return restore(makeError(
-            "the logits of sequence " + std::to_string(i / (length * vocab)) +
-            " at position " + std::to_string(start + i / vocab % length) +
+            "the logits " +
+            (batch == 1 ? std::string()
+                        : "of sequence " +
+                              std::to_string(i / (length * vocab)) + " ") +
+            "at position " + std::to_string(start + i / vocab % length) +
             " are not finite (" + std::to_string(scratch[i]) +
             "): the weights or the state hold NaN or infinite values, or "
             "the model overflowed"));
