@@ -34,8 +34,9 @@ struct mm_state {
   /// Keeps the model alive; identifies the model the state belongs to.
   std::shared_ptr<SharedModel> model;
   CompiledState state;
-  /// Set while a call runs on the state.
-  std::atomic<bool> busy{false};
+  /// Set while a call runs on the state (snapshots, which take a const
+  /// state, set it too).
+  mutable std::atomic<bool> busy{false};
 };
 
 namespace {
@@ -87,7 +88,7 @@ bool checkArgument(const void *pointer, const char *function,
 /// Marks a state busy for one call; refuses a state another call is using.
 class StateUse {
 public:
-  StateUse(mm_state *state, const char *function) : state(state) {
+  StateUse(const mm_state *state, const char *function) : state(state) {
     acquired = !state->busy.exchange(true, std::memory_order_acquire);
     if (!acquired)
       fail(std::string(function) +
@@ -101,7 +102,7 @@ public:
   explicit operator bool() const { return acquired; }
 
 private:
-  mm_state *state;
+  const mm_state *state;
   bool acquired;
 };
 
@@ -267,8 +268,10 @@ int mm_state_snapshot(const mm_state *state, void *buffer, int64_t size) {
   if (size != mm_state_size(state))
     return fail("mm_state_snapshot: the buffer holds " + std::to_string(size) +
                 " bytes, the state " + std::to_string(mm_state_size(state)));
-  if (state->busy.load(std::memory_order_acquire))
-    return fail("mm_state_snapshot: the state is in use by another call");
+  // Held for the copy: a call that started after a mere check would tear it.
+  StateUse use(state, "mm_state_snapshot");
+  if (!use)
+    return 1;
   std::memcpy(buffer, state->state.bytes.data(), size);
   return 0;
 }
