@@ -86,4 +86,48 @@ def LowerGpuMath : Pass<"mm-lower-gpu-math", "mlir::gpu::GPUModuleOp"> {
   ];
 }
 
+def SimulatorKernels : Pass<"mm-simulator-kernels", "mlir::ModuleOp"> {
+  let summary = "Host copies of the GPU kernels, for the simulator device";
+  let description = [{
+    Adds to the host module, for each kernel of its gpu.modules (taken just
+    before the vendor conversion), a host function that runs the kernel for
+    one simulated thread (runtime/gpu/SimKernelAbi.h): ids and sizes read
+    from the simulator's thread record, workgroup memory as views of the
+    block's shared memory, barriers and shuffles as calls into the
+    simulator (collectives first rewritten by upstream's patterns), every
+    memref access bounds-checked, every shared access reported to the
+    simulator's race and initialisation checks, and inline counters of
+    global bytes and floating-point operations. The kernels themselves are
+    left unchanged. Run mm-simulator-kernel-table after the host lowering.
+  }];
+  let options = [
+    Option<"targetSpec", "target", "std::string",
+           /*default=*/"\"cuda:sm_90\"",
+           "The GPU target the kernels are for (its warp width)">
+  ];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+  let statistics = [
+    Statistic<"numKernels", "num-kernels", "Number of kernels copied">
+  ];
+}
+
+def SimulatorKernelTable
+    : Pass<"mm-simulator-kernel-table", "mlir::ModuleOp"> {
+  let summary = "Entry points and the mm_sim_kernels table of the host "
+                "copies";
+  let description = [{
+    On the LLVM dialect, after the host lowering: gives each host copy of a
+    kernel (from mm-simulator-kernels) the entry point the simulator calls,
+    `void __mmsim_K(void **params, MMSimThread *thread)`, which unpacks the
+    launch's kernelParams, and adds the exported JSON string
+    `mm_sim_kernels` describing the kernels, their parameters and the check
+    sites (docs/artifact.md).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // MM_LOWERING_PASSES_TD

@@ -207,6 +207,11 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // The host copies of the kernels for the simulator device, taken before
+  // anything vendor-specific happens to them.
+  SimulatorKernelsOptions simulator;
+  simulator.targetSpec = target.spec();
+  pm.addPass(createSimulatorKernels(simulator));
   LowerGpuMathOptions math;
   math.targetSpec = target.spec();
   pm.addNestedPass<gpu::GPUModuleOp>(createLowerGpuMath(math));
@@ -236,7 +241,8 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   }
   pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
-  // The host code.
+  // The host code (and the kernels' host copies).
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
@@ -245,6 +251,7 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createGpuToLLVMConversionPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createSimulatorKernelTable());
   // The kernels, serialised into the module: PTX text (the driver compiles
   // it for the device it runs on) or an hsaco.
   GpuModuleToBinaryPassOptions binary;
