@@ -280,6 +280,10 @@ Error CompiledModel::checkTarget(gpu::GpuDevice *device,
     return fail("built for " + builtFor + "; run it on a device: " +
                 (noDeviceHint.empty() ? "--device " + kind + ":N"
                                       : noDeviceHint.str()));
+  // The simulator runs code built for any chip of either vendor; each
+  // launch checks the limits of the chip its kernel was built for.
+  if (device->isSimulator())
+    return Error::success();
   if (gpu::getVendorName(device->getVendor()) != kind)
     return fail("built for " + builtFor + ", but " + device->getSpec() + " (" +
                 device->getName() + ", " + device->getArch() + ") is a " +
@@ -411,6 +415,7 @@ Error CompiledModel::bindWeights(const ModelWeights &weights) {
         return fail("weights on " + gpuDevice->getSpec() + ": " +
                     llvm::toString(allocated.takeError()));
       deviceWeights = *allocated;
+      gpuDevice->nameAllocation(deviceWeights, "the weights");
     }
     Error copied =
         llvm::joinErrors(gpuDevice->copyToDevice(
@@ -530,14 +535,16 @@ Error CompiledModel::checkState(const CompiledState &state,
 // share one allocation; the weights stay on the device.
 
 Error CompiledModel::withDevice(
-    StringRef entry, size_t bytes,
+    StringRef entry, size_t bytes, const llvm::Twine &label,
     llvm::function_ref<Error(uint8_t *)> body) const {
   gpu::CurrentDeviceScope scope(*gpuDevice, stream);
   llvm::consumeError(gpu::takeMgpuError());
   DeviceMemory memory(*gpuDevice);
   Error error = memory.allocate(bytes);
-  if (!error)
+  if (!error) {
+    gpuDevice->nameAllocation(memory.get(), label.str());
     error = body(memory.get());
+  }
   if (!error)
     error = gpuDevice->synchronize(stream);
   if (!error)
@@ -573,12 +580,14 @@ Expected<CompiledState> CompiledModel::createState(int64_t batch) const {
     callInit(initFn, state.bytes.data(), *size, batch);
     return state;
   }
-  Error error = withDevice("init_state", *size, [&](uint8_t *memory) -> Error {
-    callInit(initFn, memory, *size, batch);
-    if (Error err = gpu::takeMgpuError())
-      return err;
-    return gpuDevice->copyToHost(state.bytes.data(), memory, *size, stream);
-  });
+  Error error = withDevice(
+      "init_state", *size, "the state of an init_state call",
+      [&](uint8_t *memory) -> Error {
+        callInit(initFn, memory, *size, batch);
+        if (Error err = gpu::takeMgpuError())
+          return err;
+        return gpuDevice->copyToHost(state.bytes.data(), memory, *size, stream);
+      });
   if (error)
     return std::move(error);
   return state;
@@ -621,8 +630,13 @@ Error CompiledModel::runChunk(const int32_t *tokens, int64_t time,
       return err;
     return gpuDevice->copyToHost(newState.data(), memory, stateSize, stream);
   };
-  if (Error err = withDevice(time == 1 ? "decode" : "prefill",
-                             logitOffset + logitSize, body))
+  const StringRef call = time == 1 ? "decode" : "prefill";
+  if (Error err = withDevice(
+          call, logitOffset + logitSize,
+          "the buffer of a " + call + " call (the state at byte 0, the " +
+              "tokens at byte " + llvm::Twine(tokenOffset) +
+              ", the logits at byte " + llvm::Twine(logitOffset) + ")",
+          body))
     return err;
   state.bytes = std::move(newState);
   return Error::success();

@@ -155,8 +155,10 @@ private:
                        CompiledState &state, float *logits) const;
   /// Runs `body` on `bytes` of device memory, freed after, with the device
   /// current for the compiled code (on the model's stream); an error names
-  /// the artifact, the `entry` point and the device.
+  /// the artifact, the `entry` point and the device. `label` says what the
+  /// memory holds (GpuDevice::nameAllocation).
   llvm::Error withDevice(llvm::StringRef entry, size_t bytes,
+                         const llvm::Twine &label,
                          llvm::function_ref<llvm::Error(uint8_t *)> body) const;
   /// An error naming the artifact (and the device, for a GPU model).
   llvm::Error fail(const llvm::Twine &message) const;

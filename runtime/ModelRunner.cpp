@@ -184,10 +184,10 @@ mm::openDevice(llvm::StringRef spec) {
   if (spec == "cpu")
     return nullptr;
   llvm::StringRef vendor = spec.split(':').first;
-  if (vendor != "cuda" && vendor != "hip")
+  if (vendor != "cuda" && vendor != "hip" && vendor != "sim")
     return makeError("bad device '" + spec +
-                     "': expected cpu, cuda:N or hip:N (N a device index, 0 "
-                     "for the first device)");
+                     "': expected cpu, cuda:N, hip:N (N a device index, 0 "
+                     "for the first device) or sim (the GPU simulator)");
   return gpu::GpuDevice::open(spec);
 }
 

@@ -61,7 +61,8 @@ struct RunnerOptions {
   /// executor otherwise).
   std::optional<BackendKind> backend;
   /// Where compiled code runs: "cpu" (the host), or a GPU, "cuda:N" or
-  /// "hip:N", for an artifact compiled for it.
+  /// "hip:N", for an artifact compiled for it, or "sim", the simulator,
+  /// for any GPU artifact.
   std::string device = "cpu";
   /// Weights from mm-init-weights' initialisation instead of a checkpoint
   /// (for benchmarks of shapes without one).
@@ -79,7 +80,8 @@ llvm::Expected<std::unique_ptr<ModelRunner>>
 openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options);
 
 /// Opens the device a --device value names: null for "cpu" (the host), a
-/// GPU for "cuda:N" or "hip:N" (the driver's error when it cannot).
+/// GPU for "cuda:N" or "hip:N" (the driver's error when it cannot), the
+/// simulator for "sim".
 llvm::Expected<std::unique_ptr<gpu::GpuDevice>>
 openDevice(llvm::StringRef spec);
 

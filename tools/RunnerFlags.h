@@ -23,8 +23,10 @@ struct RunnerFlags {
       : device("device",
                llvm::cl::desc("Where compiled code runs: cpu (default), "
                               "cuda:N or hip:N (an artifact compiled for "
-                              "that GPU)"),
-               llvm::cl::init("cpu"), llvm::cl::value_desc("cpu|cuda:N|hip:N"),
+                              "that GPU), or sim (any GPU artifact, on the "
+                              "GPU simulator)"),
+               llvm::cl::init("cpu"),
+               llvm::cl::value_desc("cpu|sim|cuda:N|hip:N"),
                llvm::cl::cat(category)),
         listDevices("list-devices", llvm::cl::desc("List the devices and exit"),
                     llvm::cl::cat(category)),

@@ -67,10 +67,16 @@ std::string describeHost() {
 //===----------------------------------------------------------------------===//
 
 std::string GpuDeviceInfo::getSpec() const {
+  // There is one simulator; its spec has no index.
+  if (vendor == Vendor::Sim)
+    return "sim";
   return (getVendorName(vendor) + ":" + Twine(index)).str();
 }
 
 std::string GpuDeviceInfo::describe() const {
+  if (vendor == Vendor::Sim)
+    return name + ": runs any cuda or hip artifact, " +
+           formatBytes(totalMemory) + " of host memory";
   std::string text =
       name + ", " + arch + ", " + std::to_string(multiprocessors) +
       (vendor == Vendor::Cuda ? " multiprocessors" : " compute units") +
@@ -87,8 +93,15 @@ std::string GpuDeviceInfo::describe() const {
 //===----------------------------------------------------------------------===//
 
 Expected<int> GpuDevice::countDevices(Vendor vendor) {
-  return vendor == Vendor::Cuda ? detail::countCudaDevices()
-                                : detail::countHipDevices();
+  switch (vendor) {
+  case Vendor::Cuda:
+    return detail::countCudaDevices();
+  case Vendor::Hip:
+    return detail::countHipDevices();
+  case Vendor::Sim:
+    return 1;
+  }
+  llvm_unreachable("unknown GPU vendor");
 }
 
 /// Checks `index` against the devices the driver sees.
@@ -98,6 +111,9 @@ static Error checkIndex(Vendor vendor, int index) {
     return count.takeError();
   if (index >= 0 && index < *count)
     return Error::success();
+  if (vendor == Vendor::Sim)
+    return makeError("sim:" + Twine(index) +
+                     ": no such device; there is one simulator, sim");
   std::string seen =
       std::to_string(*count) + " device" + (*count == 1 ? "" : "s");
   if (*count > 0)
@@ -114,15 +130,29 @@ static Error checkIndex(Vendor vendor, int index) {
 Expected<GpuDeviceInfo> GpuDevice::query(Vendor vendor, int index) {
   if (Error error = checkIndex(vendor, index))
     return std::move(error);
-  return vendor == Vendor::Cuda ? detail::queryCudaDevice(index)
-                                : detail::queryHipDevice(index);
+  switch (vendor) {
+  case Vendor::Cuda:
+    return detail::queryCudaDevice(index);
+  case Vendor::Hip:
+    return detail::queryHipDevice(index);
+  case Vendor::Sim:
+    return detail::querySimDevice();
+  }
+  llvm_unreachable("unknown GPU vendor");
 }
 
 Expected<std::unique_ptr<GpuDevice>> GpuDevice::open(Vendor vendor, int index) {
   if (Error error = checkIndex(vendor, index))
     return std::move(error);
-  return vendor == Vendor::Cuda ? detail::openCudaDevice(index)
-                                : detail::openHipDevice(index);
+  switch (vendor) {
+  case Vendor::Cuda:
+    return detail::openCudaDevice(index);
+  case Vendor::Hip:
+    return detail::openHipDevice(index);
+  case Vendor::Sim:
+    return detail::openSimDevice();
+  }
+  llvm_unreachable("unknown GPU vendor");
 }
 
 Expected<std::unique_ptr<GpuDevice>> GpuDevice::open(StringRef spec) {
@@ -132,13 +162,15 @@ Expected<std::unique_ptr<GpuDevice>> GpuDevice::open(StringRef spec) {
     vendor = Vendor::Cuda;
   else if (vendorName == "hip")
     vendor = Vendor::Hip;
+  else if (vendorName == "sim")
+    vendor = Vendor::Sim;
   unsigned index = 0;
   bool badIndex = spec.contains(':') &&
                   (indexText.getAsInteger(10, index) || index > INT_MAX);
   if (!vendor || badIndex)
     return makeError("bad device spec '" + spec +
-                     "': expected cuda:N or hip:N (N a device index, 0 "
-                     "for the first device)");
+                     "': expected cuda:N, hip:N (N a device index, 0 "
+                     "for the first device) or sim (the simulator)");
   return open(*vendor, static_cast<int>(index));
 }
 
@@ -283,9 +315,11 @@ Expected<GpuModule> GpuDevice::loadModule(StringRef blob, int jitOptLevel) {
   bool isText = isAssemblyText(blob);
   // The drivers take no size: text must end in a NUL, binary images say
   // their own size.
+  // The simulator finds the artifact by the blob's address: it gets the
+  // blob itself.
   std::string terminated;
   const char *data = blob.data();
-  if (isText && blob.back() != '\0') {
+  if (isText && blob.back() != '\0' && !isSimulator()) {
     terminated = blob.str();
     data = terminated.c_str();
   }
@@ -379,6 +413,8 @@ std::vector<DeviceDescription>
 mm::gpu::listDevices(std::vector<std::string> *notes) {
   std::vector<DeviceDescription> devices;
   devices.push_back({"cpu", describeHost()});
+  GpuDeviceInfo simulator = detail::querySimDevice();
+  devices.push_back({simulator.getSpec(), simulator.describe()});
   auto note = [&](Error error) {
     std::string message = llvm::toString(std::move(error));
     if (notes)

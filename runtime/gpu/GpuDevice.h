@@ -1,7 +1,8 @@
 //===- GpuDevice.h - one GPU of either vendor -------------------*- C++ -*-===//
 //
-// A GpuDevice is one CUDA or HIP device, opened by its spec ("cuda:0",
-// "hip:1"), with what the runtime needs from it: its properties (name, arch,
+// A GpuDevice is one CUDA or HIP device, or the simulator that runs GPU
+// kernels on the CPU (SimDevice.h), opened by its spec ("cuda:0", "hip:1",
+// "sim"), with what the runtime needs from it: its properties (name, arch,
 // subgroup width, shared memory, memory size), device memory, streams and
 // events, modules loaded from a blob (PTX text or cubin for CUDA, hsaco for
 // HIP), kernel launches, and graphs captured from a stream and replayed.
@@ -57,7 +58,8 @@ struct GpuDeviceInfo {
   /// The marketing name ("NVIDIA H100 80GB HBM3").
   std::string name;
   /// The compilation target: "sm_90" (compute capability) or "gfx942"
-  /// (gcnArchName without its feature suffixes).
+  /// (gcnArchName without its feature suffixes); empty for the simulator,
+  /// which runs code built for any chip.
   std::string arch;
   /// Threads of a warp (32) or wavefront (64 on CDNA).
   unsigned subgroupWidth = 0;
@@ -70,7 +72,7 @@ struct GpuDeviceInfo {
   /// Device memory in bytes.
   uint64_t totalMemory = 0;
 
-  /// "cuda:0", "hip:1".
+  /// "cuda:0", "hip:1", "sim".
   std::string getSpec() const;
   /// One line: spec, name, arch, units, subgroup, shared memory, memory.
   std::string describe() const;
@@ -104,8 +106,8 @@ private:
 /// classes implement the protected driver calls.
 class GpuDevice {
 public:
-  /// Opens the device a spec names: "cuda:N" or "hip:N" ("cuda" and "hip"
-  /// alone mean device 0).
+  /// Opens the device a spec names: "cuda:N", "hip:N" or "sim" ("cuda",
+  /// "hip" and "sim:0" mean device 0).
   static llvm::Expected<std::unique_ptr<GpuDevice>> open(llvm::StringRef spec);
   /// Opens device `index` of `vendor`.
   static llvm::Expected<std::unique_ptr<GpuDevice>> open(Vendor vendor,
@@ -130,6 +132,9 @@ public:
   uint64_t getSharedMemoryPerBlock() const { return info.sharedMemoryPerBlock; }
   uint64_t getTotalMemory() const { return info.totalMemory; }
   std::string getSpec() const { return info.getSpec(); }
+  /// Whether this is the simulator (SimDevice), which runs the host copies
+  /// of the kernels instead of their PTX or hsaco.
+  bool isSimulator() const { return info.vendor == Vendor::Sim; }
 
   /// Makes the device current on the calling thread (the other methods do
   /// it themselves).
@@ -145,6 +150,10 @@ public:
   /// Allocates device memory, or managed memory the host can use too.
   llvm::Expected<void *> allocate(size_t bytes, bool hostShared = false);
   llvm::Error free(void *pointer);
+  /// Says what the allocation at `pointer` holds ("the weights"), for error
+  /// messages of devices that check accesses (the simulator); the label
+  /// lives as long as the allocation. Other devices ignore it.
+  virtual void nameAllocation(void *pointer, llvm::StringRef label) {}
   /// Copies, asynchronous on `stream`: the host side must stay valid until
   /// the stream is synchronised.
   llvm::Error copyToDevice(void *dst, const void *src, size_t bytes,
@@ -278,8 +287,9 @@ struct DeviceDescription {
 };
 
 /// Every device the runtime can run on: "cpu" (the host: triple, CPU, cores)
-/// first, then every CUDA and HIP device the drivers see. A driver that is
-/// unavailable or fails adds a line to `notes` (when given) instead.
+/// first, then "sim" (the simulator, always there), then every CUDA and HIP
+/// device the drivers see. A driver that is unavailable or fails adds a line
+/// to `notes` (when given) instead.
 std::vector<DeviceDescription>
 listDevices(std::vector<std::string> *notes = nullptr);
 

@@ -50,6 +50,8 @@ StringRef mm::gpu::getVendorName(Vendor vendor) {
     return "cuda";
   case Vendor::Hip:
     return "hip";
+  case Vendor::Sim:
+    return "sim";
   }
   llvm_unreachable("unknown GPU vendor");
 }

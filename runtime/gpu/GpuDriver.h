@@ -36,10 +36,11 @@
 
 namespace mm::gpu {
 
-/// The GPU vendors the runtime drives.
-enum class Vendor { Cuda, Hip };
+/// The GPU vendors the runtime drives, and the simulator (SimDevice.h),
+/// which runs the host copies of any vendor's kernels on the CPU.
+enum class Vendor { Cuda, Hip, Sim };
 
-/// "cuda" or "hip": how device specs and messages spell the vendor.
+/// "cuda", "hip" or "sim": how device specs and messages spell the vendor.
 llvm::StringRef getVendorName(Vendor vendor);
 
 namespace detail {

@@ -276,7 +276,12 @@ MM_MGPU_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/,
   GpuDevice *device = current("mgpuMemAlloc");
   if (!device)
     return nullptr;
-  return take("mgpuMemAlloc", device->allocate(sizeBytes, isHostShared));
+  void *pointer =
+      take("mgpuMemAlloc", device->allocate(sizeBytes, isHostShared));
+  // The compiled code's own buffers, as the simulator's errors name them.
+  if (pointer)
+    device->nameAllocation(pointer, "a temporary buffer from mgpuMemAlloc");
+  return pointer;
 }
 
 MM_MGPU_EXPORT void mgpuMemFree(void *ptr, void * /*stream*/) {

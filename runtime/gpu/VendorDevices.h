@@ -1,7 +1,8 @@
 //===- VendorDevices.h - CUDA and HIP devices behind GpuDevice --*- C++ -*-===//
 //
 // Private to runtime/gpu: what GpuDevice.cpp needs from the vendor files
-// (CudaDevice.cpp, HipDevice.cpp). Indices are checked by the caller.
+// (CudaDevice.cpp, HipDevice.cpp, SimDevice.cpp). Indices are checked by the
+// caller.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +20,10 @@ llvm::Expected<std::unique_ptr<GpuDevice>> openCudaDevice(int index);
 llvm::Expected<int> countHipDevices();
 llvm::Expected<GpuDeviceInfo> queryHipDevice(int index);
 llvm::Expected<std::unique_ptr<GpuDevice>> openHipDevice(int index);
+
+/// The simulator (SimDevice.cpp): one device, index 0.
+GpuDeviceInfo querySimDevice();
+std::unique_ptr<GpuDevice> openSimDevice();
 
 } // namespace mm::gpu::detail
 

@@ -345,8 +345,8 @@ TEST_F(CompiledGpuModelTest, TheRunnerReportsDevicesItCannotUse) {
                 .find("hip: driver unavailable"),
             std::string::npos);
   EXPECT_EQ(message(openModelRunner(artifact("cuda-sm_80"), onDevice("tpu:0"))),
-            "bad device 'tpu:0': expected cpu, cuda:N or hip:N (N a device "
-            "index, 0 for the first device)");
+            "bad device 'tpu:0': expected cpu, cuda:N, hip:N (N a device "
+            "index, 0 for the first device) or sim (the GPU simulator)");
   EXPECT_NE(message(openModelRunner(artifact("cuda-sm_80"), onDevice("cuda:3")))
                 .find("no such device"),
             std::string::npos);

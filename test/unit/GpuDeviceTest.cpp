@@ -52,17 +52,22 @@ TEST_F(GpuDeviceTest, ListsTheHostAndEveryDevice) {
   setEnv("FAKE_CUDA_DEVICES", "2");
   std::vector<std::string> notes;
   std::vector<DeviceDescription> devices = listDevices(&notes);
-  ASSERT_EQ(devices.size(), 3u);
+  ASSERT_EQ(devices.size(), 4u);
   EXPECT_EQ(devices[0].spec, "cpu");
   EXPECT_TRUE(StringRef(devices[0].description)
                   .starts_with(llvm::sys::getProcessTriple()))
       << devices[0].description;
   EXPECT_TRUE(StringRef(devices[0].description).contains("hardware thread"));
-  EXPECT_EQ(devices[1].spec, "cuda:0");
-  EXPECT_EQ(devices[1].description,
+  // The simulator is always there, after the host.
+  EXPECT_EQ(devices[1].spec, "sim");
+  EXPECT_TRUE(StringRef(devices[1].description)
+                  .starts_with("GPU simulator (host CPU, "))
+      << devices[1].description;
+  EXPECT_EQ(devices[2].spec, "cuda:0");
+  EXPECT_EQ(devices[2].description,
             "Fake CUDA Device 0, sm_90, 4 multiprocessors, subgroup 32, 48 "
             "KiB shared memory per block (227 KiB opt-in), 1.0 GiB");
-  EXPECT_EQ(devices[2].spec, "cuda:1");
+  EXPECT_EQ(devices[3].spec, "cuda:1");
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_TRUE(StringRef(notes[0]).starts_with(
       "hip: driver unavailable (/nonexistent/libamdhip64.so: cannot open "
@@ -98,11 +103,11 @@ TEST_F(GpuDeviceTest, OpensASpecWithItsProperties) {
 TEST_F(GpuDeviceTest, RejectsBadSpecs) {
   for (const char *spec :
        {"", "cpu", "gpu:0", "cuda:", "cuda:x", "cuda:-1", "cuda:1x",
-        "hip:99999999999", "cuda0", "CUDA:0", "cuda:0:1"})
+        "hip:99999999999", "cuda0", "CUDA:0", "cuda:0:1", "sim:", "simulator"})
     EXPECT_EQ(message(GpuDevice::open(spec)),
               "bad device spec '" + std::string(spec) +
-                  "': expected cuda:N or hip:N (N a device index, 0 for the "
-                  "first device)");
+                  "': expected cuda:N, hip:N (N a device index, 0 for the "
+                  "first device) or sim (the simulator)");
 }
 
 TEST_F(GpuDeviceTest, NamesTheDeviceCountForAnIndexOutOfRange) {
@@ -131,11 +136,12 @@ TEST_F(GpuDeviceTest, AMissingDriverIsUnavailable) {
       "shared object file"))
       << error;
 
-  // The host is always there.
+  // The host and the simulator are always there.
   std::vector<std::string> notes;
   std::vector<DeviceDescription> devices = listDevices(&notes);
-  ASSERT_EQ(devices.size(), 1u);
+  ASSERT_EQ(devices.size(), 2u);
   EXPECT_EQ(devices[0].spec, "cpu");
+  EXPECT_EQ(devices[1].spec, "sim");
   EXPECT_EQ(notes.size(), 2u);
 }
 
