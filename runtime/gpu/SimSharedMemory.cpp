@@ -9,6 +9,10 @@
 
 using namespace mm::gpu::sim;
 
+void SimSharedMemory::AlignedDelete::operator()(uint8_t *pointer) const {
+  ::operator delete(pointer, std::align_val_t(kAlignment));
+}
+
 void SimSharedMemory::nextInterval() {
   if (interval == std::numeric_limits<uint32_t>::max()) {
     std::fill(shadow.begin(), shadow.end(), ByteShadow());
@@ -21,12 +25,14 @@ void SimSharedMemory::nextInterval() {
 void SimSharedMemory::beginBlock(uint64_t bytes) {
   if (bytes > capacity) {
     // 64-byte aligned, for host copies that use wide vector accesses.
-    memory.reset(new (std::align_val_t(64)) uint8_t[bytes]);
+    memory.reset(static_cast<uint8_t *>(
+        ::operator new(bytes, std::align_val_t(kAlignment))));
     capacity = bytes;
     shadow.resize(bytes);
   }
   blockBytes = bytes;
-  std::memset(memory.get(), kPoison, bytes);
+  if (bytes)
+    std::memset(memory.get(), kPoison, bytes);
   nextInterval();
   blockStart = interval;
 }

@@ -22,6 +22,7 @@
 #ifndef MM_RUNTIME_GPU_SIMSHAREDMEMORY_H
 #define MM_RUNTIME_GPU_SIMSHAREDMEMORY_H
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -33,6 +34,9 @@ public:
   /// The byte every block's shared memory starts as: 0xff bytes read as NaN
   /// (f32, f16) and -1 (integers).
   static constexpr uint8_t kPoison = 0xff;
+
+  /// The alignment of the memory.
+  static constexpr size_t kAlignment = 64;
 
   /// A thread id the shadow uses for "none".
   static constexpr uint16_t kNoThread = 0xffff;
@@ -78,7 +82,11 @@ private:
   /// would wrap.
   void nextInterval();
 
-  std::unique_ptr<uint8_t[]> memory;
+  /// Frees what beginBlock allocated (64-byte aligned).
+  struct AlignedDelete {
+    void operator()(uint8_t *pointer) const;
+  };
+  std::unique_ptr<uint8_t[], AlignedDelete> memory;
   uint64_t capacity = 0;
   uint64_t blockBytes = 0;
   std::vector<ByteShadow> shadow;
