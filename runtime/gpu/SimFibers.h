@@ -24,7 +24,8 @@
 
 #include <cstddef>
 
-// MM_SIM_UCONTEXT_FIBERS forces the fallback (to test it on x86-64).
+// MM_SIM_UCONTEXT_FIBERS forces the fallback, to test it on x86-64 (define
+// it for all of runtime/gpu: it changes SimFiberContext).
 #if defined(__x86_64__) && defined(__ELF__) && !defined(MM_SIM_UCONTEXT_FIBERS)
 #define MM_SIM_ASSEMBLY_FIBERS 1
 #else
