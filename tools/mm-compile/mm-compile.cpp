@@ -18,7 +18,9 @@
 //   artifact  the compiled model: a shared library with its manifest
 // Without --emit, -o FILE writes the artifact and stdout gets the mm IR.
 // --fusion picks the fusion strategy; --gemm-* and --scan-channels size the
-// kernels (the tuning knobs, recorded in the manifest).
+// kernels (the tuning knobs, recorded in the manifest). --host-cpu names the
+// CPU the host code is for when the artifact runs on another machine (a GPU
+// machine: bench/gpu_pack.sh).
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +33,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -43,6 +46,9 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
+#include "llvm/TargetParser/X86TargetParser.h"
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -88,6 +94,13 @@ cl::opt<std::string> dumpKernels(
     cl::desc("GPU targets: also write each kernel module as compiled (PTX "
              "text or hsaco) to DIR/<kernel>.ptx|.hsaco"),
     cl::value_desc("DIR"), cl::cat(category));
+cl::opt<std::string> hostCpu(
+    "host-cpu",
+    cl::desc("The CPU the artifact's host code is compiled for: native (this "
+             "machine's, default) or an x86-64 CPU name such as x86-64-v3, "
+             "for an artifact that runs on another machine (the runtime "
+             "refuses one built for CPU features its machine lacks)"),
+    cl::value_desc("native|cpu"), cl::init("native"), cl::cat(category));
 cl::opt<int64_t> threadsPerBlock(
     "threads-per-block",
     cl::desc("Threads per block of the GPU kernels, to 1024 (default: the "
@@ -122,6 +135,43 @@ cl::opt<int64_t>
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "mm-compile") << message << "\n";
   return 1;
+}
+
+/// The host target --host-cpu names: this machine's CPU and every feature it
+/// has, or a named x86-64 CPU with exactly the ISA features that CPU
+/// implies (the names the runtime checks against its machine's features).
+llvm::Expected<mm::HostTarget> hostTarget() {
+  mm::HostTarget target = mm::HostTarget::detect();
+  if (hostCpu == "native")
+    return target;
+  llvm::Triple triple(target.triple);
+  if (!triple.isX86() || !triple.isArch64Bit())
+    return llvm::createStringError(
+        "--host-cpu=" + hostCpu + ": only x86-64 CPUs can be named (this "
+        "machine is " + target.triple + "); use --host-cpu=native");
+  if (llvm::X86::parseArchX86(hostCpu, /*Only64Bit=*/true) ==
+      llvm::X86::CK_None) {
+    llvm::SmallVector<llvm::StringRef> names;
+    llvm::X86::fillValidCPUArchList(names, /*Only64Bit=*/true);
+    return llvm::createStringError("--host-cpu=" + hostCpu +
+                                   ": not an x86-64 CPU (native, or one of " +
+                                   llvm::join(names, ", ") + ")");
+  }
+  llvm::SmallVector<llvm::StringRef> features;
+  llvm::X86::getFeaturesForCPU(hostCpu, features, /*NeedPlus=*/false);
+  // The manifest lists the features the runtime checks against its
+  // machine's (CompiledModel::checkTarget): those host detection reports
+  // at all. The others (x87, ...) every x86-64 CPU has, and no machine
+  // would report them.
+  llvm::StringMap<bool> detectable = llvm::sys::getHostCPUFeatures();
+  llvm::SmallVector<std::string> listed;
+  for (llvm::StringRef feature : features)
+    if (detectable.contains(feature))
+      listed.push_back(("+" + feature).str());
+  llvm::sort(listed);
+  target.cpu = hostCpu;
+  target.features = llvm::join(listed, ",");
+  return target;
 }
 } // namespace
 
@@ -233,9 +283,11 @@ int main(int argc, char **argv) {
   }
 
   if (level == EmitLevel::Artifact) {
-    if (llvm::Error err =
-            mm::writeHostArtifact(**module, mm::HostTarget::detect(),
-                                  outputPath, gpu ? &*targetInfo : nullptr))
+    llvm::Expected<mm::HostTarget> host = hostTarget();
+    if (!host)
+      return fail(llvm::toString(host.takeError()));
+    if (llvm::Error err = mm::writeHostArtifact(
+            **module, *host, outputPath, gpu ? &*targetInfo : nullptr))
       return fail(llvm::toString(std::move(err)));
     return 0;
   }
