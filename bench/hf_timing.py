@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
 """Times the compiled GPU artifact against Hugging Face transformers.
 
-On the device machine: prefill tokens/s (512 and 2048 tokens) and decode
-tokens/s (128 tokens) of MambaForCausalLM with random weights of the config's
-shape, eager PyTorch and torch.compile, against `mm-bench ARTIFACT --device
-cuda:0 --random-weights` in the same run; prints a markdown table of the
-rates and the ratios (ours / theirs) and writes hf_timing.json under --out.
+On the device machine: prefill tokens/s (--prompts, default 512 and 2048
+tokens) and decode tokens/s (--generate, default 128 steps) of
+MambaForCausalLM with random weights of the config's shape, eager PyTorch and
+torch.compile, against `mm-bench ARTIFACT --device cuda:0 --random-weights`
+in the same run; prints a markdown table of the rates and the ratios (ours /
+theirs) and writes hf_timing.json under --out.
+
+Each measurement is written to hf_timing.json as soon as it is taken and a
+failing one (torch.compile on a long prompt, say) is recorded as its error,
+so a run stopped by a time limit (bench/gpu_run.sh gives it one) still
+leaves what it measured. --compile-prompts bounds the prompts torch.compile
+is timed on: transformers' Mamba without the mamba_ssm kernels scans token
+by token in Python, which torch.compile unrolls, and compiling that for
+thousands of tokens takes minutes.
 """
 
 import argparse
@@ -16,9 +25,6 @@ import time
 
 import torch
 from transformers import MambaConfig, MambaForCausalLM
-
-PROMPTS = (512, 2048)
-GENERATE = 128
 
 
 def hf_model(config_path):
@@ -33,32 +39,36 @@ def hf_model(config_path):
     return MambaForCausalLM(config).cuda().eval()
 
 
-def rate(fn, tokens, repeats=3):
-    fn()  # warm-up (and compilation)
+def rate(fn, tokens, repeats):
+    """Tokens per second: the mean over `repeats` runs after one warm-up
+    (which compiles, for torch.compile), timed with the device synchronised
+    before and after each."""
+    fn()
     torch.cuda.synchronize()
-    best = []
+    rates = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         torch.cuda.synchronize()
-        best.append(tokens / (time.perf_counter() - start))
-    return sum(best) / len(best)
+        rates.append(tokens / (time.perf_counter() - start))
+    return sum(rates) / len(rates)
 
 
-def hf_rates(model):
-    out = {}
+def hf_rates(model, prompts, generate, repeats, record):
     vocab = model.config.vocab_size
-    for length in PROMPTS:
+    for length in prompts:
         ids = torch.randint(0, vocab, (1, length), device="cuda")
         with torch.no_grad():
-            out[f"pp{length}"] = rate(lambda: model(ids), length)
-    ids = torch.randint(0, vocab, (1, 16), device="cuda")
-    with torch.no_grad():
-        out[f"tg{GENERATE}"] = rate(
-            lambda: model.generate(ids, max_new_tokens=GENERATE,
-                                   min_new_tokens=GENERATE, do_sample=False),
-            GENERATE)
-    return out
+            record(f"pp{length}", lambda: rate(lambda: model(ids), length,
+                                               repeats))
+    if generate:
+        ids = torch.randint(0, vocab, (1, 16), device="cuda")
+        with torch.no_grad():
+            record(f"tg{generate}", lambda: rate(
+                lambda: model.generate(ids, max_new_tokens=generate,
+                                       min_new_tokens=generate,
+                                       do_sample=False),
+                generate, repeats))
 
 
 def main():
@@ -66,35 +76,86 @@ def main():
     parser.add_argument("--mm-bench", required=True)
     parser.add_argument("--artifact", required=True)
     parser.add_argument("--config", required=True)
+    parser.add_argument("--device", default="cuda:0",
+                        help="where mm-bench runs the artifact")
+    parser.add_argument("--prompts", default="512,2048",
+                        help="prompt lengths, comma-separated")
+    parser.add_argument("--generate", type=int, default=128,
+                        help="decode steps (0: none)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--compile-prompts", default=None,
+                        help="prompt lengths torch.compile is timed on "
+                        "(default: --prompts)")
+    parser.add_argument("--modes", default="eager,compile",
+                        help="which transformers runs: eager, compile")
     parser.add_argument("--out", default=".")
     args = parser.parse_args()
+    prompts = [int(p) for p in args.prompts.split(",") if p]
+    compile_prompts = prompts if args.compile_prompts is None else [
+        int(p) for p in args.compile_prompts.split(",") if p]
+    modes = args.modes.split(",")
 
-    ours = json.loads(subprocess.check_output([
-        args.mm_bench, args.artifact, "--device", "cuda:0", "--random-weights",
-        "-p", ",".join(map(str, PROMPTS)), "-n", str(GENERATE), "-r", "3",
-        "-o", "json"]))
-    ours = {r["test"]: r["avg_ts"] for r in ours}
+    results = {"device": torch.cuda.get_device_name(),
+               "torch": torch.__version__,
+               "artifact": os.path.basename(args.artifact),
+               "ours": {}, "transformers_eager": {},
+               "transformers_compile": {}, "errors": {}}
+    path = os.path.join(args.out, "hf_timing.json")
+
+    def save():
+        with open(path, "w") as f:
+            json.dump(results, f, indent=2)
+
+    command = [args.mm_bench, args.artifact, "--device", args.device,
+               "--random-weights", "-p", ",".join(map(str, prompts)),
+               "-n", str(args.generate), "-r", str(args.repeats), "-o",
+               "json"]
+    try:
+        ours = json.loads(subprocess.check_output(command))
+        results["ours"] = {r["test"]: r["avg_ts"] for r in ours}
+    except (subprocess.CalledProcessError, ValueError) as e:
+        results["errors"]["ours"] = str(e)
+    save()
+
+    def recorder(key):
+        def record(test, measure):
+            try:
+                results[key][test] = measure()
+            except Exception as e:  # a failed compile, out of memory, ...
+                results["errors"][f"{key}/{test}"] = repr(e)[:500]
+            save()
+        return record
+
     model = hf_model(args.config)
-    eager = hf_rates(model)
-    compiled_model = torch.compile(model)
-    compiled = hf_rates(compiled_model)
+    if "eager" in modes:
+        hf_rates(model, prompts, args.generate, args.repeats,
+                 recorder("transformers_eager"))
+    if "compile" in modes:
+        hf_rates(torch.compile(model), compile_prompts, args.generate,
+                 args.repeats, recorder("transformers_compile"))
 
-    results = {"device": torch.cuda.get_device_name(), "ours": ours,
-               "transformers_eager": eager,
-               "transformers_compile": compiled}
-    with open(os.path.join(args.out, "hf_timing.json"), "w") as f:
-        json.dump(results, f, indent=2)
     print()
-    print(f"Timings on {results['device']} (tokens/s; ratio = ours / theirs):")
+    print(f"Timings on {results['device']} (tokens/s; ratio = ours / "
+          f"theirs; -: not measured):")
     print()
     print("| test | ours | transformers | ratio | torch.compile | ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for test in ours:
-        e, c = eager.get(test), compiled.get(test)
-        if e is None:
-            continue
-        print(f"| {test} | {ours[test]:.1f} | {e:.1f} | {ours[test] / e:.2f}x "
-              f"| {c:.1f} | {ours[test] / c:.2f}x |")
+
+    def cell(value, ours):
+        if value is None:
+            return "- | -"
+        ratio = f"{ours / value:.2f}x" if ours is not None else "-"
+        return f"{value:.1f} | {ratio}"
+
+    tests = list(dict.fromkeys(
+        list(results["ours"]) + list(results["transformers_eager"])))
+    for test in tests:
+        ours = results["ours"].get(test)
+        print(f"| {test} | {'-' if ours is None else f'{ours:.1f}'} | "
+              f"{cell(results['transformers_eager'].get(test), ours)} | "
+              f"{cell(results['transformers_compile'].get(test), ours)} |")
+    for key, error in results["errors"].items():
+        print(f"\nnot measured: {key}: {error}")
 
 
 if __name__ == "__main__":
