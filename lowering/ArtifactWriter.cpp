@@ -113,19 +113,37 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
   }
   manifest->getAsObject()->insert({"target", std::move(targetObject)});
 
+  std::string json;
+  llvm::raw_string_ostream(json) << *manifest;
+  llvm::Expected<std::string> library =
+      compileHostLibrary(module, target, [&](llvm::Module &llvmModule) {
+        // The manifest, as a C string the runtime finds with dlsym.
+        llvm::Constant *text =
+            llvm::ConstantDataArray::getString(llvmModule.getContext(), json);
+        new llvm::GlobalVariable(llvmModule, text->getType(),
+                                 /*isConstant=*/true,
+                                 llvm::GlobalValue::ExternalLinkage, text,
+                                 "mm_manifest");
+      });
+  if (!library)
+    return library.takeError();
+  std::string sealed = sealArtifact(*library);
+  return writeFileSafely(path, [&](llvm::raw_ostream &os) {
+    os << sealed;
+    return llvm::Error::success();
+  });
+}
+
+llvm::Expected<std::string> mm::compileHostLibrary(
+    mlir::ModuleOp module, const HostTarget &target,
+    llvm::function_ref<void(llvm::Module &)> addToModule) {
   llvm::LLVMContext context;
   auto translated = translate(module, context);
   if (!translated)
     return translated.takeError();
   std::unique_ptr<llvm::Module> llvmModule = std::move(*translated);
-
-  // The manifest, as a C string the runtime finds with dlsym.
-  std::string json;
-  llvm::raw_string_ostream(json) << *manifest;
-  llvm::Constant *text = llvm::ConstantDataArray::getString(context, json);
-  new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, text,
-                           "mm_manifest");
+  if (addToModule)
+    addToModule(*llvmModule);
 
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
@@ -135,6 +153,11 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
   if (!llvmTarget)
     return makeError("no LLVM target for " + target.triple + ": " + error);
   llvm::TargetOptions options;
+  // Constructors (a GPU artifact's kernel module load) in .init_array,
+  // which the dynamic loader runs: LLVM's default, .ctors, is run only by
+  // the C runtime's start files, which a library linked by ld.lld alone
+  // does not have, so the constructors would silently never run.
+  options.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
       llvm::Triple(target.triple), target.cpu, target.features, options,
       llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
@@ -210,16 +233,12 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
   int status = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
                                          &message);
   if (status != 0)
-    return makeError(llvm::Twine("linking ") + path + " failed" +
+    return makeError(llvm::Twine("linking failed") +
                      (message.empty() ? "" : ": " + message));
   auto library = llvm::MemoryBuffer::getFile(linked, /*IsText=*/false,
                                              /*RequiresNullTerminator=*/false);
   if (!library)
     return makeError("cannot read the linked library: " +
                      library.getError().message());
-  std::string sealed = sealArtifact((*library)->getBuffer());
-  return writeFileSafely(path, [&](llvm::raw_ostream &os) {
-    os << sealed;
-    return llvm::Error::success();
-  });
+  return (*library)->getBuffer().str();
 }

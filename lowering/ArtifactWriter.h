@@ -14,9 +14,15 @@
 #include "lowering/TargetInfo.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/FunctionExtras.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Error.h"
 
 #include <string>
+
+namespace llvm {
+class Module;
+} // namespace llvm
 
 namespace mm {
 
@@ -31,6 +37,13 @@ void registerArtifactTranslations(mlir::DialectRegistry &registry);
 
 /// The module (LLVM dialect, after mm-host-pipeline) as LLVM IR text.
 llvm::Expected<std::string> translateToLLVMIR(mlir::ModuleOp module);
+
+/// Compiles an LLVM-dialect module for `target` (LLVM -O3, code generation,
+/// ld.lld) into a shared library and returns its bytes. `addToModule` may
+/// add to the LLVM IR module first (the artifact's manifest).
+llvm::Expected<std::string> compileHostLibrary(
+    mlir::ModuleOp module, const HostTarget &target,
+    llvm::function_ref<void(llvm::Module &)> addToModule = nullptr);
 
 /// Compiles the module's host code for `target` and writes the artifact to
 /// `path`. With `device` (a GPU target), the module's kernels are already
