@@ -103,7 +103,10 @@ def SimulatorKernels : Pass<"mm-simulator-kernels", "mlir::ModuleOp"> {
   let options = [
     Option<"targetSpec", "target", "std::string",
            /*default=*/"\"cuda:sm_90\"",
-           "The GPU target the kernels are for (its warp width)">
+           "The GPU target the kernels are for (its warp width)">,
+    Option<"dropDeviceCode", "drop-device-code", "bool", /*default=*/"false",
+           "Erase the gpu.modules after copying their kernels (for running "
+           "kernels on the simulator only)">
   ];
   let dependentDialects = [
     "::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect",

@@ -190,6 +190,40 @@ std::string rocmToolkit() {
 
 } // namespace
 
+/// The host side of a GPU module to the LLVM dialect: the entry points that
+/// launch kernels (gpu-to-llvm) and the kernels' host copies, with their
+/// table for the simulator.
+static void addHostCodeToLLVMPasses(OpPassManager &pm) {
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createSimulatorKernelTable());
+}
+
+llvm::Error mm::buildSimulatorPipeline(OpPassManager &pm,
+                                       const CompilePipelineOptions &options) {
+  llvm::Expected<TargetInfo> checked = checkOptions(
+      options, "mm-simulator-pipeline", "cuda:sm_90", TargetNeed::Gpu);
+  if (!checked)
+    return checked.takeError();
+  SimulatorKernelsOptions simulator;
+  simulator.targetSpec = checked->spec();
+  simulator.dropDeviceCode = true;
+  pm.addPass(createSimulatorKernels(simulator));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  addHostCodeToLLVMPasses(pm);
+  pm.addPass(createCanonicalizerPass());
+  return llvm::Error::success();
+}
+
 llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
                                  const CompilePipelineOptions &options) {
   llvm::Expected<TargetInfo> checked =
@@ -242,16 +276,7 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
   // The host code (and the kernels' host copies).
-  pm.addPass(createConvertVectorToLLVMPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createGpuToLLVMConversionPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
-  pm.addPass(createSimulatorKernelTable());
+  addHostCodeToLLVMPasses(pm);
   // The kernels, serialised into the module: PTX text (the driver compiles
   // it for the device it runs on) or an hsaco.
   GpuModuleToBinaryPassOptions binary;
@@ -325,6 +350,11 @@ void mm::registerPipelines() {
       "The GPU lowering: kernels for the target's gpu.module (NVVM or "
       "ROCDL), serialised, and host code that launches them",
       buildGpuPipeline);
+  registerCheckedPipeline(
+      "mm-simulator-pipeline",
+      "The host copies of a module's GPU kernels alone, down to the LLVM "
+      "dialect (mm-sim-kernel runs them on the simulator)",
+      buildSimulatorPipeline);
   registerCheckedPipeline("mm-host-pipeline",
                           "The host (CPU) lowering down to the LLVM dialect",
                           buildHostPipeline);

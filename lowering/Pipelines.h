@@ -109,6 +109,12 @@ llvm::Error buildGpuPipeline(mlir::OpPassManager &pm,
 /// ConvertToLLVM patterns convert-gpu-to-nvvm/-rocdl and gpu-to-llvm
 /// collect from each dialect in a module (without them, the control flow
 /// and arithmetic inside kernels are left half converted).
+/// The host copies of the GPU kernels of a module (a gpu.module and no
+/// entry points), alone, down to the LLVM dialect: what mm-sim-kernel runs
+/// on the simulator device.
+llvm::Error buildSimulatorPipeline(mlir::OpPassManager &pm,
+                                   const CompilePipelineOptions &options);
+
 void registerLoweringInterfaces(mlir::DialectRegistry &registry);
 
 /// Registers every pipeline with the pass registry.

@@ -823,6 +823,12 @@ public:
         return signalPassFailure();
     numKernels = kernels.size();
     MLIRContext *context = module.getContext();
+    if (dropDeviceCode) {
+      for (auto gpuModule :
+           llvm::make_early_inc_range(module.getOps<gpu::GPUModuleOp>()))
+        gpuModule.erase();
+      module->removeAttr(gpu::GPUDialect::getContainerModuleAttrName());
+    }
     module->setAttr(sim::kSitesAttr, ArrayAttr::get(context, sites));
     module->setAttr(sim::kTargetAttr,
                     StringAttr::get(context, target->spec()));

@@ -23,7 +23,8 @@ config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["mm-opt", "mm-compile", "mm-init-weights", "mm-run", "mm-bench"],
+    ["mm-opt", "mm-compile", "mm-init-weights", "mm-run", "mm-bench",
+     "mm-sim-kernel"],
     [config.mm_tools_dir])
 llvm_config.add_tool_substitutions(
     ["split-file", "llvm-nm", "llvm-readelf", "llvm-objdump", "llvm-strings"],
