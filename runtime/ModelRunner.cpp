@@ -127,6 +127,7 @@ public:
                                             int32_t token) override {
     return model->decode({token}, states[index]);
   }
+  gpu::GpuDevice *getDevice() const override { return device.get(); }
 
 private:
   // The model goes before the device it runs on.

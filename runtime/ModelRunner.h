@@ -42,6 +42,10 @@ public:
   /// One token of sequence `index` (of the last prefill); logits [V].
   virtual llvm::Expected<std::vector<float>> decode(size_t index,
                                                     int32_t token) = 0;
+  /// The GPU (or the simulator) compiled code runs on; null on the host and
+  /// for the reference executor. mm-bench reads the simulator's counters
+  /// through it.
+  virtual gpu::GpuDevice *getDevice() const { return nullptr; }
 };
 
 /// Whether `path` is a compiled artifact (an ELF shared library).

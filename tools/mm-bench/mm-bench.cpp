@@ -2,7 +2,8 @@
 //
 // mm-bench MODEL [--weights FILE | --random-weights] [-p 512[,8192]]
 //          [-n 128] [-r 5] [--backend=reference|cpu]
-//          [--device cpu|cuda:N|hip:N] [-o md|json]
+//          [--device cpu|sim|cuda:N|hip:N] [-o md|json]
+//          [--counters [--chip h100|h200|mi300x]]
 // mm-bench --list-devices
 //
 // Measures, like llama-bench, prompt processing (ppP: a P-token prompt from a
@@ -12,10 +13,20 @@
 // folder (the reference executor) or an artifact (compiled code, on the host or
 // on the GPU --device names; the backend column says which).
 //
+// With --device sim, --counters prints after each test what the simulator
+// counted in its last run (per kernel kind: launches, threads, global and
+// shared bytes, barriers, FLOPs) and a roofline time for the chip --chip
+// names, labelled an ESTIMATE (tools/mm-bench/CounterReport.h,
+// docs/roofline.md); -o json puts them in each test's "counters" and prints
+// the tables on stderr.
+//
 //===----------------------------------------------------------------------===//
 
 #include "runtime/ModelRunner.h"
+#include "runtime/gpu/SimDevice.h"
+#include "tools/ChipPeaks.h"
 #include "tools/RunnerFlags.h"
+#include "tools/mm-bench/CounterReport.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -27,6 +38,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <sys/resource.h>
 
 namespace cl = llvm::cl;
@@ -63,11 +75,24 @@ cl::opt<BackendKind> backend(
 RunnerFlags runnerFlags(category);
 cl::opt<std::string> outputFormat("o", cl::desc("Output: md (default) or json"),
                                   cl::init("md"), cl::cat(category));
+cl::opt<bool> counters(
+    "counters",
+    cl::desc("--device sim: what the simulator counted in each test's last "
+             "run, by kernel kind, with a roofline ESTIMATE for --chip"),
+    cl::cat(category));
+cl::opt<std::string>
+    chipName("chip",
+             cl::desc("The chip of the --counters estimate: h100, h200 or "
+                      "mi300x (default: h100 for CUDA artifacts, mi300x for "
+                      "HIP ones)"),
+             cl::value_desc("chip"), cl::cat(category));
 
 struct Result {
   std::string test;
   unsigned prompt = 0, generated = 0;
   std::vector<double> samples; ///< tokens per second
+  /// With --counters: the simulator's counts of the last run.
+  std::optional<TestCounters> counts;
   double mean() const {
     double sum = 0;
     for (double s : samples)
@@ -92,10 +117,18 @@ std::vector<int32_t> promptOf(unsigned length, int64_t vocab) {
   return tokens;
 }
 
+/// Runs a test once and returns its rate. With `simulator`, its counters
+/// are reset where the timed part starts and read into `counts` where it
+/// ends, so they hold exactly what was timed.
 llvm::Expected<double> timeOnce(ModelRunner &runner, unsigned prompt,
-                                unsigned steps) {
+                                unsigned steps,
+                                gpu::SimDevice *simulator = nullptr,
+                                std::vector<gpu::SimKernelCounters> *counts =
+                                    nullptr) {
   const int64_t vocab = runner.config().vocabSize;
   std::vector<int32_t> tokens = promptOf(prompt, vocab);
+  if (simulator)
+    simulator->resetCounters();
   auto start = std::chrono::steady_clock::now();
   auto logits = runner.prefill({tokens}, steps == 0 ? PromptLogits::Last
                                                     : PromptLogits::None);
@@ -106,8 +139,13 @@ llvm::Expected<double> timeOnce(ModelRunner &runner, unsigned prompt,
     seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
+    if (simulator)
+      *counts = simulator->getCounters();
     return prompt / seconds;
   }
+  // tgN counts the decode steps only, not the one-token prompt.
+  if (simulator)
+    simulator->resetCounters();
   start = std::chrono::steady_clock::now();
   int32_t token = 1;
   for (unsigned i = 0; i < steps; ++i) {
@@ -120,6 +158,8 @@ llvm::Expected<double> timeOnce(ModelRunner &runner, unsigned prompt,
   seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
+  if (simulator)
+    *counts = simulator->getCounters();
   return steps / seconds;
 }
 
@@ -138,6 +178,20 @@ llvm::Error run() {
     if (length == 0)
       return error("-p 0: a prompt needs at least one token (give lengths "
                    "of 1 or more, or -n alone for decode)");
+  if (chipName.getNumOccurrences() && !counters)
+    return error("--chip names the chip of the --counters estimate: add "
+                 "--counters");
+  // Only the simulator counts what kernels do; a GPU's own counters are
+  // read with its profiler (ncu), never estimated here.
+  if (counters &&
+      llvm::StringRef(runnerFlags.device).split(':').first != "sim")
+    return error("--counters needs --device sim (the simulator counts what "
+                 "the kernels do; --device " +
+                 runnerFlags.device + " has no counters)");
+  const ChipPeaks *chip = nullptr;
+  if (chipName.getNumOccurrences() && !(chip = findChipPeaks(chipName)))
+    return error("--chip=" + chipName + ": unknown chip (one of " +
+                 listChipNames() + ")");
   RunnerOptions options;
   options.weightsPath = weightsPath;
   if (backend.getNumOccurrences())
@@ -147,6 +201,17 @@ llvm::Error run() {
   auto runner = openModelRunner(modelPath, options);
   if (!runner)
     return runner.takeError();
+  gpu::SimDevice *simulator = nullptr;
+  if (counters) {
+    gpu::GpuDevice *device = (*runner)->getDevice();
+    if (!device || !(simulator = gpu::SimDevice::get(*device)))
+      return error("--counters: " + modelPath +
+                   " does not run on the simulator (a GPU artifact does, "
+                   "with --device sim)");
+    if (!chip)
+      chip = findChipPeaks((*runner)->backendName() == "hip" ? "mi300x"
+                                                             : "h100");
+  }
   std::vector<unsigned> lengths(promptLengths.begin(), promptLengths.end());
   if (lengths.empty())
     lengths.push_back(512);
@@ -156,13 +221,19 @@ llvm::Error run() {
   if (generated > 0)
     results.push_back({"tg" + std::to_string(generated), 1, generated, {}});
   for (Result &result : results) {
+    std::vector<gpu::SimKernelCounters> counts;
     for (unsigned i = 0; i < warmups + repetitions; ++i) {
-      auto rate = timeOnce(**runner, result.prompt, result.generated);
+      auto rate = timeOnce(**runner, result.prompt, result.generated,
+                           simulator, &counts);
       if (!rate)
         return rate.takeError();
       if (i >= warmups) // the first runs warm up
         result.samples.push_back(*rate);
     }
+    if (simulator)
+      result.counts = TestCounters{
+          result.test, result.generated ? result.generated : result.prompt,
+          std::move(counts)};
   }
 
   std::string model = llvm::sys::path::stem(modelPath).str();
@@ -174,7 +245,7 @@ llvm::Error run() {
   const int64_t peakBytes = int64_t(usage.ru_maxrss) * 1024;
   if (outputFormat == "json") {
     llvm::json::Array array;
-    for (const Result &result : results)
+    for (const Result &result : results) {
       array.push_back(llvm::json::Object{
           {"model", model},
           {"backend", (*runner)->backendName()},
@@ -187,6 +258,13 @@ llvm::Error run() {
           {"state_bytes_per_sequence", stateBytes},
           {"prefill_chunk", int64_t(runnerFlags.prefillChunk)},
           {"peak_rss_bytes", peakBytes}});
+      if (result.counts) {
+        array.back().getAsObject()->insert(
+            {"counters", countersToJson(*result.counts, *chip)});
+        // The tables too, where they do not break the JSON.
+        printCounters(llvm::errs(), *result.counts, *chip);
+      }
+    }
     llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(array)))
                  << "\n";
     return llvm::Error::success();
@@ -199,6 +277,9 @@ llvm::Error run() {
         (*runner)->backendName().str().c_str(),
         static_cast<long long>(stateBytes), result.test.c_str(), result.mean(),
         result.stddev());
+  for (const Result &result : results)
+    if (result.counts)
+      printCounters(llvm::outs(), *result.counts, *chip);
   return llvm::Error::success();
 }
 } // namespace
