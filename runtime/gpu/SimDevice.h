@@ -16,9 +16,10 @@
 //     (MM_SIM_THREADS overrides their number), at the warp width and with
 //     the limits of the chip each kernel was built for; they check
 //     out-of-bounds indices, shared-memory ranges, races and reads of
-//     unwritten shared memory, and barriers and shuffles that not every
-//     thread reaches. A failed check fails the launch with an error naming
-//     the kernel, block, thread, buffer and source location.
+//     unwritten shared memory, and barriers, shuffles and warp-level
+//     matrix operations (SimMatrix.h) that not every thread reaches. A
+//     failed check fails the launch with an error naming the kernel, block,
+//     thread, buffer and source location.
 //   - Streams and events are tokens (everything is done when a call
 //     returns); graphs record launches (with their parameter values), copies
 //     and fills, and replay them.

@@ -108,6 +108,68 @@ int32_t mmsim_shared_access(MMSimThread *thread, uint64_t offset,
 void mmsim_out_of_bounds(MMSimThread *thread, int32_t site, int32_t dim,
                          int64_t index, int64_t size);
 
+/// The warp-level matrix operations mmsim_matrix_multiply computes: NVIDIA
+/// mma.sync (warps of 32; nvgpu.mma_sync) and AMD MFMA (wavefronts of 64;
+/// amdgpu.mfma). Each lane's fragments are flat arrays, in the row-major
+/// order of the MLIR vector the op takes (the counts per lane are after
+/// each name: A, B, C/D); runtime/gpu/SimMatrix.cpp says which lane holds
+/// which element, and from which section of which document.
+enum MMSimMatrixShape {
+  /// mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32: A 4x2 f16, B 2x2
+  /// f16, C/D 2x2 f32.
+  MMSIM_MMA_M16N8K16_F16_F32 = 1,
+  /// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32: A 4x2 bf16, B 2x2
+  /// bf16, C/D 2x2 f32.
+  MMSIM_MMA_M16N8K16_BF16_F32 = 2,
+  /// mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32: A 2x2 f16, B 1x2
+  /// f16, C/D 2x2 f32.
+  MMSIM_MMA_M16N8K8_F16_F32 = 3,
+  /// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32: A 4x1, B 2x1, C/D
+  /// 2x2, all f32; A and B are read as tf32 (the low 13 bits of each f32's
+  /// mantissa ignored, as the hardware does).
+  MMSIM_MMA_M16N8K8_TF32_F32 = 4,
+  /// mma.sync.aligned.m16n8k4.row.col.f32.tf32.tf32.f32: A 2x1, B 1x1, C/D
+  /// 2x2, all f32; A and B are read as tf32.
+  MMSIM_MMA_M16N8K4_TF32_F32 = 5,
+  /// v_mfma_f32_32x32x8_f16: A 4 f16, B 4 f16, C/D 16 f32.
+  MMSIM_MFMA_F32_32X32X8_F16 = 6,
+  /// v_mfma_f32_16x16x16_f16: A 4 f16, B 4 f16, C/D 4 f32.
+  MMSIM_MFMA_F32_16X16X16_F16 = 7,
+  /// v_mfma_f32_32x32x8_bf16 (the bf16_1k variant): A 4 bf16, B 4 bf16, C/D
+  /// 16 f32.
+  MMSIM_MFMA_F32_32X32X8_BF16 = 8,
+  /// v_mfma_f32_16x16x16_bf16 (the bf16_1k variant): A 4 bf16, B 4 bf16,
+  /// C/D 4 f32.
+  MMSIM_MFMA_F32_16X16X16_BF16 = 9,
+  /// v_mfma_f32_16x16x4_f32 (one block): A 1 f32, B 1 f32, C/D 4 f32.
+  MMSIM_MFMA_F32_16X16X4_F32 = 10,
+  /// v_mfma_f32_32x32x2_f32 (one block): A 1 f32, B 1 f32, C/D 16 f32.
+  MMSIM_MFMA_F32_32X32X2_F32 = 11,
+};
+
+/// Warp-level matrix multiply-accumulate, D = A * B + C, products and sums
+/// in f32 (inputs are the instruction's types, converted exactly). Every
+/// lane of the warp calls it with pointers to ITS fragments, each a flat
+/// array of elements in the row-major order of the MLIR vector the op
+/// takes (e.g. nvgpu.mma_sync m16n8k16 f16: A is vector<4x2xf16>, element
+/// [i][j] at index 2*i+j; f16 and bf16 elements are 16-bit), and `d` where
+/// its D fragment goes. The lanes' fragments are laid out as the PTX ISA
+/// (mma.sync) or the AMD CDNA3 ISA (MFMA) says. `shape` is an
+/// MMSimMatrixShape, the same in every lane; every lane of the warp must
+/// take part (a warp collective, like mmsim_shuffle); `d` may be `c`.
+/// Counts 2*M*N*K FLOPs per warp.
+void mmsim_matrix_multiply(MMSimThread *thread, int32_t shape, const void *a,
+                           const void *b, const void *c, void *d, int32_t site);
+/// nvgpu.ldmatrix (ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].shared.b16):
+/// lane l gives the shared-memory byte offset of row (l % 8) of matrix
+/// (l / 8) (lanes beyond 8*count are ignored as the PTX ISA says); each lane
+/// receives its fragment (count 32-bit registers, 2 b16 elements each) in
+/// `result`. The reads go through the shared-memory checks (bounds, races,
+/// unwritten bytes) as the lane that gave the row address. Warps of 32
+/// only; every lane must take part, with the same count and transpose.
+void mmsim_load_matrix(MMSimThread *thread, uint64_t rowOffset, int32_t count,
+                       int32_t transpose, void *result, int32_t site);
+
 /// The host copy of one kernel.
 typedef void (*MMSimKernelFn)(void **params, MMSimThread *thread);
 

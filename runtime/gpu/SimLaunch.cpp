@@ -5,6 +5,7 @@
 #include "runtime/gpu/SimFibers.h"
 #include "runtime/gpu/SimSharedMemory.h"
 
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/MathExtras.h"
@@ -106,7 +107,13 @@ struct Launch {
 };
 
 /// Where a thread of a cooperative block is.
-enum class ThreadState : uint8_t { Runnable, AtBarrier, AtShuffle, Finished };
+enum class ThreadState : uint8_t {
+  Runnable,
+  AtBarrier,
+  AtShuffle,
+  AtCollective, // a warp collective other than a shuffle (WarpCollective)
+  Finished
+};
 
 /// One thread of a cooperative block: its fiber, what the host copy sees,
 /// and where it waits.
@@ -122,6 +129,10 @@ struct ThreadFiber {
   int32_t width = 0;
   int32_t mode = 0;
   uint64_t result = 0;
+  // The warp collective it waits in, its variant and its part.
+  const WarpCollective *collective = nullptr;
+  int32_t variant = 0;
+  void *part = nullptr;
 };
 
 } // namespace
@@ -262,10 +273,45 @@ std::string describeWait(const Worker &worker, uint32_t linear) {
     return "waits at a barrier (" + table.describeSite(fiber.site) + ")";
   case ThreadState::AtShuffle:
     return "waits at a shuffle (" + table.describeSite(fiber.site) + ")";
+  case ThreadState::AtCollective:
+    return std::string("waits at a ") + fiber.collective->noun + " (" +
+           table.describeSite(fiber.site) + ")";
   case ThreadState::Runnable:
     break;
   }
   return "runs";
+}
+
+/// Whether thread `linear` waits at a warp-level operation.
+bool waitsInWarp(const Worker &worker, uint32_t linear) {
+  const ThreadState state = worker.fibers[linear].state;
+  return state == ThreadState::AtShuffle || state == ThreadState::AtCollective;
+}
+
+/// Whether two lanes wait at the same warp-level operation, alike.
+bool sameWarpWait(const ThreadFiber &one, const ThreadFiber &other) {
+  if (one.state != other.state || one.site != other.site)
+    return false;
+  if (one.state == ThreadState::AtShuffle)
+    return one.width == other.width && one.mode == other.mode;
+  return one.collective == other.collective && one.variant == other.variant;
+}
+
+/// describeWait, with what the lane passed to its warp-level operation.
+std::string describeWarpWait(const Worker &worker, uint32_t linear) {
+  const ThreadFiber &fiber = worker.fibers[linear];
+  std::string text = describeWait(worker, linear) + " with ";
+  if (fiber.state == ThreadState::AtShuffle)
+    return text + "width " + std::to_string(fiber.width) + ", mode " +
+           std::to_string(fiber.mode);
+  return text + fiber.collective->describeVariant(fiber.variant);
+}
+
+/// "shuffle", "matrix multiply": what thread `linear` waits at.
+std::string warpWaitNoun(const Worker &worker, uint32_t linear) {
+  const ThreadFiber &fiber = worker.fibers[linear];
+  return fiber.state == ThreadState::AtShuffle ? "shuffle"
+                                               : fiber.collective->noun;
 }
 
 /// Exchanges the values of one warp's lanes [first, first + count), all at
@@ -325,46 +371,64 @@ bool releaseWaits(Worker &worker, uint32_t threads, uint32_t finished) {
     const ThreadFiber &leader = worker.fibers[first];
     bool together = true;
     for (uint32_t lane = 0; lane < count && together; ++lane)
-      together = worker.fibers[first + lane].state == ThreadState::AtShuffle;
+      together = waitsInWarp(worker, first + lane);
     if (!together)
       continue;
     for (uint32_t lane = 1; lane < count; ++lane) {
       const ThreadFiber &other = worker.fibers[first + lane];
-      if (other.site == leader.site && other.width == leader.width &&
-          other.mode == leader.mode)
+      if (sameWarpWait(leader, other))
         continue;
+      const bool shuffles = leader.state == ThreadState::AtShuffle &&
+                            other.state == ThreadState::AtShuffle;
       launch.fail(worker.describeBlock() + ": the lanes of warp " +
-                  Twine(first / warp) + " meet at different shuffles: thread " +
+                  Twine(first / warp) + " meet at different " +
+                  (shuffles ? "shuffles" : "warp operations") + ": thread " +
                   worker.describeThread(first) + " " +
-                  describeWait(worker, first) + " with width " +
-                  Twine(leader.width) + ", mode " + Twine(leader.mode) +
-                  ", thread " + worker.describeThread(first + lane) + " " +
-                  describeWait(worker, first + lane) + " with width " +
-                  Twine(other.width) + ", mode " + Twine(other.mode));
+                  describeWarpWait(worker, first) + ", thread " +
+                  worker.describeThread(first + lane) + " " +
+                  describeWarpWait(worker, first + lane));
       return false;
     }
-    exchange(worker, first, count);
+    if (leader.state == ThreadState::AtShuffle) {
+      exchange(worker, first, count);
+    } else {
+      llvm::SmallVector<void *, 64> parts;
+      for (uint32_t lane = 0; lane < count; ++lane)
+        parts.push_back(worker.fibers[first + lane].part);
+      const std::string error =
+          leader.collective->complete(leader.variant, parts);
+      if (!error.empty()) {
+        launch.fail(worker.describeBlock() + ": warp " + Twine(first / warp) +
+                    ": " + error + " (" +
+                    launch.table.describeSite(leader.site) + ")");
+        return false;
+      }
+      for (uint32_t lane = 0; lane < count; ++lane)
+        worker.fibers[first + lane].state = ThreadState::Runnable;
+    }
     released = true;
   }
   if (released)
     return true;
 
-  // A shuffle that not every lane of its warp reaches.
+  // A shuffle or other warp collective that not every lane of its warp
+  // reaches.
   for (uint32_t linear = 0; linear < threads; ++linear) {
-    if (worker.fibers[linear].state != ThreadState::AtShuffle)
+    if (!waitsInWarp(worker, linear))
       continue;
     const uint32_t first = linear - linear % warp;
     const uint32_t count = std::min(warp, threads - first);
     for (uint32_t other = first; other < first + count; ++other) {
-      if (worker.fibers[other].state == ThreadState::AtShuffle)
+      if (waitsInWarp(worker, other))
         continue;
+      const std::string noun = warpWaitNoun(worker, linear);
       launch.fail(worker.describeBlock() + ": not every lane of warp " +
-                  Twine(first / warp) + " reaches the shuffle: thread " +
+                  Twine(first / warp) + " reaches the " + noun + ": thread " +
                   worker.describeThread(linear) + " " +
                   describeWait(worker, linear) + " while thread " +
                   worker.describeThread(other) + " (lane " +
                   Twine(other - first) + ") " + describeWait(worker, other) +
-                  "; every lane of a warp must take part in a shuffle");
+                  "; every lane of a warp must take part in a " + noun);
       return false;
     }
   }
@@ -647,6 +711,49 @@ Error sim::takeSimStrayCallError() {
   if (strayError.empty())
     return Error::success();
   return makeError(std::exchange(strayError, std::string()));
+}
+
+//===----------------------------------------------------------------------===//
+// Warp collectives (SimLaunch.h)
+//===----------------------------------------------------------------------===//
+
+bool sim::canJoinWarpCollective(MMSimThread *thread, const char *function,
+                                int32_t site) {
+  Worker *worker = claim(thread, function);
+  if (!worker)
+    return false;
+  if (worker->launch->kernel.cooperative)
+    return true;
+  worker->failThread(*thread, "calls " + Twine(function) + " (" +
+                                  worker->launch->table.describeSite(site) +
+                                  "), but the kernel table marks the kernel "
+                                  "non-cooperative, so its lanes cannot "
+                                  "meet (a compiler bug)");
+  return false;
+}
+
+void sim::waitAtWarpCollective(MMSimThread *thread,
+                               const WarpCollective &collective,
+                               int32_t variant, void *part, int32_t site) {
+  Worker &worker = *static_cast<Worker *>(thread->simulator);
+  ThreadFiber &fiber = worker.fibers[worker.linearId(*thread)];
+  fiber.state = ThreadState::AtCollective;
+  fiber.site = site;
+  fiber.collective = &collective;
+  fiber.variant = variant;
+  fiber.part = part;
+  worker.host.yield(fiber.fiber);
+  fiber.collective = nullptr;
+  fiber.part = nullptr;
+}
+
+void sim::failSimThread(MMSimThread *thread, const Twine &what) {
+  static_cast<Worker *>(thread->simulator)->failThread(*thread, what);
+}
+
+std::string sim::describeSimSite(MMSimThread *thread, int32_t site) {
+  return static_cast<Worker *>(thread->simulator)
+      ->launch->table.describeSite(site);
 }
 
 //===----------------------------------------------------------------------===//

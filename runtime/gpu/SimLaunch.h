@@ -7,7 +7,9 @@
 // a shared counter. The threads of a block run one after another, or, for
 // a kernel that needs them to meet (barriers, shuffles, shared memory), as
 // fibers (SimFibers.h) with a round-robin scheduler. The mmsim_* callbacks
-// of SimKernelAbi.h live here too.
+// of SimKernelAbi.h live here too, but for the warp-level matrix operations
+// (SimMatrix.cpp), which park their lanes through the warp collectives
+// below.
 //
 // Private to runtime/gpu.
 //
@@ -22,9 +24,13 @@
 #include "runtime/gpu/SimMemory.h"
 #include "runtime/gpu/SimWorkerPool.h"
 
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/Twine.h"
 #include "llvm/Support/Error.h"
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace mm::gpu::sim {
@@ -57,6 +63,39 @@ private:
   SimWorkerPool pool;
   std::vector<std::unique_ptr<Worker>> workers;
 };
+
+/// A warp-level operation other than a shuffle (SimMatrix.cpp): every lane
+/// of a warp parks at it with its part, and once all of them wait at the
+/// same one (same site and variant), it completes once for the warp, on
+/// the worker, from every lane's part. A lane that returns or waits at
+/// something else fails the launch, as for shuffles.
+struct WarpCollective {
+  /// What the lanes wait at, for messages: "matrix multiply".
+  const char *noun;
+  /// The variant (what every lane must pass alike: a shape), for messages.
+  std::string (*describeVariant)(int32_t variant);
+  /// Completes the operation of one warp from the parts of its lanes
+  /// (`parts[lane]`; fewer than the warp width when the block ends in a
+  /// partial warp). Returns "" or what is wrong, which fails the launch.
+  std::string (*complete)(int32_t variant, llvm::ArrayRef<void *> parts);
+};
+
+/// Whether `thread` may take part in a warp collective at `site`: false
+/// after recording a call from outside a launch, or failing the launch of
+/// a kernel its table marks non-cooperative (`function` names the callback
+/// in both messages).
+bool canJoinWarpCollective(MMSimThread *thread, const char *function,
+                           int32_t site);
+/// Parks `thread` (for which canJoinWarpCollective said yes) at
+/// `collective` with its `part` (which must live until this returns);
+/// returns once the warp's operation completed.
+void waitAtWarpCollective(MMSimThread *thread, const WarpCollective &collective,
+                          int32_t variant, void *part, int32_t site);
+/// Fails the launch for something `thread` did (for which
+/// canJoinWarpCollective said yes), naming its kernel, block and thread.
+void failSimThread(MMSimThread *thread, const llvm::Twine &what);
+/// "site 3: nvgpu.mma_sync at k.mlir:4:5" for the launch `thread` runs in.
+std::string describeSimSite(MMSimThread *thread, int32_t site);
 
 /// The first mmsim_* call made outside any launch since the last call (a
 /// host copy called by hand, or a thread that is not a simulated one):
