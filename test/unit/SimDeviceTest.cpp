@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "RuntimeTestUtil.h"
+#include "SimTestUtil.h"
 
 #include "runtime/gpu/MgpuAbi.h"
 #include "runtime/gpu/SimDevice.h"
@@ -22,109 +22,23 @@
 
 #include <cmath>
 #include <cstring>
-#include <deque>
 #include <map>
-#include <random>
 #include <vector>
 
 using namespace mm::gpu;
 using mm::testing::message;
+using mm::testing::openLibrary;
+using mm::testing::Params;
+using mm::testing::randomFloats;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 namespace {
 
-/// The kernel parameters of a launch: values kept at stable addresses, and
-/// the array of pointers to them the launch takes.
-class Params {
-public:
-  template <typename T> Params &add(T value) {
-    static_assert(sizeof(T) <= 8, "one parameter holds 8 bytes at most");
-    values.emplace_back();
-    std::memcpy(values.back().data(), &value, sizeof(T));
-    pointers.push_back(values.back().data());
-    return *this;
-  }
-  /// A rank-1 memref: allocated, aligned, offset, size, stride.
-  Params &memref(void *data, int64_t size, int64_t stride = 1,
-                 int64_t offset = 0) {
-    return add(data).add(data).add(offset).add(size).add(stride);
-  }
-  void **get() { return pointers.data(); }
-
-private:
-  std::deque<std::array<uint8_t, 8>> values;
-  std::vector<void *> pointers;
-};
-
-std::vector<float> randomFloats(size_t count, unsigned seed) {
-  std::mt19937 random(seed);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  std::vector<float> values(count);
-  for (float &value : values)
-    value = uniform(random);
-  return values;
-}
-
-/// dlopen, failing the test when the library does not open.
-void *openLibrary(const char *path) {
-  void *library = ::dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  EXPECT_NE(library, nullptr) << ::dlerror();
-  return library;
-}
-
-class SimDeviceTest : public ::testing::Test {
+class SimDeviceTest : public mm::testing::SimKernelTest {
 protected:
   void SetUp() override {
-    llvm::consumeError(takeSimStrayCallError());
-    // More workers than this machine may have cores: blocks run
-    // concurrently whatever the machine.
-    device = std::make_unique<SimDevice>(4);
-    cudaLibrary = openLibrary(MM_SIM_TEST_KERNELS_CUDA);
-    hipLibrary = openLibrary(MM_SIM_TEST_KERNELS_HIP);
-    ASSERT_TRUE(cudaLibrary && hipLibrary);
-    llvm::Expected<GpuModule> module = device->loadHostKernels(cudaLibrary);
-    ASSERT_TRUE(bool(module)) << message(module.takeError());
-    cudaModule = *module;
-    module = device->loadHostKernels(hipLibrary);
-    ASSERT_TRUE(bool(module)) << message(module.takeError());
-    hipModule = *module;
-  }
-
-  void TearDown() override {
-    EXPECT_EQ(message(takeSimStrayCallError()), "");
-    device.reset();
-    for (void *library : {cudaLibrary, hipLibrary})
-      if (library)
-        ::dlclose(library);
-  }
-
-  /// Kernel `name` of the cuda:sm_90 library (or of `module`).
-  GpuFunction kernel(const char *name, GpuModule module = nullptr) {
-    llvm::Expected<GpuFunction> function =
-        device->getFunction(module ? module : cudaModule, name);
-    EXPECT_TRUE(bool(function)) << message(function.takeError());
-    return function ? *function : nullptr;
-  }
-
-  /// Device memory holding `values`.
-  template <typename T> T *upload(const std::vector<T> &values) {
-    llvm::Expected<void *> memory = device->allocate(values.size() * sizeof(T));
-    EXPECT_TRUE(bool(memory)) << message(memory.takeError());
-    if (!memory)
-      return nullptr;
-    EXPECT_EQ(message(device->copyToDevice(*memory, values.data(),
-                                           values.size() * sizeof(T))),
-              "");
-    return static_cast<T *>(*memory);
-  }
-
-  template <typename T> std::vector<T> download(const T *data, size_t count) {
-    std::vector<T> values(count);
-    EXPECT_EQ(
-        message(device->copyToHost(values.data(), data, count * sizeof(T))),
-        "");
-    return values;
+    openLibraries(MM_SIM_TEST_KERNELS_CUDA, MM_SIM_TEST_KERNELS_HIP);
   }
 
   /// Launches `name` with no parameters over `grid` blocks of `block`.
@@ -133,21 +47,6 @@ protected:
     return message(
         device->launch(kernel(name, module), grid, block, 0, nullptr, nullptr));
   }
-
-  /// The counters of kernel `name`.
-  SimKernelCounters countersOf(const std::string &name) {
-    for (const SimKernelCounters &counters : device->getCounters())
-      if (counters.name == name)
-        return counters;
-    ADD_FAILURE() << "no counters for " << name;
-    return {};
-  }
-
-  std::unique_ptr<SimDevice> device;
-  void *cudaLibrary = nullptr;
-  void *hipLibrary = nullptr;
-  GpuModule cudaModule = nullptr;
-  GpuModule hipModule = nullptr;
 };
 
 //===----------------------------------------------------------------------===//
