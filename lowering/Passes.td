@@ -94,7 +94,9 @@ def SimulatorKernels : Pass<"mm-simulator-kernels", "mlir::ModuleOp"> {
     one simulated thread (runtime/gpu/SimKernelAbi.h): ids and sizes read
     from the simulator's thread record, workgroup memory as views of the
     block's shared memory, barriers and shuffles as calls into the
-    simulator (collectives first rewritten by upstream's patterns), every
+    simulator (collectives first rewritten by upstream's patterns), the
+    matrix instructions (nvgpu.mma_sync, nvgpu.ldmatrix, amdgpu.mfma) as
+    warp-collective calls, every
     memref access bounds-checked, every shared access reported to the
     simulator's race and initialisation checks, and inline counters of
     global bytes and floating-point operations. The kernels themselves are
@@ -111,7 +113,7 @@ def SimulatorKernels : Pass<"mm-simulator-kernels", "mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
   ];
   let statistics = [
     Statistic<"numKernels", "num-kernels", "Number of kernels copied">

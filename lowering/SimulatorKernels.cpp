@@ -21,6 +21,10 @@
 //     all-reduce operations are first rewritten into shuffles, barriers and
 //     shared memory by upstream's patterns, so they run as the GPU's own
 //     lowering would;
+//   - the warp-level matrix instructions (nvgpu.mma_sync, nvgpu.ldmatrix,
+//     amdgpu.mfma) are warp-collective calls (mmsim_matrix_multiply,
+//     mmsim_load_matrix), each lane's fragments passed through stack slots;
+//     the simulator lays them out as the PTX and CDNA3 ISAs do;
 //   - every memref access is checked: an index outside its memref's bounds
 //     calls mmsim_out_of_bounds (the access is skipped, the launch fails
 //     naming the kernel, thread, buffer and index), and every shared-memory
@@ -41,7 +45,9 @@
 #include "lowering/SimulatorAbi.h"
 #include "lowering/TargetInfo.h"
 
+#include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -171,6 +177,17 @@ private:
   /// A check site: the op, where it is, and the memref it accesses if any.
   int32_t addSite(Operation *op, Value memref = Value());
   void stripMemorySpaces();
+  /// nvgpu.mma_sync, nvgpu.ldmatrix and amdgpu.mfma as warp-collective calls
+  /// into the simulator, their fragments passed through stack slots.
+  LogicalResult replaceMatrixOps();
+  /// Bytes from the block's shared memory to element `indices` of `memref`.
+  Value sharedByteOffset(Location loc, Value memref, ValueRange indices);
+  /// A stack slot (allocated at the function's entry) holding `value`, a
+  /// vector flattened to 1-D.
+  Value spill(Location loc, Value value);
+  Value stackSlot(Location loc, Type type);
+  /// Loads a value of `type` (a vector from its flat form) from a slot.
+  Value reload(Location loc, Value slot, Type type);
 
   Value threadField(Location loc, int64_t offset, Type type);
   Value threadIndex(Location loc, int64_t offset, gpu::Dimension dimension);
@@ -206,7 +223,8 @@ LogicalResult KernelCopier::run() {
   if (failed(lowerCollectives(work)) || failed(buildFunction(work)))
     return failure();
   addCounters();
-  if (failed(replaceGpuOps()) || failed(checkAccesses()))
+  if (failed(replaceMatrixOps()) || failed(replaceGpuOps()) ||
+      failed(checkAccesses()))
     return failure();
   stripMemorySpaces();
 
@@ -705,21 +723,7 @@ void KernelCopier::checkAccess(Operation *op, Value memref, ValueRange indices,
   // Shared memory: tell the simulator (races, unwritten bytes, counts)
   // where the access falls, in bytes from the block's shared memory.
   if (isShared) {
-    auto metadata =
-        memref::ExtractStridedMetadataOp::create(b, loc, memref);
-    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
-    Value sharedBase =
-        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, shared);
-    Value element = metadata.getOffset();
-    for (auto [dim, index] : llvm::enumerate(indices))
-      element = arith::AddIOp::create(
-          b, loc, element,
-          arith::MulIOp::create(b, loc, index, metadata.getStrides()[dim]));
-    int64_t elementBytes = bytesOf(type.getElementType());
-    Value offset = arith::AddIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, base, sharedBase),
-        arith::MulIOp::create(b, loc, element,
-                              indexConstant(loc, elementBytes)));
+    Value offset = sharedByteOffset(loc, memref, indices);
     auto callee = runtimeFunction(
         "mmsim_shared_access",
         FunctionType::get(context, {pointer, i64, i32, i32, i32}, {i32}));
@@ -783,6 +787,175 @@ void KernelCopier::checkAccess(Operation *op, Value memref, ValueRange indices,
   }
   op->replaceAllUsesWith(guarded.getResults());
   op->erase();
+}
+
+Value KernelCopier::sharedByteOffset(Location loc, Value memref,
+                                     ValueRange indices) {
+  auto type = cast<MemRefType>(memref.getType());
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memref);
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
+  Value sharedBase =
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, shared);
+  Value element = metadata.getOffset();
+  for (auto [dim, index] : llvm::enumerate(indices))
+    element = arith::AddIOp::create(
+        b, loc, element,
+        arith::MulIOp::create(b, loc, index, metadata.getStrides()[dim]));
+  return arith::AddIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, base, sharedBase),
+      arith::MulIOp::create(b, loc, element,
+                            indexConstant(loc, bytesOf(type.getElementType()))));
+}
+
+/// A vector type as 1-D (row-major order), how fragments go to memory.
+static Type flattened(Type type) {
+  auto vector = dyn_cast<VectorType>(type);
+  if (!vector || vector.getRank() == 1)
+    return type;
+  return VectorType::get({vector.getNumElements()}, vector.getElementType());
+}
+
+Value KernelCopier::spill(Location loc, Value value) {
+  Type type = flattened(value.getType());
+  if (type != value.getType())
+    value = vector::ShapeCastOp::create(b, loc, type, value);
+  Value slot = stackSlot(loc, type);
+  LLVM::StoreOp::create(b, loc, value, slot);
+  return slot;
+}
+
+Value KernelCopier::stackSlot(Location loc, Type type) {
+  // At the function's entry, so that a loop does not grow the stack.
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&copy.getBody().front());
+  Value one = LLVM::ConstantOp::create(b, loc, b.getI64Type(),
+                                       b.getI64IntegerAttr(1));
+  return LLVM::AllocaOp::create(b, loc,
+                                LLVM::LLVMPointerType::get(b.getContext()),
+                                type, one);
+}
+
+Value KernelCopier::reload(Location loc, Value slot, Type type) {
+  Type flat = flattened(type);
+  Value value = LLVM::LoadOp::create(b, loc, flat, slot);
+  if (flat == type)
+    return value;
+  return vector::ShapeCastOp::create(b, loc, type, value);
+}
+
+/// The simulator's name (SimKernelAbi.h) of a warp-level matrix
+/// instruction, or nullopt when it has none.
+static std::optional<int32_t> matrixShape(Operation *op) {
+  auto is = [](Type type, auto... kinds) {
+    Type element = getElementTypeOrSelf(type);
+    return (isa<decltype(kinds)>(element) || ...);
+  };
+  if (auto mma = dyn_cast<nvgpu::MmaSyncOp>(op)) {
+    std::array<int64_t, 3> shape = mma.getMmaShapeAsArray();
+    Type a = mma.getMatrixA().getType();
+    if (!getElementTypeOrSelf(mma.getMatrixC().getType()).isF32())
+      return std::nullopt;
+    bool tf32 = mma.getTf32Enabled().value_or(false);
+    if (shape == std::array<int64_t, 3>{16, 8, 16} && is(a, Float16Type()))
+      return MMSIM_MMA_M16N8K16_F16_F32;
+    if (shape == std::array<int64_t, 3>{16, 8, 16} && is(a, BFloat16Type()))
+      return MMSIM_MMA_M16N8K16_BF16_F32;
+    if (shape == std::array<int64_t, 3>{16, 8, 8} && is(a, Float16Type()))
+      return MMSIM_MMA_M16N8K8_F16_F32;
+    if (shape == std::array<int64_t, 3>{16, 8, 8} && is(a, Float32Type()) &&
+        tf32)
+      return MMSIM_MMA_M16N8K8_TF32_F32;
+    if (shape == std::array<int64_t, 3>{16, 8, 4} && is(a, Float32Type()) &&
+        tf32)
+      return MMSIM_MMA_M16N8K4_TF32_F32;
+    return std::nullopt;
+  }
+  auto mfma = dyn_cast<amdgpu::MFMAOp>(op);
+  if (!mfma || mfma.getBlocks() != 1 || mfma.getCbsz() != 0 ||
+      mfma.getAbid() != 0 || mfma.getBlgp() != amdgpu::MFMAPermB::none ||
+      mfma.getNegateA() || mfma.getNegateB() || mfma.getNegateC() ||
+      !getElementTypeOrSelf(mfma.getDestC().getType()).isF32())
+    return std::nullopt;
+  std::array<int64_t, 3> shape{mfma.getM(), mfma.getN(), mfma.getK()};
+  Type a = mfma.getSourceA().getType();
+  if (shape == std::array<int64_t, 3>{32, 32, 8} && is(a, Float16Type()))
+    return MMSIM_MFMA_F32_32X32X8_F16;
+  if (shape == std::array<int64_t, 3>{16, 16, 16} && is(a, Float16Type()))
+    return MMSIM_MFMA_F32_16X16X16_F16;
+  if (shape == std::array<int64_t, 3>{32, 32, 8} && is(a, BFloat16Type()))
+    return MMSIM_MFMA_F32_32X32X8_BF16;
+  if (shape == std::array<int64_t, 3>{16, 16, 16} && is(a, BFloat16Type()))
+    return MMSIM_MFMA_F32_16X16X16_BF16;
+  if (shape == std::array<int64_t, 3>{16, 16, 4} && is(a, Float32Type()))
+    return MMSIM_MFMA_F32_16X16X4_F32;
+  if (shape == std::array<int64_t, 3>{32, 32, 2} && is(a, Float32Type()))
+    return MMSIM_MFMA_F32_32X32X2_F32;
+  return std::nullopt;
+}
+
+LogicalResult KernelCopier::replaceMatrixOps() {
+  MLIRContext *context = b.getContext();
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  Type pointer = LLVM::LLVMPointerType::get(context);
+  SmallVector<Operation *> ops;
+  copy.walk([&](Operation *op) {
+    if (isa<nvgpu::MmaSyncOp, nvgpu::LdMatrixOp, amdgpu::MFMAOp>(op))
+      ops.push_back(op);
+  });
+  for (Operation *op : ops) {
+    cooperative = true;
+    Location loc = op->getLoc();
+    b.setInsertionPoint(op);
+    Type resultType = op->getResult(0).getType();
+    Value result = stackSlot(loc, flattened(resultType));
+    if (auto load = dyn_cast<nvgpu::LdMatrixOp>(op)) {
+      std::optional<MemoryRoot> root = rootOf(load.getSrcMemref());
+      if (!root || root->space != MemorySpace::Shared ||
+          !getElementTypeOrSelf(resultType).isF16() &&
+              !getElementTypeOrSelf(resultType).isBF16() &&
+              !getElementTypeOrSelf(resultType).isInteger(16))
+        return op->emitOpError("the simulator runs ldmatrix of 16-bit "
+                               "elements from shared memory only (kernel ")
+               << kernel.getName() << ")";
+      Value offset =
+          sharedByteOffset(loc, load.getSrcMemref(), load.getIndices());
+      auto callee = runtimeFunction(
+          "mmsim_load_matrix",
+          FunctionType::get(context, {pointer, i64, i32, i32, pointer, i32},
+                            {}));
+      func::CallOp::create(
+          b, loc, callee,
+          ValueRange{
+              thread, arith::IndexCastOp::create(b, loc, i64, offset),
+              arith::ConstantIntOp::create(b, loc, i32, load.getNumTiles()),
+              arith::ConstantIntOp::create(b, loc, i32, load.getTranspose()),
+              result,
+              arith::ConstantIntOp::create(b, loc, i32,
+                                           addSite(op, load.getSrcMemref()))});
+    } else {
+      std::optional<int32_t> shape = matrixShape(op);
+      if (!shape)
+        return op->emitOpError("the simulator has no model of this matrix "
+                               "instruction's shape, types or modifiers yet "
+                               "(kernel ")
+               << kernel.getName() << ")";
+      auto callee = runtimeFunction(
+          "mmsim_matrix_multiply",
+          FunctionType::get(
+              context, {pointer, i32, pointer, pointer, pointer, pointer, i32},
+              {}));
+      func::CallOp::create(
+          b, loc, callee,
+          ValueRange{thread, arith::ConstantIntOp::create(b, loc, i32, *shape),
+                     spill(loc, op->getOperand(0)),
+                     spill(loc, op->getOperand(1)),
+                     spill(loc, op->getOperand(2)), result,
+                     arith::ConstantIntOp::create(b, loc, i32, addSite(op))});
+    }
+    op->getResult(0).replaceAllUsesWith(reload(loc, result, resultType));
+    op->erase();
+  }
+  return success();
 }
 
 void KernelCopier::stripMemorySpaces() {

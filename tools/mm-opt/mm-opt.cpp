@@ -11,12 +11,15 @@
 #include "lowering/Pipelines.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/LLVMIR/ROCDLDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "lowering/ArtifactWriter.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -35,7 +38,11 @@ int main(int argc, char **argv) {
                   mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
                   mlir::LLVM::LLVMDialect, mlir::cf::ControlFlowDialect,
                   mlir::gpu::GPUDialect, mlir::NVVM::NVVMDialect,
-                  mlir::ROCDL::ROCDLDialect>();
+                  mlir::ROCDL::ROCDLDialect,
+                  // What hand-written kernels for the simulator use
+                  // (mm-simulator-kernels: matrix instructions, vectors).
+                  mlir::nvgpu::NVGPUDialect, mlir::amdgpu::AMDGPUDialect,
+                  mlir::vector::VectorDialect>();
   // The GPU pipeline serialises kernels: target attributes and translations.
   mm::registerArtifactTranslations(registry);
   mm::registerLoweringInterfaces(registry);

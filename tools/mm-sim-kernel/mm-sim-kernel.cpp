@@ -23,12 +23,14 @@
 #include "runtime/ArtifactSeal.h"
 #include "runtime/gpu/SimDevice.h"
 
+#include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -246,9 +248,11 @@ llvm::Error printArguments(mm::gpu::GpuDevice &device,
 
 llvm::Error run() {
   DialectRegistry registry;
-  registry.insert<arith::ArithDialect, func::FuncDialect, gpu::GPUDialect,
-                  LLVM::LLVMDialect, math::MathDialect, memref::MemRefDialect,
-                  scf::SCFDialect, vector::VectorDialect>();
+  registry.insert<amdgpu::AMDGPUDialect, arith::ArithDialect,
+                  func::FuncDialect, gpu::GPUDialect, LLVM::LLVMDialect,
+                  math::MathDialect, memref::MemRefDialect,
+                  nvgpu::NVGPUDialect, scf::SCFDialect,
+                  vector::VectorDialect>();
   mm::registerArtifactTranslations(registry);
   mm::registerLoweringInterfaces(registry);
   MLIRContext context(registry);
