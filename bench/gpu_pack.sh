@@ -81,9 +81,10 @@ for model in $MODELS; do config_of "$model" > /dev/null; done
 
 echo "== runtime tools without libLLVM ($pack_build)"
 if [ ! -f "$pack_build/build.ninja" ]; then
+  mkdir -p "$pack_build"
   cmake -G Ninja -S "$root" -B "$pack_build" -DCMAKE_BUILD_TYPE=Release \
-    -DMM_STATIC_LLVM_SUPPORT=ON > "$pack_build.cmake.log" 2>&1 ||
-    { cat "$pack_build.cmake.log" >&2; exit 1; }
+    -DMM_STATIC_LLVM_SUPPORT=ON > "$pack_build/configure.log" 2>&1 ||
+    { cat "$pack_build/configure.log" >&2; exit 1; }
 fi
 ninja -C "$pack_build" -j"${NINJA_JOBS:-2}" mm-run mm-bench mm-init-weights |
   tail -1
