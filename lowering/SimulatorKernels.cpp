@@ -108,6 +108,11 @@ int64_t flopsOf(Operation *op) {
     return 0;
   if (isa<math::FmaOp>(op))
     return 2 * elementsOf(type);
+  // An atomic add, multiply, min or max of floats is one operation; an
+  // exchange none.
+  if (auto atomic = dyn_cast<memref::AtomicRMWOp>(op))
+    return atomic.getKind() == arith::AtomicRMWKind::assign ? 0
+                                                            : elementsOf(type);
   if (isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
           arith::RemFOp, arith::NegFOp, arith::CmpFOp, arith::MaximumFOp,
           arith::MinimumFOp, arith::MaxNumFOp, arith::MinNumFOp>(op) ||

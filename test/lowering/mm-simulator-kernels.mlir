@@ -50,6 +50,29 @@ module attributes {gpu.container_module} {
       gpu.return
     }
 
+    // Every thread of every block adds 1 to a shared counter atomically,
+    // then thread 0 of each block adds the block's count to the global one.
+    gpu.func @atomic_count(%out: memref<1xf32>)
+        workgroup(%count: memref<1xf32, #gpu.address_space<workgroup>>)
+        kernel {
+      %c0 = arith.constant 0 : index
+      %zero = arith.constant 0.0 : f32
+      %one = arith.constant 1.0 : f32
+      %tid = gpu.thread_id x
+      %first = arith.cmpi eq, %tid, %c0 : index
+      scf.if %first {
+        memref.store %zero, %count[%c0] : memref<1xf32, #gpu.address_space<workgroup>>
+      }
+      gpu.barrier
+      %old = memref.atomic_rmw addf %one, %count[%c0] : (f32, memref<1xf32, #gpu.address_space<workgroup>>) -> f32
+      gpu.barrier
+      scf.if %first {
+        %block = memref.load %count[%c0] : memref<1xf32, #gpu.address_space<workgroup>>
+        %total = memref.atomic_rmw addf %block, %out[%c0] : (f32, memref<1xf32>) -> f32
+      }
+      gpu.return
+    }
+
     gpu.func @warp_sum(%in: memref<?xf32>, %out: memref<?xf32>) kernel {
       %tid = gpu.thread_id x
       %x = memref.load %in[%tid] : memref<?xf32>
