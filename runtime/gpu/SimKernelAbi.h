@@ -45,7 +45,8 @@ extern "C" {
 /// Per-worker counters. The host copies add to the first three inline (the
 /// bytes of every global load and store, the floating-point operations:
 /// each add, sub, mul, div, compare, min/max, negation, and math function
-/// counts 1, an fma 2, vectors per element); the simulator adds the rest.
+/// counts 1, an fma 2, an atomic float update 1, vectors per element); the
+/// simulator adds the rest.
 typedef struct MMSimCounters {
   uint64_t globalLoadBytes;  // offset 0
   uint64_t globalStoreBytes; // offset 8
