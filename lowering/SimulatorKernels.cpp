@@ -851,51 +851,61 @@ Value KernelCopier::reload(Location loc, Value slot, Type type) {
 /// The simulator's name (SimKernelAbi.h) of a warp-level matrix
 /// instruction, or nullopt when it has none.
 static std::optional<int32_t> matrixShape(Operation *op) {
-  auto is = [](Type type, auto... kinds) {
-    Type element = getElementTypeOrSelf(type);
-    return (isa<decltype(kinds)>(element) || ...);
+  // (M, N, K, element type of A and B, the simulator's name); C and D are
+  // f32 in all of them.
+  enum class Element { F16, BF16, F32 };
+  struct Known {
+    int64_t m, n, k;
+    Element element;
+    int32_t shape;
+  };
+  static constexpr Known kMma[] = {
+      {16, 8, 16, Element::F16, MMSIM_MMA_M16N8K16_F16_F32},
+      {16, 8, 16, Element::BF16, MMSIM_MMA_M16N8K16_BF16_F32},
+      {16, 8, 8, Element::F16, MMSIM_MMA_M16N8K8_F16_F32},
+      {16, 8, 8, Element::F32, MMSIM_MMA_M16N8K8_TF32_F32},
+      {16, 8, 4, Element::F32, MMSIM_MMA_M16N8K4_TF32_F32}};
+  static constexpr Known kMfma[] = {
+      {32, 32, 8, Element::F16, MMSIM_MFMA_F32_32X32X8_F16},
+      {16, 16, 16, Element::F16, MMSIM_MFMA_F32_16X16X16_F16},
+      {32, 32, 8, Element::BF16, MMSIM_MFMA_F32_32X32X8_BF16},
+      {16, 16, 16, Element::BF16, MMSIM_MFMA_F32_16X16X16_BF16},
+      {16, 16, 4, Element::F32, MMSIM_MFMA_F32_16X16X4_F32},
+      {32, 32, 2, Element::F32, MMSIM_MFMA_F32_32X32X2_F32}};
+  auto element = [](Value value) -> std::optional<Element> {
+    Type type = getElementTypeOrSelf(value.getType());
+    if (type.isF16())
+      return Element::F16;
+    if (type.isBF16())
+      return Element::BF16;
+    if (type.isF32())
+      return Element::F32;
+    return std::nullopt;
+  };
+  auto find = [&](llvm::ArrayRef<Known> known, std::array<int64_t, 3> mnk,
+                  Value a) -> std::optional<int32_t> {
+    for (const Known &entry : known)
+      if (std::array<int64_t, 3>{entry.m, entry.n, entry.k} == mnk &&
+          element(a) == entry.element)
+        return entry.shape;
+    return std::nullopt;
   };
   if (auto mma = dyn_cast<nvgpu::MmaSyncOp>(op)) {
-    std::array<int64_t, 3> shape = mma.getMmaShapeAsArray();
-    Type a = mma.getMatrixA().getType();
-    if (!getElementTypeOrSelf(mma.getMatrixC().getType()).isF32())
+    // f32 operands are tf32 only (mma.sync has no f32 inputs).
+    if (element(mma.getMatrixC()) != Element::F32 ||
+        (element(mma.getMatrixA()) == Element::F32 &&
+         !mma.getTf32Enabled().value_or(false)))
       return std::nullopt;
-    bool tf32 = mma.getTf32Enabled().value_or(false);
-    if (shape == std::array<int64_t, 3>{16, 8, 16} && is(a, Float16Type()))
-      return MMSIM_MMA_M16N8K16_F16_F32;
-    if (shape == std::array<int64_t, 3>{16, 8, 16} && is(a, BFloat16Type()))
-      return MMSIM_MMA_M16N8K16_BF16_F32;
-    if (shape == std::array<int64_t, 3>{16, 8, 8} && is(a, Float16Type()))
-      return MMSIM_MMA_M16N8K8_F16_F32;
-    if (shape == std::array<int64_t, 3>{16, 8, 8} && is(a, Float32Type()) &&
-        tf32)
-      return MMSIM_MMA_M16N8K8_TF32_F32;
-    if (shape == std::array<int64_t, 3>{16, 8, 4} && is(a, Float32Type()) &&
-        tf32)
-      return MMSIM_MMA_M16N8K4_TF32_F32;
-    return std::nullopt;
+    return find(kMma, mma.getMmaShapeAsArray(), mma.getMatrixA());
   }
   auto mfma = dyn_cast<amdgpu::MFMAOp>(op);
   if (!mfma || mfma.getBlocks() != 1 || mfma.getCbsz() != 0 ||
       mfma.getAbid() != 0 || mfma.getBlgp() != amdgpu::MFMAPermB::none ||
       mfma.getNegateA() || mfma.getNegateB() || mfma.getNegateC() ||
-      !getElementTypeOrSelf(mfma.getDestC().getType()).isF32())
+      element(mfma.getDestC()) != Element::F32)
     return std::nullopt;
-  std::array<int64_t, 3> shape{mfma.getM(), mfma.getN(), mfma.getK()};
-  Type a = mfma.getSourceA().getType();
-  if (shape == std::array<int64_t, 3>{32, 32, 8} && is(a, Float16Type()))
-    return MMSIM_MFMA_F32_32X32X8_F16;
-  if (shape == std::array<int64_t, 3>{16, 16, 16} && is(a, Float16Type()))
-    return MMSIM_MFMA_F32_16X16X16_F16;
-  if (shape == std::array<int64_t, 3>{32, 32, 8} && is(a, BFloat16Type()))
-    return MMSIM_MFMA_F32_32X32X8_BF16;
-  if (shape == std::array<int64_t, 3>{16, 16, 16} && is(a, BFloat16Type()))
-    return MMSIM_MFMA_F32_16X16X16_BF16;
-  if (shape == std::array<int64_t, 3>{16, 16, 4} && is(a, Float32Type()))
-    return MMSIM_MFMA_F32_16X16X4_F32;
-  if (shape == std::array<int64_t, 3>{32, 32, 2} && is(a, Float32Type()))
-    return MMSIM_MFMA_F32_32X32X2_F32;
-  return std::nullopt;
+  return find(kMfma, {mfma.getM(), mfma.getN(), mfma.getK()},
+              mfma.getSourceA());
 }
 
 LogicalResult KernelCopier::replaceMatrixOps() {
