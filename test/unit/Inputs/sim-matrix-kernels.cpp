@@ -15,20 +15,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/gpu/SimKernelAbi.h"
+#include "test/unit/Inputs/SimKernelParams.h"
 
 #include <cstdint>
 #include <cstring>
 
-#define EXPORT extern "C" __attribute__((visibility("default")))
-
 namespace {
-
-/// Parameter `index` of a launch, as a T.
-template <typename T> T param(void **params, int index) {
-  T value;
-  std::memcpy(&value, params[index], sizeof(T));
-  return value;
-}
 
 /// The data of the rank-1, unit-stride memref whose descriptor starts at
 /// parameter `first`.

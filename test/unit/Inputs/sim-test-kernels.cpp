@@ -11,20 +11,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/gpu/SimKernelAbi.h"
+#include "test/unit/Inputs/SimKernelParams.h"
 
 #include <cstdint>
 #include <cstring>
 
-#define EXPORT extern "C" __attribute__((visibility("default")))
-
 namespace {
-
-/// Parameter `index` of a launch, as a T.
-template <typename T> T param(void **params, int index) {
-  T value;
-  std::memcpy(&value, params[index], sizeof(T));
-  return value;
-}
 
 /// A rank-1 memref whose descriptor starts at parameter `first`.
 template <typename T> struct Buffer {
