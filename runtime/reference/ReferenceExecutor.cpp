@@ -206,6 +206,8 @@ void ReferenceExecutor::step(int32_t token, SequenceState &state,
       // delta = softplus(dt_proj.weight . d + dt_proj.bias)
       double delta =
           softplus(dot(w.dtProj + ch * r, dtIn, r) + w.dtProjBias[ch]);
+      if (trace)
+        trace->delta[l].push_back(static_cast<float>(delta));
       // h_t = exp(delta A) h_{t-1} + (delta xc) B_t; y_t = h_t . C_t + D xc
       float *h = s.ssmState.data() + ch * n;
       const float *a = w.a.data() + ch * n;
@@ -340,6 +342,7 @@ ReferenceExecutor::prefill(llvm::ArrayRef<int32_t> tokens, SequenceState &state,
     trace->residual.assign(c.numLayers, {});
     trace->noteScores.assign(c.numLayers, {});
     trace->readTriggers.assign(c.numLayers, {});
+    trace->delta.assign(c.numLayers, {});
   }
   std::vector<float> logits(tokens.size() * c.vocabSize);
   std::vector<float> x(c.hiddenSize);

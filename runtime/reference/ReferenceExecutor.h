@@ -49,6 +49,10 @@ struct ExecutionTrace {
   std::vector<std::vector<float>> residual;
   /// [layer][t]: the note score and read trigger of each position (memory).
   std::vector<std::vector<float>> noteScores, readTriggers;
+  /// [layer][t * E + e]: the step size Δ of each position and channel, as
+  /// the scan used it, rounded to f32 (the analytic S6 ETMF of spec
+  /// section 4).
+  std::vector<std::vector<float>> delta;
 };
 
 class ReferenceExecutor {
