@@ -39,6 +39,15 @@ llvm::Error checkFinite(llvm::ArrayRef<float> logits, int64_t vocab,
   return llvm::Error::success();
 }
 
+/// An error when the last prefill ran no sequence `index` (of `sequences`).
+llvm::Error checkSequenceIndex(size_t index, size_t sequences) {
+  if (index < sequences)
+    return llvm::Error::success();
+  return makeError("no sequence " + std::to_string(index) +
+                   " to extend (the last prefill ran " +
+                   std::to_string(sequences) + ")");
+}
+
 class ReferenceRunner : public ModelRunner {
 public:
   ReferenceRunner(ModelWeights weights, int64_t chunkTokens)
@@ -50,29 +59,21 @@ public:
   prefill(const std::vector<std::vector<int32_t>> &prompts,
           PromptLogits which) override {
     states.assign(prompts.size(), executor.createState());
-    const int64_t vocab = config().vocabSize;
     std::vector<std::vector<float>> result(prompts.size());
     for (size_t i = 0; i < prompts.size(); ++i) {
-      llvm::ArrayRef<int32_t> prompt = prompts[i];
-      const int64_t time = prompt.size();
-      const int64_t chunk = chunkTokens == 0 ? time : chunkTokens;
-      if (which == PromptLogits::All)
-        result[i].reserve(time * vocab);
-      for (int64_t start = 0; start < time; start += chunk) {
-        auto logits = executor.prefill(
-            prompt.slice(start, std::min(chunk, time - start)), states[i]);
-        if (!logits)
-          return makeError("sequence " + std::to_string(i) + ": " +
-                           llvm::toString(logits.takeError()));
-        if (llvm::Error err = checkFinite(*logits, vocab, i, start))
-          return std::move(err);
-        if (which == PromptLogits::All)
-          result[i].insert(result[i].end(), logits->begin(), logits->end());
-        else if (which == PromptLogits::Last && start + chunk >= time)
-          result[i].assign(logits->end() - vocab, logits->end());
-      }
+      auto logits = run(i, prompts[i], which);
+      if (!logits)
+        return logits.takeError();
+      result[i] = std::move(*logits);
     }
     return result;
+  }
+  llvm::Expected<std::vector<float>> extend(size_t index,
+                                            llvm::ArrayRef<int32_t> tokens,
+                                            PromptLogits which) override {
+    if (llvm::Error err = checkSequenceIndex(index, states.size()))
+      return std::move(err);
+    return run(index, tokens, which);
   }
   llvm::Expected<std::vector<float>> decode(size_t index,
                                             int32_t token) override {
@@ -86,6 +87,33 @@ public:
   }
 
 private:
+  /// Runs `tokens` on states[index] in chunks; the logits `which` asks for.
+  llvm::Expected<std::vector<float>>
+  run(size_t index, llvm::ArrayRef<int32_t> tokens, PromptLogits which) {
+    const int64_t vocab = config().vocabSize;
+    const int64_t time = tokens.size();
+    const int64_t firstPosition = states[index].position;
+    const int64_t chunk = chunkTokens == 0 ? time : chunkTokens;
+    std::vector<float> result;
+    if (which == PromptLogits::All)
+      result.reserve(time * vocab);
+    for (int64_t start = 0; start < time; start += chunk) {
+      auto logits = executor.prefill(
+          tokens.slice(start, std::min(chunk, time - start)), states[index]);
+      if (!logits)
+        return makeError("sequence " + std::to_string(index) + ": " +
+                         llvm::toString(logits.takeError()));
+      if (llvm::Error err =
+              checkFinite(*logits, vocab, index, firstPosition + start))
+        return std::move(err);
+      if (which == PromptLogits::All)
+        result.insert(result.end(), logits->begin(), logits->end());
+      else if (which == PromptLogits::Last && start + chunk >= time)
+        result.assign(logits->end() - vocab, logits->end());
+    }
+    return result;
+  }
+
   ModelWeights weights;
   ReferenceExecutor executor;
   int64_t chunkTokens;
@@ -122,6 +150,20 @@ public:
       logits.push_back(std::move(*result));
     }
     return logits;
+  }
+  llvm::Expected<std::vector<float>> extend(size_t index,
+                                            llvm::ArrayRef<int32_t> tokens,
+                                            PromptLogits which) override {
+    if (llvm::Error err = checkSequenceIndex(index, states.size()))
+      return std::move(err);
+    PrefillOptions options;
+    options.logits = which;
+    options.chunkTokens = chunkTokens;
+    auto result = model->prefill(tokens, tokens.size(), states[index], options);
+    if (!result)
+      return makeError("sequence " + std::to_string(index) + ": " +
+                       llvm::toString(result.takeError()));
+    return result;
   }
   llvm::Expected<std::vector<float>> decode(size_t index,
                                             int32_t token) override {

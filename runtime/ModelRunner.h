@@ -39,6 +39,15 @@ public:
   virtual llvm::Expected<std::vector<std::vector<float>>>
   prefill(const std::vector<std::vector<int32_t>> &prompts,
           PromptLogits which = PromptLogits::Last) = 0;
+  /// Runs `tokens` on sequence `index` of the last prefill from the state it
+  /// was left in, as if they ended its prompt (spec invariant 3: prefill(a ++
+  /// b) equals prefill(a) then b), in chunks of the runner's chunkTokens;
+  /// returns the logits `which` asks for, of these tokens only. A long text
+  /// runs piece by piece this way with every position's logits, in memory
+  /// bounded by the piece. Logits that are not finite are an error.
+  virtual llvm::Expected<std::vector<float>>
+  extend(size_t index, llvm::ArrayRef<int32_t> tokens,
+         PromptLogits which = PromptLogits::All) = 0;
   /// One token of sequence `index` (of the last prefill); logits [V].
   virtual llvm::Expected<std::vector<float>> decode(size_t index,
                                                     int32_t token) = 0;

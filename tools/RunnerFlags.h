@@ -19,7 +19,11 @@
 namespace mm {
 
 struct RunnerFlags {
-  explicit RunnerFlags(llvm::cl::OptionCategory &category)
+  /// Registers the flags in `category`; `modifiers` go to every flag too
+  /// (mm-eval registers them in its subcommands with llvm::cl::sub).
+  template <typename... Modifiers>
+  explicit RunnerFlags(llvm::cl::OptionCategory &category,
+                       const Modifiers &...modifiers)
       : device("device",
                llvm::cl::desc("Where compiled code runs: cpu (default), "
                               "cuda:N or hip:N (an artifact compiled for "
@@ -27,22 +31,23 @@ struct RunnerFlags {
                               "GPU simulator)"),
                llvm::cl::init("cpu"),
                llvm::cl::value_desc("cpu|sim|cuda:N|hip:N"),
-               llvm::cl::cat(category)),
+               llvm::cl::cat(category), modifiers...),
         listDevices("list-devices", llvm::cl::desc("List the devices and exit"),
-                    llvm::cl::cat(category)),
+                    llvm::cl::cat(category), modifiers...),
         prefillChunk(
             "prefill-chunk",
             llvm::cl::desc("Tokens per sequence per step of a prefill: long "
                            "prompts run in chunks of this many, so memory "
                            "stays bounded (default 512; 0: whole prompts)"),
             llvm::cl::init(PrefillOptions().chunkTokens),
-            llvm::cl::value_desc("tokens"), llvm::cl::cat(category)),
+            llvm::cl::value_desc("tokens"), llvm::cl::cat(category),
+            modifiers...),
         allowNonFiniteWeights(
             "allow-nonfinite-weights",
             llvm::cl::desc("Load weights holding NaN or infinite values "
                            "(refused by default; a run whose logits are not "
                            "finite still fails)"),
-            llvm::cl::cat(category)) {}
+            llvm::cl::cat(category), modifiers...) {}
 
   /// Copies the flags into `options`.
   void apply(RunnerOptions &options) const {

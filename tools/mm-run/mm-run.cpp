@@ -211,18 +211,8 @@ llvm::Error run() {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
-  // llvm::cl expands every argument that starts with '@' as a response file;
-  // join "--tokens @ids.txt" into "--tokens=@ids.txt" so the file reaches
-  // parseTokens instead.
-  std::vector<std::string> joined;
-  for (int i = 0; i < argc; ++i) {
-    llvm::StringRef arg(argv[i]);
-    if ((arg == "--tokens" || arg == "-tokens") && i + 1 < argc &&
-        argv[i + 1][0] == '@')
-      joined.push_back((arg + "=" + argv[++i]).str());
-    else
-      joined.push_back(arg.str());
-  }
+  // "--tokens @ids.txt": the file goes to parseTokens, not to llvm::cl.
+  std::vector<std::string> joined = joinFileArguments(argc, argv, {"tokens"});
   std::vector<const char *> args;
   for (const std::string &arg : joined)
     args.push_back(arg.c_str());
