@@ -24,30 +24,25 @@ cl::SubCommandGroup &allCommands() {
   return group;
 }
 
-cl::OptionCategory &modelCategory() {
-  static cl::OptionCategory category("Model options");
-  return category;
-}
-
 } // namespace
 
 ModelOptions::ModelOptions()
     : modelPath(cl::Positional,
                 cl::desc("<config.json, model folder or artifact>"),
-                cl::sub(allCommands()), cl::cat(modelCategory())),
+                cl::sub(allCommands()), cl::cat(category)),
       weightsPath("weights",
                   cl::desc("Checkpoint: .safetensors, shard index, or folder "
                            "(default: the model folder)"),
                   cl::value_desc("path"), cl::sub(allCommands()),
-                  cl::cat(modelCategory())),
+                  cl::cat(category)),
       vocabularyPath(
           "vocab",
           cl::desc("The word list, one word per line (default: vocab.txt in "
                    "the model's folder, next to the config or artifact, or "
                    "next to the weights)"),
           cl::value_desc("vocab.txt"), cl::sub(allCommands()),
-          cl::cat(modelCategory())),
-      runnerFlags(modelCategory(), cl::sub(allCommands())) {}
+          cl::cat(category)),
+      runnerFlags(category, cl::sub(allCommands())) {}
 
 RunnerOptions ModelOptions::getRunnerOptions() const {
   RunnerOptions options;

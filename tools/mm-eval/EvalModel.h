@@ -27,6 +27,7 @@ namespace mm::eval {
 struct ModelOptions {
   ModelOptions();
 
+  llvm::cl::OptionCategory category{"Model options"};
   llvm::cl::opt<std::string> modelPath;
   llvm::cl::opt<std::string> weightsPath;
   llvm::cl::opt<std::string> vocabularyPath;

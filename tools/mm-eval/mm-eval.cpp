@@ -28,7 +28,9 @@ using namespace mm::eval;
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   // Every subcommand exists by now: the options they share can name them.
-  const ModelOptions &modelOptions = getModelOptions();
+  ModelOptions &modelOptions = getModelOptions();
+  // The top level lists the subcommands, not LLVM's own options.
+  llvm::cl::HideUnrelatedOptions(modelOptions.category);
   // "--tokens @ids.txt": the file goes to the token reader, not to llvm::cl
   // (which expands '@' arguments as response files).
   std::vector<std::string> joined = joinFileArguments(argc, argv, {"tokens"});
