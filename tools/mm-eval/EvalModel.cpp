@@ -152,6 +152,13 @@ mm::eval::readTokenArgument(llvm::StringRef arg, int64_t vocabSize) {
   return tokens;
 }
 
+std::string mm::eval::describeBackend(const ModelRunner &runner) {
+  std::string name = runner.backendName().str();
+  if (runner.getDevice())
+    name += " on " + getModelOptions().runnerFlags.device.getValue();
+  return name;
+}
+
 llvm::Expected<std::vector<float>>
 mm::eval::runSequence(ModelRunner &runner, llvm::ArrayRef<int32_t> tokens,
                       SequenceStart start, PromptLogits which) {

@@ -78,6 +78,10 @@ inline constexpr uint64_t kMaxTextFileBytes = uint64_t(1) << 30;
 llvm::Expected<std::vector<int32_t>> readTokenArgument(llvm::StringRef arg,
                                                        int64_t vocabSize);
 
+/// What runs the model, for reports: "reference", "cpu", or a GPU
+/// artifact's kind and the device ("cuda on sim", "hip on hip:0").
+std::string describeBackend(const ModelRunner &runner);
+
 /// Whether runSequence starts a sequence or continues it.
 enum class SequenceStart { Fresh, Continue };
 

@@ -369,7 +369,7 @@ llvm::Error mm::eval::runPasskey() {
 
   const size_t numTrials = lengths->size() * depths->size() * trialsFlag;
   const int64_t chunkTokens = getModelOptions().runnerFlags.prefillChunk;
-  llvm::StringRef backend = model ? model->runner->backendName() : "";
+  std::string backend = model ? describeBackend(*model->runner) : "";
   std::vector<Trial> trials;
   std::vector<std::vector<unsigned>> passes(
       lengths->size(), std::vector<unsigned>(depths->size(), 0));

@@ -289,7 +289,7 @@ std::string bucketName(const Bucket &bucket, llvm::StringRef separator) {
 struct Results {
   std::string textName;
   int64_t textTokens = 0;
-  llvm::StringRef backend;
+  std::string backend;
   std::vector<WindowResult> windows;
   std::optional<Score> streaming;
   std::vector<Bucket> buckets;
@@ -451,7 +451,7 @@ llvm::Error mm::eval::runPerplexity() {
     return text.takeError();
   results.textTokens = text->size();
   ModelRunner &runner = *model->runner;
-  results.backend = runner.backendName();
+  results.backend = describeBackend(runner);
 
   if (protocolFlag != Protocol::Streaming)
     for (int64_t context : *contexts) {
