@@ -6,10 +6,12 @@ MM_BUILD_DIR="${MM_BUILD_DIR:-$MM_ROOT/build}"
 MM_LLVM_DIR=/usr/lib/llvm-22
 
 # Debian packages the build and the tests need (LLVM/MLIR 22 from Debian's
-# security suite; lld-22 links AMD GPU code in later stages).
+# security suite; lld-22 links AMD GPU code in later stages; PyTorch runs
+# python/memmamba, the second implementation of the spec, in the tests).
 MM_PACKAGES=(cmake ninja-build g++ ccache python3 libgtest-dev
              llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools lld-22
-             clang-22 libclang-rt-22-dev libomp-22-dev)
+             clang-22 libclang-rt-22-dev libomp-22-dev
+             python3-torch python3-numpy)
 
 mm_install_missing() {
   local missing=()

@@ -51,3 +51,14 @@ if config.mm_fuzzer:
     config.available_features.add("fuzzer")
     llvm_config.add_tool_substitutions(
         ["mm-safetensors-fuzzer"], [os.path.dirname(config.mm_fuzzer)])
+
+# PyTorch (Debian's python3-torch, which scripts/common.sh installs) runs
+# python/memmamba, the second implementation of the spec, for the tests that
+# compare it with the reference executor and use it as a direct computation.
+import subprocess
+import sys
+if subprocess.run([sys.executable, "-c", "import torch"],
+                  stdout=subprocess.DEVNULL,
+                  stderr=subprocess.DEVNULL).returncode == 0:
+    config.available_features.add("torch")
+config.environment["PYTHONPATH"] = os.path.join(config.mm_src_root, "python")
