@@ -63,6 +63,64 @@ llvm::Error readUpTo(fs::file_t file, uint64_t maxBytes, uint64_t sizeHint,
 
 } // namespace
 
+std::string mm::describeTextPosition(StringRef origin, StringRef text,
+                                     size_t offset) {
+  StringRef before = text.take_front(offset);
+  size_t lineStart = before.rfind('\n');
+  size_t column =
+      lineStart == StringRef::npos ? offset + 1 : offset - lineStart;
+  return (origin + ":" + Twine(before.count('\n') + 1) + ":" + Twine(column))
+      .str();
+}
+
+Expected<std::vector<int32_t>>
+mm::readTokenArgument(StringRef arg, uint64_t maxFileBytes,
+                      std::optional<int64_t> vocabSize) {
+  auto error = [](const Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+  };
+  std::string origin = "--tokens";
+  std::unique_ptr<llvm::MemoryBuffer> file;
+  StringRef text = arg;
+  if (arg.consume_front("@")) {
+    auto buffer = readBoundedFile(arg, maxFileBytes, "a token file");
+    if (!buffer)
+      return buffer.takeError();
+    file = std::move(*buffer);
+    text = file->getBuffer();
+    origin = arg.str();
+  }
+  // Ids are separated by white space or commas.
+  const std::string separators = (kWhiteSpace + ",").str();
+  std::vector<int32_t> tokens;
+  for (size_t offset = text.find_first_not_of(separators); offset < text.size();
+       offset = text.find_first_not_of(separators, offset)) {
+    StringRef piece =
+        text.slice(offset, text.find_first_of(separators, offset));
+    std::string where =
+        file ? describeTextPosition(origin, text, offset) : origin;
+    auto notAnId = [&] {
+      return error(where + ": '" + piece + "' (token " + Twine(tokens.size()) +
+                   ") is not a token id");
+    };
+    int64_t id;
+    if (piece.getAsInteger(10, id))
+      return notAnId();
+    if (vocabSize && (id < 0 || id >= *vocabSize))
+      return error(where + ": token " + Twine(id) + " (token " +
+                   Twine(tokens.size()) +
+                   ") is outside the model's vocabulary (0 to " +
+                   Twine(*vocabSize - 1) + ")");
+    if (id < INT32_MIN || id > INT32_MAX)
+      return notAnId();
+    tokens.push_back(static_cast<int32_t>(id));
+    offset += piece.size();
+  }
+  if (tokens.empty())
+    return error(origin + ": no tokens");
+  return tokens;
+}
+
 std::string mm::formatByteSize(uint64_t bytes) {
   constexpr uint64_t kKiB = 1024, kMiB = kKiB << 10, kGiB = kMiB << 10;
   if (bytes >= kGiB && bytes % kGiB == 0)

@@ -3,7 +3,9 @@
 // Reading what a user names on the command line without trusting it: a file
 // read whole is read up to a limit, whatever it is (a regular file, a pipe,
 // /dev/zero), and JSON is checked for nesting depth and size before LLVM's
-// recursive parser builds it. MLIR-free, like the rest of the runtime.
+// recursive parser builds it; token ids on the command line or in a file
+// (mm-run and mm-eval --tokens) are read with errors that name the file, line
+// and column. MLIR-free, like the rest of the runtime.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,7 +19,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace mm {
 
@@ -54,6 +58,23 @@ struct JsonCounts {
 
 /// Counts `text` as above, in one pass and constant memory.
 JsonCounts countJson(llvm::StringRef text);
+
+/// The white space that separates words and ids (isspace in the C locale).
+inline constexpr llvm::StringLiteral kWhiteSpace = " \t\n\v\f\r";
+
+/// "ORIGIN:LINE:COLUMN" (both from 1) of byte `offset` of `text`, for
+/// errors.
+std::string describeTextPosition(llvm::StringRef origin, llvm::StringRef text,
+                                 size_t offset);
+
+/// Reads the token ids a --tokens argument gives: "1,2,3", or "@FILE" (of at
+/// most `maxFileBytes` bytes) of ids separated by white space or commas. A
+/// piece that is not a number, or, when `vocabSize` is given, an id outside
+/// [0, vocabSize), is an error naming the file, line and column (or
+/// --tokens) and the token's index; so is an empty list.
+llvm::Expected<std::vector<int32_t>>
+readTokenArgument(llvm::StringRef arg, uint64_t maxFileBytes,
+                  std::optional<int64_t> vocabSize = std::nullopt);
 
 /// "256 MiB", "64 KiB" or "1000 bytes": how limits on sizes are printed.
 std::string formatByteSize(uint64_t bytes);

@@ -2,6 +2,7 @@
 
 #include "runtime/WeightInit.h"
 
+#include "runtime/SplitMix64.h"
 #include "runtime/WeightNames.h"
 
 #include "llvm/ADT/StringRef.h"
@@ -13,40 +14,13 @@ using llvm::StringRef;
 
 namespace {
 
-/// SplitMix64: small, fast and the same on every platform (unlike the
-/// standard library's distributions).
-class Random {
-public:
-  explicit Random(uint64_t seed) : state(seed) {}
-
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in (0, 1).
-  double unit() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1p-53; }
-  double uniform(double low, double high) {
-    return low + (high - low) * unit();
-  }
-  double normal(double stddev) {
-    // Box-Muller.
-    double u1 = unit(), u2 = unit();
-    return stddev * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-  }
-
-private:
-  uint64_t state;
-};
-
 uint64_t streamSeed(uint64_t seed, StringRef name) {
   uint64_t hash = 0xcbf29ce484222325ull; // FNV-1a
   for (char c : name) {
     hash ^= static_cast<unsigned char>(c);
     hash *= 0x100000001b3ull;
   }
-  return Random(seed ^ hash).next();
+  return SplitMix64(seed ^ hash).next();
 }
 
 double logit(double p) { return std::log(p / (1.0 - p)); }
@@ -73,7 +47,7 @@ mm::initializeWeights(const ModelConfig &config,
     for (int64_t dim : spec.shape)
       count *= dim;
     tensor.values.resize(count);
-    Random random(streamSeed(options.seed, spec.name));
+    SplitMix64 random(streamSeed(options.seed, spec.name));
     StringRef name(spec.name);
     auto fill = [&](auto draw) {
       for (float &value : tensor.values)

@@ -99,6 +99,41 @@ TEST_F(InputFiles, DevicesAndPipesStopAtTheLimit) {
   EXPECT_EQ((*piped)->getBuffer(), text);
 }
 
+TEST_F(InputFiles, ReadsTokenArguments) {
+  auto inline_ = readTokenArgument("5,17, 3", 1 << 20);
+  ASSERT_TRUE(static_cast<bool>(inline_))
+      << llvm::toString(inline_.takeError());
+  EXPECT_EQ(*inline_, (std::vector<int32_t>{5, 17, 3}));
+  std::string ids = writeText("ids.txt", "5 17\n3,\t99\n");
+  auto file = readTokenArgument("@" + ids, 1 << 20, 100);
+  ASSERT_TRUE(static_cast<bool>(file)) << llvm::toString(file.takeError());
+  EXPECT_EQ(*file, (std::vector<int32_t>{5, 17, 3, 99}));
+
+  // Errors name the file, line and column, or --tokens.
+  std::string bad = writeText("bad.txt", "5 17\n3 x7\n");
+  EXPECT_EQ(errorOf(readTokenArgument("@" + bad, 1 << 20)),
+            bad + ":2:3: 'x7' (token 3) is not a token id");
+  EXPECT_EQ(errorOf(readTokenArgument("@" + ids, 1 << 20, 50)),
+            ids + ":2:4: token 99 (token 3) is outside the model's "
+                  "vocabulary (0 to 49)");
+  EXPECT_EQ(errorOf(readTokenArgument("1,-2", 1 << 20, 50)),
+            "--tokens: token -2 (token 1) is outside the model's vocabulary "
+            "(0 to 49)");
+  // Without a vocabulary size, an id must still fit in 32 bits.
+  EXPECT_EQ(errorOf(readTokenArgument("1,3000000000", 1 << 20)),
+            "--tokens: '3000000000' (token 1) is not a token id");
+  EXPECT_EQ(errorOf(readTokenArgument(" , ", 1 << 20)), "--tokens: no tokens");
+  EXPECT_EQ(errorOf(readTokenArgument("@" + ids, 4)),
+            ids + ": a token file larger than 4 bytes (the limit)");
+}
+
+TEST(DescribeTextPosition, LinesAndColumnsFromOne) {
+  EXPECT_EQ(describeTextPosition("f", "ab\ncd", 0), "f:1:1");
+  EXPECT_EQ(describeTextPosition("f", "ab\ncd", 1), "f:1:2");
+  EXPECT_EQ(describeTextPosition("f", "ab\ncd", 3), "f:2:1");
+  EXPECT_EQ(describeTextPosition("f", "ab\ncd", 4), "f:2:2");
+}
+
 TEST(FormatByteSize, Units) {
   EXPECT_EQ(formatByteSize(1), "1 byte");
   EXPECT_EQ(formatByteSize(1000), "1000 bytes");

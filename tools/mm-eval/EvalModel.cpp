@@ -104,52 +104,22 @@ llvm::Expected<EvalModel> mm::eval::openEvalModel(VocabularyUse use) {
   auto runner = openModelRunner(options.modelPath, options.getRunnerOptions());
   if (!runner)
     return runner.takeError();
-  const int64_t vocabSize = (*runner)->config().vocabSize;
-  if (vocabulary && int64_t(vocabulary->size()) > vocabSize)
-    return makeEvalError(
-        vocabulary->source() + ": " + llvm::Twine(vocabulary->size()) +
-        " words, more than the model's vocab_size (" + llvm::Twine(vocabSize) +
-        ", padded): not the vocabulary of " + options.modelPath);
+  if (vocabulary)
+    if (llvm::Error err = checkVocabularyFits(
+            *vocabulary, (*runner)->config().vocabSize, options.modelPath))
+      return std::move(err);
   return EvalModel{std::move(*runner), std::move(vocabulary)};
 }
 
-llvm::Expected<std::vector<int32_t>>
-mm::eval::readTokenArgument(llvm::StringRef arg, int64_t vocabSize) {
-  std::string origin = "--tokens";
-  std::unique_ptr<llvm::MemoryBuffer> file;
-  llvm::StringRef text = arg;
-  if (arg.consume_front("@")) {
-    auto buffer = readBoundedFile(arg, kMaxTextFileBytes, "a token file");
-    if (!buffer)
-      return buffer.takeError();
-    file = std::move(*buffer);
-    text = file->getBuffer();
-    origin = arg.str();
-  }
-  // Ids are separated by white space or commas.
-  const std::string separators = (kWhiteSpace + ",").str();
-  std::vector<int32_t> tokens;
-  for (size_t offset = text.find_first_not_of(separators); offset < text.size();
-       offset = text.find_first_not_of(separators, offset)) {
-    llvm::StringRef piece =
-        text.slice(offset, text.find_first_of(separators, offset));
-    std::string where =
-        file ? describeTextPosition(origin, text, offset) : origin;
-    int64_t id;
-    if (piece.getAsInteger(10, id))
-      return makeEvalError(where + ": '" + piece + "' (token " +
-                           llvm::Twine(tokens.size()) + ") is not a token id");
-    if (id < 0 || id >= vocabSize)
-      return makeEvalError(where + ": token " + llvm::Twine(id) + " (token " +
-                           llvm::Twine(tokens.size()) +
-                           ") is outside the model's vocabulary (0 to " +
-                           llvm::Twine(vocabSize - 1) + ")");
-    tokens.push_back(static_cast<int32_t>(id));
-    offset += piece.size();
-  }
-  if (tokens.empty())
-    return makeEvalError(origin + ": no tokens");
-  return tokens;
+llvm::Error mm::eval::checkVocabularyFits(const Vocabulary &vocabulary,
+                                          int64_t vocabSize,
+                                          llvm::StringRef modelPath) {
+  if (int64_t(vocabulary.size()) <= vocabSize)
+    return llvm::Error::success();
+  return makeEvalError(
+      vocabulary.source() + ": " + llvm::Twine(vocabulary.size()) +
+      " words, more than the model's vocab_size (" + llvm::Twine(vocabSize) +
+      ", padded): not the vocabulary of " + modelPath);
 }
 
 std::string mm::eval::describeBackend(const ModelRunner &runner) {

@@ -68,15 +68,13 @@ enum class VocabularyUse {
 /// error naming its file.
 llvm::Expected<EvalModel> openEvalModel(VocabularyUse use);
 
-/// The largest token or text file read.
-inline constexpr uint64_t kMaxTextFileBytes = uint64_t(1) << 30;
+/// An error naming the vocabulary's file when it holds more words than the
+/// model at `modelPath` has ids (its vocab_size).
+llvm::Error checkVocabularyFits(const Vocabulary &vocabulary, int64_t vocabSize,
+                                llvm::StringRef modelPath);
 
-/// Reads the token ids `arg` gives: "1,2,3", or "@FILE" of ids separated by
-/// white space or commas. A piece that is not a number, or an id outside
-/// [0, vocabSize), is an error naming the file, line and column (or
-/// --tokens) and the token's index; so is an empty list.
-llvm::Expected<std::vector<int32_t>> readTokenArgument(llvm::StringRef arg,
-                                                       int64_t vocabSize);
+/// The largest token or text file read (readTokenArgument's limit).
+inline constexpr uint64_t kMaxTextFileBytes = uint64_t(1) << 30;
 
 /// What runs the model, for reports: "reference", "cpu", or a GPU
 /// artifact's kind and the device ("cuda on sim", "hip on hip:0").

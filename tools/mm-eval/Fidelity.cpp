@@ -33,14 +33,13 @@
 #include "runtime/InputFiles.h"
 #include "runtime/ModelRunner.h"
 #include "runtime/ModelWeights.h"
+#include "runtime/SplitMix64.h"
 #include "runtime/WeightNames.h"
 #include "runtime/reference/ReferenceExecutor.h"
 
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -104,32 +103,6 @@ cl::opt<std::string>
 /// one call holds.
 constexpr int64_t kChunkTokens = 256;
 
-/// splitmix64: a small generator whose sequence is the same on every
-/// platform (std::uniform_int_distribution's is not), so a seed names the
-/// same positions and replacements everywhere.
-class Random {
-public:
-  explicit Random(uint64_t seed) : state(seed) {}
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [0, n), n > 0, without modulo bias.
-  uint64_t below(uint64_t n) {
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t v;
-    do
-      v = next();
-    while (v >= limit);
-    return v % n;
-  }
-
-private:
-  uint64_t state;
-};
-
 /// One perturbation: the token at `position` swapped for `replacement`.
 struct Perturbation {
   int64_t position;
@@ -143,7 +116,9 @@ llvm::Expected<std::vector<Perturbation>>
 drawPerturbations(llvm::ArrayRef<int32_t> tokens, int64_t count,
                   int64_t distance, llvm::ArrayRef<int32_t> candidates,
                   uint64_t seed) {
-  Random random(seed);
+  // SplitMix64, not std::uniform_int_distribution: a seed names the same
+  // positions and replacements on every platform.
+  SplitMix64 random(seed);
   const int64_t available = static_cast<int64_t>(tokens.size()) - distance;
   std::vector<int64_t> positions(available);
   std::iota(positions.begin(), positions.end(), 0);
@@ -378,38 +353,6 @@ void printSummary(llvm::raw_ostream &os, const FidelityResult &result,
   }
 }
 
-/// The largest token or text file read.
-constexpr uint64_t kMaxInputBytes = uint64_t(256) << 20;
-
-/// The token ids of --tokens ("1,2,3" or "@FILE" of ids separated by white
-/// space or commas).
-llvm::Expected<std::vector<int32_t>> parseTokenIds(llvm::StringRef arg) {
-  std::string origin = "--tokens";
-  std::unique_ptr<llvm::MemoryBuffer> file;
-  llvm::StringRef text = arg;
-  if (arg.consume_front("@")) {
-    auto buffer = readBoundedFile(arg, kMaxInputBytes, "a token file");
-    if (!buffer)
-      return buffer.takeError();
-    file = std::move(*buffer);
-    text = file->getBuffer();
-    origin = arg.str();
-  }
-  llvm::SmallVector<llvm::StringRef> pieces;
-  llvm::SplitString(text, pieces, " \t\r\n,");
-  std::vector<int32_t> tokens;
-  for (llvm::StringRef piece : pieces) {
-    int32_t token;
-    if (piece.getAsInteger(10, token))
-      return makeEvalError(origin + ": '" + piece + "' (token " +
-                           llvm::Twine(tokens.size()) + ") is not a token id");
-    tokens.push_back(token);
-  }
-  if (tokens.empty())
-    return makeEvalError(origin + ": no tokens");
-  return tokens;
-}
-
 /// The config of MODEL: its config.json, or an artifact's manifest (a GPU
 /// artifact is opened on the simulator when it cannot open on the host:
 /// only its manifest is used).
@@ -467,10 +410,20 @@ llvm::Error mm::eval::runFidelity() {
     vocabulary = std::move(*loaded);
   }
 
+  // The model's config (an artifact's from its manifest): its vocab_size
+  // bounds the token ids and the vocabulary.
+  auto config = loadConfigOf(options.modelPath);
+  if (!config)
+    return config.takeError();
+  if (vocabulary)
+    if (llvm::Error err = checkVocabularyFits(*vocabulary, config->vocabSize,
+                                              options.modelPath))
+      return err;
+
   // The sequence.
   std::vector<int32_t> tokens;
   if (!textPath.empty()) {
-    auto text = readBoundedFile(textPath, kMaxInputBytes, "a text file");
+    auto text = readBoundedFile(textPath, kMaxTextFileBytes, "a text file");
     if (!text)
       return text.takeError();
     auto ids = vocabulary->tokenize((*text)->getBuffer(), textPath);
@@ -480,7 +433,8 @@ llvm::Error mm::eval::runFidelity() {
     if (tokens.empty())
       return makeEvalError(textPath + ": no words");
   } else {
-    auto ids = parseTokenIds(tokenArg);
+    auto ids =
+        readTokenArgument(tokenArg, kMaxTextFileBytes, config->vocabSize);
     if (!ids)
       return ids.takeError();
     tokens = std::move(*ids);
@@ -492,11 +446,7 @@ llvm::Error mm::eval::runFidelity() {
                          llvm::Twine(time) +
                          "): every perturbed position t needs t + K < T");
 
-  // The model: its config (an artifact's from its manifest) and weights, on
-  // the reference executor.
-  auto config = loadConfigOf(options.modelPath);
-  if (!config)
-    return config.takeError();
+  // The weights, on the reference executor.
   std::string checkpoint = options.weightsPath;
   if (checkpoint.empty()) {
     if (!llvm::sys::fs::is_directory(options.modelPath))
@@ -505,14 +455,6 @@ llvm::Error mm::eval::runFidelity() {
                            "or a model folder holding them");
     checkpoint = options.modelPath;
   }
-  if (vocabulary && int64_t(vocabulary->size()) > config->vocabSize)
-    return makeEvalError(
-        vocabulary->source() + ": " + llvm::Twine(vocabulary->size()) +
-        " words, more than the model's vocab_size (" +
-        llvm::Twine(config->vocabSize) + ", padded): not the vocabulary of " +
-        options.modelPath);
-  if (llvm::Error err = config->checkTokens(tokens, time))
-    return std::move(err);
   auto weights = ModelWeights::load(
       *config, checkpoint, {options.runnerFlags.allowNonFiniteWeights});
   if (!weights)

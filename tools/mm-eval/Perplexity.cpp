@@ -131,7 +131,7 @@ llvm::Expected<std::vector<int32_t>> readText(const EvalModel &model,
   }
   llvm::StringRef arg = tokensFlag;
   name = arg.starts_with("@") ? arg.drop_front().str() : "--tokens";
-  auto tokens = readTokenArgument(arg, vocabSize);
+  auto tokens = readTokenArgument(arg, kMaxTextFileBytes, vocabSize);
   if (!tokens)
     return tokens.takeError();
   if (tokens->size() < 2)

@@ -45,18 +45,6 @@ WordKind kindOf(llvm::StringRef word) {
 
 } // namespace
 
-std::string mm::eval::describeTextPosition(llvm::StringRef origin,
-                                           llvm::StringRef text,
-                                           size_t offset) {
-  llvm::StringRef before = text.take_front(offset);
-  size_t lineStart = before.rfind('\n');
-  size_t column =
-      lineStart == llvm::StringRef::npos ? offset + 1 : offset - lineStart;
-  return (origin + ":" + llvm::Twine(before.count('\n') + 1) + ":" +
-          llvm::Twine(column))
-      .str();
-}
-
 llvm::Expected<Vocabulary> Vocabulary::load(llvm::StringRef path) {
   auto buffer = readBoundedFile(path, kMaxVocabularyBytes, "a vocabulary");
   if (!buffer)

@@ -24,14 +24,6 @@ namespace mm::eval {
 /// The largest vocab.txt read (the shipped one is about 150 bytes).
 inline constexpr uint64_t kMaxVocabularyBytes = uint64_t(64) << 20;
 
-/// The white space that separates words (isspace in the C locale).
-inline constexpr llvm::StringLiteral kWhiteSpace = " \t\n\v\f\r";
-
-/// "ORIGIN:LINE:COLUMN" (both from 1) of byte `offset` of `text`, for
-/// errors.
-std::string describeTextPosition(llvm::StringRef origin, llvm::StringRef text,
-                                 size_t offset);
-
 class Vocabulary {
 public:
   /// Reads `path`: one word per line (a final newline optional, "\r\n"

@@ -30,7 +30,6 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/WithColor.h"
 
 #include <chrono>
@@ -76,34 +75,6 @@ llvm::Error error(const llvm::Twine &message) {
 /// The largest token file (a 400k-token prompt takes about 3 MB).
 constexpr uint64_t kMaxTokenFileBytes = uint64_t(256) << 20;
 
-/// Parses "1,2,3" or "@file" (ids separated by white space or commas).
-llvm::Expected<std::vector<int32_t>> parseTokens(llvm::StringRef arg) {
-  std::string origin = "--tokens";
-  std::unique_ptr<llvm::MemoryBuffer> file;
-  llvm::StringRef text = arg;
-  if (arg.consume_front("@")) {
-    auto buffer = readBoundedFile(arg, kMaxTokenFileBytes, "a token file");
-    if (!buffer)
-      return buffer.takeError();
-    file = std::move(*buffer);
-    text = file->getBuffer();
-    origin = arg.str();
-  }
-  llvm::SmallVector<llvm::StringRef> pieces;
-  llvm::SplitString(text, pieces, " \t\r\n,");
-  std::vector<int32_t> tokens;
-  for (llvm::StringRef piece : pieces) {
-    int32_t token;
-    if (piece.getAsInteger(10, token))
-      return error(origin + ": '" + piece + "' (token " +
-                   llvm::Twine(tokens.size()) + ") is not a token id");
-    tokens.push_back(token);
-  }
-  if (tokens.empty())
-    return error(origin + ": no tokens");
-  return tokens;
-}
-
 int32_t argmax(const float *logits, int64_t size) {
   return static_cast<int32_t>(std::max_element(logits, logits + size) - logits);
 }
@@ -135,7 +106,7 @@ llvm::Error run() {
     return error("no prompt: pass --tokens");
   std::vector<std::vector<int32_t>> prompts;
   for (const std::string &arg : tokenArgs) {
-    auto tokens = parseTokens(arg);
+    auto tokens = readTokenArgument(arg, kMaxTokenFileBytes);
     if (!tokens)
       return tokens.takeError();
     prompts.push_back(std::move(*tokens));
@@ -211,7 +182,8 @@ llvm::Error run() {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
-  // "--tokens @ids.txt": the file goes to parseTokens, not to llvm::cl.
+  // "--tokens @ids.txt": the file goes to readTokenArgument, not to
+  // llvm::cl.
   std::vector<std::string> joined = joinFileArguments(argc, argv, {"tokens"});
   std::vector<const char *> args;
   for (const std::string &arg : joined)
