@@ -29,7 +29,7 @@ report="$out/report.md"
   echo
   echo "- command: MODELS=\"$MODELS\" LENGTHS=$LENGTHS DEPTHS=$DEPTHS TRIALS=$TRIALS SEED=$SEED FIDELITY_LENGTH=$FIDELITY_LENGTH bench/passkey_eval.sh"
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB"
+  echo "- machine: $(nproc --all) cores (OMP_NUM_THREADS=${OMP_NUM_THREADS:-all}), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB"
   echo "- commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "- models: models/<name> (config.json, model.safetensors, vocab.txt), compiled for the host CPU"
   echo
