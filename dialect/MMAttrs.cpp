@@ -77,7 +77,7 @@ LogicalResult ModelConfigAttr::verify(
     int64_t numLayers, int64_t stateSize, int64_t convKernel,
     int64_t intermediateSize, int64_t dtRank, int64_t vocabSize,
     llvm::APFloat epsilon, BoolAttr, BoolAttr, MemoryConfigAttr memory) {
-  // The limits of config.json (runtime/ModelConfig.h) hold for a config
+  // The limits of config.json (common/ModelConfig.h) hold for a config
   // given in MLIR too: the compiler sizes buffers and unrolls loops by them.
   std::tuple<const char *, int64_t, int64_t> sizes[] = {
       {"hidden_size", hiddenSize, kMaxHiddenSize},

@@ -2,10 +2,10 @@
 
 #include "dialect/MMDialect.h"
 
+#include "common/StateLayout.h"
+#include "common/WeightNames.h"
 #include "dialect/KernelSizes.h"
 #include "dialect/MMOps.h"
-#include "runtime/StateLayout.h"
-#include "runtime/WeightNames.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -190,7 +190,7 @@ StringRef stateShapeKeys(StateKind kind) {
 }
 
 /// Checks the fields of a state layout against the config: exactly the
-/// fields of runtime/StateLayout.h (one per layer and kind, the memory kinds
+/// fields of common/StateLayout.h (one per layer and kind, the memory kinds
 /// only with memory, the position once, model-wide), named as it names
 /// them, of the config's shapes, in its order (the artifact's state offsets
 /// follow the order, and the runtime accepts only that one).
@@ -271,7 +271,7 @@ LogicalResult verifyStateLayout(Operation *layout, const ModelConfig &config) {
 }
 
 /// Checks the operations of a module that carries `configAttr`: its state
-/// layouts, its weights (names and shapes of runtime/WeightNames.h), the
+/// layouts, its weights (names and shapes of common/WeightNames.h), the
 /// vocabulary of its entry points' logits, and its mm.layer operations (the
 /// same config, each layer of the config exactly once per function). Runs
 /// before the operations' own verifiers, so it reads their attributes

@@ -7,7 +7,7 @@
 #ifndef MM_DIALECT_MMDIALECT_H
 #define MM_DIALECT_MMDIALECT_H
 
-#include "runtime/ModelConfig.h"
+#include "common/ModelConfig.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"

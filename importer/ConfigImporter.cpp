@@ -17,9 +17,9 @@
 
 #include "importer/ConfigImporter.h"
 
+#include "common/StateLayout.h"
+#include "common/WeightNames.h"
 #include "dialect/MMOps.h"
-#include "runtime/StateLayout.h"
-#include "runtime/WeightNames.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -51,7 +51,7 @@ StateLayout buildStateLayout(MLIRContext *context, const ModelConfig &config) {
   layout.layers.resize(config.numLayers);
   Type f32 = Float32Type::get(context);
   Type i32 = IntegerType::get(context, 32);
-  // The fields and their order are the runtime's (runtime/StateLayout.h).
+  // The fields and their order are the runtime's (common/StateLayout.h).
   for (const StateField &field : stateLayout(config)) {
     StateKind kind = *symbolizeStateKind(field.kind);
     auto index = static_cast<int64_t>(layout.fields.size());

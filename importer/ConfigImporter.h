@@ -9,7 +9,7 @@
 #ifndef MM_IMPORTER_CONFIGIMPORTER_H
 #define MM_IMPORTER_CONFIGIMPORTER_H
 
-#include "runtime/ModelConfig.h"
+#include "common/ModelConfig.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"

@@ -2,9 +2,9 @@
 
 #include "lowering/ArtifactWriter.h"
 
+#include "common/ArtifactSeal.h"
+#include "common/OutputFile.h"
 #include "dialect/MMDialect.h"
-#include "runtime/ArtifactSeal.h"
-#include "runtime/OutputFile.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
@@ -207,7 +207,7 @@ llvm::Expected<std::string> mm::compileHostLibrary(
     linker = llvm::sys::findProgramByName("ld.lld-22");
   if (!linker)
     return makeError("ld.lld not found (install lld-22)");
-  // Linked into a temporary file, then sealed (runtime/ArtifactSeal.h: the
+  // Linked into a temporary file, then sealed (common/ArtifactSeal.h: the
   // checksum of the code and manifest the runtime verifies before loading)
   // and written to `path`, which is never left half-written.
   llvm::SmallString<128> linked;

@@ -15,6 +15,7 @@ constexpr int64_t kWeightAlignment = 16; // floats: 64 bytes
 
 Manifest Manifest::fromModule(ModuleOp module) {
   Manifest manifest;
+  manifest.compilerVersion = kCompilerVersion;
   module.walk([&](WeightOp weight) {
     if (manifest.findWeight(weight.getName()))
       return;
@@ -68,52 +69,4 @@ Manifest Manifest::fromModule(ModuleOp module) {
     manifest.fusion = std::move(object);
   }
   return manifest;
-}
-
-const ManifestWeight *Manifest::findWeight(llvm::StringRef name) const {
-  for (const ManifestWeight &weight : weights)
-    if (weight.name == name)
-      return &weight;
-  return nullptr;
-}
-
-const ManifestStateField *Manifest::findField(llvm::StringRef name) const {
-  for (const ManifestStateField &field : state)
-    if (field.name == name)
-      return &field;
-  return nullptr;
-}
-
-llvm::json::Value Manifest::toJSON() const {
-  llvm::json::Array weightArray, fieldArray;
-  for (const ManifestWeight &weight : weights) {
-    llvm::json::Object entry{{"name", weight.name},
-                             {"shape", llvm::json::Array(weight.shape)},
-                             {"offset", weight.offset}};
-    if (!weight.fallback.empty())
-      entry["fallback"] = weight.fallback;
-    weightArray.push_back(std::move(entry));
-  }
-  for (const ManifestStateField &field : state)
-    fieldArray.push_back(
-        llvm::json::Object{{"name", field.name},
-                           {"kind", field.kind},
-                           {"layer", field.layer},
-                           {"dtype", field.dtype},
-                           {"shape", llvm::json::Array(field.shape)},
-                           {"offset", field.offset}});
-  return llvm::json::Object{
-      {"abi_version", kArtifactAbiVersion},
-      {"compiler_version", kCompilerVersion},
-      {"config", config},
-      {"fusion", fusion},
-      {"weights", llvm::json::Object{{"floats", weightFloats},
-                                     {"tensors", std::move(weightArray)}}},
-      {"state",
-       llvm::json::Object{{"bytes_per_sequence", stateBytesPerSequence},
-                          {"fields", std::move(fieldArray)}}},
-      {"entries", llvm::json::Object{{"prefill", "mm_prefill"},
-                                     {"decode", "mm_decode"},
-                                     {"init_state", "mm_init_state"}}},
-  };
 }

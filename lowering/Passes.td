@@ -91,7 +91,7 @@ def SimulatorKernels : Pass<"mm-simulator-kernels", "mlir::ModuleOp"> {
   let description = [{
     Adds to the host module, for each kernel of its gpu.modules (taken just
     before the vendor conversion), a host function that runs the kernel for
-    one simulated thread (runtime/gpu/SimKernelAbi.h): ids and sizes read
+    one simulated thread (common/SimKernelAbi.h): ids and sizes read
     from the simulator's thread record, workgroup memory as views of the
     block's shared memory, barriers and shuffles as calls into the
     simulator (collectives first rewritten by upstream's patterns), the

@@ -3,14 +3,14 @@
 // Names and offsets shared by mm-simulator-kernels and
 // mm-simulator-kernel-table: the attributes the first leaves for the second,
 // and the MMSimThread / MMSimCounters field offsets of the simulator's ABI
-// (runtime/gpu/SimKernelAbi.h, the contract with the runtime).
+// (common/SimKernelAbi.h, the contract with the runtime).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MM_LOWERING_SIMULATORABI_H
 #define MM_LOWERING_SIMULATORABI_H
 
-#include "runtime/gpu/SimKernelAbi.h"
+#include "common/SimKernelAbi.h"
 
 #include "llvm/ADT/StringRef.h"
 

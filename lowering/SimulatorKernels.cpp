@@ -10,7 +10,7 @@
 //   func.func @__mmsim_impl_K(<K's arguments>, %shared: memref<?xi8>,
 //                             %thread: !llvm.ptr)
 //
-// that runs K for one thread (runtime/gpu/SimKernelAbi.h is the contract):
+// that runs K for one thread (common/SimKernelAbi.h is the contract):
 //   - thread, block and grid ids and sizes, the lane id and the subgroup
 //     size are loads from the MMSimThread `%thread` points to;
 //   - workgroup attributions (and dynamic shared memory after them) are

@@ -10,7 +10,7 @@
 
 #include "passes/Passes.h"
 
-#include "runtime/WeightNames.h"
+#include "common/WeightNames.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"

@@ -16,11 +16,12 @@
 #ifndef MM_RUNTIME_COMPILEDMODEL_H
 #define MM_RUNTIME_COMPILEDMODEL_H
 
-#include "runtime/ArtifactManifest.h"
-#include "runtime/ArtifactSeal.h"
-#include "runtime/ModelConfig.h"
+#include "common/ArtifactManifest.h"
+#include "common/ArtifactSeal.h"
+#include "common/ModelConfig.h"
+#include "common/StateLayout.h"
+#include "runtime/MemoryLoadedLibrary.h"
 #include "runtime/ModelWeights.h"
-#include "runtime/StateLayout.h"
 #include "runtime/gpu/GpuDevice.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -166,7 +167,7 @@ private:
   std::string path;
   std::string kind;
   std::string artifactDigest;
-  /// The artifact's code, loaded from memory (runtime/ArtifactSeal.h).
+  /// The artifact's code, loaded from memory (runtime/MemoryLoadedLibrary.h).
   std::unique_ptr<MemoryLoadedLibrary> library;
   llvm::json::Object manifestObject;
   /// Where each weight goes in the weight buffer.

@@ -10,8 +10,8 @@
 #ifndef MM_RUNTIME_MODELRUNNER_H
 #define MM_RUNTIME_MODELRUNNER_H
 
+#include "common/ModelConfig.h"
 #include "runtime/CompiledModel.h"
-#include "runtime/ModelConfig.h"
 #include "runtime/gpu/GpuDevice.h"
 
 #include "llvm/Support/Error.h"

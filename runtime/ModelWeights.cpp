@@ -2,8 +2,8 @@
 
 #include "runtime/ModelWeights.h"
 
+#include "common/WeightNames.h"
 #include "runtime/Safetensors.h"
-#include "runtime/WeightNames.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"

@@ -10,7 +10,7 @@
 #ifndef MM_RUNTIME_MODELWEIGHTS_H
 #define MM_RUNTIME_MODELWEIGHTS_H
 
-#include "runtime/ModelConfig.h"
+#include "common/ModelConfig.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"

@@ -12,8 +12,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Safetensors.h"
-#include "runtime/InputFiles.h"
-#include "runtime/OutputFile.h"
+#include "common/InputFiles.h"
+#include "common/OutputFile.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"

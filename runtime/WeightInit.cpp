@@ -2,8 +2,8 @@
 
 #include "runtime/WeightInit.h"
 
+#include "common/WeightNames.h"
 #include "runtime/SplitMix64.h"
-#include "runtime/WeightNames.h"
 
 #include "llvm/ADT/StringRef.h"
 

@@ -10,7 +10,7 @@
 #ifndef MM_RUNTIME_WEIGHTINIT_H
 #define MM_RUNTIME_WEIGHTINIT_H
 
-#include "runtime/ModelConfig.h"
+#include "common/ModelConfig.h"
 #include "runtime/ModelWeights.h"
 
 #include "llvm/ADT/StringMap.h"

@@ -12,7 +12,7 @@
 #ifndef MM_RUNTIME_GPU_SIMKERNELTABLE_H
 #define MM_RUNTIME_GPU_SIMKERNELTABLE_H
 
-#include "runtime/gpu/SimKernelAbi.h"
+#include "common/SimKernelAbi.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"

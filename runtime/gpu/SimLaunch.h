@@ -18,8 +18,8 @@
 #ifndef MM_RUNTIME_GPU_SIMLAUNCH_H
 #define MM_RUNTIME_GPU_SIMLAUNCH_H
 
+#include "common/SimKernelAbi.h"
 #include "runtime/gpu/GpuDevice.h"
-#include "runtime/gpu/SimKernelAbi.h"
 #include "runtime/gpu/SimKernelTable.h"
 #include "runtime/gpu/SimMemory.h"
 #include "runtime/gpu/SimWorkerPool.h"

@@ -32,7 +32,7 @@
 
 #include "runtime/gpu/SimMatrix.h"
 
-#include "runtime/gpu/SimKernelAbi.h"
+#include "common/SimKernelAbi.h"
 #include "runtime/gpu/SimLaunch.h"
 
 #include "llvm/ADT/Twine.h"

@@ -7,7 +7,7 @@
 
 #include "runtime/reference/ReferenceExecutor.h"
 
-#include "runtime/WeightNames.h"
+#include "common/WeightNames.h"
 
 #include <algorithm>
 #include <cmath>

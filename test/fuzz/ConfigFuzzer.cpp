@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/ModelConfig.h"
+#include "common/ModelConfig.h"
 
 #include "llvm/Support/raw_ostream.h"
 

@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/ArtifactManifest.h"
+#include "common/ArtifactManifest.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -2,7 +2,7 @@
 //
 // Artifacts are native code: the runtime verifies each file's checksum seal,
 // reads its manifest from the verified bytes, and loads those same bytes
-// (runtime/ArtifactSeal.h). Damaged, cut, unsealed and edited files are clear
+// (common/ArtifactSeal.h). Damaged, cut, unsealed and edited files are clear
 // errors; a manifest edited and sealed again is checked against its config;
 // a bare file name, a library path and a file replaced on disk cannot make it
 // run other code than the file it checked.
@@ -11,7 +11,7 @@
 
 #include "RuntimeTestUtil.h"
 
-#include "runtime/ArtifactSeal.h"
+#include "common/ArtifactSeal.h"
 #include "runtime/CompiledModel.h"
 #include "runtime/reference/ReferenceExecutor.h"
 

@@ -194,7 +194,7 @@ TEST_F(CApiTest, DamagedSnapshotsAreRefused) {
   std::vector<uint8_t> good(mm_state_size(state));
   ASSERT_EQ(mm_state_snapshot(state, good.data(), good.size()), 0);
   // The pool count of layer 1 is the last int32 before the position (the
-  // state layout of memmamba-tiny: runtime/StateLayout.h).
+  // state layout of memmamba-tiny: common/StateLayout.h).
   const size_t position = good.size() - 4, count = position - 4;
   int32_t seen;
   std::memcpy(&seen, &good[position], 4);

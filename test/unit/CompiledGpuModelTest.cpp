@@ -12,9 +12,9 @@
 #include "GpuTestUtil.h"
 #include "RuntimeTestUtil.h"
 
+#include "common/WeightNames.h"
 #include "runtime/CompiledModel.h"
 #include "runtime/ModelRunner.h"
-#include "runtime/WeightNames.h"
 
 #include <cstring>
 

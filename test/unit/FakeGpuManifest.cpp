@@ -17,10 +17,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/ArtifactSeal.h"
-#include "runtime/ModelConfig.h"
-#include "runtime/StateLayout.h"
-#include "runtime/WeightNames.h"
+#include "common/ArtifactManifest.h"
+#include "common/ArtifactSeal.h"
+#include "common/ModelConfig.h"
+#include "common/StateLayout.h"
+#include "common/WeightNames.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -66,46 +67,29 @@ llvm::Error run(llvm::StringRef configPath, llvm::StringRef kind,
   // Every tensor of the config, as the runtime requires: the embedding at
   // offset 0 and the final norm right after it (what the fake kernels
   // read), then the others.
+  ManifestContents contents;
+  contents.compilerVersion = "fake-gpu-artifact";
+  contents.config = std::move(*configJson);
   const int64_t embedding = config->vocabSize * config->hiddenSize;
-  llvm::json::Array tensors;
-  int64_t floats = embedding + config->hiddenSize;
+  contents.weightFloats = embedding + config->hiddenSize;
   for (const WeightSpec &spec : modelWeights(*config)) {
     int64_t offset = spec.name == weight::kEmbedding ? 0
                      : spec.name == weight::kNormF   ? embedding
-                                                     : floats;
-    if (offset == floats) {
+                                                     : contents.weightFloats;
+    if (offset == contents.weightFloats) {
       int64_t count = 1;
       for (int64_t dim : spec.shape)
         count *= dim;
-      floats += count;
+      contents.weightFloats += count;
     }
-    tensors.push_back(
-        llvm::json::Object{{"name", spec.name},
-                           {"shape", llvm::json::Array(spec.shape)},
-                           {"offset", offset}});
+    contents.weights.push_back(
+        {spec.name, /*fallback=*/"", spec.shape, offset});
   }
-  llvm::json::Array fields;
   for (const StateField &field : stateLayout(*config))
-    fields.push_back(
-        llvm::json::Object{{"name", field.name},
-                           {"kind", field.kind},
-                           {"layer", field.layer},
-                           {"dtype", field.isFloat ? "f32" : "i32"},
-                           {"shape", llvm::json::Array(field.shape)},
-                           {"offset", field.offset}});
-  llvm::json::Value manifest = llvm::json::Object{
-      {"abi_version", 1},
-      {"compiler_version", "fake-gpu-artifact"},
-      {"target", std::move(target)},
-      {"config", std::move(*configJson)},
-      {"weights",
-       llvm::json::Object{{"floats", floats}, {"tensors", std::move(tensors)}}},
-      {"state", llvm::json::Object{{"bytes_per_sequence",
-                                    config->stateBytesPerSequence()},
-                                   {"fields", std::move(fields)}}},
-      {"entries", llvm::json::Object{{"prefill", "mm_prefill"},
-                                     {"decode", "mm_decode"},
-                                     {"init_state", "mm_init_state"}}}};
+    contents.state.push_back(toManifestStateField(field));
+  contents.stateBytesPerSequence = config->stateBytesPerSequence();
+  llvm::json::Value manifest = contents.toJSON();
+  manifest.getAsObject()->insert({"target", std::move(target)});
   std::string text;
   llvm::raw_string_ostream(text) << manifest;
 
@@ -125,7 +109,7 @@ llvm::Error run(llvm::StringRef configPath, llvm::StringRef kind,
 } // namespace
 
 /// Appends the runtime's checksum seal to a linked artifact, as mm-compile
-/// does (runtime/ArtifactSeal.h).
+/// does (common/ArtifactSeal.h).
 llvm::Error seal(llvm::StringRef path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);

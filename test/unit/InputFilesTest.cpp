@@ -1,6 +1,6 @@
 //===- InputFilesTest.cpp - bounded file reading and JSON -----------------===//
 
-#include "runtime/InputFiles.h"
+#include "common/InputFiles.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"

@@ -1,7 +1,7 @@
 //===- ModelConfigTest.cpp - config.json parsing --------------------------===//
 
-#include "runtime/ModelConfig.h"
-#include "runtime/WeightNames.h"
+#include "common/ModelConfig.h"
+#include "common/WeightNames.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"

@@ -2,8 +2,8 @@
 
 #include "RuntimeTestUtil.h"
 
+#include "common/WeightNames.h"
 #include "runtime/Safetensors.h"
-#include "runtime/WeightNames.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"

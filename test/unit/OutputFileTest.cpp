@@ -1,6 +1,6 @@
 //===- OutputFileTest.cpp - writing files without destroying them ---------===//
 
-#include "runtime/OutputFile.h"
+#include "common/OutputFile.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"

@@ -8,7 +8,7 @@
 
 #include "RuntimeTestUtil.h"
 
-#include "runtime/WeightNames.h"
+#include "common/WeightNames.h"
 #include "runtime/reference/ReferenceExecutor.h"
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 #ifndef MM_TEST_UNIT_RUNTIMETESTUTIL_H
 #define MM_TEST_UNIT_RUNTIMETESTUTIL_H
 
-#include "runtime/ModelConfig.h"
+#include "common/ModelConfig.h"
 #include "runtime/ModelWeights.h"
 #include "runtime/WeightInit.h"
 

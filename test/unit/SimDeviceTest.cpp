@@ -11,9 +11,9 @@
 
 #include "SimTestUtil.h"
 
+#include "common/SimKernelAbi.h"
 #include "runtime/gpu/MgpuAbi.h"
 #include "runtime/gpu/SimDevice.h"
-#include "runtime/gpu/SimKernelAbi.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -11,8 +11,8 @@
 
 #include "SimTestUtil.h"
 
+#include "common/SimKernelAbi.h"
 #include "runtime/gpu/SimDevice.h"
-#include "runtime/gpu/SimKernelAbi.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

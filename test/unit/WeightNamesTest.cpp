@@ -1,6 +1,6 @@
 //===- WeightNamesTest.cpp - the tensors a config implies -----------------===//
 
-#include "runtime/WeightNames.h"
+#include "common/WeightNames.h"
 
 #include <gtest/gtest.h>
 

@@ -2,8 +2,8 @@
 
 #include "tools/mm-eval/EvalModel.h"
 
-#include "runtime/InputFiles.h"
-#include "runtime/OutputFile.h"
+#include "common/InputFiles.h"
+#include "common/OutputFile.h"
 #include "tools/mm-eval/EvalCommands.h"
 
 #include "llvm/ADT/StringExtras.h"

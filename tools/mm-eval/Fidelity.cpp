@@ -29,12 +29,12 @@
 #include "tools/mm-eval/SvgPlot.h"
 #include "tools/mm-eval/Vocabulary.h"
 
+#include "common/InputFiles.h"
+#include "common/WeightNames.h"
 #include "runtime/CompiledModel.h"
-#include "runtime/InputFiles.h"
 #include "runtime/ModelRunner.h"
 #include "runtime/ModelWeights.h"
 #include "runtime/SplitMix64.h"
-#include "runtime/WeightNames.h"
 #include "runtime/reference/ReferenceExecutor.h"
 
 #include "llvm/Support/CommandLine.h"

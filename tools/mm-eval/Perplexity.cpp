@@ -16,7 +16,7 @@
 #include "tools/mm-eval/EvalCommands.h"
 #include "tools/mm-eval/EvalModel.h"
 
-#include "runtime/InputFiles.h"
+#include "common/InputFiles.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"

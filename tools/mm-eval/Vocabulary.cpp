@@ -2,7 +2,7 @@
 
 #include "tools/mm-eval/Vocabulary.h"
 
-#include "runtime/InputFiles.h"
+#include "common/InputFiles.h"
 
 #include "llvm/ADT/StringExtras.h"
 

@@ -8,11 +8,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/ModelConfig.h"
+#include "common/WeightNames.h"
 #include "runtime/HostMemory.h"
-#include "runtime/ModelConfig.h"
 #include "runtime/Safetensors.h"
 #include "runtime/WeightInit.h"
-#include "runtime/WeightNames.h"
 #include "tools/ToolMain.h"
 
 #include "llvm/Support/CommandLine.h"

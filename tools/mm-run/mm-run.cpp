@@ -21,7 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/InputFiles.h"
+#include "common/InputFiles.h"
 #include "runtime/ModelRunner.h"
 #include "runtime/Safetensors.h"
 #include "tools/RunnerFlags.h"

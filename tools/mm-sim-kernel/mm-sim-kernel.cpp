@@ -20,7 +20,7 @@
 
 #include "lowering/ArtifactWriter.h"
 #include "lowering/Pipelines.h"
-#include "runtime/ArtifactSeal.h"
+#include "runtime/MemoryLoadedLibrary.h"
 #include "runtime/gpu/SimDevice.h"
 
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"

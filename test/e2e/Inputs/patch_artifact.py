@@ -1,6 +1,6 @@
 """Copies an artifact, replacing one string of its embedded manifest by
 another of the same length (so the library stays valid), then seals it again
-the way mm-compile does (runtime/ArtifactSeal.h: SHA-256 of the library, its
+the way mm-compile does (common/ArtifactSeal.h: SHA-256 of the library, its
 length and the magic MMXSEAL1 after it): how the runtime's checks of ABI
 version, target and manifest are exercised. --no-reseal keeps the old seal
 (a file edited after mm-compile wrote it). --zap-first-feature replaces the

@@ -14,7 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/gpu/SimKernelAbi.h"
+#include "common/SimKernelAbi.h"
 #include "test/unit/Inputs/SimKernelParams.h"
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 //===- StateLayout.cpp - the per-sequence state of a config ---------------===//
 
-#include "runtime/StateLayout.h"
+#include "common/StateLayout.h"
 
 using namespace mm;
 

@@ -9,10 +9,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MM_RUNTIME_STATELAYOUT_H
-#define MM_RUNTIME_STATELAYOUT_H
+#ifndef MM_COMMON_STATELAYOUT_H
+#define MM_COMMON_STATELAYOUT_H
 
-#include "runtime/ModelConfig.h"
+#include "common/ModelConfig.h"
 
 #include <cstdint>
 #include <string>
@@ -48,4 +48,4 @@ std::vector<StateField> stateLayout(const ModelConfig &config);
 
 } // namespace mm
 
-#endif // MM_RUNTIME_STATELAYOUT_H
+#endif // MM_COMMON_STATELAYOUT_H

@@ -1,6 +1,6 @@
 //===- WeightNames.cpp - Checkpoint names of MemMamba weights -------------===//
 
-#include "runtime/WeightNames.h"
+#include "common/WeightNames.h"
 
 using namespace mm;
 

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MM_RUNTIME_MODELCONFIG_H
-#define MM_RUNTIME_MODELCONFIG_H
+#ifndef MM_COMMON_MODELCONFIG_H
+#define MM_COMMON_MODELCONFIG_H
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
@@ -122,4 +122,4 @@ llvm::json::Value toJSON(const ModelConfig &config);
 
 } // namespace mm
 
-#endif // MM_RUNTIME_MODELCONFIG_H
+#endif // MM_COMMON_MODELCONFIG_H

@@ -6,10 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MM_RUNTIME_WEIGHTNAMES_H
-#define MM_RUNTIME_WEIGHTNAMES_H
+#ifndef MM_COMMON_WEIGHTNAMES_H
+#define MM_COMMON_WEIGHTNAMES_H
 
-#include "runtime/ModelConfig.h"
+#include "common/ModelConfig.h"
 
 #include <cstdint>
 #include <string>
@@ -73,4 +73,4 @@ std::vector<WeightSpec> modelWeights(const ModelConfig &config);
 
 } // namespace mm
 
-#endif // MM_RUNTIME_WEIGHTNAMES_H
+#endif // MM_COMMON_WEIGHTNAMES_H

@@ -1,4 +1,4 @@
-//===- SimKernelAbi.h - host copies of GPU kernels and the simulator -*- C -*-===//
+//===- SimKernelAbi.h - GPU kernels' host copies, the simulator ---*- C -*-===//
 //
 // The contract between the compiler and the simulator device (`--device
 // sim`, runtime/gpu/SimDevice.h): every GPU artifact carries, beside its PTX
@@ -28,8 +28,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MM_RUNTIME_GPU_SIMKERNELABI_H
-#define MM_RUNTIME_GPU_SIMKERNELABI_H
+#ifndef MM_COMMON_SIMKERNELABI_H
+#define MM_COMMON_SIMKERNELABI_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -178,4 +178,4 @@ typedef void (*MMSimKernelFn)(void **params, MMSimThread *thread);
 } // extern "C"
 #endif
 
-#endif // MM_RUNTIME_GPU_SIMKERNELABI_H
+#endif // MM_COMMON_SIMKERNELABI_H

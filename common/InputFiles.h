@@ -5,12 +5,13 @@
 // /dev/zero), and JSON is checked for nesting depth and size before LLVM's
 // recursive parser builds it; token ids on the command line or in a file
 // (mm-run and mm-eval --tokens) are read with errors that name the file, line
-// and column. MLIR-free, like the rest of the runtime.
+// and column. MLIR-free: the compiler and the runtime read configs and
+// manifests through it.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MM_RUNTIME_INPUTFILES_H
-#define MM_RUNTIME_INPUTFILES_H
+#ifndef MM_COMMON_INPUTFILES_H
+#define MM_COMMON_INPUTFILES_H
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -81,4 +82,4 @@ std::string formatByteSize(uint64_t bytes);
 
 } // namespace mm
 
-#endif // MM_RUNTIME_INPUTFILES_H
+#endif // MM_COMMON_INPUTFILES_H

@@ -8,9 +8,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/ModelConfig.h"
-#include "runtime/InputFiles.h"
-#include "runtime/WeightNames.h"
+#include "common/ModelConfig.h"
+#include "common/InputFiles.h"
+#include "common/WeightNames.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"

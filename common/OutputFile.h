@@ -1,5 +1,4 @@
-//===- OutputFile.h - Writing output files without destroying them -*- C++
-//-*-=//
+//===- OutputFile.h - Writing files without destroying them -----*- C++ -*-===//
 //
 // One way for every tool to write a file a user names: complete or not at
 // all for regular files, and never replacing what is not a regular file
@@ -7,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MM_RUNTIME_OUTPUTFILE_H
-#define MM_RUNTIME_OUTPUTFILE_H
+#ifndef MM_COMMON_OUTPUTFILE_H
+#define MM_COMMON_OUTPUTFILE_H
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
@@ -38,4 +37,4 @@ writeFileSafely(llvm::StringRef path,
 
 } // namespace mm
 
-#endif // MM_RUNTIME_OUTPUTFILE_H
+#endif // MM_COMMON_OUTPUTFILE_H

@@ -1,9 +1,9 @@
 //===- ArtifactManifest.cpp - what an artifact says about itself ----------===//
 
-#include "runtime/ArtifactManifest.h"
+#include "common/ArtifactManifest.h"
 
-#include "runtime/InputFiles.h"
-#include "runtime/WeightNames.h"
+#include "common/InputFiles.h"
+#include "common/WeightNames.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -30,6 +30,59 @@ std::optional<int64_t> getInt(const llvm::json::Object *object, StringRef key) {
 }
 
 } // namespace
+
+ManifestStateField mm::toManifestStateField(const StateField &field) {
+  return {field.name,  field.kind,  field.isFloat ? "f32" : "i32",
+          field.layer, field.shape, field.offset};
+}
+
+const ManifestWeight *ManifestContents::findWeight(StringRef name) const {
+  for (const ManifestWeight &weight : weights)
+    if (weight.name == name)
+      return &weight;
+  return nullptr;
+}
+
+const ManifestStateField *ManifestContents::findField(StringRef name) const {
+  for (const ManifestStateField &field : state)
+    if (field.name == name)
+      return &field;
+  return nullptr;
+}
+
+llvm::json::Value ManifestContents::toJSON() const {
+  llvm::json::Array weightArray, fieldArray;
+  for (const ManifestWeight &weight : weights) {
+    llvm::json::Object entry{{"name", weight.name},
+                             {"shape", llvm::json::Array(weight.shape)},
+                             {"offset", weight.offset}};
+    if (!weight.fallback.empty())
+      entry["fallback"] = weight.fallback;
+    weightArray.push_back(std::move(entry));
+  }
+  for (const ManifestStateField &field : state)
+    fieldArray.push_back(
+        llvm::json::Object{{"name", field.name},
+                           {"kind", field.kind},
+                           {"layer", field.layer},
+                           {"dtype", field.dtype},
+                           {"shape", llvm::json::Array(field.shape)},
+                           {"offset", field.offset}});
+  return llvm::json::Object{
+      {"abi_version", kArtifactAbiVersion},
+      {"compiler_version", compilerVersion},
+      {"config", config},
+      {"fusion", fusion},
+      {"weights", llvm::json::Object{{"floats", weightFloats},
+                                     {"tensors", std::move(weightArray)}}},
+      {"state",
+       llvm::json::Object{{"bytes_per_sequence", stateBytesPerSequence},
+                          {"fields", std::move(fieldArray)}}},
+      {"entries", llvm::json::Object{{"prefill", "mm_prefill"},
+                                     {"decode", "mm_decode"},
+                                     {"init_state", "mm_init_state"}}},
+  };
+}
 
 Expected<ArtifactManifest> mm::parseArtifactManifest(StringRef text,
                                                      StringRef origin) {
@@ -146,12 +199,11 @@ Expected<ArtifactManifest> mm::parseArtifactManifest(StringRef text,
     if (shape)
       for (const llvm::json::Value &dim : *shape)
         dims.push_back(dim.getAsInteger().value_or(-1));
-    const StateField &field = fields[i];
+    ManifestStateField field = toManifestStateField(fields[i]);
     same = object && object->getString("name") == StringRef(field.name) &&
            object->getString("kind") == StringRef(field.kind) &&
            getInt(object, "layer") == field.layer &&
-           object->getString("dtype") ==
-               StringRef(field.isFloat ? "f32" : "i32") &&
+           object->getString("dtype") == StringRef(field.dtype) &&
            dims == field.shape && getInt(object, "offset") == field.offset;
     if (!same)
       return fail("state field " + std::to_string(i) + " is not " + field.name +

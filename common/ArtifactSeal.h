@@ -7,14 +7,17 @@
 // dynamic loader ignores bytes past what the ELF headers map, so a sealed
 // file is still an ordinary shared library. The runtime reads the file once,
 // checks the seal, reads the manifest from those bytes, and loads the same
-// bytes from an anonymous sealed memory file (memfd), never from the path
-// again: a file replaced or edited on disk, or another file of the same name
-// on the library path, cannot change what runs.
+// bytes from an anonymous sealed memory file (runtime/MemoryLoadedLibrary.h),
+// never from the path again: a file replaced or edited on disk, or another
+// file of the same name on the library path, cannot change what runs.
+//
+// The seal's format is shared by the compiler, which writes it, and the
+// runtime, which checks it; MLIR-free, LLVM Support only.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MM_RUNTIME_ARTIFACTSEAL_H
-#define MM_RUNTIME_ARTIFACTSEAL_H
+#ifndef MM_COMMON_ARTIFACTSEAL_H
+#define MM_COMMON_ARTIFACTSEAL_H
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -55,31 +58,6 @@ llvm::Expected<SealedArtifact> readSealedArtifact(llvm::StringRef path);
 /// library without the seal.
 llvm::Expected<llvm::StringRef> checkArtifactSeal(llvm::StringRef bytes);
 
-/// A shared library loaded with dlopen from an anonymous, sealed memory
-/// file holding `library`: what runs is exactly these bytes. The memory
-/// file stays open while the library is loaded (the loader tells loaded
-/// libraries apart by path, and /proc/self/fd/N names a new file once N is
-/// closed and reused).
-class MemoryLoadedLibrary {
-public:
-  MemoryLoadedLibrary() = default;
-  ~MemoryLoadedLibrary();
-  MemoryLoadedLibrary(const MemoryLoadedLibrary &) = delete;
-  MemoryLoadedLibrary &operator=(const MemoryLoadedLibrary &) = delete;
-
-  /// Loads `library`; `name` labels the memory file (as /proc/PID/maps shows
-  /// it). Errors carry dlerror's message.
-  llvm::Error load(llvm::StringRef library, llvm::StringRef name);
-  /// dlclose, then closes the memory file.
-  void unload();
-  void *handle() const { return library; }
-  void *symbol(const char *name) const;
-
-private:
-  void *library = nullptr;
-  int fd = -1;
-};
-
 } // namespace mm
 
-#endif // MM_RUNTIME_ARTIFACTSEAL_H
+#endif // MM_COMMON_ARTIFACTSEAL_H
