@@ -21,6 +21,7 @@ namespace mm {
 /// The version of this compiler, recorded in every artifact.
 inline constexpr const char *kCompilerVersion = "0.1.0";
 
+/// The manifest of an mm module: ManifestContents, filled from the module.
 struct Manifest : ManifestContents {
   /// Collects the weights and state layout of `module` (an mm module before
   /// lowering). Weights are laid out in order of first use, 64-byte aligned.
