@@ -384,6 +384,25 @@ LogicalResult verifyFusionSummary(Operation *op, Attribute attr) {
   return success();
 }
 
+/// A kernel function (mm-outline-kernels): its #mm.fusion is its lowering
+/// configuration, and its body holds what a fusion group may hold.
+LogicalResult verifyKernelFunction(Operation *op, Attribute attr) {
+  if (!isa<FusionAttr>(attr))
+    return op->emitOpError() << "'" << MMDialect::kFusionAttrName
+                             << "' of a kernel function must be an #mm.fusion";
+  auto func = cast<FunctionOpInterface>(op);
+  if (func.isExternal())
+    return op->emitOpError() << "a kernel function must have a body";
+  // Lowered to buffers (mm-lower-to-loops), it holds what its lowering built.
+  if (op->hasAttr(MMDialect::kLoweringAttrName))
+    return success();
+  for (Block &block : func.getFunctionBody())
+    for (Operation &inner : block.without_terminator())
+      if (failed(verifyFusable(&inner)))
+        return failure();
+  return success();
+}
+
 } // namespace
 
 LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
@@ -418,8 +437,24 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
              << "'" << kKernelKindAttrName << "' must be a kernel kind string";
     return success();
   }
-  if (attr.getName() == kFusionAttrName)
+  if (attr.getName() == kFusionAttrName) {
+    if (isa<FunctionOpInterface>(op))
+      return verifyKernelFunction(op, attr.getValue());
     return verifyFusionSummary(op, attr.getValue());
+  }
+  if (attr.getName() == kLoweringAttrName) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitOpError()
+             << "'" << kLoweringAttrName << "' must be a lowering name";
+    return success();
+  }
+  if (attr.getName() == kTargetAttrName) {
+    auto target = dyn_cast<StringAttr>(attr.getValue());
+    if (!target || target.getValue().empty())
+      return op->emitOpError()
+             << "'" << kTargetAttrName << "' must be a target string";
+    return success();
+  }
   if (attr.getName() == kStateLayoutAttrName) {
     if (!isa<FlatSymbolRefAttr>(attr.getValue()))
       return op->emitOpError()

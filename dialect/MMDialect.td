@@ -43,9 +43,16 @@ def MM_Dialect : Dialect {
         "mm.state_layout";
     /// Module attribute holding the manifest (JSON) of a lowered model.
     static constexpr ::llvm::StringLiteral kManifestAttrName = "mm.manifest";
-    /// Module attribute recording the fusion strategy and its sizes (a
-    /// dictionary with a "strategy" string and integer sizes).
+    /// On a module, the fusion strategy and its sizes (a dictionary with a
+    /// "strategy" string and integer sizes); on a kernel function (from
+    /// mm-outline-kernels), its #mm.fusion: the kernel's kind and sizes.
     static constexpr ::llvm::StringLiteral kFusionAttrName = "mm.fusion";
+    /// Module attribute naming the target the kernels are lowered for
+    /// ("cpu", "cuda:sm_90", "hip:gfx942", ...).
+    static constexpr ::llvm::StringLiteral kTargetAttrName = "mm.target";
+    /// Attribute of a kernel function over buffers (mm-lower-to-loops):
+    /// the name of the lowering that built its body ("loops", ...).
+    static constexpr ::llvm::StringLiteral kLoweringAttrName = "mm.lowering";
     /// Attribute on the loop nests of a lowered fusion group: its kind
     /// ("scan", "gemm", ...); GPU kernels are named after it.
     static constexpr ::llvm::StringLiteral kKernelKindAttrName = "mm.kernel";

@@ -563,11 +563,17 @@ LogicalResult FusedOp::verify() {
     return emitOpError() << "yields " << yield.getValues().getTypes()
                          << " but its results are " << getResultTypes();
   for (Operation &op : body.without_terminator())
-    if (!isa<MMDialect>(op.getDialect()) ||
-        isa<WeightOp, SplitOp, LayerOp, FusedOp, StateLayoutOp>(op))
-      return op.emitOpError()
-             << "cannot be part of a fusion group (groups hold the mm "
-                "operations of one kernel; weights and splits stay outside)";
+    if (failed(verifyFusable(&op)))
+      return failure();
+  return success();
+}
+
+LogicalResult mm::verifyFusable(Operation *op) {
+  if (!isa<MMDialect>(op->getDialect()) ||
+      isa<WeightOp, SplitOp, LayerOp, FusedOp, StateLayoutOp>(op))
+    return op->emitOpError()
+           << "cannot be part of a fusion group (groups hold the mm "
+              "operations of one kernel; weights and splits stay outside)";
   return success();
 }
 

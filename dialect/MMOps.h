@@ -16,4 +16,11 @@
 #define GET_OP_CLASSES
 #include "dialect/MMOps.h.inc"
 
+namespace mm {
+/// Whether `op` may be part of a fusion group or kernel function: an mm
+/// operation other than the bindings and views that stay outside (weights,
+/// splits) and the composites; emits the error otherwise.
+mlir::LogicalResult verifyFusable(mlir::Operation *op);
+} // namespace mm
+
 #endif // MM_DIALECT_MMOPS_H

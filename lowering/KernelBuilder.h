@@ -35,6 +35,24 @@ public:
   mlir::OpBuilder &builder() { return b; }
   mlir::Location location() const { return loc; }
 
+  /// Gives the operations built during its lifetime `where`, the location of
+  /// the mm operation they compute (so diagnostics, the simulator's check
+  /// sites and debug info point at the model, not at the emitter).
+  class LocationScope {
+  public:
+    LocationScope(KernelBuilder &kb, mlir::Location where)
+        : kb(kb), saved(kb.loc) {
+      kb.loc = where;
+    }
+    ~LocationScope() { kb.loc = saved; }
+    LocationScope(const LocationScope &) = delete;
+    LocationScope &operator=(const LocationScope &) = delete;
+
+  private:
+    KernelBuilder &kb;
+    mlir::Location saved;
+  };
+
   // Constants.
   mlir::Value index(int64_t value) {
     return mlir::arith::ConstantIndexOp::create(b, loc, value);

@@ -858,6 +858,7 @@ LogicalResult emit(CrossLayerAttentionOp op, KernelBuilder &kb,
 
 LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb, BufferMap buffer,
                             FusionAttr strategy) {
+  KernelBuilder::LocationScope where(kb, op->getLoc());
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<LinearOp, LMHeadOp, SelectiveScanOp, CausalConv1dOp>(
           [&](auto concrete) { return emit(concrete, kb, buffer, strategy); })
@@ -870,12 +871,16 @@ LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb, BufferMap buffer,
       });
 }
 
-LogicalResult mm::emitFusedLoops(FusedOp group, KernelBuilder &kb,
-                                 BufferMap buffer, Allocator allocate) {
+LogicalResult mm::emitFusedLoops(FusionAttr strategy, Block &body,
+                                 KernelBuilder &kb, BufferMap buffer,
+                                 Allocator allocate) {
   SmallVector<Operation *> ops;
-  for (Operation &op : group.getBodyBlock().without_terminator())
+  for (Operation &op : body.without_terminator())
     ops.push_back(&op);
-  FusionAttr strategy = group.getStrategy();
+  if (ops.empty())
+    return success();
+  // A fused pair is one loop nest: it carries its first operation's place.
+  KernelBuilder::LocationScope where(kb, ops.front()->getLoc());
   auto bufferOrNew = [&](Value value) {
     Value existing = buffer(value);
     return existing ? existing : allocate(value);

@@ -35,12 +35,15 @@ mlir::LogicalResult emitLoops(mlir::Operation *op, KernelBuilder &kb,
 /// it after the group.
 using Allocator = llvm::function_ref<mlir::Value(mlir::Value)>;
 
-/// Emits one fusion group as one kernel: the kinds with fused loops (a scan
+/// Emits the operations of `body` (a kernel function's or a fusion group's)
+/// as one kernel shaped by `strategy`: the kinds with fused loops (a scan
 /// with its gate; a residual with its RMSNorm) as such, any other group as
-/// its operations' loops back to back. `buffer` knows the group's block
-/// arguments and yielded values; `allocate` provides the rest.
-mlir::LogicalResult emitFusedLoops(FusedOp group, KernelBuilder &kb,
-                                   BufferMap buffer, Allocator allocate);
+/// its operations' loops back to back. `buffer` knows the block's arguments
+/// and returned values; `allocate` provides the rest. Each operation's code
+/// carries its location.
+mlir::LogicalResult emitFusedLoops(FusionAttr strategy, mlir::Block &body,
+                                   KernelBuilder &kb, BufferMap buffer,
+                                   Allocator allocate);
 
 } // namespace mm
 

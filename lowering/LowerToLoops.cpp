@@ -1,21 +1,26 @@
 //===- LowerToLoops.cpp - mm entry points to loops over buffers -----------===//
 //
 // Buffer assignment for the straight-line entry functions of an mm module,
-// then one loop kernel per operation (LoopEmitters). The functions have no
+// and each kernel function (mm-outline-kernels) as a function over buffers,
+// built once for every call of it by the lowering its kind and the module's
+// target select (lowering/KernelLowering.h). The entry functions have no
 // control flow at this level, so a single walk in program order decides
 // every buffer: ABI buffers (weights, state, tokens, logits) where a value
 // lives there anyway, subviews for mm.split, fresh allocations otherwise,
-// freed after their last use.
+// freed after their last use. Operations outside kernel functions (a module
+// written by hand) are emitted in place, one kernel each.
 //
 //===----------------------------------------------------------------------===//
 
 #include "lowering/LoweringPasses.h"
 
 #include "dialect/MMOps.h"
+#include "lowering/KernelLowering.h"
 #include "lowering/LoopEmitters.h"
 #include "lowering/Manifest.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/MapVector.h"
 
@@ -34,12 +39,196 @@ MemRefType bufferType(Type tensor) {
   return MemRefType::get(type.getShape(), type.getElementType());
 }
 
+/// Only the batch and time dimensions of a value may be dynamic: they are
+/// the only sizes an entry point learns at run time.
+LogicalResult checkBufferable(Operation *op, Value value, bool hasTime) {
+  auto type = bufferType(value.getType());
+  for (int64_t dim = 0; dim < type.getRank(); ++dim)
+    if (type.isDynamicDim(dim) && (dim > 1 || (dim == 1 && !hasTime)))
+      return op->emitOpError()
+             << "the host lowering supports dynamic batch and time "
+                "dimensions only, got "
+             << value.getType();
+  return success();
+}
+
+/// A fresh heap buffer for `value`, aligned to a cache line
+/// (kBufferAlignment), its dynamic dimensions `batch` and `time`.
+Value allocateBuffer(OpBuilder &b, Location loc, Value value, Value batch,
+                     Value time) {
+  auto type = bufferType(value.getType());
+  SmallVector<Value> sizes;
+  for (int64_t dim = 0; dim < type.getRank(); ++dim)
+    if (type.isDynamicDim(dim))
+      sizes.push_back(dim == 0 ? batch : time);
+  return memref::AllocOp::create(b, loc, type, sizes,
+                                 b.getI64IntegerAttr(kBufferAlignment));
+}
+
+/// The type a kernel function takes for a buffer of type `type`: the same
+/// strides, any offset, so that the weights of every layer (views at their
+/// own offsets into one buffer) and the views of every call pass as the
+/// same argument type.
+Type kernelArgumentType(Type type) {
+  auto memref = dyn_cast<MemRefType>(type);
+  if (!memref)
+    return type; // an index
+  auto [strides, offset] = memref.getStridesAndOffset();
+  (void)offset;
+  return MemRefType::get(
+      memref.getShape(), memref.getElementType(),
+      StridedLayoutAttr::get(type.getContext(), ShapedType::kDynamic, strides),
+      memref.getMemorySpace());
+}
+
+/// The kernel functions over buffers: for each kernel function of the
+/// module and each list of argument types it is called with, one function
+///
+///   mm_<kernel>(%batch: index, %time: index, <inputs>, <outputs>)
+///
+/// whose body the kernel's lowering builds (KernelLowering.h).
+class KernelFunctions {
+public:
+  KernelFunctions(ModuleOp module, const TargetInfo &target)
+      : module(module), target(target) {}
+
+  /// The function over buffers of `kernel` taking `type`.
+  FailureOr<func::FuncOp> get(func::FuncOp kernel, FunctionType type);
+  /// Emits at `b` a copy of `from` into `to` through a function shared by
+  /// every copy between buffers of these strides (mm_copy_0): on a GPU each
+  /// function is one kernel, so the copies of L layers' state fields are
+  /// one kernel, not L.
+  void copy(OpBuilder &b, Location loc, Value from, Value to);
+  unsigned numBuilt = 0;
+
+private:
+  LogicalResult build(func::FuncOp kernel, func::FuncOp lowered);
+
+  ModuleOp module;
+  const TargetInfo &target;
+  DenseMap<std::pair<Operation *, Type>, func::FuncOp> built;
+  DenseMap<Type, func::FuncOp> copies;
+  llvm::StringMap<unsigned> variants;
+};
+
+void KernelFunctions::copy(OpBuilder &b, Location loc, Value from, Value to) {
+  Type source = kernelArgumentType(from.getType()),
+       target = kernelArgumentType(to.getType());
+  FunctionType type = b.getFunctionType({source, target}, {});
+  func::FuncOp &function = copies[type];
+  if (!function) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    function = func::FuncOp::create(
+        b, loc, "mm_copy_" + std::to_string(copies.size() - 1), type);
+    function.setPrivate();
+    function->setAttr(MMDialect::kLoweringAttrName, b.getStringAttr("copy"));
+    Block *entry = function.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    memref::CopyOp::create(b, loc, entry->getArgument(0),
+                           entry->getArgument(1));
+    func::ReturnOp::create(b, loc);
+  }
+  SmallVector<Value> arguments{from, to};
+  for (auto [argument, argumentType] :
+       llvm::zip(arguments, type.getInputs()))
+    if (argument.getType() != argumentType)
+      argument = memref::CastOp::create(b, loc, argumentType, argument);
+  func::CallOp::create(b, loc, function, arguments);
+}
+
+FailureOr<func::FuncOp> KernelFunctions::get(func::FuncOp kernel,
+                                             FunctionType type) {
+  func::FuncOp &lowered = built[{kernel, type}];
+  if (lowered)
+    return lowered;
+  // The same kernel called with buffers of other strides is another
+  // function (mm_gemm_0_1): in practice every layer calls it alike.
+  std::string name = ("mm_" + kernel.getSymName()).str();
+  if (unsigned variant = variants[name]++)
+    name += "_" + std::to_string(variant);
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  lowered = func::FuncOp::create(b, kernel.getLoc(), name, type);
+  lowered.setPrivate();
+  if (failed(build(kernel, lowered)))
+    return failure();
+  ++numBuilt;
+  return lowered;
+}
+
+LogicalResult KernelFunctions::build(func::FuncOp kernel,
+                                     func::FuncOp lowered) {
+  auto strategy = kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
+  const KernelLowering &lowering =
+      selectKernelLowering(strategy.getKind(), target);
+  MLIRContext *context = kernel.getContext();
+  lowered->setAttr(MMDialect::kFusionAttrName, strategy);
+  lowered->setAttr(MMDialect::kLoweringAttrName,
+                   StringAttr::get(context, lowering.name()));
+
+  Block *entry = lowered.addEntryBlock();
+  OpBuilder b = OpBuilder::atBlockBegin(entry);
+  KernelBuilder kb(b, kernel.getLoc());
+  Value batch = entry->getArgument(0), time = entry->getArgument(1);
+  unsigned numInputs = kernel.getNumArguments();
+  DenseMap<Value, Value> buffers;
+  for (auto [index, argument] : llvm::enumerate(kernel.getArguments()))
+    buffers[argument] = entry->getArgument(2 + index);
+  // Returned values are written to the output buffers; a value returned
+  // twice, or an argument returned, is copied there after the kernel.
+  SmallVector<std::pair<Value, Value>> copies;
+  auto returned = cast<func::ReturnOp>(kernel.front().getTerminator());
+  for (auto [index, value] : llvm::enumerate(returned.getOperands())) {
+    Value output = entry->getArgument(2 + numInputs + index);
+    if (Value existing = buffers.lookup(value))
+      copies.push_back({existing, output});
+    else
+      buffers[value] = output;
+  }
+  SmallVector<Value> local;
+  bool failedToAllocate = false;
+  auto allocate = [&](Value value) -> Value {
+    if (failed(checkBufferable(value.getDefiningOp() ? value.getDefiningOp()
+                                                     : kernel.getOperation(),
+                               value, /*hasTime=*/true))) {
+      failedToAllocate = true;
+      return Value();
+    }
+    Value buffer = allocateBuffer(b, kb.location(), value, batch, time);
+    buffers[value] = buffer;
+    local.push_back(buffer);
+    return buffer;
+  };
+  kb.beginKernel();
+  if (failed(lowering.emit(kernel, kb, [&](Value v) { return buffers.lookup(v); },
+                           allocate)) ||
+      failedToAllocate)
+    return failure();
+  // The kernel's first loop nest carries its kind: GPU kernels are named
+  // after it, so profiles and tests can find them.
+  for (Operation &op : *entry)
+    if (op.getNumRegions()) {
+      op.setAttr(MMDialect::kKernelKindAttrName,
+                 StringAttr::get(context,
+                                 stringifyFusionKind(strategy.getKind())));
+      break;
+    }
+  for (auto [from, to] : copies)
+    memref::CopyOp::create(b, kb.location(), from, to);
+  for (Value buffer : local)
+    memref::DeallocOp::create(b, kb.location(), buffer);
+  kb.endKernel();
+  func::ReturnOp::create(b, kb.location());
+  return success();
+}
+
 class EntryLowering {
 public:
   EntryLowering(func::FuncOp func, EntryKind kind, const Manifest &manifest,
-                unsigned &numKernels, unsigned &numInPlace)
-      : func(func), kind(kind), manifest(manifest), numKernels(numKernels),
-        numInPlace(numInPlace) {}
+                KernelFunctions &kernels, unsigned &numKernels,
+                unsigned &numInPlace)
+      : func(func), kind(kind), manifest(manifest), kernels(kernels),
+        numKernels(numKernels), numInPlace(numInPlace) {}
 
   LogicalResult lower();
 
@@ -52,15 +241,24 @@ private:
   LogicalResult assignResult(OpBuilder &b, KernelBuilder &kb, Operation *op,
                              Value result);
   bool writableInPlace(Operation *op, Value result, Value old) const;
-  LogicalResult checkBufferable(Operation *op, Value value) const;
-  Value allocateBuffer(OpBuilder &b, KernelBuilder &kb, Value value);
-  LogicalResult lowerGroup(OpBuilder &b, KernelBuilder &kb, FusedOp group);
+  LogicalResult lowerCall(OpBuilder &b, KernelBuilder &kb, func::CallOp call);
+  /// The kernel function `call` calls, or null.
+  func::FuncOp calledKernel(func::CallOp call) const {
+    auto kernel =
+        SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(call,
+                                                           call.getCalleeAttr());
+    return kernel && kernel->hasAttr(MMDialect::kFusionAttrName) &&
+                   !kernel.isExternal()
+               ? kernel
+               : func::FuncOp();
+  }
   void computeLastUsers();
   void freeAfter(OpBuilder &b, Operation *op);
 
   func::FuncOp func;
   EntryKind kind;
   const Manifest &manifest;
+  KernelFunctions &kernels;
   unsigned &numKernels, &numInPlace;
 
   Value batch, time;
@@ -107,43 +305,17 @@ LogicalResult EntryLowering::assignResult(OpBuilder &b, KernelBuilder &kb,
     buffers[result] = destination;
     return success();
   }
-  if (failed(checkBufferable(op, result)))
+  if (failed(checkBufferable(op, result, /*hasTime=*/bool(time))))
     return failure();
-  Value buffer = allocateBuffer(b, kb, result);
+  Value buffer = allocateBuffer(b, kb.location(), result, batch, time);
   buffers[result] = buffer;
   allocated[result] = buffer;
   return success();
 }
 
-/// Only the batch and time dimensions of a value may be dynamic: they are
-/// the only sizes an entry point learns at run time.
-LogicalResult EntryLowering::checkBufferable(Operation *op, Value value) const {
-  auto type = bufferType(value.getType());
-  for (int64_t dim = 0; dim < type.getRank(); ++dim)
-    if (type.isDynamicDim(dim) && (dim > 1 || (dim == 1 && !time)))
-      return op->emitOpError()
-             << "the host lowering supports dynamic batch and time "
-                "dimensions only, got "
-             << value.getType();
-  return success();
-}
-
-/// A fresh heap buffer for `value`, aligned to a cache line
-/// (kBufferAlignment).
-Value EntryLowering::allocateBuffer(OpBuilder &b, KernelBuilder &kb,
-                                    Value value) {
-  auto type = bufferType(value.getType());
-  SmallVector<Value> sizes;
-  for (int64_t dim = 0; dim < type.getRank(); ++dim)
-    if (type.isDynamicDim(dim))
-      sizes.push_back(dim == 0 ? batch : time);
-  return memref::AllocOp::create(b, kb.location(), type, sizes,
-                                 b.getI64IntegerAttr(kBufferAlignment));
-}
-
 /// Whether `op` may write `result` over the buffer of `old`: nothing after
-/// it reads `old`, and inside a fusion group nothing after the operation
-/// that computes the result reads the group's copy of `old`.
+/// it reads `old`, and inside a kernel function nothing after the operation
+/// that computes the result reads the kernel's argument for `old`.
 bool EntryLowering::writableInPlace(Operation *op, Value result,
                                     Value old) const {
   auto before = [](Operation *writer) {
@@ -153,53 +325,55 @@ bool EntryLowering::writableInPlace(Operation *op, Value result,
   };
   if (!llvm::all_of(old.getUsers(), before(op)))
     return false;
-  auto group = dyn_cast<FusedOp>(op);
-  if (!group)
+  auto call = dyn_cast<func::CallOp>(op);
+  if (!call)
     return true;
-  Block &body = group.getBodyBlock();
+  Block &body = calledKernel(call).front();
   Value inner = body.getTerminator()->getOperand(
       cast<OpResult>(result).getResultNumber());
   Operation *writer = inner.getDefiningOp();
   if (!writer)
     return false;
   for (auto [input, argument] :
-       llvm::zip(group.getInputs(), body.getArguments()))
+       llvm::zip(call.getOperands(), body.getArguments()))
     if (input == old && !llvm::all_of(argument.getUsers(), before(writer)))
       return false;
   return true;
 }
 
-LogicalResult EntryLowering::lowerGroup(OpBuilder &b, KernelBuilder &kb,
-                                        FusedOp group) {
-  Block &body = group.getBodyBlock();
-  for (auto [input, argument] :
-       llvm::zip(group.getInputs(), body.getArguments()))
-    buffers[argument] = buffers.lookup(input);
-  for (auto [result, inner] :
-       llvm::zip(group.getResults(), body.getTerminator()->getOperands())) {
-    if (failed(assignResult(b, kb, group, result)))
+/// A call of a kernel function: its results get their buffers, and the
+/// kernel's function over buffers is called with them.
+LogicalResult EntryLowering::lowerCall(OpBuilder &b, KernelBuilder &kb,
+                                       func::CallOp call) {
+  func::FuncOp kernel = calledKernel(call);
+  if (!kernel)
+    return call.emitOpError()
+           << "calls " << call.getCalleeAttr()
+           << ", which is not a kernel function (mm-outline-kernels)";
+  for (Value result : call.getResults())
+    if (failed(assignResult(b, kb, call, result)))
       return failure();
-    Value assigned = buffers.lookup(result); // before [] may grow the map
-    buffers[inner] = assigned;
+  SmallVector<Value> arguments{batch, time ? time : kb.index(0)};
+  for (Value input : call.getOperands()) {
+    Value buffer = isa<IndexType>(input.getType()) ? batch
+                                                   : buffers.lookup(input);
+    if (!buffer)
+      return call.emitOpError() << "reads a value with no buffer";
+    arguments.push_back(buffer);
   }
-  // Values that live only inside the group: allocated as the kernel needs
-  // them, freed after it.
-  for (Operation &op : body.without_terminator())
-    for (Value result : op.getResults())
-      if (failed(checkBufferable(&op, result)))
-        return failure();
-  SmallVector<Value> local;
-  auto allocate = [&](Value value) -> Value {
-    Value buffer = allocateBuffer(b, kb, value);
-    buffers[value] = buffer;
-    local.push_back(buffer);
-    return buffer;
-  };
-  if (failed(emitFusedLoops(
-          group, kb, [&](Value v) { return buffers.lookup(v); }, allocate)))
+  for (Value result : call.getResults())
+    arguments.push_back(buffers.lookup(result));
+  SmallVector<Type> types;
+  for (Value argument : arguments)
+    types.push_back(kernelArgumentType(argument.getType()));
+  FailureOr<func::FuncOp> lowered =
+      kernels.get(kernel, b.getFunctionType(types, {}));
+  if (failed(lowered))
     return failure();
-  for (Value buffer : local)
-    memref::DeallocOp::create(b, kb.location(), buffer);
+  for (auto [argument, type] : llvm::zip(arguments, types))
+    if (argument.getType() != type)
+      argument = memref::CastOp::create(b, call.getLoc(), type, argument);
+  func::CallOp::create(b, call.getLoc(), *lowered, arguments);
   return success();
 }
 
@@ -312,25 +486,16 @@ LogicalResult EntryLowering::lower() {
       }
       continue;
     }
-    // Each operation or group is one kernel: its scratch buffers live
-    // from its start to its end.
+    if (isa<FusedOp>(op))
+      return op.emitOpError()
+             << "is a fusion group: run mm-outline-kernels before "
+                "mm-lower-to-loops";
+    // Each kernel call or operation is one kernel: the scratch buffers of
+    // an operation emitted here live from its start to its end.
     kb.beginKernel();
-    if (auto group = dyn_cast<FusedOp>(op)) {
-      Operation *previous = entry->empty() ? nullptr : &entry->back();
-      if (failed(lowerGroup(b, kb, group)))
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      if (failed(lowerCall(b, kb, call)))
         return failure();
-      // The group's first loop nest carries its kind: it marks where the
-      // group's kernel starts, and GPU kernels are named after it
-      // (mm_prefill_scan_3), so profiles and tests can find them.
-      auto kindName =
-          StringAttr::get(context, stringifyFusionKind(group.getKind()));
-      for (Operation *emitted = previous ? previous->getNextNode()
-                                         : &entry->front();
-           emitted; emitted = emitted->getNextNode())
-        if (emitted->getNumRegions()) {
-          emitted->setAttr(MMDialect::kKernelKindAttrName, kindName);
-          break;
-        }
     } else {
       for (Value result : op.getResults())
         if (failed(assignResult(b, kb, &op, result)))
@@ -349,7 +514,7 @@ LogicalResult EntryLowering::lower() {
         position < firstField ? logits : stateViews[position - firstField];
     Value source = buffers.lookup(value);
     if (source != destination)
-      memref::CopyOp::create(b, loc, source, destination);
+      kernels.copy(b, loc, source, destination);
   }
   for (auto &entry : allocated)
     memref::DeallocOp::create(b, loc, entry.second);
@@ -357,23 +522,79 @@ LogicalResult EntryLowering::lower() {
   return success();
 }
 
+/// On the CPU, memref.copy between buffers that are not plain arrays (the
+/// kernel functions take views at any offset) would call MLIR's runtime
+/// library (memrefCopy), which artifacts do not link: such copies become
+/// loops, which LLVM vectorises. Plain arrays keep memref.copy (a memcpy).
+/// On a GPU mm-offload-to-gpu makes every copy a kernel.
+void expandViewCopies(ModuleOp module) {
+  SmallVector<memref::CopyOp> copies;
+  module.walk([&](memref::CopyOp copy) {
+    auto source = cast<MemRefType>(copy.getSource().getType());
+    auto target = cast<MemRefType>(copy.getTarget().getType());
+    if (!source.getLayout().isIdentity() || !target.getLayout().isIdentity())
+      copies.push_back(copy);
+  });
+  for (memref::CopyOp copy : copies) {
+    OpBuilder b(copy);
+    KernelBuilder kb(b, copy.getLoc());
+    Value source = copy.getSource(), target = copy.getTarget();
+    int64_t rank = cast<MemRefType>(source.getType()).getRank();
+    SmallVector<Value> ivs;
+    std::function<void(int64_t)> nest = [&](int64_t dim) {
+      if (dim == rank) {
+        kb.store(kb.load(source, ivs), target, ivs);
+        return;
+      }
+      kb.loop(0, kb.dim(source, dim), [&](Value iv) {
+        ivs.push_back(iv);
+        nest(dim + 1);
+        ivs.pop_back();
+      });
+    };
+    nest(0);
+    copy.erase();
+  }
+}
+
 struct LowerToLoopsPass : public mm::impl::LowerToLoopsBase<LowerToLoopsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     Manifest manifest = Manifest::fromModule(module);
+    auto targetSpec =
+        module->getAttrOfType<StringAttr>(MMDialect::kTargetAttrName);
+    llvm::Expected<TargetInfo> target =
+        TargetInfo::parse(targetSpec ? targetSpec.getValue() : "cpu");
+    if (!target) {
+      module.emitError() << "'" << MMDialect::kTargetAttrName
+                         << "': " << llvm::toString(target.takeError());
+      return signalPassFailure();
+    }
     SmallVector<std::pair<func::FuncOp, EntryKind>> entries;
-    for (auto func : module.getOps<func::FuncOp>())
+    SmallVector<func::FuncOp> tensorKernels;
+    for (auto func : module.getOps<func::FuncOp>()) {
       if (auto kind =
               func->getAttrOfType<EntryKindAttr>(MMDialect::kEntryAttrName))
         entries.push_back({func, kind.getValue()});
+      else if (func->hasAttr(MMDialect::kFusionAttrName))
+        tensorKernels.push_back(func);
+    }
+    KernelFunctions kernelFunctions(module, *target);
     unsigned kernels = 0, inPlace = 0;
     for (auto [func, kind] : entries)
-      if (failed(EntryLowering(func, kind, manifest, kernels, inPlace).lower()))
+      if (failed(EntryLowering(func, kind, manifest, kernelFunctions, kernels,
+                               inPlace)
+                     .lower()))
         return signalPassFailure();
     numKernels += kernels;
     numInPlace += inPlace;
+    numKernelFunctions += kernelFunctions.numBuilt;
     for (auto [func, kind] : entries)
       func.erase();
+    for (func::FuncOp kernel : tensorKernels)
+      kernel.erase();
+    if (!target->isGpu())
+      expandViewCopies(module);
     for (auto layout :
          llvm::make_early_inc_range(module.getOps<StateLayoutOp>()))
       layout.erase();

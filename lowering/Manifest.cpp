@@ -5,6 +5,7 @@
 #include "dialect/MMOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/SymbolTable.h"
 
 using namespace mlir;
 using namespace mm;
@@ -59,13 +60,34 @@ Manifest Manifest::fromModule(ModuleOp module) {
       if (!kind)
         continue;
       llvm::json::Object counts;
-      func.walk([&](FusedOp group) {
-        StringRef name = stringifyFusionKind(group.getKind());
+      auto count = [&](FusionAttr strategy) {
+        StringRef name = stringifyFusionKind(strategy.getKind());
         counts[name] = counts.getInteger(name).value_or(0) + 1;
+      };
+      func.walk([&](Operation *op) {
+        if (auto group = dyn_cast<FusedOp>(op))
+          count(group.getStrategy());
+        else if (auto call = dyn_cast<func::CallOp>(op))
+          if (auto kernel = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+                  call, call.getCalleeAttr()))
+            if (auto strategy = kernel->getAttrOfType<FusionAttr>(
+                    MMDialect::kFusionAttrName))
+              count(strategy);
       });
       kernels[stringifyEntryKind(kind.getValue())] = std::move(counts);
     }
     object["kernels"] = std::move(kernels);
+    // The kernel functions (mm-outline-kernels): one per distinct kernel,
+    // whatever the number of layers that call it.
+    llvm::json::Object functions;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (auto strategy =
+              func->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName)) {
+        StringRef name = stringifyFusionKind(strategy.getKind());
+        functions[name] = functions.getInteger(name).value_or(0) + 1;
+      }
+    if (!functions.empty())
+      object["kernel_functions"] = std::move(functions);
     manifest.fusion = std::move(object);
   }
   return manifest;

@@ -102,9 +102,14 @@ gpu::LaunchOp Offloader::createLaunch(Location loc, Value blocks,
   StringRef kindName = kind ? kind.getValue()
                        : isa_and_nonnull<memref::CopyOp>(origin) ? "copy"
                                                                  : "kernel";
+  // A kernel function's launches are named after it (mm_scan_0_1), an entry
+  // point's after the kind of what they compute (mm_prefill_copy_3).
   std::string name =
-      (func.getSymName() + "_" + kindName + "_" + std::to_string(numLaunches))
-          .str();
+      func->hasAttr(MMDialect::kLoweringAttrName)
+          ? (func.getSymName() + "_" + std::to_string(numLaunches)).str()
+          : (func.getSymName() + "_" + kindName + "_" +
+             std::to_string(numLaunches))
+                .str();
   // All kernels go to one gpu.module (one binary the artifact loads once).
   auto module = FlatSymbolRefAttr::get(b.getContext(), kKernelModuleName);
   auto function = FlatSymbolRefAttr::get(b.getContext(), name);
@@ -316,6 +321,12 @@ LogicalResult Offloader::offloadBlock(Block &block, Operation *origin) {
             return failure();
       continue;
     }
+    if (isa<func::CallOp>(op)) {
+      // A kernel function: its own launches, after those pending here.
+      if (failed(flush()))
+        return failure();
+      continue;
+    }
     if (auto copy = dyn_cast<memref::CopyOp>(op)) {
       if (failed(flush()))
         return failure();
@@ -410,7 +421,10 @@ struct OffloadToGpuPass : public mm::impl::OffloadToGpuBase<OffloadToGpuPass> {
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     UnitAttr::get(&getContext()));
     for (auto func : module.getOps<func::FuncOp>()) {
-      if (func.isExternal() || !func->hasAttr("llvm.emit_c_interface"))
+      // The entry points and the kernel functions they call.
+      if (func.isExternal() ||
+          !(func->hasAttr("llvm.emit_c_interface") ||
+            func->hasAttr(MMDialect::kLoweringAttrName)))
         continue;
       Offloader offloader(func, threadsPerBlock);
       if (failed(offloader.run()))

@@ -18,6 +18,13 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
                 logits: memref<?x1xVxf32>)
       mm_init_state(state: memref<?xi8>, batch: index)
 
+    Each kernel function (mm-outline-kernels) becomes a function over
+    buffers, `mm_<kernel>(batch, time, inputs..., outputs...)`, built once
+    for all its calls by the lowering its kind and the module's `mm.target`
+    select (lowering/KernelLowering.h), and every call a call of it; it
+    records the lowering as `mm.lowering`. An mm operation outside any
+    kernel function is emitted in place.
+
     Weights live in one f32 buffer at the offsets of the manifest; the state
     of a batch of B sequences is one byte buffer holding each field as a
     [B, ...] array at B times the field's per-sequence offset. State updates
@@ -33,7 +40,10 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
     "::mlir::scf::SCFDialect"
   ];
   let statistics = [
-    Statistic<"numKernels", "num-kernels", "Number of operations lowered">,
+    Statistic<"numKernels", "num-kernels",
+              "Number of kernel calls and operations lowered">,
+    Statistic<"numKernelFunctions", "num-kernel-functions",
+              "Number of kernel functions over buffers built">,
     Statistic<"numInPlace", "num-in-place",
               "Number of state updates done in place">
   ];

@@ -104,6 +104,9 @@ void addFusedPasses(OpPassManager &pm, const CompilePipelineOptions &options,
   fusion.scanChannels =
       sizeOr(options.scanChannels, target.defaultScanChannels);
   pm.addPass(createFuseKernels(fusion));
+  OutlineKernelsOptions outline;
+  outline.targetSpec = target.spec();
+  pm.addPass(createOutlineKernels(outline));
 }
 
 void addHostLoopsPasses(OpPassManager &pm,
@@ -338,7 +341,8 @@ void mm::registerPipelines() {
       buildModelPipeline);
   registerCheckedPipeline(
       "mm-fused-pipeline",
-      "mm-model-pipeline, then one mm.fused group per kernel",
+      "mm-model-pipeline, then one mm.fused group per kernel, outlined into "
+      "a kernel function per distinct group",
       buildFusedPipeline);
   registerCheckedPipeline(
       "mm-host-loops-pipeline",

@@ -67,4 +67,45 @@ def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
   ];
 }
 
+def OutlineKernels : Pass<"mm-outline-kernels", "mlir::ModuleOp"> {
+  let summary = "Outline each fusion group into a kernel function, once per "
+                "distinct kernel";
+  let description = [{
+    Replaces every `mm.fused` group of the entry points by a `func.call` of a
+    private kernel function that holds the group's operations and carries its
+    strategy as `mm.fusion = #mm.fusion<...>`, the kernel's lowering
+    configuration. The group's inputs (activations, state fields, weights)
+    become the function's arguments, so the groups of different layers that
+    compute the same thing on different weights are one function: a group
+    whose kind, sizes, types and operations equal those of a kernel already
+    outlined calls that kernel. Kernels are named after their kind
+    (`@gemm_0`, `@scan_0`, ...) in the order they first appear. The module
+    records the target its kernels are lowered for as `mm.target`, which
+    selects each kernel's lowering with its kind (lowering/KernelLowering.h).
+
+    Example:
+    ```mlir
+    %y = mm.fused #mm.fusion<gemm, {...}> (%x, %w) : ... { mm.linear ... }
+    // becomes
+    %y = func.call @gemm_0(%x, %w) : (...) -> ...
+    func.func private @gemm_0(%x: ..., %w: ...) -> ...
+        attributes {mm.fusion = #mm.fusion<gemm, {...}>} {
+      %p = mm.linear %x, %w : ...
+      return %p : ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"targetSpec", "target", "std::string", /*default=*/"\"cpu\"",
+           "The target the kernels are lowered for (cpu, cuda:sm_90, "
+           "hip:gfx942, ...)">
+  ];
+  let dependentDialects = ["::mm::MMDialect", "::mlir::func::FuncDialect"];
+  let statistics = [
+    Statistic<"numGroups", "num-groups", "Number of fusion groups outlined">,
+    Statistic<"numKernels", "num-kernels",
+              "Number of distinct kernel functions">
+  ];
+}
+
 #endif // MM_PASSES_PASSES_TD

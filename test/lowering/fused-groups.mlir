@@ -1,31 +1,50 @@
-// RUN: mm-opt %s --mm-fuse-kernels="gemm-rows=32 gemm-tokens=2 gemm-rows-at-once=3 scan-channels=2" --mm-lower-to-loops | FileCheck %s
+// RUN: mm-opt %s --mm-fuse-kernels="gemm-rows=32 gemm-tokens=2 gemm-rows-at-once=3 scan-channels=2" --mm-outline-kernels --mm-lower-to-loops | FileCheck %s
 
-// Fusion groups drive the host kernels: the matrix products take the group's
+// Fusion groups, outlined into kernel functions, drive the host kernels: the matrix products take the group's
 // tile sizes, the scan runs two channels per task and applies its gate in
 // its own loop (y is never stored), and the residual stores h and sums its
 // squares in one pass before the RMSNorm's second pass.
 
-// CHECK: module attributes {mm.manifest = "{{.*}}\22fusion\22:{\22gemm_rows\22:32,\22gemm_rows_at_once\22:3,\22gemm_tokens\22:2,\22kernels\22:{\22prefill\22:{\22embed\22:1,\22gemm\22:2,\22norm\22:1,\22scan\22:1}},\22scan_channels\22:2,\22strategy\22:\22fused\22}
+// CHECK: module attributes {mm.manifest = "{{.*}}\22fusion\22:{\22gemm_rows\22:32,\22gemm_rows_at_once\22:3,\22gemm_tokens\22:2,\22kernel_functions\22:{\22embed\22:1,\22gemm\22:2,\22norm\22:1,\22scan\22:1},\22kernels\22:{\22prefill\22:{\22embed\22:1,\22gemm\22:2,\22norm\22:1,\22scan\22:1}},\22scan_channels\22:2,\22strategy\22:\22fused\22}
 // CHECK-NOT: mm.fusion
 mm.state_layout @state [
   #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<8x4xf32>>]
 
+// The entry point calls one function over buffers per kernel, weights as
+// views at any offset.
 // CHECK-LABEL: func.func @mm_prefill(
+// CHECK: call @mm_embed_0(
+// CHECK: call @mm_gemm_0(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (index, index, memref<?x?x8xf32, strided<[?, 8, 1], offset: ?>>, memref<8x8xf32, strided<[8, 1], offset: ?>>, memref<?x?x8xf32, strided<[?, 8, 1], offset: ?>>) -> ()
+// CHECK: call @mm_scan_0(
+// CHECK: call @mm_norm_0(
+// CHECK: call @mm_gemm_1(
+// CHECK: return
+
+// CHECK-LABEL: func.func private @mm_embed_0(
+// CHECK-SAME: mm.fusion = #mm.fusion<embed, {}>, mm.lowering = "loops"
+
 // The projection: blocks of 32 output rows in parallel, 2 tokens per tile,
 // 3 rows per pass over an input row.
+// CHECK-LABEL: func.func private @mm_gemm_0(
 // CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%{{.*}}) step (%c32{{(_[0-9]+)?}})
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c2{{(_[0-9]+)?}}
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c3{{(_[0-9]+)?}}
-// The scan and its gate: the gated output is the only [B, T, E] buffer the
-// kernel writes.
-// CHECK: %[[G:.*]] = memref.alloc(%{{.*}}, %{{.*}}) {alignment = 64 : i64} : memref<?x?x8xf32>
+// CHECK: return
+
+// The scan and its gate: the gated output (the function's last argument) is
+// the only [B, T, E] buffer the kernel writes.
+// CHECK-LABEL: func.func private @mm_scan_0(
+// CHECK-SAME: %[[G:[a-z0-9]+]]: memref<?x?x8xf32, strided<[?, 8, 1], offset: ?>>)
 // CHECK-NOT: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x8xf32>
 // CHECK: scf.parallel (%[[E0:.*]]) = (%{{.*}}) to (%{{.*}}) step (%c2{{(_[0-9]+)?}})
 // CHECK: scf.for %{{.*}} = %[[E0]] to
 // CHECK: math.exp
 // CHECK: memref.store %{{.*}}, %[[G]]
 // CHECK: memref.dealloc
+// CHECK: return
+
 // The residual and its norm: h is stored while its squares are summed.
+// CHECK-LABEL: func.func private @mm_norm_0(
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f64)
 // CHECK: arith.addf {{.*}} : f32
 // CHECK: memref.store %{{.*}}, %[[H:[a-z_0-9]+]][
@@ -33,6 +52,9 @@ mm.state_layout @state [
 // CHECK: math.sqrt
 // CHECK: memref.load %[[H]][
 // CHECK: return
+
+// The lm_head is a product of another shape: its own kernel.
+// CHECK-LABEL: func.func private @mm_gemm_1(
 func.func @prefill(%tokens: tensor<?x?xi32>, %h: tensor<?x8x4xf32>)
     -> (tensor<?x?x16xf32>, tensor<?x8x4xf32>)
     attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state} {

@@ -10,8 +10,10 @@
 // toyc's -emit:
 //   mm        the imported model-level IR (one mm.layer per layer)
 //   mm-ops    after mm-model-pipeline: primitive mm operations
-//   fused     after mm-fused-pipeline: one mm.fused group per kernel
-//   lowered   the entry points as loops over buffers (artifact ABI)
+//   fused     after mm-fused-pipeline: a call of a kernel function per
+//             fusion group, one function per distinct kernel
+//   lowered   the entry points and kernel functions over buffers (artifact
+//             ABI)
 //   llvm      the LLVM dialect
 //   llvm-ir   LLVM IR
 //   isa       GPU targets: the kernels as PTX or GCN assembly
@@ -70,7 +72,8 @@ cl::opt<EmitLevel> emitLevel(
                clEnumValN(EmitLevel::MMOps, "mm-ops",
                           "primitive mm operations (after mm-model-pipeline)"),
                clEnumValN(EmitLevel::Fused, "fused",
-                          "one mm.fused group per kernel (after "
+                          "one kernel function per distinct fusion group, "
+                          "called by the entry points (after "
                           "mm-fused-pipeline)"),
                clEnumValN(EmitLevel::Lowered, "lowered",
                           "loops over buffers with the artifact's calling "
