@@ -106,7 +106,8 @@ def SimulatorKernels : Pass<"mm-simulator-kernels", "mlir::ModuleOp"> {
     block's shared memory, barriers and shuffles as calls into the
     simulator (collectives first rewritten by upstream's patterns), the
     matrix instructions (nvgpu.mma_sync, nvgpu.ldmatrix, amdgpu.mfma) as
-    warp-collective calls, every
+    warp-collective calls, asynchronous copies (nvgpu.device_async_copy)
+    as immediate copies (groups and waits dropped), every
     memref access bounds-checked, every shared access reported to the
     simulator's race and initialisation checks, and inline counters of
     global bytes and floating-point operations. The kernels themselves are
@@ -143,6 +144,73 @@ def SimulatorKernelTable
     sites (docs/artifact.md).
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def LowerBF16MmaSync
+    : Pass<"mm-lower-bf16-mma-sync", "mlir::gpu::GPUModuleOp"> {
+  let summary = "nvgpu.mma.sync of bf16 operands as nvvm.mma.sync";
+  let description = [{
+    convert-nvgpu-to-nvvm (MLIR 22) cannot deduce the PTX type of bf16
+    fragments (NVVM passes them as i32 registers). This pass rewrites each
+    bf16 nvgpu.mma.sync m16n8k16 with f32 accumulators into nvvm.mma.sync
+    with its PTX types given: fragments bitcast to i32 pairs, the result
+    struct back into a vector<2x2xf32>. Run before convert-nvgpu-to-nvvm.
+  }];
+  let dependentDialects = [
+    "::mlir::NVVM::NVVMDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+def TestGemmKernels : Pass<"mm-test-gemm-kernels", "mlir::ModuleOp"> {
+  let summary = "Adds one GEMM kernel (lowering/GemmKernels.h) to the module";
+  let description = [{
+    For tests and benchmarks of the GEMM kernel generator: adds a
+    gpu.module @gemm_kernels holding the kernel for the options' shape,
+    types, strategy and tiles, and records in the module attribute
+    `mm.test.gemm_launch` the mm-sim-kernel flags of a launch for `m` rows
+    (`--grid=X,Y --block=T --shared-bytes=S`), and in
+    `mm.test.gemm_minimum_bytes` the least global bytes read and written
+    with those tiles. Bad parameters are an error naming the parameter.
+  }];
+  let options = [
+    Option<"targetSpec", "target", "std::string", /*default=*/"\"cuda:sm_80\"",
+           "The GPU target (cuda:sm_80, hip:gfx942, ...)">,
+    Option<"kernelName", "name", "std::string", /*default=*/"\"gemm\"",
+           "The kernel's name">,
+    Option<"n", "n", "int64_t", /*default=*/"0", "Rows of W (outputs)">,
+    Option<"k", "k", "int64_t", /*default=*/"0", "Columns of A and W">,
+    Option<"m", "m", "int64_t", /*default=*/"1",
+           "Rows of A of the launch recorded">,
+    Option<"aType", "a", "std::string", /*default=*/"\"f32\"",
+           "A's element type: f32, bf16 or f16">,
+    Option<"wType", "w", "std::string", /*default=*/"\"f32\"",
+           "W's element type: f32, bf16 or f16">,
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
+           "auto, simt, mma (NVIDIA) or mfma (AMD)">,
+    Option<"blockM", "block-m", "int64_t", /*default=*/"0",
+           "Rows of A per block (0: the strategy's default)">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"0",
+           "Rows of W per block">,
+    Option<"blockK", "block-k", "int64_t", /*default=*/"0",
+           "Depth of K staged at once">,
+    Option<"warpsM", "warps-m", "int64_t", /*default=*/"0",
+           "Warps per block along M (mma, mfma)">,
+    Option<"warpsN", "warps-n", "int64_t", /*default=*/"0",
+           "Warps per block along N (mma, mfma)">,
+    Option<"threadM", "thread-m", "int64_t", /*default=*/"0",
+           "Outputs per thread along M (simt)">,
+    Option<"threadN", "thread-n", "int64_t", /*default=*/"0",
+           "Outputs per thread along N (simt)">,
+    Option<"stages", "stages", "int64_t", /*default=*/"0",
+           "Shared-memory buffers in flight (mma: 2 or more)">
+  ];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::amdgpu::AMDGPUDialect"
+  ];
 }
 
 #endif // MM_LOWERING_PASSES_TD

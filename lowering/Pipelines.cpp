@@ -18,6 +18,7 @@
 #include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVM.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
@@ -209,6 +210,67 @@ static void addHostCodeToLLVMPasses(OpPassManager &pm) {
   pm.addPass(createSimulatorKernelTable());
 }
 
+/// The kernels of the gpu.modules, from the form the simulator copies
+/// (scf, memref, vector, nvgpu / amdgpu) to the NVVM or ROCDL dialect. The
+/// scf, strided-metadata and affine lowerings also apply to host code.
+static void addDeviceLoweringPasses(OpPassManager &pm,
+                                    const TargetInfo &target) {
+  bool cuda = target.kind == TargetKind::Cuda;
+  LowerGpuMathOptions math;
+  math.targetSpec = target.spec();
+  pm.addNestedPass<gpu::GPUModuleOp>(createLowerGpuMath(math));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  if (cuda) {
+    GpuNVVMAttachTargetOptions attach;
+    attach.chip = target.chip;
+    attach.features = target.features; // "": the chip's minimum PTX ISA
+    attach.optLevel = 3;
+    pm.addPass(createGpuNVVMAttachTarget(attach));
+    // Tensor-core kernels (GemmKernels.h): mma.sync (bf16 by our own
+    // lowering), ldmatrix, cp.async.
+    pm.addNestedPass<gpu::GPUModuleOp>(createLowerBF16MmaSync());
+    pm.addNestedPass<gpu::GPUModuleOp>(createConvertNVGPUToNVVMPass());
+    ConvertGpuOpsToNVVMOpsOptions convert;
+    convert.indexBitwidth = 64;
+    pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps(convert));
+    pm.addNestedPass<gpu::GPUModuleOp>(createConvertNVVMToLLVMPass());
+  } else {
+    GpuROCDLAttachTargetOptions attach;
+    attach.chip = target.chip;
+    attach.optLevel = 3;
+    attach.abiVersion = "500"; // code object v5: ROCm 5.x and 6.x load it
+    pm.addPass(createGpuROCDLAttachTarget(attach));
+    // Tensor-core kernels (GemmKernels.h): mfma.
+    ConvertAMDGPUToROCDLPassOptions matrix;
+    matrix.chipset = target.chip;
+    pm.addNestedPass<gpu::GPUModuleOp>(createConvertAMDGPUToROCDLPass(matrix));
+    ConvertGpuOpsToROCDLOpsOptions convert;
+    convert.chipset = target.chip;
+    convert.indexBitwidth = 64;
+    pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToROCDLOps(convert));
+  }
+  pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
+}
+
+/// The kernels, serialised into the module: PTX text (the driver compiles
+/// it for the device it runs on) or an hsaco, unless kernel-format says
+/// otherwise.
+static void addKernelSerialisationPass(OpPassManager &pm,
+                                       const CompilePipelineOptions &options,
+                                       const TargetInfo &target) {
+  bool cuda = target.kind == TargetKind::Cuda;
+  GpuModuleToBinaryPassOptions binary;
+  std::string format = options.kernelFormat;
+  binary.compilationTarget =
+      !format.empty() ? format : (cuda ? std::string("isa") : "bin");
+  if (!cuda)
+    binary.toolkitPath = rocmToolkit();
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
 llvm::Error mm::buildSimulatorPipeline(OpPassManager &pm,
                                        const CompilePipelineOptions &options) {
   llvm::Expected<TargetInfo> checked = checkOptions(
@@ -234,7 +296,6 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   if (!checked)
     return checked.takeError();
   const TargetInfo &target = *checked;
-  bool cuda = target.kind == TargetKind::Cuda;
 
   addHostLoopsPasses(pm, options, target);
   OffloadToGpuOptions offload;
@@ -249,47 +310,22 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   SimulatorKernelsOptions simulator;
   simulator.targetSpec = target.spec();
   pm.addPass(createSimulatorKernels(simulator));
-  LowerGpuMathOptions math;
-  math.targetSpec = target.spec();
-  pm.addNestedPass<gpu::GPUModuleOp>(createLowerGpuMath(math));
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  if (cuda) {
-    GpuNVVMAttachTargetOptions attach;
-    attach.chip = target.chip;
-    attach.features = target.features; // "": the chip's minimum PTX ISA
-    attach.optLevel = 3;
-    pm.addPass(createGpuNVVMAttachTarget(attach));
-    ConvertGpuOpsToNVVMOpsOptions convert;
-    convert.indexBitwidth = 64;
-    pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps(convert));
-    pm.addNestedPass<gpu::GPUModuleOp>(createConvertNVVMToLLVMPass());
-  } else {
-    GpuROCDLAttachTargetOptions attach;
-    attach.chip = target.chip;
-    attach.optLevel = 3;
-    attach.abiVersion = "500"; // code object v5: ROCm 5.x and 6.x load it
-    pm.addPass(createGpuROCDLAttachTarget(attach));
-    ConvertGpuOpsToROCDLOpsOptions convert;
-    convert.chipset = target.chip;
-    convert.indexBitwidth = 64;
-    pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToROCDLOps(convert));
-  }
-  pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
-  pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
+  addDeviceLoweringPasses(pm, target);
   // The host code (and the kernels' host copies).
   addHostCodeToLLVMPasses(pm);
-  // The kernels, serialised into the module: PTX text (the driver compiles
-  // it for the device it runs on) or an hsaco.
-  GpuModuleToBinaryPassOptions binary;
-  std::string format = options.kernelFormat;
-  binary.compilationTarget =
-      !format.empty() ? format : (cuda ? std::string("isa") : "bin");
-  if (!cuda)
-    binary.toolkitPath = rocmToolkit();
-  pm.addPass(createGpuModuleToBinaryPass(binary));
+  addKernelSerialisationPass(pm, options, target);
   pm.addPass(createCanonicalizerPass());
+  return llvm::Error::success();
+}
+
+llvm::Error mm::buildGpuKernelsPipeline(OpPassManager &pm,
+                                        const CompilePipelineOptions &options) {
+  llvm::Expected<TargetInfo> target = checkOptions(
+      options, "mm-gpu-kernels-pipeline", "cuda:sm_90", TargetNeed::Gpu);
+  if (!target)
+    return target.takeError();
+  addDeviceLoweringPasses(pm, *target);
+  addKernelSerialisationPass(pm, options, *target);
   return llvm::Error::success();
 }
 
@@ -304,6 +340,8 @@ void mm::registerLoweringInterfaces(DialectRegistry &registry) {
   ub::registerConvertUBToLLVMInterface(registry);
   gpu::registerConvertGpuToLLVMInterface(registry);
   NVVM::registerConvertGpuToNVVMInterface(registry);
+  // Vector operations inside kernels (GemmKernels.h).
+  vector::registerConvertVectorToLLVMInterface(registry);
 }
 
 namespace {
@@ -354,6 +392,11 @@ void mm::registerPipelines() {
       "The GPU lowering: kernels for the target's gpu.module (NVVM or "
       "ROCDL), serialised, and host code that launches them",
       buildGpuPipeline);
+  registerCheckedPipeline(
+      "mm-gpu-kernels-pipeline",
+      "The tail of mm-gpu-pipeline alone: a module's gpu.modules of kernels "
+      "(no host code) lowered for the target and serialised",
+      buildGpuKernelsPipeline);
   registerCheckedPipeline(
       "mm-simulator-pipeline",
       "The host copies of a module's GPU kernels alone, down to the LLVM "

@@ -105,6 +105,13 @@ llvm::Error buildHostPipeline(mlir::OpPassManager &pm,
 llvm::Error buildGpuPipeline(mlir::OpPassManager &pm,
                              const CompilePipelineOptions &options);
 
+/// `mm-gpu-kernels-pipeline`: mm-gpu-pipeline's tail alone, for modules
+/// that hold only gpu.modules of kernels (GEMM kernels from
+/// mm-test-gemm-kernels, say): the kernels lowered to NVVM or ROCDL and
+/// serialised as mm-gpu-pipeline serialises them. GPU targets only.
+llvm::Error buildGpuKernelsPipeline(mlir::OpPassManager &pm,
+                                    const CompilePipelineOptions &options);
+
 /// Registers the dialect interfaces the lowerings need: the
 /// ConvertToLLVM patterns convert-gpu-to-nvvm/-rocdl and gpu-to-llvm
 /// collect from each dialect in a module (without them, the control flow

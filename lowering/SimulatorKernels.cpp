@@ -25,6 +25,11 @@
 //     amdgpu.mfma) are warp-collective calls (mmsim_matrix_multiply,
 //     mmsim_load_matrix), each lane's fragments passed through stack slots;
 //     the simulator lays them out as the PTX and CDNA3 ISAs do;
+//   - the asynchronous copies (nvgpu.device_async_copy) copy at once, as
+//     a vector load and store that are counted and checked like any other;
+//     their groups and waits do nothing. A kernel that reads shared memory
+//     before the wait covering its copy therefore runs correctly here
+//     rather than being caught (the GPU may give it stale bytes);
 //   - every memref access is checked: an index outside its memref's bounds
 //     calls mmsim_out_of_bounds (the access is skipped, the launch fails
 //     naming the kernel, thread, buffer and index), and every shared-memory
@@ -185,6 +190,9 @@ private:
   /// nvgpu.mma_sync, nvgpu.ldmatrix and amdgpu.mfma as warp-collective calls
   /// into the simulator, their fragments passed through stack slots.
   LogicalResult replaceMatrixOps();
+  /// nvgpu.device_async_copy as an immediate vector load and store (then
+  /// counted and checked), its groups and waits dropped.
+  LogicalResult replaceAsyncCopies();
   /// Bytes from the block's shared memory to element `indices` of `memref`.
   Value sharedByteOffset(Location loc, Value memref, ValueRange indices);
   /// A stack slot (allocated at the function's entry) holding `value`, a
@@ -226,6 +234,8 @@ LogicalResult KernelCopier::run() {
   work.setName((Twine("__mmsim_work_") + kernel.getName()).str());
   llvm::scope_exit eraseWork([&] { work.erase(); });
   if (failed(lowerCollectives(work)) || failed(buildFunction(work)))
+    return failure();
+  if (failed(replaceAsyncCopies()))
     return failure();
   addCounters();
   if (failed(replaceMatrixOps()) || failed(replaceGpuOps()) ||
@@ -347,6 +357,9 @@ std::optional<MemoryRoot> KernelCopier::rootOf(Value memref) {
     Operation *def = memref.getDefiningOp();
     if (isa<memref::AllocaOp>(def))
       return MemoryRoot{MemorySpace::Private, 0};
+    // Before replaceGpuOps makes it a view of `shared`.
+    if (isa<gpu::DynamicSharedMemoryOp>(def))
+      return MemoryRoot{MemorySpace::Shared, -1};
     if (auto view = dyn_cast<memref::ViewOp>(def);
         view && view.getSource() == shared) {
       auto *offset = llvm::find(workgroupOffsets,
@@ -969,6 +982,76 @@ LogicalResult KernelCopier::replaceMatrixOps() {
     }
     op->getResult(0).replaceAllUsesWith(reload(loc, result, resultType));
     op->erase();
+  }
+  return success();
+}
+
+LogicalResult KernelCopier::replaceAsyncCopies() {
+  SmallVector<Operation *> waits, groups;
+  SmallVector<nvgpu::DeviceAsyncCopyOp> copies;
+  copy.walk([&](Operation *op) {
+    if (isa<nvgpu::DeviceAsyncWaitOp>(op))
+      waits.push_back(op);
+    else if (isa<nvgpu::DeviceAsyncCreateGroupOp>(op))
+      groups.push_back(op);
+    else if (auto asyncCopy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
+      copies.push_back(asyncCopy);
+  });
+  // Tokens only order the copies: with immediate copies they carry nothing.
+  for (Operation *op : llvm::concat<Operation *>(waits, groups)) {
+    if (op->getNumResults() && !op->getResult(0).use_empty())
+      return op->emitOpError("the simulator needs async tokens used only by "
+                             "groups and waits (kernel ")
+             << kernel.getName() << ")";
+    op->erase();
+  }
+  for (nvgpu::DeviceAsyncCopyOp asyncCopy : copies) {
+    if (!asyncCopy.getAsyncToken().use_empty())
+      return asyncCopy.emitOpError("the simulator needs async tokens used "
+                                   "only by groups and waits (kernel ")
+             << kernel.getName() << ")";
+    Location loc = asyncCopy.getLoc();
+    b.setInsertionPoint(asyncCopy);
+    int64_t elements = asyncCopy.getDstElements().getZExtValue();
+    Type element =
+        cast<MemRefType>(asyncCopy.getDst().getType()).getElementType();
+    auto type = VectorType::get({elements}, element);
+    Value value;
+    if (Value sourceElements = asyncCopy.getSrcElements()) {
+      // Only the first `sourceElements` are read, the rest are zeros: each
+      // element a guarded load.
+      SmallVector<Value> indices(asyncCopy.getSrcIndices());
+      Value last = indices.back();
+      SmallVector<Value> values;
+      for (int64_t i = 0; i < elements; ++i) {
+        Value offset = indexConstant(loc, i);
+        auto read = scf::IfOp::create(
+            b, loc, TypeRange{element},
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, offset,
+                                  sourceElements),
+            /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(read.thenBlock());
+        indices.back() = arith::AddIOp::create(b, loc, last, offset);
+        scf::YieldOp::create(
+            b, loc,
+            memref::LoadOp::create(b, loc, asyncCopy.getSrc(), indices)
+                .getResult());
+        b.setInsertionPointToStart(read.elseBlock());
+        scf::YieldOp::create(
+            b, loc,
+            arith::ConstantOp::create(b, loc, element, b.getZeroAttr(element))
+                .getResult());
+        values.push_back(read.getResult(0));
+      }
+      value = vector::FromElementsOp::create(b, loc, type, values);
+    } else {
+      value = vector::LoadOp::create(b, loc, type, asyncCopy.getSrc(),
+                                     asyncCopy.getSrcIndices());
+    }
+    vector::StoreOp::create(b, loc, value, asyncCopy.getDst(),
+                            asyncCopy.getDstIndices());
+    asyncCopy.erase();
   }
   return success();
 }

@@ -11,9 +11,11 @@
 //
 // One --arg per kernel argument, in order: a number for a scalar; for a
 // memref, how to fill it (iota, random, zeros or fill=V) and, for a memref
-// with dynamic sizes, the sizes after a colon (random:4x8). --print prints
+// with dynamic sizes, the sizes after a colon (random:4x8); memrefs of f32,
+// i32, bf16 and f16 (the fills rounded to nearest even). --print prints
 // every memref argument after the launch; --counters the simulator's
-// counters. A failed check is an error (exit status 1) naming the kernel,
+// counters. --check-gemm=A,W,C compares memref C with the product
+// A * W^T computed on the host in double from the same (rounded) inputs. A failed check is an error (exit status 1) naming the kernel,
 // block, thread, buffer and index.
 //
 //===----------------------------------------------------------------------===//
@@ -37,11 +39,14 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
 
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -75,11 +80,70 @@ cl::opt<bool> print("print",
                     cl::cat(category));
 cl::opt<bool> counters("counters", cl::desc("Print the simulator's counters"),
                        cl::cat(category));
+cl::opt<std::string> checkGemm(
+    "check-gemm",
+    cl::desc("A,W,C: argument numbers of a GEMM C[M,N] = A[M,K] * W[N,K]^T; "
+             "after the launch C is compared with the product in double"),
+    cl::cat(category));
+cl::opt<std::string> gemmRound(
+    "gemm-round",
+    cl::desc("none, bf16 or f16: the type the kernel rounds A and W to "
+             "before multiplying (the host product rounds them too)"),
+    cl::init("none"), cl::cat(category));
+cl::opt<double> tolerance(
+    "tolerance",
+    cl::desc("--check-gemm: the largest error allowed, relative to "
+             "sum |a| |w| of each element"),
+    cl::init(1e-5), cl::cat(category));
 cl::opt<unsigned> seed("seed", cl::desc("Seed of the random fills"),
                        cl::init(1), cl::cat(category));
 
 llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// Bytes of one element of a memref the tool fills.
+size_t elementBytes(Type element) {
+  return element.isF32() || element.isInteger(32) ? 4 : 2;
+}
+
+/// `value` rounded to bf16 (nearest even), as its 16 bits.
+uint16_t toBF16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  bits += 0x7fff + ((bits >> 16) & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float fromBF16(uint16_t half) {
+  uint32_t bits = uint32_t(half) << 16;
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+/// `value` rounded to f16 (nearest even) and back.
+float roundF16(float value) {
+  return static_cast<float>(static_cast<_Float16>(value));
+}
+
+/// One element of a buffer as a float (f32, i32, bf16 or f16).
+float elementAt(Type element, const std::vector<uint8_t> &bytes, int64_t i) {
+  if (element.isF32()) {
+    float value;
+    std::memcpy(&value, &bytes[4 * i], 4);
+    return value;
+  }
+  if (element.isInteger(32)) {
+    int32_t value;
+    std::memcpy(&value, &bytes[4 * i], 4);
+    return static_cast<float>(value);
+  }
+  uint16_t half;
+  std::memcpy(&half, &bytes[2 * i], 2);
+  if (element.isBF16())
+    return fromBF16(half);
+  return static_cast<float>(llvm::bit_cast<_Float16>(half));
 }
 
 llvm::Expected<mm::gpu::Dim3> parseDim3(llvm::StringRef flag,
@@ -148,8 +212,9 @@ llvm::Expected<Argument> makeArgument(mm::gpu::GpuDevice &device,
 
   argument.memref = memref;
   Type element = memref.getElementType();
-  if (!element.isF32() && !element.isInteger(32))
-    return makeError(where + ": memrefs of f32 or i32 only");
+  if (!element.isF32() && !element.isInteger(32) && !element.isBF16() &&
+      !element.isF16())
+    return makeError(where + ": memrefs of f32, i32, bf16 or f16 only");
   auto [fill, dims] = spec.split(':');
   llvm::SmallVector<llvm::StringRef> dimTexts;
   if (!dims.empty())
@@ -175,7 +240,8 @@ llvm::Expected<Argument> makeArgument(mm::gpu::GpuDevice &device,
   for (int64_t size : argument.sizes)
     argument.elements *= size;
 
-  std::vector<uint32_t> host(argument.elements);
+  size_t width = elementBytes(element);
+  std::vector<uint8_t> host(width * argument.elements);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (int64_t i = 0; i < argument.elements; ++i) {
     float value = 0;
@@ -183,21 +249,29 @@ llvm::Expected<Argument> makeArgument(mm::gpu::GpuDevice &device,
       value = static_cast<float>(i);
     else if (fill == "random")
       value = uniform(rng);
-    else if (fill.consume_front("fill=")) {
+    else if (fill.starts_with("fill=")) {
+      // (Each element parses the text again: fill keeps its prefix.)
       double parsed;
-      if (fill.getAsDouble(parsed))
+      if (fill.drop_front(5).getAsDouble(parsed))
         return makeError(where + ": fill=V takes a number");
       value = static_cast<float>(parsed);
     } else if (fill != "zeros") {
       return makeError(where + ": a memref is filled with iota, random, "
                                "zeros or fill=V");
     }
-    if (element.isF32())
-      std::memcpy(&host[i], &value, 4);
-    else
-      host[i] = static_cast<uint32_t>(static_cast<int32_t>(value));
+    if (element.isF32()) {
+      std::memcpy(&host[4 * i], &value, 4);
+    } else if (element.isInteger(32)) {
+      int32_t integer = static_cast<int32_t>(value);
+      std::memcpy(&host[4 * i], &integer, 4);
+    } else {
+      uint16_t half = element.isBF16()
+                          ? toBF16(value)
+                          : llvm::bit_cast<uint16_t>(static_cast<_Float16>(value));
+      std::memcpy(&host[2 * i], &half, 2);
+    }
   }
-  size_t bytes = std::max<size_t>(4, 4 * argument.elements);
+  size_t bytes = std::max<size_t>(4, host.size());
   llvm::Expected<void *> buffer = device.allocate(bytes);
   if (!buffer)
     return buffer.takeError();
@@ -206,7 +280,7 @@ llvm::Expected<Argument> makeArgument(mm::gpu::GpuDevice &device,
                         "the buffer of --arg #" + std::to_string(index));
   if (argument.elements)
     if (llvm::Error error =
-            device.copyToDevice(argument.buffer, host.data(), 4 * host.size()))
+            device.copyToDevice(argument.buffer, host.data(), host.size()))
       return std::move(error);
 
   auto pointer = reinterpret_cast<uint64_t>(argument.buffer);
@@ -219,27 +293,126 @@ llvm::Expected<Argument> makeArgument(mm::gpu::GpuDevice &device,
   return argument;
 }
 
+/// The bytes of a memref argument's device buffer.
+llvm::Expected<std::vector<uint8_t>> readBack(mm::gpu::GpuDevice &device,
+                                              const Argument &argument) {
+  std::vector<uint8_t> host(elementBytes(argument.memref.getElementType()) *
+                            argument.elements);
+  if (!host.empty())
+    if (llvm::Error error =
+            device.copyToHost(host.data(), argument.buffer, host.size()))
+      return std::move(error);
+  if (llvm::Error error = device.synchronize())
+    return std::move(error);
+  return host;
+}
+
+/// --check-gemm: C against A * W^T in double, on the inputs rounded as the
+/// kernel rounds them; the error of each element relative to the sum of
+/// |a| |w| over k (what the f32 sums' rounding scales with).
+llvm::Error checkGemmResult(mm::gpu::GpuDevice &device,
+                            llvm::ArrayRef<Argument> arguments) {
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(checkGemm).split(parts, ',');
+  unsigned numbers[3] = {0, 0, 0};
+  bool bad = parts.size() != 3;
+  for (size_t i = 0; !bad && i < 3; ++i)
+    bad = parts[i].getAsInteger(10, numbers[i]) ||
+          numbers[i] >= arguments.size() || !arguments[numbers[i]].memref ||
+          arguments[numbers[i]].sizes.size() != 2;
+  if (bad)
+    return makeError("--check-gemm=" + checkGemm +
+                     ": give A,W,C as the numbers of three 2-D memref "
+                     "arguments");
+  const Argument &a = arguments[numbers[0]], &w = arguments[numbers[1]],
+                 &c = arguments[numbers[2]];
+  int64_t m = a.sizes[0], k = a.sizes[1], n = w.sizes[0];
+  if (w.sizes[1] != k || c.sizes[0] != m || c.sizes[1] != n ||
+      !c.memref.getElementType().isF32())
+    return makeError("--check-gemm: sizes A " + llvm::Twine(m) + "x" +
+                     llvm::Twine(k) + ", W " + llvm::Twine(w.sizes[0]) + "x" +
+                     llvm::Twine(w.sizes[1]) + ", C " +
+                     llvm::Twine(c.sizes[0]) + "x" + llvm::Twine(c.sizes[1]) +
+                     " (f32) do not make C = A W^T");
+  if (gemmRound != "none" && gemmRound != "bf16" && gemmRound != "f16")
+    return makeError("--gemm-round=" + gemmRound +
+                     ": expected none, bf16 or f16");
+  auto round = [](float value) -> double {
+    if (gemmRound == "bf16")
+      return fromBF16(toBF16(value));
+    if (gemmRound == "f16")
+      return roundF16(value);
+    return value;
+  };
+  auto values = [&](const Argument &argument,
+                    bool rounded) -> llvm::Expected<std::vector<double>> {
+    llvm::Expected<std::vector<uint8_t>> bytes = readBack(device, argument);
+    if (!bytes)
+      return bytes.takeError();
+    std::vector<double> result(argument.elements);
+    Type element = argument.memref.getElementType();
+    for (int64_t i = 0; i < argument.elements; ++i) {
+      float value = elementAt(element, *bytes, i);
+      result[i] = rounded ? round(value) : value;
+    }
+    return result;
+  };
+  auto av = values(a, true);
+  if (!av)
+    return av.takeError();
+  auto wv = values(w, true);
+  if (!wv)
+    return wv.takeError();
+  auto cv = values(c, false);
+  if (!cv)
+    return cv.takeError();
+  double worst = 0;
+  int64_t worstIndex = 0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0, scale = 0;
+      for (int64_t x = 0; x < k; ++x) {
+        double product = (*av)[i * k + x] * (*wv)[j * k + x];
+        sum += product;
+        scale += std::fabs(product);
+      }
+      double got = (*cv)[i * n + j];
+      double error = std::fabs(got - sum) / std::max(scale, 1e-30);
+      if (!(error <= worst)) { // a NaN is the worst
+        worst = std::isnan(error) ? INFINITY : error;
+        worstIndex = i * n + j;
+      }
+    }
+  llvm::outs() << llvm::formatv("gemm check M={0} N={1} K={2}: max relative "
+                                "error {3:e2} (tolerance {4:e2})\n",
+                                m, n, k, worst, tolerance.getValue());
+  if (worst > tolerance)
+    return makeError(llvm::formatv("C[{0}][{1}] = {2} is off the host "
+                                   "product by {3:e2} relative, more than "
+                                   "{4:e2}",
+                                   worstIndex / n, worstIndex % n,
+                                   (*cv)[worstIndex], worst,
+                                   tolerance.getValue())
+                         .str());
+  return llvm::Error::success();
+}
+
 llvm::Error printArguments(mm::gpu::GpuDevice &device,
                            llvm::ArrayRef<Argument> arguments) {
   for (auto [index, argument] : llvm::enumerate(arguments)) {
     if (!argument.memref)
       continue;
-    std::vector<uint32_t> host(argument.elements);
-    if (argument.elements)
-      if (llvm::Error error = device.copyToHost(host.data(), argument.buffer,
-                                                4 * host.size()))
-        return error;
-    if (llvm::Error error = device.synchronize())
-      return error;
+    llvm::Expected<std::vector<uint8_t>> host = readBack(device, argument);
+    if (!host)
+      return host.takeError();
+    Type element = argument.memref.getElementType();
     llvm::outs() << "arg " << index << ":";
-    for (uint32_t bits : host) {
-      if (argument.memref.getElementType().isF32()) {
-        float value;
-        std::memcpy(&value, &bits, 4);
-        llvm::outs() << " " << llvm::format("%g", value);
-      } else {
-        llvm::outs() << " " << static_cast<int32_t>(bits);
-      }
+    for (int64_t i = 0; i < argument.elements; ++i) {
+      if (element.isInteger(32))
+        llvm::outs() << " "
+                     << static_cast<int32_t>(elementAt(element, *host, i));
+      else
+        llvm::outs() << " " << llvm::format("%g", elementAt(element, *host, i));
     }
     llvm::outs() << "\n";
   }
@@ -331,6 +504,9 @@ llvm::Error run() {
                << target << ")\n";
   if (print)
     if (llvm::Error error = printArguments(device, arguments))
+      return error;
+  if (!checkGemm.empty())
+    if (llvm::Error error = checkGemmResult(device, arguments))
       return error;
   if (counters)
     for (const mm::gpu::SimKernelCounters &kernelCounters :
