@@ -286,6 +286,9 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   if (!cuda)
     binary.toolkitPath = rocmToolkit();
   pm.addPass(createGpuModuleToBinaryPass(binary));
+  // The runtime loads the kernels per device and hands the entry points a
+  // context; launches go on its stream without synchronising.
+  pm.addPass(createKernelContext());
   pm.addPass(createCanonicalizerPass());
   return llvm::Error::success();
 }
