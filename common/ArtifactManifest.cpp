@@ -98,6 +98,10 @@ Expected<ArtifactManifest> mm::parseArtifactManifest(StringRef text,
   if (abi != kArtifactAbiVersion)
     return makeError("artifact ABI version " +
                      (abi ? std::to_string(*abi) : std::string("?")) +
+                     (abi == 1 ? " (GPU kernels loaded by global "
+                                 "constructors, entry points without a "
+                                 "kernel context)"
+                               : "") +
                      ", this runtime runs version " +
                      std::to_string(kArtifactAbiVersion) +
                      " (recompile it with this version's mm-compile)");

@@ -28,8 +28,11 @@
 namespace mm {
 
 /// The version of the calling convention and manifest: mm-compile writes
-/// it, the runtime refuses artifacts of any other.
-inline constexpr int64_t kArtifactAbiVersion = 1;
+/// it, the runtime refuses artifacts of any other. Version 2: GPU entry
+/// points take a kernel context first, and GPU kernels are the data
+/// `mm_kernel_module` the runtime loads, not a global constructor's work
+/// (common/KernelContextAbi.h).
+inline constexpr int64_t kArtifactAbiVersion = 2;
 
 /// One tensor of the weight buffer, as the compiler lays it out.
 struct ManifestWeight {

@@ -431,6 +431,14 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
              << "'" << kManifestAttrName << "' must be a JSON string";
     return success();
   }
+  // The kernel objects mm-kernel-context (lowering/KernelContext.cpp) keeps
+  // after it turns the gpu.binary into data, for the tools that print them.
+  if (attr.getName() == "mm.kernel_binaries") {
+    if (!isa<DictionaryAttr>(attr.getValue()))
+      return op->emitOpError()
+             << "'mm.kernel_binaries' must map binary names to objects";
+    return success();
+  }
   if (attr.getName() == kKernelKindAttrName) {
     if (!isa<StringAttr>(attr.getValue()))
       return op->emitOpError()

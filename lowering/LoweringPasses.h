@@ -20,6 +20,12 @@ namespace mm {
 #define GEN_PASS_REGISTRATION
 #include "lowering/Passes.h.inc"
 
+/// The module attribute where mm-kernel-context leaves the objects of the
+/// gpu.binary it turned into data: a dictionary from the binary's name to
+/// its array of #gpu.object.
+inline constexpr llvm::StringLiteral kKernelBinariesAttrName =
+    "mm.kernel_binaries";
+
 } // namespace mm
 
 #endif // MM_LOWERING_LOWERINGPASSES_H

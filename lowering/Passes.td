@@ -210,6 +210,37 @@ def TestGemmKernels : Pass<"mm-test-gemm-kernels", "mlir::ModuleOp"> {
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect", "::mlir::nvgpu::NVGPUDialect",
     "::mlir::amdgpu::AMDGPUDialect"
+
+def KernelContext : Pass<"mm-kernel-context", "mlir::ModuleOp"> {
+  let summary = "Kernels loaded by the runtime and launched through a "
+                "context argument, without synchronisation";
+  let description = [{
+    On the LLVM dialect, after gpu-to-llvm and gpu-module-to-binary, instead
+    of gpu.binary's translation (a global constructor that loads the module,
+    and a stream created, synchronised and destroyed around every launch):
+
+    - the gpu.binary becomes data the runtime loads when a model is loaded
+      on a device: the exported `mm_kernel_module` (MMKernelModule in
+      common/KernelContextAbi.h: the image, its format, and the names
+      of the kernels the host code launches), and no constructor;
+    - every function that launches kernels or uses a stream, the entry
+      points and, transitively, their callers take an `!llvm.ptr` to the
+      runtime's MMKernelContext as a new first argument, passed on by
+      every call;
+    - each gpu.launch_func becomes a call of mgpuLaunchKernel with the
+      context's function handle for its kernel and the context's stream;
+    - the streams the host code creates (mgpuStreamCreate) are the
+      context's stream, not destroyed, and not synchronised
+      (mgpuStreamSynchronize is dropped, except in functions that copy
+      memory, where the host may read what it copied): launches and
+      temporaries (mgpuMemAlloc, mgpuMemFree) are ordered on the one
+      stream, and the runtime synchronises once per call.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+  let statistics = [
+    Statistic<"numLaunches", "num-launches", "Number of launches rewritten">,
+    Statistic<"numSynchronisations", "num-synchronisations-dropped",
+              "Number of stream synchronisations dropped">
   ];
 }
 

@@ -313,7 +313,12 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   addDeviceLoweringPasses(pm, target);
   // The host code (and the kernels' host copies).
   addHostCodeToLLVMPasses(pm);
+  // The kernels, serialised into the module: PTX text (the driver compiles
+  // it for the device it runs on) or an hsaco.
   addKernelSerialisationPass(pm, options, target);
+  // The runtime loads the kernels per device and hands the entry points a
+  // context; launches go on its stream without synchronising.
+  pm.addPass(createKernelContext());
   pm.addPass(createCanonicalizerPass());
   return llvm::Error::success();
 }

@@ -3,6 +3,7 @@
 #include "runtime/CompiledModel.h"
 
 #include "runtime/HostMemory.h"
+#include "runtime/gpu/KernelContext.h"
 #include "runtime/gpu/MgpuAbi.h"
 
 #include "llvm/ADT/DenseSet.h"
@@ -58,12 +59,19 @@ MemRef<T, Rank> describe(T *data, const int64_t (&sizes)[Rank]) {
 using RunFn = void (*)(MemRef<float, 1> *, MemRef<uint8_t, 1> *,
                        MemRef<int32_t, 2> *, MemRef<float, 3> *);
 using InitFn = void (*)(MemRef<uint8_t, 1> *, int64_t);
+// GPU entry points take the kernel context first (ABI version 2).
+using GpuRunFn = void (*)(MMKernelContext *, MemRef<float, 1> *,
+                          MemRef<uint8_t, 1> *, MemRef<int32_t, 2> *,
+                          MemRef<float, 3> *);
+using GpuInitFn = void (*)(MMKernelContext *, MemRef<uint8_t, 1> *, int64_t);
 
 /// Calls a prefill or decode entry on buffers of the artifact's device (host
-/// memory for a CPU artifact, device memory for a GPU one).
-void callRun(void *entry, float *weights, int64_t weightFloats, uint8_t *state,
-             int64_t stateBytes, int32_t *tokens, int64_t batch, int64_t time,
-             float *logits, int64_t vocab) {
+/// memory for a CPU artifact, device memory and its kernel `context` for a
+/// GPU one).
+void callRun(void *entry, MMKernelContext *context, float *weights,
+             int64_t weightFloats, uint8_t *state, int64_t stateBytes,
+             int32_t *tokens, int64_t batch, int64_t time, float *logits,
+             int64_t vocab) {
   int64_t weightSizes[1] = {weightFloats};
   int64_t stateSizes[1] = {stateBytes};
   int64_t tokenSizes[2] = {batch, time};
@@ -72,13 +80,20 @@ void callRun(void *entry, float *weights, int64_t weightFloats, uint8_t *state,
   auto s = describe(state, stateSizes);
   auto t = describe(tokens, tokenSizes);
   auto l = describe(logits, logitSizes);
-  reinterpret_cast<RunFn>(entry)(&w, &s, &t, &l);
+  if (context)
+    reinterpret_cast<GpuRunFn>(entry)(context, &w, &s, &t, &l);
+  else
+    reinterpret_cast<RunFn>(entry)(&w, &s, &t, &l);
 }
 
-void callInit(void *entry, uint8_t *state, int64_t stateBytes, int64_t batch) {
+void callInit(void *entry, MMKernelContext *context, uint8_t *state,
+              int64_t stateBytes, int64_t batch) {
   int64_t sizes[1] = {stateBytes};
   auto ref = describe(state, sizes);
-  reinterpret_cast<InitFn>(entry)(&ref, batch);
+  if (context)
+    reinterpret_cast<GpuInitFn>(entry)(context, &ref, batch);
+  else
+    reinterpret_cast<InitFn>(entry)(&ref, batch);
 }
 
 Error makeError(const llvm::Twine &message) {
@@ -136,27 +151,33 @@ std::optional<int64_t> checkedMul(int64_t a, int64_t b) {
   return product;
 }
 
-/// Device memory that is freed at the end of its scope unless released.
+/// Stream-ordered device memory that is freed (on its stream) at the end of
+/// its scope unless released.
 class DeviceMemory {
 public:
-  explicit DeviceMemory(gpu::GpuDevice &device) : device(device) {}
-  ~DeviceMemory() { llvm::consumeError(device.free(pointer)); }
+  DeviceMemory(gpu::GpuDevice &device, gpu::GpuStream stream)
+      : device(device), stream(stream) {}
+  ~DeviceMemory() { llvm::consumeError(device.freeAsync(pointer, stream)); }
   DeviceMemory(const DeviceMemory &) = delete;
   DeviceMemory &operator=(const DeviceMemory &) = delete;
 
   Error allocate(size_t bytes) {
-    Expected<void *> allocated = device.allocate(bytes);
+    Expected<void *> allocated = device.allocateAsync(bytes, stream);
     if (!allocated)
       return allocated.takeError();
     pointer = static_cast<uint8_t *>(*allocated);
     return Error::success();
   }
-  /// Frees the memory now, reporting a failure.
-  Error release() { return device.free(std::exchange(pointer, nullptr)); }
+  /// Frees the memory after the work queued on the stream, reporting a
+  /// failure.
+  Error release() {
+    return device.freeAsync(std::exchange(pointer, nullptr), stream);
+  }
   uint8_t *get() const { return pointer; }
 
 private:
   gpu::GpuDevice &device;
+  gpu::GpuStream stream;
   uint8_t *pointer = nullptr;
 };
 
@@ -172,12 +193,10 @@ constexpr size_t kDeviceAlignment = 256;
 CompiledModel::~CompiledModel() {
   if (!gpuDevice)
     return;
-  // The artifact's destructors unload its kernels from the current device.
-  gpu::CurrentDeviceScope scope(*gpuDevice);
   llvm::consumeError(gpuDevice->free(deviceWeights));
+  kernels.reset();
   if (library)
     library->unload();
-  llvm::consumeError(gpu::takeMgpuError());
   llvm::consumeError(gpuDevice->destroyStream(stream));
 }
 
@@ -317,26 +336,29 @@ Error CompiledModel::load(StringRef code, gpu::GpuDevice *device) {
       return fail(llvm::toString(std::move(err)));
     return Error::success();
   }
-  // Loading runs the artifact's constructors, which load its kernels on the
-  // current device; unloading (here or in the destructor) unloads them. Each
-  // model loads its own copy of the code, so models of one artifact may run
-  // on different devices.
+  // The artifact loads nothing itself (no global constructors): its kernels
+  // are data (mm_kernel_module) that the runtime loads on this model's
+  // device, and hands to the entry points in a kernel context with the
+  // model's stream. So models of one artifact may run on different devices.
   std::string spec = device->getSpec();
-  gpu::CurrentDeviceScope scope(*device);
-  llvm::consumeError(gpu::takeMgpuError());
   if (Error err = library->load(code, name))
     return fail(llvm::toString(std::move(err)));
-  if (Error err = gpu::takeMgpuError()) {
-    library->unload();
-    llvm::consumeError(gpu::takeMgpuError());
-    return fail("loading its kernels on " + spec +
-                " failed: " + llvm::toString(std::move(err)));
-  }
   gpuDevice = device;
   Expected<gpu::GpuStream> created = device->createStream();
   if (!created)
     return fail("on " + spec + ": " + llvm::toString(created.takeError()));
   stream = *created;
+  const auto *module = static_cast<const MMKernelModule *>(
+      library->symbol(MM_KERNEL_MODULE_SYMBOL));
+  if (!module)
+    return fail("has no kernel module (" MM_KERNEL_MODULE_SYMBOL
+                "); recompile it with this mm-compile");
+  Expected<std::unique_ptr<gpu::KernelContext>> loaded =
+      gpu::KernelContext::load(*device, *module, stream);
+  if (!loaded)
+    return fail("loading its kernels on " + spec +
+                " failed: " + llvm::toString(loaded.takeError()));
+  kernels = std::move(*loaded);
   return Error::success();
 }
 
@@ -539,7 +561,7 @@ Error CompiledModel::withDevice(
     llvm::function_ref<Error(uint8_t *)> body) const {
   gpu::CurrentDeviceScope scope(*gpuDevice, stream);
   llvm::consumeError(gpu::takeMgpuError());
-  DeviceMemory memory(*gpuDevice);
+  DeviceMemory memory(*gpuDevice, stream);
   Error error = memory.allocate(bytes);
   if (!error) {
     gpuDevice->nameAllocation(memory.get(), label.str());
@@ -577,13 +599,13 @@ Expected<CompiledState> CompiledModel::createState(int64_t batch) const {
                      " sequences (" + std::to_string(*size) + " bytes)");
   }
   if (!gpuDevice) {
-    callInit(initFn, state.bytes.data(), *size, batch);
+    callInit(initFn, nullptr, state.bytes.data(), *size, batch);
     return state;
   }
   Error error = withDevice(
       "init_state", *size, "the state of an init_state call",
       [&](uint8_t *memory) -> Error {
-        callInit(initFn, memory, *size, batch);
+        callInit(initFn, kernels->get(), memory, *size, batch);
         if (Error err = gpu::takeMgpuError())
           return err;
         return gpuDevice->copyToHost(state.bytes.data(), memory, *size, stream);
@@ -599,7 +621,8 @@ Error CompiledModel::runChunk(const int32_t *tokens, int64_t time,
   const int64_t batch = state.batch, vocab = modelConfig.vocabSize;
   const size_t stateSize = state.bytes.size();
   if (!gpuDevice) {
-    callRun(entry, const_cast<float *>(weightBuffer.data()), weightFloats,
+    callRun(entry, nullptr, const_cast<float *>(weightBuffer.data()),
+            weightFloats,
             state.bytes.data(), stateSize, const_cast<int32_t *>(tokens), batch,
             time, logits, vocab);
     return Error::success();
@@ -621,8 +644,9 @@ Error CompiledModel::runChunk(const int32_t *tokens, int64_t time,
     if (Error err =
             gpuDevice->copyToDevice(deviceTokens, tokens, tokenSize, stream))
       return err;
-    callRun(entry, static_cast<float *>(deviceWeights), weightFloats, memory,
-            stateSize, deviceTokens, batch, time, deviceLogits, vocab);
+    callRun(entry, kernels->get(), static_cast<float *>(deviceWeights),
+            weightFloats, memory, stateSize, deviceTokens, batch, time,
+            deviceLogits, vocab);
     if (Error err = gpu::takeMgpuError())
       return err;
     if (Error err =

@@ -23,6 +23,7 @@
 #include "runtime/MemoryLoadedLibrary.h"
 #include "runtime/ModelWeights.h"
 #include "runtime/gpu/GpuDevice.h"
+#include "runtime/gpu/KernelContext.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -190,6 +191,9 @@ private:
   gpu::GpuDevice *gpuDevice = nullptr;
   gpu::GpuStream stream = nullptr;
   void *deviceWeights = nullptr;
+  /// The kernels loaded on the device, and the context the entry points
+  /// take.
+  std::unique_ptr<gpu::KernelContext> kernels;
 };
 
 /// Whether code built for `chip` runs on `device`, a device of the vendor

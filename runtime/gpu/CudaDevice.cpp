@@ -100,6 +100,21 @@ protected:
   Error freeImpl(void *pointer) override {
     return MM_GPU_CALL(driver, cuMemFree, toDevicePointer(pointer));
   }
+  Expected<void *> allocateAsyncImpl(size_t bytes, GpuStream stream) override {
+    if (!driver.cuMemAllocAsync)
+      return GpuDevice::allocateAsyncImpl(bytes, stream);
+    CUdeviceptr pointer = 0;
+    if (Error error = MM_GPU_CALL(driver, cuMemAllocAsync, &pointer, bytes,
+                                  toCuda(stream)))
+      return std::move(error);
+    return reinterpret_cast<void *>(static_cast<uintptr_t>(pointer));
+  }
+  Error freeAsyncImpl(void *pointer, GpuStream stream) override {
+    if (!driver.cuMemFreeAsync)
+      return GpuDevice::freeAsyncImpl(pointer, stream);
+    return MM_GPU_CALL(driver, cuMemFreeAsync, toDevicePointer(pointer),
+                       toCuda(stream));
+  }
   Error copyImpl(void *dst, const void *src, size_t bytes, CopyKind kind,
                  GpuStream stream) override {
     switch (kind) {

@@ -203,6 +203,29 @@ Error GpuDevice::free(void *pointer) {
   return whenActive([&] { return freeImpl(pointer); });
 }
 
+Expected<void *> GpuDevice::allocateAsync(size_t bytes, GpuStream stream) {
+  if (bytes == 0)
+    return nullptr;
+  return whenActive([&] { return allocateAsyncImpl(bytes, stream); });
+}
+
+Error GpuDevice::freeAsync(void *pointer, GpuStream stream) {
+  if (!pointer)
+    return Error::success();
+  return whenActive([&] { return freeAsyncImpl(pointer, stream); });
+}
+
+Expected<void *> GpuDevice::allocateAsyncImpl(size_t bytes,
+                                              GpuStream /*stream*/) {
+  return allocateImpl(bytes, /*hostShared=*/false);
+}
+
+Error GpuDevice::freeAsyncImpl(void *pointer, GpuStream stream) {
+  if (Error error = synchronizeStream(stream))
+    return error;
+  return freeImpl(pointer);
+}
+
 Error GpuDevice::copyAs(CopyKind kind, void *dst, const void *src, size_t bytes,
                         GpuStream stream) {
   if (bytes == 0)

@@ -150,6 +150,14 @@ public:
   /// Allocates device memory, or managed memory the host can use too.
   llvm::Expected<void *> allocate(size_t bytes, bool hostShared = false);
   llvm::Error free(void *pointer);
+  /// Stream-ordered memory: usable by the work queued on `stream` after the
+  /// allocation, freed once the work queued before the free is done, and
+  /// captured into a graph like the rest of the stream's work. Drivers
+  /// without a stream-ordered allocator (cuMemAllocAsync, CUDA 11.2;
+  /// hipMallocAsync, ROCm 5.2) fall back to allocate(), and freeAsync() then
+  /// waits for the stream before it frees.
+  llvm::Expected<void *> allocateAsync(size_t bytes, GpuStream stream);
+  llvm::Error freeAsync(void *pointer, GpuStream stream);
   /// Says what the allocation at `pointer` holds ("the weights"), for error
   /// messages of devices that check accesses (the simulator); the label
   /// lives as long as the allocation. Other devices ignore it.
@@ -234,6 +242,10 @@ protected:
   virtual llvm::Expected<void *> allocateImpl(size_t bytes,
                                               bool hostShared) = 0;
   virtual llvm::Error freeImpl(void *pointer) = 0;
+  /// The fallbacks: allocateImpl, and freeImpl after the stream is done.
+  virtual llvm::Expected<void *> allocateAsyncImpl(size_t bytes,
+                                                   GpuStream stream);
+  virtual llvm::Error freeAsyncImpl(void *pointer, GpuStream stream);
   virtual llvm::Error copyImpl(void *dst, const void *src, size_t bytes,
                                CopyKind kind, GpuStream stream) = 0;
   /// Fills `count` elements of `elementBytes` (1, 2 or 4) bytes.

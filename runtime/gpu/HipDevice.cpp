@@ -125,6 +125,20 @@ protected:
   Error freeImpl(void *pointer) override {
     return MM_GPU_CALL(driver, hipFree, pointer);
   }
+  Expected<void *> allocateAsyncImpl(size_t bytes, GpuStream stream) override {
+    if (!driver.hipMallocAsync)
+      return GpuDevice::allocateAsyncImpl(bytes, stream);
+    void *pointer = nullptr;
+    if (Error error =
+            MM_GPU_CALL(driver, hipMallocAsync, &pointer, bytes, toHip(stream)))
+      return std::move(error);
+    return pointer;
+  }
+  Error freeAsyncImpl(void *pointer, GpuStream stream) override {
+    if (!driver.hipFreeAsync)
+      return GpuDevice::freeAsyncImpl(pointer, stream);
+    return MM_GPU_CALL(driver, hipFreeAsync, pointer, toHip(stream));
+  }
   Error copyImpl(void *dst, const void *src, size_t bytes, CopyKind kind,
                  GpuStream stream) override {
     hipMemcpyKind hipKind = hipMemcpyDefault;

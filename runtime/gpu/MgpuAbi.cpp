@@ -271,22 +271,26 @@ MM_MGPU_EXPORT void mgpuEventRecord(void *event, void *stream) {
 // Memory
 //===----------------------------------------------------------------------===//
 
-MM_MGPU_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/,
+MM_MGPU_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes, void *stream,
                                   bool isHostShared) {
   GpuDevice *device = current("mgpuMemAlloc");
   if (!device)
     return nullptr;
-  void *pointer =
-      take("mgpuMemAlloc", device->allocate(sizeBytes, isHostShared));
+  // On a stream, stream-ordered: no synchronisation around temporaries.
+  void *pointer = take(
+      "mgpuMemAlloc", stream && !isHostShared
+                          ? device->allocateAsync(sizeBytes, toStream(stream))
+                          : device->allocate(sizeBytes, isHostShared));
   // The compiled code's own buffers, as the simulator's errors name them.
   if (pointer)
     device->nameAllocation(pointer, "a temporary buffer from mgpuMemAlloc");
   return pointer;
 }
 
-MM_MGPU_EXPORT void mgpuMemFree(void *ptr, void * /*stream*/) {
+MM_MGPU_EXPORT void mgpuMemFree(void *ptr, void *stream) {
   if (GpuDevice *device = current("mgpuMemFree"))
-    record("mgpuMemFree", device->free(ptr));
+    record("mgpuMemFree", stream ? device->freeAsync(ptr, toStream(stream))
+                                 : device->free(ptr));
 }
 
 MM_MGPU_EXPORT void mgpuMemcpy(void *dst, void *src, size_t sizeBytes,

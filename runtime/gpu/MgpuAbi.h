@@ -7,9 +7,11 @@
 //
 // The functions act on the current device of the calling thread, which the
 // runtime sets with CurrentDeviceScope around every call into a compiled
-// artifact, and also around dlopen and dlclose of the artifact: its global
-// constructors and destructors load and unload its kernel modules
-// (mgpuModuleLoad, mgpuModuleUnload).
+// artifact. Artifacts of mm-compile load no modules themselves: the runtime
+// loads their kernels per device and hands the entry points a kernel
+// context (common/KernelContextAbi.h); the module functions serve code
+// of upstream's own lowering. mgpuMemAlloc and mgpuMemFree with a stream are
+// stream-ordered (GpuDevice::allocateAsync, freeAsync).
 //
 // The mgpu functions return void or a handle and cannot report errors, so
 // the first failure on a thread is recorded, naming the mgpu function and

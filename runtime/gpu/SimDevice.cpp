@@ -45,6 +45,8 @@ struct SimToken {};
 /// A captured graph: what replaying it does, in order.
 struct SimGraph {
   std::vector<std::function<Error()>> steps;
+  /// Memory freed on the stream while it was captured, freed with the graph.
+  std::vector<void *> owned;
 };
 
 uint64_t getHostMemory() {
@@ -154,6 +156,17 @@ std::string SimDevice::describeAddress(const void *address) const {
 static bool isCaptured(const std::unique_ptr<SimGraph> &recording,
                        GpuStream capturing, GpuStream stream) {
   return recording && stream && stream == capturing;
+}
+
+Error SimDevice::freeAsyncImpl(void *pointer, GpuStream stream) {
+  {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (isCaptured(state->recording, state->capturing, stream)) {
+      state->recording->owned.push_back(pointer);
+      return Error::success();
+    }
+  }
+  return state->memory.free(pointer);
 }
 
 Error SimDevice::copyImpl(void *dst, const void *src, size_t bytes,
@@ -563,5 +576,7 @@ Error SimDevice::launchGraphImpl(void *exec, GpuStream stream) {
 }
 
 void SimDevice::destroyGraphImpl(void *graph, void * /*exec*/) {
-  delete static_cast<SimGraph *>(graph);
+  std::unique_ptr<SimGraph> destroyed(static_cast<SimGraph *>(graph));
+  for (void *pointer : destroyed->owned)
+    llvm::consumeError(state->memory.free(pointer));
 }

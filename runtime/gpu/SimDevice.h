@@ -110,6 +110,10 @@ protected:
   llvm::Error synchronizeDevice() override { return llvm::Error::success(); }
   llvm::Expected<void *> allocateImpl(size_t bytes, bool hostShared) override;
   llvm::Error freeImpl(void *pointer) override;
+  /// Work is done when its call returns, so memory is freed at once, except
+  /// while its stream is captured: then the graph owns it (its launches
+  /// point into it) and frees it when it is destroyed.
+  llvm::Error freeAsyncImpl(void *pointer, GpuStream stream) override;
   llvm::Error copyImpl(void *dst, const void *src, size_t bytes, CopyKind kind,
                        GpuStream stream) override;
   llvm::Error fillImpl(void *dst, uint32_t value, unsigned elementBytes,

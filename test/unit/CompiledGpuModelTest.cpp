@@ -125,8 +125,8 @@ TEST_F(OpenGpuModelTest, LoadsItsKernelsOnTheDeviceAndFreesEverything) {
   // The weights stay on the device; the call's buffers are gone.
   EXPECT_EQ(stats().allocations, 1);
   model.reset();
-  // The destructor unloaded the kernels (the artifact's destructor, inside
-  // the device scope) and freed the weights.
+  // The destructor unloaded the kernels (the model's kernel context) and
+  // freed the weights.
   EXPECT_EQ(stats().modules, 0);
   EXPECT_EQ(stats().allocations, 0);
   EXPECT_EQ(stats().streams, 0);
@@ -166,6 +166,46 @@ TEST_F(OpenGpuModelTest, PrefillAndDecodeRunTheKernelsOnDeviceCopies) {
     EXPECT_FLOAT_EQ((*decoded)[b * vocab + 70],
                     expectedLogit(*weights, 9 + b, 70, 3, b + 1));
   EXPECT_EQ(stateFloat(state, 1, 0), 4.0f);
+}
+
+TEST_F(OpenGpuModelTest, AnEntryCallSynchronisesOnceAfterAllItsWork) {
+  // The artifact launches on the context's stream without synchronising,
+  // and its temporary is stream-ordered; the runtime waits once per call,
+  // for the results it copies back.
+  FakeCudaStats before = stats();
+  CompiledState state = createState(*model, 2);
+  FakeCudaStats created = stats();
+  EXPECT_EQ(created.synchronizations - before.synchronizations, 1);
+  EXPECT_EQ(created.launches - before.launches, 1);
+
+  std::vector<float> logits = run(*model, {5, 17, 3, 200, 7, 255}, 3, state);
+  ASSERT_FALSE(logits.empty());
+  FakeCudaStats prefilled = stats();
+  EXPECT_EQ(prefilled.synchronizations - created.synchronizations, 1);
+  EXPECT_EQ(prefilled.launches - created.launches, 2);
+  // The call's buffer and the artifact's temporary.
+  EXPECT_EQ(prefilled.streamOrderedAllocations -
+                created.streamOrderedAllocations,
+            2);
+
+  auto decoded = model->decode({9, 10}, state);
+  ASSERT_TRUE(static_cast<bool>(decoded)) << message(decoded.takeError());
+  FakeCudaStats after = stats();
+  EXPECT_EQ(after.synchronizations - prefilled.synchronizations, 1);
+  EXPECT_EQ(after.launches - prefilled.launches, 2);
+  // Nothing is left behind: the weights are the one allocation.
+  EXPECT_EQ(after.allocations, 1);
+}
+
+TEST_F(OpenGpuModelTest, TheWeightsAreCopiedOncePerLoadNotPerCall) {
+  // A prefill and a decode copy the state and tokens in and the logits and
+  // state out; the weights stay where bindWeights put them.
+  CompiledState state = createState(*model, 1);
+  std::vector<float> first = run(*model, {42, 43}, 2, state);
+  std::vector<float> second = run(*model, {44}, 1, state);
+  ASSERT_FALSE(first.empty() || second.empty());
+  EXPECT_EQ(stats().allocations, 1);
+  EXPECT_FLOAT_EQ(second[11], expectedLogit(*weights, 44, 11, 2, 1));
 }
 
 TEST_F(OpenGpuModelTest, SnapshotsAreCopiesOfTheHostState) {
@@ -220,7 +260,7 @@ TEST_F(CompiledGpuModelTest, AFailingKernelLoadFailsTheOpen) {
   std::string error = openError("cuda-sm_80", device.get());
   EXPECT_NE(error.find(artifact("cuda-sm_80") +
                        ": loading its kernels on cuda:0 failed: "
-                       "mgpuModuleLoadJIT: cuModuleLoadDataEx failed"),
+                       "cuModuleLoadDataEx failed"),
             std::string::npos)
       << error;
   EXPECT_EQ(stats().modules, 0);
@@ -255,9 +295,24 @@ TEST_F(CompiledGpuModelTest, TheDeviceMustRunTheArtifactsTarget) {
   EXPECT_EQ(stats().modules, 0);
 }
 
+TEST_F(CompiledGpuModelTest, AnArtifactOfTheOldAbiIsRefused) {
+  // ABI version 1 loaded its kernels in global constructors and had no
+  // kernel context: refused from the manifest, before any of it runs.
+  auto device = open();
+  ASSERT_TRUE(device);
+  EXPECT_EQ(openError("cuda-sm_80-abi1", device.get()),
+            artifact("cuda-sm_80-abi1") +
+                ": artifact ABI version 1 (GPU kernels loaded by global "
+                "constructors, entry points without a kernel context), this "
+                "runtime runs version 2 (recompile it with this version's "
+                "mm-compile)");
+  EXPECT_EQ(stats().modules, 0);
+}
+
 TEST_F(CompiledGpuModelTest, ModelsOfOneArtifactRunOnDifferentDevices) {
-  // Each model loads its own copy of the checked code (runtime/
-  // ArtifactSeal.h), so its constructors load the kernels on its device.
+  // Each model's kernel context loads the kernels on its own device (the
+  // fake driver launches a function only in the context of its module), so
+  // models of one artifact run side by side on two devices.
   setEnv("FAKE_CUDA_DEVICES", "2");
   auto first = open("cuda:0"), second = open("cuda:1");
   ASSERT_TRUE(first && second);

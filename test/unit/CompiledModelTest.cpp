@@ -18,6 +18,7 @@
 
 #include "runtime/CompiledModel.h"
 #include "runtime/gpu/GpuDevice.h"
+#include "runtime/gpu/SimDevice.h"
 #include "runtime/reference/ReferenceExecutor.h"
 
 #include <cstdlib>
@@ -485,6 +486,60 @@ TEST(CompiledModel, RefusesWhatIsNotAnArtifact) {
               ::testing::HasSubstr("/tmp: is a directory"));
 }
 
+#else
+/// Launches summed over the kernels the simulator `device` ran.
+uint64_t simulatedLaunches(gpu::GpuDevice &device) {
+  uint64_t launches = 0;
+  for (const gpu::SimKernelCounters &kernel :
+       static_cast<gpu::SimDevice &>(device).getCounters())
+    launches += kernel.launches;
+  return launches;
+}
+
+TEST(CompiledSimModel, ModelsOnTwoSimulatorsRunTheirOwnKernels) {
+  // Each model's kernel context loads the artifact's kernels on its own
+  // device; the two simulators share nothing, and each runs every launch
+  // of its model's calls.
+  auto first = gpu::GpuDevice::open("sim"), second = gpu::GpuDevice::open("sim");
+  ASSERT_TRUE(first && second);
+  std::string path =
+      std::string(MM_TEST_ARTIFACTS) + "/memmamba-tiny-cuda-sm_90.mmx";
+  auto model = CompiledModel::open(path, first->get());
+  auto other = CompiledModel::open(path, second->get());
+  ASSERT_TRUE(model && other);
+  ModelWeights weights = randomWeights((*model)->config(), /*seed=*/21);
+  ASSERT_EQ(message((*model)->bindWeights(weights)), "");
+  ASSERT_EQ(message((*other)->bindWeights(weights)), "");
+  ReferenceExecutor reference(weights);
+
+  std::vector<int32_t> tokens = randomTokens(7, (*model)->config().vocabSize,
+                                             /*seed=*/5);
+  std::vector<std::vector<float>> logits;
+  for (CompiledModel *each : {model->get(), other->get()}) {
+    gpu::GpuDevice &device = *each->device();
+    uint64_t before = simulatedLaunches(device);
+    auto state = each->createState(1);
+    ASSERT_TRUE(static_cast<bool>(state)) << message(state.takeError());
+    auto out = each->prefill(tokens, 7, *state, {PromptLogits::All});
+    ASSERT_TRUE(static_cast<bool>(out)) << message(out.takeError());
+    EXPECT_GT(simulatedLaunches(device), before);
+    logits.push_back(std::move(*out));
+  }
+  EXPECT_EQ(logits[0], logits[1]);
+  SequenceState referenceState = reference.createState();
+  auto expected = reference.prefill(tokens, referenceState);
+  ASSERT_TRUE(static_cast<bool>(expected)) << message(expected.takeError());
+  ASSERT_EQ(logits[0].size(), expected->size());
+  EXPECT_LT(relativeError(logits[0].data(), expected->data(), expected->size()),
+            1e-3);
+
+  // The second model keeps running once the first and its device are gone.
+  model->reset();
+  first->reset();
+  auto state = (*other)->createState(1);
+  ASSERT_TRUE(static_cast<bool>(state));
+  EXPECT_TRUE(static_cast<bool>((*other)->prefill(tokens, 7, *state)));
+}
 #endif
 
 } // namespace

@@ -43,8 +43,11 @@ struct CUfunc_st {
   std::string name;
   FakeKernel kernel;
   int maxDynamicShared;
+  /// The context its module was loaded in: it launches only there.
+  CUctx_st *context;
 };
 struct CUmod_st {
+  CUctx_st *context = nullptr;
   std::vector<std::string> names;
   std::vector<std::unique_ptr<CUfunc_st>> functions;
 };
@@ -52,10 +55,14 @@ struct CUstream_st {
   bool capturing = false;
   bool invalidated = false;
   std::vector<Work> captured;
+  /// Memory freed on the stream while it was captured (cuMemFreeAsync):
+  /// the graph's launches use it, so the graph frees it when destroyed.
+  std::vector<CUdeviceptr> capturedFrees;
 };
 struct CUevent_st {};
 struct CUgraph_st {
   std::vector<Work> work;
+  std::vector<CUdeviceptr> owned;
 };
 struct CUgraphExec_st {
   std::vector<Work> work;
@@ -119,6 +126,8 @@ struct Driver {
   std::set<CUgraphExec_st *> execs;
   std::map<std::string, FakeKernel> kernels;
   long launches = 0;
+  long synchronizations = 0;
+  long streamOrderedAllocations = 0;
 };
 
 Driver &driver() {
@@ -236,6 +245,7 @@ CUresult loadModule(CUmodule *module, const void *image, bool findMagic,
     return findMagic ? kInvalidPtx : kInvalidImage;
   }
   auto loaded = std::make_unique<CUmod_st>();
+  loaded->context = currentContext;
   std::string name;
   for (const char *at = start + magicSize;; ++at) {
     if (*at == ' ' || *at == '\n' || *at == '\0') {
@@ -297,6 +307,8 @@ FAKE_EXPORT void fakeCudaGetStats(FakeCudaStats *stats) {
   stats->graphs = long(d.graphs.size() + d.execs.size());
   stats->retainedContexts = d.retainedContexts;
   stats->launches = d.launches;
+  stats->synchronizations = d.synchronizations;
+  stats->streamOrderedAllocations = d.streamOrderedAllocations;
 }
 
 //===----------------------------------------------------------------------===//
@@ -424,6 +436,7 @@ CUresult cuCtxSetCurrent(CUcontext context) {
 CUresult cuCtxSynchronize() {
   FAKE_ENTER("cuCtxSynchronize");
   FAKE_NEEDS_CONTEXT();
+  ++driver().synchronizations;
   return 0;
 }
 
@@ -478,7 +491,8 @@ CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
   if (!listed || kernel == driver().kernels.end())
     return kNotFound;
   module->functions.push_back(std::unique_ptr<CUfunc_st>(
-      new CUfunc_st{name, kernel->second, kDefaultSharedMemory}));
+      new CUfunc_st{name, kernel->second, kDefaultSharedMemory,
+                    module->context}));
   *function = module->functions.back().get();
   driver().functions.insert(*function);
   return 0;
@@ -505,6 +519,9 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
   FAKE_NEEDS_CONTEXT();
   if (!driver().functions.count(function))
     return kInvalidHandle;
+  // A function of a module loaded on another device's context.
+  if (function->context != currentContext)
+    return kInvalidContext;
   if (!gridX || !gridY || !gridZ || !blockX || !blockY || !blockZ ||
       blockX * blockY * blockZ > 1024 || extra ||
       sharedMemBytes > unsigned(function->maxDynamicShared))
@@ -546,6 +563,7 @@ CUresult cuStreamSynchronize(CUstream stream) {
     stream->invalidated = true;
     return kCaptureUnsupported;
   }
+  ++driver().synchronizations;
   return 0;
 }
 
@@ -578,6 +596,7 @@ CUresult cuEventSynchronize(CUevent event) {
   FAKE_ENTER("cuEventSynchronize");
   if (!driver().events.count(event))
     return kInvalidHandle;
+  ++driver().synchronizations;
   return 0;
 }
 
@@ -611,6 +630,42 @@ CUresult cuMemFree_v2(CUdeviceptr pointer) {
     return 0;
   if (!driver().allocations.erase(pointer))
     return kInvalidValue;
+  std::free(toHost(pointer));
+  return 0;
+}
+
+CUresult cuMemAllocAsync(CUdeviceptr *pointer, size_t bytes, CUstream stream) {
+  FAKE_ENTER("cuMemAllocAsync");
+  FAKE_NEEDS_CONTEXT();
+  if (bytes == 0)
+    return kInvalidValue;
+  if (!isStream(stream))
+    return kInvalidHandle;
+  // Stream-ordered allocations may be captured (the graph allocates them);
+  // here they are made at once, at a fixed address.
+  void *memory = std::malloc(bytes);
+  if (!memory)
+    return kOutOfMemory;
+  *pointer = reinterpret_cast<uintptr_t>(memory);
+  driver().allocations[*pointer] = bytes;
+  ++driver().streamOrderedAllocations;
+  return 0;
+}
+
+CUresult cuMemFreeAsync(CUdeviceptr pointer, CUstream stream) {
+  FAKE_ENTER("cuMemFreeAsync");
+  if (!isStream(stream))
+    return kInvalidHandle;
+  if (!pointer)
+    return 0;
+  if (!driver().allocations.count(pointer))
+    return kInvalidValue;
+  if (stream && stream->capturing) {
+    stream->capturedFrees.push_back(pointer);
+    return 0;
+  }
+  // Work runs at once, so nothing queued still uses the memory.
+  driver().allocations.erase(pointer);
   std::free(toHost(pointer));
   return 0;
 }
@@ -698,7 +753,10 @@ CUresult cuStreamEndCapture(CUstream stream, CUgraph *graph) {
   }
   std::vector<Work> work = std::move(stream->captured);
   stream->captured.clear();
-  return track(driver().graphs, graph, new CUgraph_st{std::move(work)});
+  std::vector<CUdeviceptr> owned = std::move(stream->capturedFrees);
+  stream->capturedFrees.clear();
+  return track(driver().graphs, graph,
+               new CUgraph_st{std::move(work), std::move(owned)});
 }
 
 CUresult cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph,
@@ -726,6 +784,10 @@ CUresult cuGraphExecDestroy(CUgraphExec exec) {
 
 CUresult cuGraphDestroy(CUgraph graph) {
   FAKE_ENTER("cuGraphDestroy");
+  if (driver().graphs.count(graph))
+    for (CUdeviceptr pointer : graph->owned)
+      if (driver().allocations.erase(pointer))
+        std::free(toHost(pointer));
   return release(driver().graphs, graph);
 }
 

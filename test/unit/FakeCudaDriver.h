@@ -9,7 +9,9 @@
 // A module image is text: the magic FAKE_CUBIN_MAGIC, then the names of its
 // kernels separated by spaces, up to a newline. cuModuleLoadData wants the
 // magic at the start; cuModuleLoadDataEx (PTX) finds it anywhere and writes a
-// fake ptxas message into the error log when it is missing.
+// fake ptxas message into the error log when it is missing. A module belongs
+// to the context current when it was loaded: its functions launch only in
+// that context (CUDA_ERROR_INVALID_CONTEXT elsewhere), as on a real driver.
 //
 // Environment:
 //   FAKE_CUDA_DEVICES=N       how many devices the driver sees (default 1)
@@ -46,6 +48,11 @@ struct FakeCudaStats {
   long graphs;
   long retainedContexts;
   long launches;
+  /// Calls of cuStreamSynchronize, cuEventSynchronize and cuCtxSynchronize
+  /// that waited (not those refused during a capture).
+  long synchronizations;
+  /// Calls of cuMemAllocAsync that succeeded.
+  long streamOrderedAllocations;
 };
 
 /// Makes `kernel` the host function behind the kernel `name` of every module

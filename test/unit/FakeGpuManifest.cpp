@@ -1,6 +1,6 @@
 //===- FakeGpuManifest.cpp - the manifest of a fake GPU artifact ----------===//
 //
-// fake-gpu-manifest CONFIG KIND CHIP OUTPUT.c
+// fake-gpu-manifest CONFIG KIND CHIP OUTPUT.c [ABI]
 //
 // Writes a C file defining `mm_manifest` (and `mm_fake_hidden`, the hidden
 // size) for Inputs/fake-gpu-artifact.c: a
@@ -9,7 +9,8 @@
 // state size the config implies), built for target KIND ("cuda", "hip" or
 // "cpu") and CHIP ("sm_80", "gfx942"; "-" for none). Its weights are the
 // embedding at offset 0 and the final norm right after it, then the other
-// tensors of CONFIG.
+// tensors of CONFIG. ABI is the manifest's abi_version (default: this
+// runtime's; an older one makes an artifact the runtime must refuse).
 //
 // fake-gpu-manifest --seal ARTIFACT
 //
@@ -41,7 +42,8 @@ llvm::Error error(const llvm::Twine &message) {
 }
 
 llvm::Error run(llvm::StringRef configPath, llvm::StringRef kind,
-                llvm::StringRef chip, llvm::StringRef outputPath) {
+                llvm::StringRef chip, llvm::StringRef outputPath,
+                int64_t abiVersion) {
   auto buffer = llvm::MemoryBuffer::getFile(configPath, /*IsText=*/true);
   if (!buffer)
     return error(configPath + ": " + buffer.getError().message());
@@ -90,6 +92,7 @@ llvm::Error run(llvm::StringRef configPath, llvm::StringRef kind,
   contents.stateBytesPerSequence = config->stateBytesPerSequence();
   llvm::json::Value manifest = contents.toJSON();
   manifest.getAsObject()->insert({"target", std::move(target)});
+  (*manifest.getAsObject())["abi_version"] = abiVersion;
   std::string text;
   llvm::raw_string_ostream(text) << manifest;
 
@@ -127,13 +130,16 @@ llvm::Error seal(llvm::StringRef path) {
 
 int main(int argc, char **argv) {
   bool sealing = argc == 3 && llvm::StringRef(argv[1]) == "--seal";
-  if (argc != 5 && !sealing) {
-    llvm::errs() << "usage: fake-gpu-manifest CONFIG KIND CHIP OUTPUT.c\n"
+  int64_t abiVersion = kArtifactAbiVersion;
+  if ((argc != 5 && argc != 6 && !sealing) ||
+      (argc == 6 && llvm::StringRef(argv[5]).getAsInteger(10, abiVersion))) {
+    llvm::errs() << "usage: fake-gpu-manifest CONFIG KIND CHIP OUTPUT.c [ABI]\n"
                     "       fake-gpu-manifest --seal ARTIFACT\n";
     return 2;
   }
   if (llvm::Error err =
-          sealing ? seal(argv[2]) : run(argv[1], argv[2], argv[3], argv[4])) {
+          sealing ? seal(argv[2])
+                  : run(argv[1], argv[2], argv[3], argv[4], abiVersion)) {
     llvm::WithColor::error(llvm::errs(), "fake-gpu-manifest")
         << llvm::toString(std::move(err)) << "\n";
     return 1;

@@ -388,6 +388,51 @@ TEST_F(GpuDeviceTest, CapturedGraphsReplay) {
   EXPECT_EQ(message(device->unloadModule(*module)), "");
 }
 
+TEST_F(GpuDeviceTest, StreamOrderedMemoryIsCapturedWithItsLaunches) {
+  std::unique_ptr<GpuDevice> device = open();
+  ASSERT_TRUE(device);
+  llvm::Expected<GpuModule> module = device->loadModule(fakeImage("addOne"));
+  ASSERT_TRUE(bool(module));
+  llvm::Expected<GpuFunction> function = device->getFunction(*module, "addOne");
+  llvm::Expected<GpuStream> stream = device->createStream();
+  ASSERT_TRUE(function && stream);
+  FakeCudaStats before = stats();
+
+  // Outside a capture: cuMemAllocAsync, and the free waits for nothing.
+  llvm::Expected<void *> temporary = device->allocateAsync(16, *stream);
+  ASSERT_TRUE(bool(temporary)) << message(temporary.takeError());
+  EXPECT_EQ(stats().streamOrderedAllocations,
+            before.streamOrderedAllocations + 1);
+  EXPECT_EQ(message(device->freeAsync(*temporary, *stream)), "");
+  EXPECT_EQ(stats().allocations, before.allocations);
+  EXPECT_EQ(stats().synchronizations, before.synchronizations);
+
+  // Inside one: the memory the captured launches use lives as long as the
+  // graph (cuMemAlloc would be refused while capturing).
+  ASSERT_EQ(message(device->beginCapture(*stream)), "");
+  llvm::Expected<void *> data = device->allocateAsync(4 * sizeof(float),
+                                                      *stream);
+  ASSERT_TRUE(bool(data)) << message(data.takeError());
+  ASSERT_EQ(message(device->fill32(*data, 0, 4, *stream)), "");
+  void *pointer = *data;
+  int n = 4;
+  void *params[] = {&pointer, &n};
+  ASSERT_EQ(
+      message(device->launch(*function, {}, {4, 1, 1}, 0, *stream, params)),
+      "");
+  ASSERT_EQ(message(device->freeAsync(*data, *stream)), "");
+  llvm::Expected<std::unique_ptr<GpuGraph>> graph = device->endCapture(*stream);
+  ASSERT_TRUE(bool(graph)) << message(graph.takeError());
+  EXPECT_EQ(stats().allocations, before.allocations + 1);
+  for (int replay = 0; replay < 2; ++replay)
+    ASSERT_EQ(message((*graph)->launch(*stream)), "");
+  EXPECT_EQ(stats().launches, before.launches + 2);
+  graph->reset();
+  EXPECT_EQ(stats().allocations, before.allocations);
+  EXPECT_EQ(message(device->destroyStream(*stream)), "");
+  EXPECT_EQ(message(device->unloadModule(*module)), "");
+}
+
 TEST_F(GpuDeviceTest, CaptureMisuseIsAnError) {
   std::unique_ptr<GpuDevice> device = open();
   ASSERT_TRUE(device);

@@ -555,6 +555,50 @@ TEST_F(SimDeviceTest, GraphsReplayLaunchesCopiesAndFills) {
   EXPECT_EQ(message(device->destroyStream(*stream)), "");
 }
 
+TEST_F(SimDeviceTest, TemporariesFreedDuringACaptureLiveWithTheGraph) {
+  // Compiled code allocates its temporaries on the stream and frees them
+  // after their last launch, also while decode is captured: the replays
+  // still use them, so the graph owns them.
+  const int64_t n = 512;
+  std::vector<float> x = randomFloats(n, 3), y(n, 0.0f);
+  llvm::Expected<void *> deviceY = device->allocate(n * 4);
+  llvm::Expected<GpuStream> stream = device->createStream();
+  ASSERT_TRUE(deviceY && stream);
+  ASSERT_EQ(message(device->fill32(*deviceY, 0, n)), "");
+  ASSERT_EQ(message(device->beginCapture(*stream)), "");
+  llvm::Expected<void *> temporary = device->allocateAsync(n * 4, *stream);
+  ASSERT_TRUE(bool(temporary)) << message(temporary.takeError());
+  ASSERT_EQ(message(device->copyToDevice(*temporary, x.data(), n * 4,
+                                         *stream)),
+            "");
+  {
+    Params params;
+    params.add(2.0f).memref(*temporary, n).memref(*deviceY, n).add(n);
+    ASSERT_EQ(message(device->launch(kernel("axpy"), {2, 1, 1}, {256, 1, 1}, 0,
+                                     *stream, params.get())),
+              "");
+  }
+  ASSERT_EQ(message(device->freeAsync(*temporary, *stream)), "");
+  EXPECT_NE(device->describeAddress(*temporary), "");
+  llvm::Expected<std::unique_ptr<GpuGraph>> graph = device->endCapture(*stream);
+  ASSERT_TRUE(bool(graph)) << message(graph.takeError());
+  for (int replay = 0; replay < 2; ++replay)
+    ASSERT_EQ(message((*graph)->launch(*stream)), "");
+  ASSERT_EQ(message(device->copyToHost(y.data(), *deviceY, n * 4, *stream)),
+            "");
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(y[i], 4.0f * x[i]) << i;
+  graph->reset();
+  EXPECT_EQ(device->describeAddress(*temporary), "");
+  // Outside a capture, work is done when its call returns: freed at once.
+  llvm::Expected<void *> other = device->allocateAsync(64, *stream);
+  ASSERT_TRUE(bool(other));
+  ASSERT_EQ(message(device->freeAsync(*other, *stream)), "");
+  EXPECT_EQ(device->describeAddress(*other), "");
+  EXPECT_EQ(message(device->free(*deviceY)), "");
+  EXPECT_EQ(message(device->destroyStream(*stream)), "");
+}
+
 TEST_F(SimDeviceTest, ArtifactsLoadAndLaunchThroughTheMgpuAbi) {
   llvm::consumeError(takeMgpuError());
   const char *blob =

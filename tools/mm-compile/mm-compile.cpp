@@ -30,6 +30,7 @@
 #include "dialect/MMDialect.h"
 #include "importer/ConfigImporter.h"
 #include "lowering/ArtifactWriter.h"
+#include "lowering/LoweringPasses.h"
 #include "lowering/Pipelines.h"
 #include "lowering/TargetInfo.h"
 
@@ -176,6 +177,23 @@ llvm::Expected<mm::HostTarget> hostTarget() {
   target.features = llvm::join(listed, ",");
   return target;
 }
+/// Calls `body` with the name of each kernel binary of a compiled GPU module
+/// and each of its objects: the gpu.binary ops, or after mm-kernel-context
+/// turned them into data, the objects it kept on the module.
+void forEachKernelObject(
+    ModuleOp module,
+    llvm::function_ref<void(llvm::StringRef, gpu::ObjectAttr)> body) {
+  module.walk([&](gpu::BinaryOp binary) {
+    for (auto object : binary.getObjects().getAsRange<gpu::ObjectAttr>())
+      body(binary.getSymName(), object);
+  });
+  if (auto binaries =
+          module->getAttrOfType<DictionaryAttr>(mm::kKernelBinariesAttrName))
+    for (NamedAttribute binary : binaries)
+      if (auto objects = dyn_cast<ArrayAttr>(binary.getValue()))
+        for (auto object : objects.getAsRange<gpu::ObjectAttr>())
+          body(binary.getName().getValue(), object);
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -264,22 +282,21 @@ int main(int argc, char **argv) {
     if (std::error_code ec = llvm::sys::fs::create_directories(dumpKernels))
       return fail("cannot create " + dumpKernels + ": " + ec.message());
     std::string error;
-    (*module)->walk([&](gpu::BinaryOp binary) {
-      for (auto object : binary.getObjects().getAsRange<gpu::ObjectAttr>()) {
-        bool text = object.getFormat() == gpu::CompilationTarget::Assembly;
-        bool nvidia = isa<NVVM::NVVMTargetAttr>(object.getTarget());
-        std::string path =
-            (dumpKernels + "/" + binary.getSymName() +
-             (text ? (nvidia ? ".ptx" : ".s") : (nvidia ? ".cubin" : ".hsaco")))
-                .str();
-        std::error_code ec;
-        llvm::raw_fd_ostream file(path, ec);
-        if (ec) {
-          error = path + ": " + ec.message();
-          return;
-        }
-        file << object.getObject().getValue();
+    forEachKernelObject(**module, [&](StringRef binary,
+                                      gpu::ObjectAttr object) {
+      bool text = object.getFormat() == gpu::CompilationTarget::Assembly;
+      bool nvidia = isa<NVVM::NVVMTargetAttr>(object.getTarget());
+      std::string path =
+          (dumpKernels + "/" + binary +
+           (text ? (nvidia ? ".ptx" : ".s") : (nvidia ? ".cubin" : ".hsaco")))
+              .str();
+      std::error_code ec;
+      llvm::raw_fd_ostream file(path, ec);
+      if (ec) {
+        error = path + ": " + ec.message();
+        return;
       }
+      file << object.getObject().getValue();
     });
     if (!error.empty())
       return fail("cannot write " + error);
@@ -300,11 +317,11 @@ int main(int argc, char **argv) {
     return fail(error);
   if (level == EmitLevel::ISA) {
     // Each kernel module's assembly, as the serialiser produced it.
-    (*module)->walk([&](gpu::BinaryOp binary) {
-      for (auto object : binary.getObjects().getAsRange<gpu::ObjectAttr>())
-        output->os() << "// gpu.binary @" << binary.getSymName() << " for "
-                     << object.getTarget() << "\n"
-                     << object.getObject().getValue() << "\n";
+    forEachKernelObject(**module, [&](StringRef binary,
+                                      gpu::ObjectAttr object) {
+      output->os() << "// gpu.binary @" << binary << " for "
+                   << object.getTarget() << "\n"
+                   << object.getObject().getValue() << "\n";
     });
   } else if (level == EmitLevel::LLVMIR) {
     auto text = mm::translateToLLVMIR(**module);

@@ -3,15 +3,18 @@
 // What an artifact of mm-compile for a GPU holds (docs/artifact.md), written
 // by hand so that the runtime's GPU path runs without a GPU or that compiler:
 // the manifest (`mm_manifest`, generated next to it by fake-gpu-manifest);
-// the entry points with the CPU ABI, on device pointers; kernels launched
-// through the mgpu* ABI, each launch synchronous on a stream of its own; a
-// temporary from mgpuMemAlloc; and the kernel module loaded in a constructor
-// and unloaded in a destructor.
+// the kernel module as data (`mm_kernel_module`, which the runtime loads on
+// the model's device); the entry points, which take the runtime's kernel
+// context first, then device pointers (common/KernelContextAbi.h);
+// kernels launched through the mgpu* ABI with the context's functions, on
+// its stream, without synchronising; and a stream-ordered temporary from
+// mgpuMemAlloc.
 //
 // The module is PTX text that the fake CUDA driver (FakeCudaDriver.h) takes
 // for an image listing three kernels, and the kernels are host functions
-// here, which the constructor registers with the fake driver (the library
-// MM_CUDA_DRIVER names) under those names. With the state of sequence b read
+// here, which a constructor registers with the fake driver (the library
+// MM_CUDA_DRIVER names) under those names: the fake driver's stand-in for
+// device code, not a load of the module. With the state of sequence b read
 // as floats s[0..]:
 //
 //   fake_init(state, batch, floats):   s[1] = b + 1 (after a memset to 0)
@@ -29,6 +32,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/KernelContextAbi.h"
+
 #include <dlfcn.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,16 +42,10 @@
 
 // The mgpu* ABI (runtime/gpu/MgpuAbi.h), bound at load time to the
 // executable that loads this artifact.
-void *mgpuModuleLoadJIT(void *data, int optLevel);
-void mgpuModuleUnload(void *module);
-void *mgpuModuleGetFunction(void *module, const char *name);
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t smem, void *stream,
                       void **params, void **extra, size_t paramsCount);
-void *mgpuStreamCreate(void);
-void mgpuStreamDestroy(void *stream);
-void mgpuStreamSynchronize(void *stream);
 void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, bool isHostShared);
 void mgpuMemFree(void *ptr, void *stream);
 void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream);
@@ -138,7 +137,7 @@ static void fakeStep(const FakeLaunch *launch) {
 }
 
 /// Registers the kernels with the fake driver, when it is the driver.
-static void registerKernels(void) {
+__attribute__((constructor)) static void registerKernels(void) {
   const char *driver = getenv("MM_CUDA_DRIVER");
   void *library = driver ? dlopen(driver, RTLD_NOW | RTLD_NOLOAD) : NULL;
   if (!library)
@@ -163,41 +162,34 @@ static void registerKernels(void) {
 static const char kImage[] =
     ".version 8.0\n.target sm_80\n"
     "// FAKECUBIN fake_init fake_positions fake_step\n";
-static void *module;
 
-__attribute__((constructor)) static void loadKernels(void) {
-  registerKernels();
-  module = mgpuModuleLoadJIT((void *)kImage, 2);
+/// The kernels in the order of the context's functions.
+enum { kInit, kPositions, kStep, kKernels };
+
+const MMKernelModule mm_kernel_module = {
+    MM_KERNEL_CONTEXT_VERSION, MM_KERNEL_IMAGE_ASSEMBLY, 2, kImage,
+    sizeof(kImage),            kKernels,
+    "fake_init\0fake_positions\0fake_step"};
+
+/// Launches kernel `kernel` on `blocks` blocks of one thread, on the
+/// context's stream.
+static void launch(MMKernelContext *context, int kernel, int64_t blocks,
+                   void **params, size_t count) {
+  mgpuLaunchKernel(context->functions[kernel], blocks, 1, 1, 1, 1, 1, 0,
+                   context->stream, params, NULL, count);
 }
 
-__attribute__((destructor)) static void unloadKernels(void) {
-  mgpuModuleUnload(module);
-}
-
-/// Launches `name` on `blocks` blocks of one thread and waits for it.
-static void launch(const char *name, int64_t blocks, void **params,
-                   size_t count) {
-  void *stream = mgpuStreamCreate();
-  void *function = mgpuModuleGetFunction(module, name);
-  mgpuLaunchKernel(function, blocks, 1, 1, 1, 1, 1, 0, stream, params, NULL,
-                   count);
-  mgpuStreamSynchronize(stream);
-  mgpuStreamDestroy(stream);
-}
-
-void _mlir_ciface_mm_init_state(MemRef1 *state, int64_t batch) {
+void _mlir_ciface_mm_init_state(MMKernelContext *context, MemRef1 *state,
+                                int64_t batch) {
   float *data = (float *)state->aligned + state->offset;
   int64_t floats = state->sizes[0] / 4 / batch;
-  void *stream = mgpuStreamCreate();
-  mgpuMemset32(data, 0, (size_t)(batch * floats), stream);
-  mgpuStreamSynchronize(stream);
-  mgpuStreamDestroy(stream);
+  mgpuMemset32(data, 0, (size_t)(batch * floats), context->stream);
   void *params[] = {&data, &batch, &floats};
-  launch("fake_init", batch, params, 3);
+  launch(context, kInit, batch, params, 3);
 }
 
-static void run(MemRef1 *weights, MemRef1 *state, MemRef2 *tokens,
-                MemRef3 *logits) {
+static void run(MMKernelContext *context, MemRef1 *weights, MemRef1 *state,
+                MemRef2 *tokens, MemRef3 *logits) {
   float *weightData = (float *)weights->aligned + weights->offset;
   float *stateData = (float *)((char *)state->aligned + state->offset);
   int32_t *tokenData = (int32_t *)tokens->aligned + tokens->offset;
@@ -207,27 +199,24 @@ static void run(MemRef1 *weights, MemRef1 *state, MemRef2 *tokens,
   int64_t hidden = mm_fake_hidden;
   int64_t floats = state->sizes[0] / 4 / batch;
 
-  void *stream = mgpuStreamCreate();
-  float *positions =
-      mgpuMemAlloc((uint64_t)(batch * time) * sizeof(float), stream, false);
-  mgpuStreamSynchronize(stream);
+  float *positions = mgpuMemAlloc((uint64_t)(batch * time) * sizeof(float),
+                                  context->stream, false);
   void *positionParams[] = {&stateData, &positions, &batch, &time, &floats};
-  launch("fake_positions", batch, positionParams, 5);
+  launch(context, kPositions, batch, positionParams, 5);
   void *stepParams[] = {&weightData, &stateData, &tokenData, &positions,
                         &logitData,  &batch,     &time,      &vocab,
                         &hidden,     &floats};
-  launch("fake_step", batch, stepParams, 10);
-  mgpuMemFree(positions, stream);
-  mgpuStreamSynchronize(stream);
-  mgpuStreamDestroy(stream);
+  launch(context, kStep, batch, stepParams, 10);
+  mgpuMemFree(positions, context->stream);
 }
 
-void _mlir_ciface_mm_prefill(MemRef1 *weights, MemRef1 *state, MemRef2 *tokens,
+void _mlir_ciface_mm_prefill(MMKernelContext *context, MemRef1 *weights,
+                             MemRef1 *state, MemRef2 *tokens,
                              MemRef3 *logits) {
-  run(weights, state, tokens, logits);
+  run(context, weights, state, tokens, logits);
 }
 
-void _mlir_ciface_mm_decode(MemRef1 *weights, MemRef1 *state, MemRef2 *tokens,
-                            MemRef3 *logits) {
-  run(weights, state, tokens, logits);
+void _mlir_ciface_mm_decode(MMKernelContext *context, MemRef1 *weights,
+                            MemRef1 *state, MemRef2 *tokens, MemRef3 *logits) {
+  run(context, weights, state, tokens, logits);
 }
