@@ -412,14 +412,26 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
              << "'" << kManifestAttrName << "' must be a JSON string";
     return success();
   }
+  if (attr.getName() == kLinalgRoleAttrName ||
+      attr.getName() == kTargetAttrName) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitOpError()
+             << "'" << attr.getName().getValue() << "' must be a string";
+    return success();
+  }
   if (attr.getName() == kKernelKindAttrName) {
     if (!isa<StringAttr>(attr.getValue()))
       return op->emitOpError()
              << "'" << kKernelKindAttrName << "' must be a kernel kind string";
     return success();
   }
-  if (attr.getName() == kFusionAttrName)
+  if (attr.getName() == kFusionAttrName) {
+    // A kernel function carries its group's strategy as its lowering
+    // configuration (the attribute verifies itself); a module the summary.
+    if (isa<FusionAttr>(attr.getValue()) && isa<FunctionOpInterface>(op))
+      return success();
     return verifyFusionSummary(op, attr.getValue());
+  }
   if (attr.getName() == kStateLayoutAttrName) {
     if (!isa<FlatSymbolRefAttr>(attr.getValue()))
       return op->emitOpError()

@@ -49,6 +49,13 @@ def MM_Dialect : Dialect {
     /// Attribute on the loop nests of a lowered fusion group: its kind
     /// ("scan", "gemm", ...); GPU kernels are named after it.
     static constexpr ::llvm::StringLiteral kKernelKindAttrName = "mm.kernel";
+    /// Attribute on the linalg operations of a kernel (lowering/
+    /// LinalgEmitters.h): their role ("matmul", "norm_sum", ...), which the
+    /// transform schedules match on.
+    static constexpr ::llvm::StringLiteral kLinalgRoleAttrName = "mm.linalg";
+    /// Module attribute naming the target the module is compiled for
+    /// ("cpu", "cuda:sm_90", ...): mm-apply-schedules picks schedules by it.
+    static constexpr ::llvm::StringLiteral kTargetAttrName = "mm.target";
 
   private:
     void registerAttributes();
