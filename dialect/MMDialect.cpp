@@ -393,8 +393,10 @@ LogicalResult verifyKernelFunction(Operation *op, Attribute attr) {
   auto func = cast<FunctionOpInterface>(op);
   if (func.isExternal())
     return op->emitOpError() << "a kernel function must have a body";
-  // Lowered to buffers (mm-lower-to-loops), it holds what its lowering built.
-  if (op->hasAttr(MMDialect::kLoweringAttrName))
+  // Over buffers (mm-lower-to-loops, or a test's kernel), it holds what its
+  // lowering built.
+  if (op->hasAttr(MMDialect::kLoweringAttrName) ||
+      llvm::any_of(func.getArgumentTypes(), llvm::IsaPred<BaseMemRefType>))
     return success();
   for (Block &block : func.getFunctionBody())
     for (Operation &inner : block.without_terminator())
@@ -437,6 +439,12 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
     if (!isa<DictionaryAttr>(attr.getValue()))
       return op->emitOpError()
              << "'mm.kernel_binaries' must map binary names to objects";
+    return success();
+  }
+  if (attr.getName() == kLinalgRoleAttrName) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitOpError()
+             << "'" << attr.getName().getValue() << "' must be a string";
     return success();
   }
   if (attr.getName() == kKernelKindAttrName) {

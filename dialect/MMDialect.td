@@ -48,7 +48,8 @@ def MM_Dialect : Dialect {
     /// mm-outline-kernels), its #mm.fusion: the kernel's kind and sizes.
     static constexpr ::llvm::StringLiteral kFusionAttrName = "mm.fusion";
     /// Module attribute naming the target the kernels are lowered for
-    /// ("cpu", "cuda:sm_90", "hip:gfx942", ...).
+    /// ("cpu", "cuda:sm_90", "hip:gfx942", ...): it selects each kernel's
+    /// lowering and schedule (mm-apply-schedules).
     static constexpr ::llvm::StringLiteral kTargetAttrName = "mm.target";
     /// Attribute of a kernel function over buffers (mm-lower-to-loops):
     /// the name of the lowering that built its body ("loops", ...).
@@ -56,6 +57,10 @@ def MM_Dialect : Dialect {
     /// Attribute on the loop nests of a lowered fusion group: its kind
     /// ("scan", "gemm", ...); GPU kernels are named after it.
     static constexpr ::llvm::StringLiteral kKernelKindAttrName = "mm.kernel";
+    /// Attribute on the linalg operations of a kernel (lowering/
+    /// LinalgEmitters.h): their role ("matmul", "norm_sum", ...), which the
+    /// transform schedules match on.
+    static constexpr ::llvm::StringLiteral kLinalgRoleAttrName = "mm.linalg";
 
   private:
     void registerAttributes();

@@ -241,6 +241,64 @@ def KernelContext : Pass<"mm-kernel-context", "mlir::ModuleOp"> {
     Statistic<"numLaunches", "num-launches", "Number of launches rewritten">,
     Statistic<"numSynchronisations", "num-synchronisations-dropped",
               "Number of stream synchronisations dropped">
+
+def ApplySchedules : Pass<"mm-apply-schedules", "mlir::ModuleOp"> {
+  let summary = "Tile and vectorise the linalg kernels by transform schedules";
+  let description = [{
+    For each kernel function (a func.func carrying `mm.fusion`) applies the
+    transform schedule of its kind (gemm, norm, elementwise, embed) for the
+    module's target with upstream's transform interpreter. The target is the
+    module's `mm.target` string attribute, else the `target` option. The
+    default schedules are the .mlir files of lowering/schedules/<target>/
+    <kind>.mlir, built into the binary; each holds one
+    `transform.named_sequence @schedule(%kernel: !transform.any_op
+    {transform.readonly})`, applied to the kernel function.
+
+    `schedule=KIND:FILE` (repeatable, or comma-separated) replaces the
+    default of KIND by FILE. A file that cannot be read or parsed, that lacks
+    `@schedule`, or whose schedule fails on a kernel is an error naming the
+    file and the kind. A kernel of a kind without a schedule is left as it
+    is (the loop emitters own it).
+  }];
+  let options = [
+    Option<"targetSpec", "target", "std::string", /*default=*/"\"cpu\"",
+           "The target when the module has no mm.target attribute">,
+    ListOption<"scheduleFiles", "schedule", "std::string",
+               "KIND:FILE: a schedule replacing the default of KIND">
+  ];
+  let statistics = [
+    Statistic<"numScheduled", "num-scheduled",
+              "Number of kernel functions scheduled">
+  ];
+}
+
+def TestLinalgKernels : Pass<"mm-test-linalg-kernels", "mlir::ModuleOp"> {
+  let summary = "Test: wrap each mm operation into a kernel over buffers";
+  let description = [{
+    A test vehicle for the linalg emitters and the schedules until fusion
+    groups are outlined: every function whose body holds mm operations on
+    tensors is replaced by one kernel function per operation,
+
+      func.func @<function>_<n>(%batch: index, %time: index,
+                                <operand memrefs>, <result memrefs>)
+          attributes {mm.fusion = #mm.fusion<kind, {}>}
+
+    (fully static tensors, the weights, become views strided<[..., 1],
+    offset: ?> as in the weight buffer; the others identity memrefs), its
+    body emitted by lowering/LinalgEmitters (`emitter=linalg`) or
+    lowering/LoopEmitters (`emitter=loops`), so that the two can be compared
+    and timed. With `c-interface`, each kernel gets llvm.emit_c_interface.
+  }];
+  let options = [
+    Option<"emitter", "emitter", "std::string", /*default=*/"\"linalg\"",
+           "linalg or loops">,
+    Option<"cInterface", "c-interface", "bool", /*default=*/"false",
+           "Mark the kernels llvm.emit_c_interface">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
   ];
 }
 

@@ -21,7 +21,9 @@
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVM.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
@@ -149,14 +151,27 @@ llvm::Error mm::buildHostPipeline(OpPassManager &pm,
   if (!target)
     return target.takeError();
   addHostLoopsPasses(pm, options, *target);
+  addHostToLLVMPasses(pm);
+  return llvm::Error::success();
+}
+
+void mm::addHostToLLVMPasses(OpPassManager &pm) {
+  // What scheduled linalg kernels leave (mm-apply-schedules): thread tiles
+  // as scf.forall, operations a schedule did not vectorise, vector
+  // operations beyond what LLVM takes. No-ops for the loop kernels.
+  pm.addPass(createForallToParallelLoopPass());
+  pm.addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(createConvertVectorToSCFPass());
   // Parallel loops become OpenMP work-sharing loops, whose bodies sit in
   // memref.alloca_scope: lower memrefs (and with them the scopes) while the
   // bodies are still single blocks, then the control flow.
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
@@ -165,7 +180,6 @@ llvm::Error mm::buildHostPipeline(OpPassManager &pm,
   pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
-  return llvm::Error::success();
 }
 
 namespace {
@@ -407,6 +421,12 @@ void mm::registerPipelines() {
       "The host copies of a module's GPU kernels alone, down to the LLVM "
       "dialect (mm-sim-kernel runs them on the simulator)",
       buildSimulatorPipeline);
+  PassPipelineRegistration<>(
+      "mm-host-kernels-pipeline",
+      "Kernel functions over buffers (loops, or linalg after "
+      "mm-apply-schedules) down to the LLVM dialect: the last steps of "
+      "mm-host-pipeline",
+      [](OpPassManager &pm) { addHostToLLVMPasses(pm); });
   registerCheckedPipeline("mm-host-pipeline",
                           "The host (CPU) lowering down to the LLVM dialect",
                           buildHostPipeline);

@@ -97,6 +97,12 @@ llvm::Error buildHostLoopsPipeline(mlir::OpPassManager &pm,
 llvm::Error buildHostPipeline(mlir::OpPassManager &pm,
                               const CompilePipelineOptions &options);
 
+/// The last steps of `mm-host-pipeline`: host kernels over buffers (loop
+/// nests, or linalg kernels after mm-apply-schedules) to the LLVM dialect,
+/// parallel loops through OpenMP; registered alone as
+/// `mm-host-kernels-pipeline`.
+void addHostToLLVMPasses(mlir::OpPassManager &pm);
+
 /// `mm-gpu-pipeline`: the host loops as GPU launches (mm-offload-to-gpu),
 /// outlined into one gpu.module of kernels for the target (NVVM or ROCDL),
 /// serialised into the module (gpu.binary: PTX for NVIDIA, hsaco for AMD

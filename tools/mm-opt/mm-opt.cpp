@@ -14,7 +14,9 @@
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/LLVMIR/ROCDLDialect.h"
@@ -42,7 +44,9 @@ int main(int argc, char **argv) {
                   // What hand-written kernels for the simulator use
                   // (mm-simulator-kernels: matrix instructions, vectors).
                   mlir::nvgpu::NVGPUDialect, mlir::amdgpu::AMDGPUDialect,
-                  mlir::vector::VectorDialect>();
+                  mlir::vector::VectorDialect,
+                  // Linalg kernels and their schedules (mm-apply-schedules).
+                  mlir::linalg::LinalgDialect, mlir::affine::AffineDialect>();
   // The GPU pipeline serialises kernels: target attributes and translations.
   mm::registerArtifactTranslations(registry);
   mm::registerLoweringInterfaces(registry);

@@ -1,0 +1,40 @@
+// The operations bench/linalg/run.sh compiles twice, as kernels over
+// buffers (mm-test-linalg-kernels): the loop emitters' and the linalg
+// emitters' under the default schedules. The GEMMs are mamba-130m's (N x K:
+// in_proj 3072x768, x_proj 80x1536, dt_proj 1536x48, out_proj 768x1536).
+func.func @in_proj(%x: tensor<?x?x768xf32>, %w: tensor<3072x768xf32>) -> tensor<?x?x3072xf32> {
+  %y = mm.linear %x, %w : tensor<?x?x768xf32>, tensor<3072x768xf32> -> tensor<?x?x3072xf32>
+  return %y : tensor<?x?x3072xf32>
+}
+func.func @x_proj(%x: tensor<?x?x1536xf32>, %w: tensor<80x1536xf32>) -> tensor<?x?x80xf32> {
+  %y = mm.linear %x, %w : tensor<?x?x1536xf32>, tensor<80x1536xf32> -> tensor<?x?x80xf32>
+  return %y : tensor<?x?x80xf32>
+}
+func.func @dt_proj(%x: tensor<?x?x48xf32>, %w: tensor<1536x48xf32>, %b: tensor<1536xf32>) -> tensor<?x?x1536xf32> {
+  %y = mm.linear %x, %w, %b : tensor<?x?x48xf32>, tensor<1536x48xf32>, tensor<1536xf32> -> tensor<?x?x1536xf32>
+  return %y : tensor<?x?x1536xf32>
+}
+func.func @out_proj(%x: tensor<?x?x1536xf32>, %w: tensor<768x1536xf32>) -> tensor<?x?x768xf32> {
+  %y = mm.linear %x, %w : tensor<?x?x1536xf32>, tensor<768x1536xf32> -> tensor<?x?x768xf32>
+  return %y : tensor<?x?x768xf32>
+}
+func.func @lm_head(%x: tensor<?x?x64xf32>, %w: tensor<100x64xf32>) -> tensor<?x?x100xf32> {
+  %y = mm.lm_head %x, %w : tensor<?x?x64xf32>, tensor<100x64xf32> -> tensor<?x?x100xf32>
+  return %y : tensor<?x?x100xf32>
+}
+func.func @rms_norm(%x: tensor<?x?x768xf32>, %w: tensor<768xf32>) -> tensor<?x?x768xf32> {
+  %y = mm.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x?x768xf32>, tensor<768xf32>
+  return %y : tensor<?x?x768xf32>
+}
+func.func @gate(%y: tensor<?x?x1536xf32>, %z: tensor<?x?x1536xf32>) -> tensor<?x?x1536xf32> {
+  %g = mm.gate %y, %z : tensor<?x?x1536xf32>
+  return %g : tensor<?x?x1536xf32>
+}
+func.func @residual(%x: tensor<?x?x768xf32>, %m: tensor<?x?x768xf32>, %c: tensor<?x?x768xf32>, %g: tensor<768xf32>, %c2: tensor<?x?x768xf32>, %g2: tensor<768xf32>) -> tensor<?x?x768xf32> {
+  %r = mm.residual %x, %m token(%c, %g) layer(%c2, %g2) : (tensor<?x?x768xf32>, tensor<?x?x768xf32>, tensor<?x?x768xf32>, tensor<768xf32>, tensor<?x?x768xf32>, tensor<768xf32>) -> tensor<?x?x768xf32>
+  return %r : tensor<?x?x768xf32>
+}
+func.func @embed(%t: tensor<?x?xi32>, %table: tensor<1000x768xf32>) -> tensor<?x?x768xf32> {
+  %e = mm.embed %t, %table : tensor<?x?xi32>, tensor<1000x768xf32> -> tensor<?x?x768xf32>
+  return %e : tensor<?x?x768xf32>
+}

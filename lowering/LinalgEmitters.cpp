@@ -1,0 +1,227 @@
+//===- LinalgEmitters.cpp - regular mm operations as linalg ---------------===//
+//
+// Each operation becomes one or two linalg.generic operations whose bodies
+// repeat the formulas of LoopEmitters (the same operations in the same
+// precision), so that the two lowerings agree up to the order of the sums.
+// The operations carry a role (MMDialect::kLinalgRoleAttrName) for the schedules.
+//
+// The causal conv has no linalg form here: its input is the state window
+// ([B, E, K-1]) followed by the chunk ([B, T, E]), a concatenation in two
+// layouts, and it also writes the next window. A linalg form would first copy
+// both into a [B, K-1+T, E] scratch (one more pass over the activations) for
+// linalg.depthwise_conv_1d_nwc_wc; the hand-written loops read them in place.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowering/LinalgEmitters.h"
+
+#include "dialect/MMDialect.h"
+#include "dialect/MMOps.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mm;
+
+namespace {
+
+using BodyFn = function_ref<Value(KernelBuilder &, ValueRange)>;
+
+/// Builds a linalg.generic over `loops` dimensions on buffers, tagged with
+/// `role`; `body` computes the value of the (single) output from the block
+/// arguments (inputs, then the output's current value).
+linalg::GenericOp generic(OpBuilder &builder, Location loc, StringRef role,
+                          ValueRange inputs, Value output,
+                          ArrayRef<AffineMap> maps,
+                          ArrayRef<utils::IteratorType> iterators,
+                          BodyFn body) {
+  auto op = linalg::GenericOp::create(
+      builder, loc, inputs, ValueRange{output}, maps, iterators,
+      [&](OpBuilder &nested, Location bodyLoc, ValueRange args) {
+        KernelBuilder kb(nested, bodyLoc);
+        linalg::YieldOp::create(nested, bodyLoc, body(kb, args));
+      });
+  op->setAttr(MMDialect::kLinalgRoleAttrName, builder.getStringAttr(role));
+  return op;
+}
+
+/// Maps of `loops` dimensions: each list of dimension positions one map.
+SmallVector<AffineMap> maps(MLIRContext *context, unsigned loops,
+                            ArrayRef<SmallVector<unsigned>> operands) {
+  SmallVector<AffineMap> result;
+  for (const SmallVector<unsigned> &dims : operands) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned d : dims)
+      exprs.push_back(getAffineDimExpr(d, context));
+    result.push_back(AffineMap::get(loops, 0, exprs, context));
+  }
+  return result;
+}
+
+constexpr auto kParallel = utils::IteratorType::parallel;
+constexpr auto kReduction = utils::IteratorType::reduction;
+
+/// out[b, t, n] = sum_k x[b, t, k] w[n, k] (+ bias[n]): the output starts as
+/// the bias (or zero), then one contraction over (b, t, n, k) adds the
+/// products in f32 with reassociation allowed, as emitLinearRows does.
+LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
+                         Value bias, Value out) {
+  if (cast<MemRefType>(x.getType()).getRank() != 3)
+    return op->emitOpError() << "the linalg lowering expects [B, T, K]";
+  Location loc = op->getLoc();
+  MLIRContext *context = builder.getContext();
+  if (bias) {
+    generic(builder, loc, "bias", {bias}, out, maps(context, 3, {{2}, {0, 1, 2}}),
+            {kParallel, kParallel, kParallel},
+            [](KernelBuilder &, ValueRange args) { return args[0]; });
+  } else {
+    Value zero = arith::ConstantOp::create(builder, loc,
+                                           builder.getF32FloatAttr(0.0));
+    linalg::FillOp::create(builder, loc, zero, out)
+        ->setAttr(MMDialect::kLinalgRoleAttrName, builder.getStringAttr("bias"));
+  }
+  auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  generic(builder, loc, "matmul", {x, w}, out,
+          maps(context, 4, {{0, 1, 3}, {2, 3}, {0, 1, 2}}),
+          {kParallel, kParallel, kParallel, kReduction},
+          [&](KernelBuilder &kb, ValueRange args) -> Value {
+            OpBuilder &b = kb.builder();
+            Value product = arith::MulFOp::create(b, kb.location(), args[0],
+                                                  args[1], fast);
+            return arith::AddFOp::create(b, kb.location(), args[2], product,
+                                         fast);
+          });
+  return success();
+}
+
+LogicalResult emit(LinearOp op, OpBuilder &builder, BufferMap buffer) {
+  return emitMatmul(op, builder, buffer(op.getInput()),
+                    buffer(op.getWeight()),
+                    op.getBias() ? buffer(op.getBias()) : Value(),
+                    buffer(op.getResult()));
+}
+
+LogicalResult emit(LMHeadOp op, OpBuilder &builder, BufferMap buffer) {
+  return emitMatmul(op, builder, buffer(op.getInput()),
+                    buffer(op.getWeight()), Value(), buffer(op.getResult()));
+}
+
+/// RMSNorm in two operations, in f64 as emitNormRows: the sum of squares per
+/// row into a [B, T] scratch, then x / sqrt(sum / D + eps) * w.
+LogicalResult emit(RMSNormOp op, OpBuilder &builder, BufferMap buffer) {
+  Value x = buffer(op.getInput()), w = buffer(op.getWeight()),
+        out = buffer(op.getResult());
+  if (cast<MemRefType>(x.getType()).getRank() != 3)
+    return op.emitOpError() << "the linalg lowering expects [B, T, D]";
+  Location loc = op.getLoc();
+  MLIRContext *context = builder.getContext();
+  KernelBuilder kb(builder, loc);
+  Value batch = kb.dim(x, 0), time = kb.dim(x, 1), width = kb.dim(x, 2);
+  auto sumsType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                                  builder.getF64Type());
+  Value sums = memref::AllocOp::create(
+      builder, loc, sumsType, ValueRange{batch, time},
+      builder.getI64IntegerAttr(kBufferAlignment));
+  linalg::FillOp::create(builder, loc, kb.f64(0), sums)
+      ->setAttr(MMDialect::kLinalgRoleAttrName, builder.getStringAttr("norm_init"));
+  generic(builder, loc, "norm_sum", {x}, sums,
+          maps(context, 3, {{0, 1, 2}, {0, 1}}),
+          {kParallel, kParallel, kReduction},
+          [](KernelBuilder &kb, ValueRange args) {
+            Value v = kb.extend(args[0]);
+            return kb.add(args[1], kb.mul(v, v));
+          });
+  // D as emitNormRows converts it (through i32 and f32).
+  Value widthF = kb.extend(kb.toF32(kb.toI32(width)));
+  Value epsilon = kb.f64(op.getEpsilon().convertToDouble());
+  generic(builder, loc, "norm_scale", {x, sums, w}, out,
+          maps(context, 3, {{0, 1, 2}, {0, 1}, {2}, {0, 1, 2}}),
+          {kParallel, kParallel, kParallel},
+          [&](KernelBuilder &kb, ValueRange args) {
+            Value inverse = kb.div(
+                kb.f64(1.0), kb.sqrt(kb.add(kb.div(args[1], widthF), epsilon)));
+            return kb.truncate(kb.mul(kb.mul(kb.extend(args[0]), inverse),
+                                      kb.extend(args[2])));
+          });
+  memref::DeallocOp::create(builder, loc, sums);
+  return success();
+}
+
+/// y * silu(z), elementwise over [B, T, E].
+LogicalResult emit(GateOp op, OpBuilder &builder, BufferMap buffer) {
+  Value out = buffer(op.getResult());
+  unsigned rank = cast<MemRefType>(out.getType()).getRank();
+  SmallVector<unsigned> all = llvm::to_vector(llvm::seq<unsigned>(0, rank));
+  generic(builder, op.getLoc(), "elementwise",
+          {buffer(op.getInput()), buffer(op.getGate())}, out,
+          maps(builder.getContext(), rank, {all, all, all}),
+          SmallVector<utils::IteratorType>(rank, kParallel),
+          [](KernelBuilder &kb, ValueRange args) {
+            return kb.mul(args[0], kb.silu(args[1]));
+          });
+  return success();
+}
+
+/// x + mixer + sigmoid(g_tok) c_tok + sigmoid(g_lay) c_lay over [B, T, D],
+/// the terms in residualElement's order.
+LogicalResult emit(ResidualOp op, OpBuilder &builder, BufferMap buffer) {
+  Value out = buffer(op.getResult());
+  if (cast<MemRefType>(out.getType()).getRank() != 3)
+    return op.emitOpError() << "the linalg lowering expects [B, T, D]";
+  SmallVector<Value> inputs = {buffer(op.getInput()), buffer(op.getMixer())};
+  SmallVector<SmallVector<unsigned>> operandDims = {{0, 1, 2}, {0, 1, 2}};
+  for (auto [context, gate] :
+       {std::pair(op.getTokenContext(), op.getTokenGate()),
+        std::pair(op.getLayerContext(), op.getLayerGate())}) {
+    if (!context)
+      continue;
+    inputs.append({buffer(context), buffer(gate)});
+    operandDims.append({{0, 1, 2}, {2}});
+  }
+  operandDims.push_back({0, 1, 2});
+  generic(builder, op.getLoc(), "elementwise", inputs, out,
+          maps(builder.getContext(), 3, operandDims),
+          {kParallel, kParallel, kParallel},
+          [](KernelBuilder &kb, ValueRange args) {
+            Value sum = kb.add(args[0], args[1]);
+            // (context, gate) pairs follow x and the mixer; the output's
+            // current value is last.
+            for (size_t i = 2; i + 2 < args.size(); i += 2)
+              sum = kb.add(sum, kb.mul(kb.sigmoid(args[i + 1]), args[i]));
+            return sum;
+          });
+  return success();
+}
+
+/// out[b, t, d] = table[tokens[b, t], d]: a generic over the output whose
+/// body loads the table row (a gather; the schedule tiles it, the vectoriser
+/// leaves it).
+LogicalResult emit(EmbedOp op, OpBuilder &builder, BufferMap buffer) {
+  Value tokens = buffer(op.getTokens()), table = buffer(op.getTable());
+  generic(builder, op.getLoc(), "gather", {tokens}, buffer(op.getResult()),
+          maps(builder.getContext(), 3, {{0, 1}, {0, 1, 2}}),
+          {kParallel, kParallel, kParallel},
+          [&](KernelBuilder &kb, ValueRange args) {
+            Value d = linalg::IndexOp::create(kb.builder(), kb.location(), 2);
+            return kb.load(table, {kb.toIndex(args[0]), d});
+          });
+  return success();
+}
+
+} // namespace
+
+bool mm::hasLinalgForm(Operation *op) {
+  return isa<LinearOp, LMHeadOp, RMSNormOp, GateOp, ResidualOp, EmbedOp>(op);
+}
+
+LogicalResult mm::emitLinalg(Operation *op, OpBuilder &builder,
+                             BufferMap buffer) {
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case<LinearOp, LMHeadOp, RMSNormOp, GateOp, ResidualOp, EmbedOp>(
+          [&](auto typed) { return emit(typed, builder, buffer); })
+      .Default([](Operation *other) {
+        return other->emitOpError()
+               << "has no linalg form (lowering/LinalgEmitters.cpp)";
+      });
+}

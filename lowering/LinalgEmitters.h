@@ -1,0 +1,40 @@
+//===- LinalgEmitters.h - regular mm operations as linalg -------*- C++ -*-===//
+//
+// The regular operations of the model (linear, lm_head, rms_norm, residual,
+// gate, embed) as linalg operations on the buffers of their operands and
+// results, for upstream tiling and vectorisation under a transform schedule
+// (lowering/ApplySchedules.cpp) instead of hand-written loops. The buffer
+// contract is LoopEmitters': weights are views into the weight buffer,
+// activations [B, T, D] memrefs, possibly strided.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MM_LOWERING_LINALGEMITTERS_H
+#define MM_LOWERING_LINALGEMITTERS_H
+
+#include "lowering/LoopEmitters.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Operation.h"
+
+namespace mm {
+
+/// Whether `op` has a linalg form (emitLinalg accepts it).
+bool hasLinalgForm(mlir::Operation *op);
+
+/// Emits `op` as linalg operations, each carrying its role in
+/// MMDialect::kLinalgRoleAttrName for the schedules to match: "matmul" (the
+/// contraction of linear and lm_head) after "bias" (its initialisation),
+/// "norm_init", "norm_sum" and "norm_scale" (RMSNorm), "elementwise" (gate,
+/// residual), "gather" (embed). Builds at `builder`'s insertion point, reading
+/// the buffers of its operands and writing the buffers of its results
+/// (`buffer` maps each tensor value to its memref). Numerics follow
+/// LoopEmitters: products accumulate in f32, RMSNorm's mean square and scale
+/// in f64. Fails with an error at the operation for an operation without a
+/// linalg form or a shape the form does not cover.
+mlir::LogicalResult emitLinalg(mlir::Operation *op, mlir::OpBuilder &builder,
+                               BufferMap buffer);
+
+} // namespace mm
+
+#endif // MM_LOWERING_LINALGEMITTERS_H

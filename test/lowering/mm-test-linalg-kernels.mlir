@@ -1,0 +1,59 @@
+// RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels | FileCheck %s
+// RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels=emitter=loops | FileCheck %s --check-prefix=LOOPS
+// RUN: not mm-opt %s --mm-test-linalg-kernels 2>&1 | FileCheck %s --check-prefix=ERR
+
+// The linalg form of each regular operation, in the kernel contract
+// (batch, time, operand buffers, result buffers; weights as views).
+
+// CHECK-LABEL: func.func @linear(
+// CHECK-SAME: %{{.*}}: index, %{{.*}}: index, %[[X:.*]]: memref<?x?x64xf32>, %[[W:.*]]: memref<96x64xf32, strided<[64, 1], offset: ?>>, %[[B:.*]]: memref<96xf32, strided<[1], offset: ?>>, %[[OUT:.*]]: memref<?x?x96xf32>)
+// CHECK-SAME: mm.fusion = #mm.fusion<gemm, {}>
+// CHECK: linalg.generic {{.*}} ins(%[[B]] : {{.*}}) outs(%[[OUT]] : {{.*}}) attrs = {mm.linalg = "bias"}
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[X]], %[[W]] : {{.*}}) outs(%[[OUT]] : {{.*}}) attrs = {mm.linalg = "matmul"}
+// CHECK: arith.mulf {{.*}} fastmath<reassoc,contract>
+// CHECK: arith.addf {{.*}} fastmath<reassoc,contract>
+
+// CHECK-LABEL: func.func @lm_head(
+// CHECK: linalg.fill {mm.linalg = "bias"}
+// CHECK: mm.linalg = "matmul"
+
+// RMSNorm: f64 sums of squares into a scratch, then the f64 scaling.
+// CHECK-LABEL: func.func @rms_norm(
+// CHECK-SAME: mm.fusion = #mm.fusion<norm, {}>
+// CHECK: %[[SUMS:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?xf64>
+// CHECK: linalg.fill {mm.linalg = "norm_init"}
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}}outs(%[[SUMS]] : memref<?x?xf64>) attrs = {mm.linalg = "norm_sum"}
+// CHECK: arith.extf {{.*}} : f32 to f64
+// CHECK: mm.linalg = "norm_scale"
+// CHECK: math.sqrt {{.*}} : f64
+// CHECK: arith.truncf {{.*}} : f64 to f32
+// CHECK: memref.dealloc %[[SUMS]]
+
+// CHECK-LABEL: func.func @gate(
+// CHECK-SAME: mm.fusion = #mm.fusion<elementwise, {}>
+// CHECK: mm.linalg = "elementwise"
+// CHECK: math.exp
+
+// CHECK-LABEL: func.func @residual(
+// CHECK-SAME: mm.fusion = #mm.fusion<elementwise, {}>
+// CHECK: mm.linalg = "elementwise"
+// CHECK-COUNT-2: math.exp
+
+// CHECK-LABEL: func.func @embed(
+// CHECK-SAME: mm.fusion = #mm.fusion<embed, {}>
+// CHECK: mm.linalg = "gather"
+// CHECK: linalg.index 2
+// CHECK: memref.load
+
+// The loop emitters fill the same kernels (for comparisons).
+// LOOPS-LABEL: func.func @linear(
+// LOOPS: scf.parallel
+// LOOPS-NOT: linalg.
+
+func.func @conv(%x: tensor<?x?x8xf32>, %w: tensor<8x1x4xf32>, %win: tensor<?x8x3xf32>) -> (tensor<?x?x8xf32>, tensor<?x8x3xf32>) {
+  // ERR: error: 'mm.causal_conv1d' op is not a regular operation
+  %y, %wout = mm.causal_conv1d %x, %w window %win
+      : (tensor<?x?x8xf32>, tensor<8x1x4xf32>, tensor<?x8x3xf32>)
+      -> (tensor<?x?x8xf32>, tensor<?x8x3xf32>)
+  return %y, %wout : tensor<?x?x8xf32>, tensor<?x8x3xf32>
+}
