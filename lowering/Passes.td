@@ -210,6 +210,8 @@ def TestGemmKernels : Pass<"mm-test-gemm-kernels", "mlir::ModuleOp"> {
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect", "::mlir::nvgpu::NVGPUDialect",
     "::mlir::amdgpu::AMDGPUDialect"
+  ];
+}
 
 def KernelContext : Pass<"mm-kernel-context", "mlir::ModuleOp"> {
   let summary = "Kernels loaded by the runtime and launched through a "
@@ -241,6 +243,8 @@ def KernelContext : Pass<"mm-kernel-context", "mlir::ModuleOp"> {
     Statistic<"numLaunches", "num-launches", "Number of launches rewritten">,
     Statistic<"numSynchronisations", "num-synchronisations-dropped",
               "Number of stream synchronisations dropped">
+  ];
+}
 
 def ApplySchedules : Pass<"mm-apply-schedules", "mlir::ModuleOp"> {
   let summary = "Tile and vectorise the linalg kernels by transform schedules";
