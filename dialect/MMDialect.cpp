@@ -393,10 +393,12 @@ LogicalResult verifyKernelFunction(Operation *op, Attribute attr) {
   auto func = cast<FunctionOpInterface>(op);
   if (func.isExternal())
     return op->emitOpError() << "a kernel function must have a body";
-  // Over buffers (mm-lower-to-loops, or a test's kernel), it holds what its
-  // lowering built.
+  // Lowered (over buffers by mm-lower-to-loops or a test, then to LLVM), it
+  // holds what its lowering built: only a kernel over tensors holds mm
+  // operations.
   if (op->hasAttr(MMDialect::kLoweringAttrName) ||
-      llvm::any_of(func.getArgumentTypes(), llvm::IsaPred<BaseMemRefType>))
+      !llvm::all_of(func.getArgumentTypes(),
+                    llvm::IsaPred<RankedTensorType, IndexType>))
     return success();
   for (Block &block : func.getFunctionBody())
     for (Operation &inner : block.without_terminator())
