@@ -5,8 +5,8 @@
 // turns each kernel function into a function over buffers whose body the
 // lowering selected here builds: the one place that decides how a kind of
 // kernel becomes code on a target. A lowering never looks at what another
-// built; a new strategy (linalg under a transform schedule, a block-level
-// scan) is a new KernelLowering and a line in the selection.
+// built; a new strategy (linalg under a transform schedule, tensor-core GEMMs,
+// a block-level scan) is a new KernelLowering and a line in the selection.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,37 +22,25 @@
 
 namespace mm {
 
-/// The gpu.module every GPU kernel of an artifact goes to (one binary the
-/// runtime loads once per device).
-constexpr llvm::StringLiteral kKernelModuleName = "mm_kernels";
-
 /// Builds the body of one kernel over buffers.
 class KernelLowering {
 public:
   virtual ~KernelLowering() = default;
   /// The name the lowered function records as `mm.lowering` ("loops").
   virtual llvm::StringRef name() const = 0;
-  /// Whether it can lower `kernel` (a function from mm-outline-kernels) on
-  /// `target` into a function of type `lowered` (batch, time, the buffers
-  /// of the kernel's arguments, then of its results).
-  virtual bool accepts(mlir::func::FuncOp kernel, mlir::FunctionType lowered,
-                       const TargetInfo &target) const = 0;
-  /// Emits, at `kb`'s insertion point, the code computing `kernel`: `buffer`
-  /// maps its arguments and returned values to buffers (index arguments to
-  /// index values), and `allocate` makes a buffer, freed after the kernel,
-  /// for any other value. A returned buffer may be an argument's (a state
-  /// field updated in place): the lowering reads the old value before it
-  /// writes the new one.
+  /// Emits, at `kb`'s insertion point, the code computing `kernel` (a
+  /// function from mm-outline-kernels): `buffer` maps its arguments and
+  /// returned values to buffers (index arguments to index values), and
+  /// `allocate` makes a buffer, freed after the kernel, for any other value.
+  /// A returned buffer may be an argument's (a state field updated in
+  /// place): the lowering reads the old value before it writes the new one.
   virtual mlir::LogicalResult emit(mlir::func::FuncOp kernel, KernelBuilder &kb,
-                                   BufferMap buffer, Allocator allocate,
-                                   const TargetInfo &target) const = 0;
+                                   BufferMap buffer,
+                                   Allocator allocate) const = 0;
 };
 
-/// The lowering of `kernel` (its kind from its #mm.fusion) on `target`, as a
-/// function of type `lowered`: the first that accepts it, of the target's
-/// specific lowerings and then the loop emitters, which take every kernel.
-const KernelLowering &selectKernelLowering(mlir::func::FuncOp kernel,
-                                           mlir::FunctionType lowered,
+/// The lowering of kernels of `kind` on `target`.
+const KernelLowering &selectKernelLowering(FusionKind kind,
                                            const TargetInfo &target);
 
 } // namespace mm

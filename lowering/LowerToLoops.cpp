@@ -19,9 +19,6 @@
 #include "lowering/LoopEmitters.h"
 #include "lowering/Manifest.h"
 
-#include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
-#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseSet.h"
@@ -163,7 +160,7 @@ LogicalResult KernelFunctions::build(func::FuncOp kernel,
                                      func::FuncOp lowered) {
   auto strategy = kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
   const KernelLowering &lowering =
-      selectKernelLowering(kernel, lowered.getFunctionType(), target);
+      selectKernelLowering(strategy.getKind(), target);
   MLIRContext *context = kernel.getContext();
   lowered->setAttr(MMDialect::kFusionAttrName, strategy);
   lowered->setAttr(MMDialect::kLoweringAttrName,
@@ -203,9 +200,8 @@ LogicalResult KernelFunctions::build(func::FuncOp kernel,
     return buffer;
   };
   kb.beginKernel();
-  if (failed(lowering.emit(kernel, kb,
-                           [&](Value v) { return buffers.lookup(v); },
-                           allocate, target)) ||
+  if (failed(lowering.emit(kernel, kb, [&](Value v) { return buffers.lookup(v); },
+                           allocate)) ||
       failedToAllocate)
     return failure();
   // The kernel's first loop nest carries its kind: GPU kernels are named

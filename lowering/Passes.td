@@ -37,10 +37,7 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect",
-    // The GPU kernels some lowerings build (GemmKernels.h).
-    "::mlir::gpu::GPUDialect", "::mlir::nvgpu::NVGPUDialect",
-    "::mlir::amdgpu::AMDGPUDialect", "::mlir::vector::VectorDialect"
+    "::mlir::scf::SCFDialect"
   ];
   let statistics = [
     Statistic<"numKernels", "num-kernels",
