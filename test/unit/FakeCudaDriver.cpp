@@ -135,7 +135,15 @@ Driver &driver() {
   return *instance;
 }
 
-thread_local CUctx_st *currentContext = nullptr;
+// Initial-exec: this library is dlopen'ed, and with the default model each
+// thread's block of it is malloc'ed by __tls_get_addr. GCC 12's LeakSanitizer
+// guesses such a block's bounds from a glibc header it expects when the block
+// starts 16 bytes into a page; ASan's malloc has no such header, so at exit
+// it scanned a garbage range and crashed ("Tracer caught signal 11"), which
+// depended on where the block landed (GTEST_OUTPUT=json was enough to move
+// it). Static TLS has no such block.
+__attribute__((tls_model("initial-exec"))) thread_local CUctx_st
+    *currentContext = nullptr;
 
 int deviceCount() {
   const char *text = std::getenv("FAKE_CUDA_DEVICES");
