@@ -18,6 +18,8 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -28,9 +30,11 @@
 #include "llvm/Support/Program.h"
 #include "llvm/Support/Signals.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 
 using namespace mm;
 
@@ -90,7 +94,8 @@ llvm::Expected<std::string> mm::translateToLLVMIR(mlir::ModuleOp module) {
 llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
                                   const HostTarget &target,
                                   llvm::StringRef path,
-                                  const TargetInfo *device) {
+                                  const TargetInfo *device,
+                                  mlir::TimingScope *timing) {
   auto manifestAttr =
       module->getAttrOfType<mlir::StringAttr>(MMDialect::kManifestAttrName);
   if (!manifestAttr)
@@ -124,7 +129,8 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
                                  /*isConstant=*/true,
                                  llvm::GlobalValue::ExternalLinkage, text,
                                  "mm_manifest");
-      });
+      },
+      timing);
   if (!library)
     return library.takeError();
   std::string sealed = sealArtifact(*library);
@@ -134,19 +140,14 @@ llvm::Error mm::writeHostArtifact(mlir::ModuleOp module,
   });
 }
 
-llvm::Expected<std::string> mm::compileHostLibrary(
-    mlir::ModuleOp module, const HostTarget &target,
-    llvm::function_ref<void(llvm::Module &)> addToModule) {
-  llvm::LLVMContext context;
-  auto translated = translate(module, context);
-  if (!translated)
-    return translated.takeError();
-  std::unique_ptr<llvm::Module> llvmModule = std::move(*translated);
-  if (addToModule)
-    addToModule(*llvmModule);
+/// The host library is compiled in this many parts, in parallel (one thread
+/// per core, at most this many). The number is fixed, not the machine's core
+/// count, so that an artifact's bytes do not depend on where it was built.
+static constexpr unsigned kCodegenParts = 4;
 
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
+/// A target machine for `target` (LLVM -O3 code generation, PIC).
+static llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+makeTargetMachine(const HostTarget &target) {
   std::string error;
   const llvm::Target *llvmTarget =
       llvm::TargetRegistry::lookupTarget(llvm::Triple(target.triple), error);
@@ -158,19 +159,34 @@ llvm::Expected<std::string> mm::compileHostLibrary(
   // the C runtime's start files, which a library linked by ld.lld alone
   // does not have, so the constructors would silently never run.
   options.UseInitArray = true;
-  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+  return std::unique_ptr<llvm::TargetMachine>(llvmTarget->createTargetMachine(
       llvm::Triple(target.triple), target.cpu, target.features, options,
       llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
-  llvmModule->setDataLayout(machine->createDataLayout());
-  llvmModule->setTargetTriple(llvm::Triple(target.triple));
+}
 
-  // LLVM's -O3 module pipeline.
+/// One part of the host library, given as bitcode (each part is compiled in
+/// its own LLVMContext, on its own thread): LLVM's -O3 module pipeline, then
+/// object code.
+static llvm::Expected<llvm::SmallString<0>>
+compilePart(llvm::StringRef bitcode, const HostTarget &target) {
+  llvm::LLVMContext context;
+  llvm::Expected<std::unique_ptr<llvm::Module>> parsed =
+      llvm::parseBitcodeFile(llvm::MemoryBufferRef(bitcode, "part"), context);
+  if (!parsed)
+    return parsed.takeError();
+  llvm::Module &module = **parsed;
+  llvm::Expected<std::unique_ptr<llvm::TargetMachine>> machine =
+      makeTargetMachine(target);
+  if (!machine)
+    return machine.takeError();
+  module.setDataLayout((*machine)->createDataLayout());
+  module.setTargetTriple(llvm::Triple(target.triple));
   {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
     llvm::CGSCCAnalysisManager cgam;
     llvm::ModuleAnalysisManager mam;
-    llvm::PassBuilder builder(machine.get());
+    llvm::PassBuilder builder(machine->get());
     builder.registerModuleAnalyses(mam);
     builder.registerCGSCCAnalyses(cgam);
     builder.registerFunctionAnalyses(fam);
@@ -178,29 +194,113 @@ llvm::Expected<std::string> mm::compileHostLibrary(
     builder.crossRegisterProxies(lam, fam, cgam, mam);
     llvm::ModulePassManager passes =
         builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
-    passes.run(*llvmModule, mam);
+    passes.run(module, mam);
   }
+  llvm::SmallString<0> object;
+  llvm::raw_svector_ostream os(object);
+  llvm::legacy::PassManager codegen;
+  if ((*machine)->addPassesToEmitFile(codegen, os, nullptr,
+                                      llvm::CodeGenFileType::ObjectFile))
+    return makeError("the target cannot emit object files");
+  codegen.run(module);
+  return object;
+}
 
-  // Object code into a temporary file, then linked into the artifact.
-  llvm::SmallString<128> object;
-  int fd;
-  if (std::error_code ec =
-          llvm::sys::fs::createTemporaryFile("mm-artifact", "o", fd, object))
-    return makeError("cannot create a temporary object file: " + ec.message());
-  // Temporaries go on every exit, an interrupt (SIGINT, SIGTERM) included.
-  llvm::FileRemover removeObject(object);
-  llvm::sys::RemoveFileOnSignal(object);
-  llvm::scope_exit forgetObject(
-      [&] { llvm::sys::DontRemoveFileOnSignal(object); });
+llvm::Expected<std::string> mm::compileHostLibrary(
+    mlir::ModuleOp module, const HostTarget &target,
+    llvm::function_ref<void(llvm::Module &)> addToModule,
+    mlir::TimingScope *timing) {
+  mlir::TimingScope noTiming;
+  mlir::TimingScope &parent = timing ? *timing : noTiming;
+  mlir::TimingScope stage = parent.nest("translate to LLVM IR");
+  llvm::LLVMContext context;
+  auto translated = translate(module, context);
+  if (!translated)
+    return translated.takeError();
+  std::unique_ptr<llvm::Module> llvmModule = std::move(*translated);
+  if (addToModule)
+    addToModule(*llvmModule);
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  // Checks the target before any work is split.
+  if (llvm::Expected<std::unique_ptr<llvm::TargetMachine>> machine =
+          makeTargetMachine(target);
+      !machine)
+    return machine.takeError();
+
+  // The entry points of a deep model are large straight-line functions and
+  // the simulator's copy of the kernels is as large again: split into parts
+  // (internal functions stay with their callers), each optimised and
+  // compiled on its own core.
+  stage = parent.nest("split into parts");
+  std::vector<std::string> parts;
+  llvm::SplitModule(
+      *llvmModule, kCodegenParts,
+      [&](std::unique_ptr<llvm::Module> part) {
+        if (llvm::none_of(part->functions(), [](const llvm::Function &f) {
+              return !f.isDeclaration();
+            }) &&
+            llvm::none_of(part->globals(), [](const llvm::GlobalVariable &g) {
+              return !g.isDeclaration();
+            }))
+          return;
+        std::string bitcode;
+        llvm::raw_string_ostream os(bitcode);
+        llvm::WriteBitcodeToFile(*part, os);
+        parts.push_back(std::move(bitcode));
+      },
+      /*PreserveLocals=*/true);
+  llvmModule.reset();
+
+  stage = parent.nest("LLVM -O3 and code generation (parallel parts)");
+  std::vector<llvm::Expected<llvm::SmallString<0>>> objects;
+  for (size_t index = 0; index < parts.size(); ++index)
+    objects.emplace_back(llvm::SmallString<0>());
   {
-    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    llvm::legacy::PassManager codegen;
-    if (machine->addPassesToEmitFile(codegen, os, nullptr,
-                                     llvm::CodeGenFileType::ObjectFile))
-      return makeError("the target cannot emit object files");
-    codegen.run(*llvmModule);
+    llvm::DefaultThreadPool pool(llvm::hardware_concurrency(kCodegenParts));
+    for (size_t index = 0; index < parts.size(); ++index)
+      pool.async([&, index] {
+        llvm::Expected<llvm::SmallString<0>> object =
+            compilePart(parts[index], target);
+        if (!object)
+          objects[index] = object.takeError();
+        else
+          *objects[index] = std::move(*object);
+      });
+    pool.wait();
   }
 
+  // Object code into temporary files, then linked into the artifact.
+  // Temporaries go on every exit, an interrupt (SIGINT, SIGTERM) included.
+  std::vector<llvm::SmallString<128>> objectPaths(objects.size());
+  std::vector<std::unique_ptr<llvm::FileRemover>> removers;
+  llvm::scope_exit forgetObjects([&] {
+    for (const llvm::SmallString<128> &path : objectPaths)
+      if (!path.empty())
+        llvm::sys::DontRemoveFileOnSignal(path);
+  });
+  llvm::Error failed = llvm::Error::success();
+  for (size_t index = 0; index < objects.size(); ++index) {
+    if (!objects[index]) {
+      failed = llvm::joinErrors(std::move(failed), objects[index].takeError());
+      continue;
+    }
+    int fd;
+    if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+            "mm-artifact", "o", fd, objectPaths[index]))
+      return llvm::joinErrors(
+          std::move(failed),
+          makeError("cannot create a temporary object file: " + ec.message()));
+    removers.push_back(std::make_unique<llvm::FileRemover>(objectPaths[index]));
+    llvm::sys::RemoveFileOnSignal(objectPaths[index]);
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << *objects[index];
+  }
+  if (failed)
+    return std::move(failed);
+
+  stage = parent.nest("link (ld.lld)");
   llvm::ErrorOr<std::string> linker =
       llvm::sys::findProgramByName("ld.lld", {MM_LLVM_TOOLS_DIR});
   if (!linker)
@@ -223,12 +323,14 @@ llvm::Expected<std::string> mm::compileHostLibrary(
       // Calls between the artifact's own functions bind inside it: a
       // process that also defines mm_prefill (the runtime's C ABI) must not
       // interpose on the compiled entry points.
-      "-Bsymbolic", "-o", linked, object, "-L/usr/lib/x86_64-linux-gnu",
+      "-Bsymbolic", "-o", linked, "-L/usr/lib/x86_64-linux-gnu",
       "-L/lib/x86_64-linux-gnu",
       // Parallel loops run on LLVM's
       // OpenMP runtime (libomp-22-dev).
       "-L" MM_LLVM_LIBRARY_DIR, "-rpath", MM_LLVM_LIBRARY_DIR, "--as-needed",
       "-lomp", "-lm"};
+  for (const llvm::SmallString<128> &path : objectPaths)
+    args.push_back(path);
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
                                          &message);

@@ -14,6 +14,7 @@
 #include "lowering/TargetInfo.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/ADT/FunctionExtras.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Error.h"
@@ -40,17 +41,20 @@ llvm::Expected<std::string> translateToLLVMIR(mlir::ModuleOp module);
 
 /// Compiles an LLVM-dialect module for `target` (LLVM -O3, code generation,
 /// ld.lld) into a shared library and returns its bytes. `addToModule` may
-/// add to the LLVM IR module first (the artifact's manifest).
+/// add to the LLVM IR module first (the artifact's manifest). Each stage is
+/// timed under `timing` (mm-compile --mlir-timing) when it is enabled.
 llvm::Expected<std::string> compileHostLibrary(
     mlir::ModuleOp module, const HostTarget &target,
-    llvm::function_ref<void(llvm::Module &)> addToModule = nullptr);
+    llvm::function_ref<void(llvm::Module &)> addToModule = nullptr,
+    mlir::TimingScope *timing = nullptr);
 
 /// Compiles the module's host code for `target` and writes the artifact to
 /// `path`. With `device` (a GPU target), the module's kernels are already
 /// embedded (gpu.binary) and the manifest names the device target too.
 llvm::Error writeHostArtifact(mlir::ModuleOp module, const HostTarget &target,
                               llvm::StringRef path,
-                              const TargetInfo *device = nullptr);
+                              const TargetInfo *device = nullptr,
+                              mlir::TimingScope *timing = nullptr);
 
 } // namespace mm
 

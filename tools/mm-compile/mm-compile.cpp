@@ -45,6 +45,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -201,6 +202,7 @@ int main(int argc, char **argv) {
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "memmamba-mlir compiler driver\n");
 
@@ -223,7 +225,13 @@ int main(int argc, char **argv) {
   mm::registerLoweringInterfaces(registry);
   MLIRContext context(registry);
 
+  // --mlir-timing: the import, every pass and the artifact's stages.
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  TimingScope timing = timingManager.getRootScope();
+  TimingScope importTiming = timing.nest("import the config");
   auto module = mm::importModelConfigFile(&context, inputPath);
+  importTiming.stop();
   if (!module)
     return fail(llvm::toString(module.takeError()));
   if (failed(verify(**module)))
@@ -248,6 +256,8 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return fail("bad pass manager options");
+    TimingScope pipelineTiming = timing.nest("pipeline");
+    pm.enableTiming(pipelineTiming);
     mm::CompilePipelineOptions options;
     options.strategy = fusion;
     // Sizes not given stay 0: the pipeline takes the target's defaults.
@@ -306,8 +316,10 @@ int main(int argc, char **argv) {
     llvm::Expected<mm::HostTarget> host = hostTarget();
     if (!host)
       return fail(llvm::toString(host.takeError()));
-    if (llvm::Error err = mm::writeHostArtifact(
-            **module, *host, outputPath, gpu ? &*targetInfo : nullptr))
+    TimingScope artifactTiming = timing.nest("write the artifact");
+    if (llvm::Error err =
+            mm::writeHostArtifact(**module, *host, outputPath,
+                                  gpu ? &*targetInfo : nullptr, &artifactTiming))
       return fail(llvm::toString(std::move(err)));
     return 0;
   }
