@@ -281,24 +281,22 @@ llvm::Expected<std::string> mm::compileHostLibrary(
         llvm::sys::DontRemoveFileOnSignal(path);
   });
   llvm::Error failed = llvm::Error::success();
+  for (llvm::Expected<llvm::SmallString<0>> &object : objects)
+    if (!object)
+      failed = llvm::joinErrors(std::move(failed), object.takeError());
+  if (failed)
+    return std::move(failed);
   for (size_t index = 0; index < objects.size(); ++index) {
-    if (!objects[index]) {
-      failed = llvm::joinErrors(std::move(failed), objects[index].takeError());
-      continue;
-    }
     int fd;
     if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
             "mm-artifact", "o", fd, objectPaths[index]))
-      return llvm::joinErrors(
-          std::move(failed),
-          makeError("cannot create a temporary object file: " + ec.message()));
+      return makeError("cannot create a temporary object file: " +
+                       ec.message());
     removers.push_back(std::make_unique<llvm::FileRemover>(objectPaths[index]));
     llvm::sys::RemoveFileOnSignal(objectPaths[index]);
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
     os << *objects[index];
   }
-  if (failed)
-    return std::move(failed);
 
   stage = parent.nest("link (ld.lld)");
   llvm::ErrorOr<std::string> linker =
