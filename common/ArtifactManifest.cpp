@@ -55,7 +55,8 @@ llvm::json::Value ManifestContents::toJSON() const {
   for (const ManifestWeight &weight : weights) {
     llvm::json::Object entry{{"name", weight.name},
                              {"shape", llvm::json::Array(weight.shape)},
-                             {"offset", weight.offset}};
+                             {"offset", weight.offset},
+                             {"dtype", stringifyPrecision(weight.dtype)}};
     if (!weight.fallback.empty())
       entry["fallback"] = weight.fallback;
     weightArray.push_back(std::move(entry));
@@ -73,6 +74,7 @@ llvm::json::Value ManifestContents::toJSON() const {
       {"compiler_version", compilerVersion},
       {"config", config},
       {"fusion", fusion},
+      {"precision", stringifyPrecision(precision)},
       {"weights", llvm::json::Object{{"floats", weightFloats},
                                      {"tensors", std::move(weightArray)}}},
       {"state",
@@ -119,6 +121,14 @@ Expected<ArtifactManifest> mm::parseArtifactManifest(StringRef text,
   result.config = *config;
   const ModelConfig &modelConfig = result.config;
 
+  std::optional<StringRef> precisionName = manifest.getString("precision");
+  std::optional<Precision> precision =
+      precisionName ? parsePrecision(*precisionName) : std::nullopt;
+  if (!precision)
+    return fail("precision '" + precisionName.value_or("") +
+                "' (this runtime runs f32, bf16 and f16)");
+  result.precision = *precision;
+
   const llvm::json::Object *weights = manifest.getObject("weights");
   const llvm::json::Object *state = manifest.getObject("state");
   const llvm::json::Array *tensors =
@@ -145,9 +155,16 @@ Expected<ArtifactManifest> mm::parseArtifactManifest(StringRef text,
     std::optional<int64_t> offset = getInt(tensor, "offset");
     const llvm::json::Array *shape =
         tensor ? tensor->getArray("shape") : nullptr;
-    if (!name || !offset || !shape)
-      return fail("a weight entry without name, offset or "
-                  "shape");
+    std::optional<StringRef> dtypeName =
+        tensor ? tensor->getString("dtype") : std::nullopt;
+    if (!name || !offset || !shape || !dtypeName)
+      return fail("a weight entry without name, offset, shape or dtype");
+    // A weight is f32 or in the artifact's reduced precision.
+    std::optional<Precision> dtype = parsePrecision(*dtypeName);
+    if (!dtype || (*dtype != Precision::F32 && *dtype != *precision))
+      return fail("weight '" + *name + "' has dtype '" + *dtypeName +
+                  "' in an artifact of precision " +
+                  stringifyPrecision(*precision));
     auto spec = expected.find(*name);
     if (spec == expected.end())
       return fail("weight '" + *name + "' is not a tensor of its config");
@@ -159,16 +176,17 @@ Expected<ArtifactManifest> mm::parseArtifactManifest(StringRef text,
     if (dims != spec->second->shape)
       return fail("weight '" + *name +
                   "' has another shape than its config implies");
-    int64_t count = 1;
+    int64_t elements = 1;
     for (int64_t dim : dims)
-      count *= dim; // bounded: the config's sizes are
+      elements *= dim; // bounded: the config's sizes are
+    int64_t count = weightWords(elements, *dtype);
     if (*offset < 0 || *offset > *floats || count > *floats - *offset)
       return fail("weight '" + *name + "' at offset " +
                   std::to_string(*offset) + " (" + std::to_string(count) +
                   " floats) lies outside the weight buffer of " +
                   std::to_string(*floats) + " floats");
     ranges.push_back({*offset, *offset + count});
-    result.weights.push_back({name->str(), *offset});
+    result.weights.push_back({name->str(), *offset, *dtype});
   }
   for (const WeightSpec &spec : specs)
     if (!seen.contains(spec.name))

@@ -16,6 +16,7 @@
 #define MM_COMMON_ARTIFACTMANIFEST_H
 
 #include "common/ModelConfig.h"
+#include "common/Precision.h"
 #include "common/StateLayout.h"
 
 #include "llvm/Support/Error.h"
@@ -31,15 +32,25 @@ namespace mm {
 /// it, the runtime refuses artifacts of any other. Version 2: GPU entry
 /// points take a kernel context first, and GPU kernels are the data
 /// `mm_kernel_module` the runtime loads, not a global constructor's work
-/// (common/KernelContextAbi.h).
-inline constexpr int64_t kArtifactAbiVersion = 2;
+/// (common/KernelContextAbi.h). Version 3: the manifest records the
+/// precision and each weight's dtype (f32, bf16 or f16, common/Precision.h);
+/// in a reduced precision the entry points take the weight buffer as bytes.
+inline constexpr int64_t kArtifactAbiVersion = 3;
 
 /// One tensor of the weight buffer, as the compiler lays it out.
 struct ManifestWeight {
   std::string name, fallback;
   std::vector<int64_t> shape;
-  int64_t offset = 0; ///< in floats, into the weight buffer
+  /// In 4-byte words ("floats") into the weight buffer; a 16-bit tensor
+  /// fills ceil(elements / 2) of them.
+  int64_t offset = 0;
+  Precision dtype = Precision::F32;
 };
+
+/// The 4-byte words a tensor of `elements` values in `dtype` fills.
+inline int64_t weightWords(int64_t elements, Precision dtype) {
+  return (elements * precisionBytes(dtype) + 3) / 4;
+}
 
 /// One field of the per-sequence state, as the compiler lays it out.
 struct ManifestStateField {
@@ -58,7 +69,11 @@ ManifestStateField toManifestStateField(const StateField &field);
 /// per-sequence byte offsets), the config and the fusion strategy.
 struct ManifestContents {
   std::vector<ManifestWeight> weights;
+  /// The weight buffer, in 4-byte words.
   int64_t weightFloats = 0;
+  /// The matrix products' precision: f32, or the dtype of the reduced
+  /// weights.
+  Precision precision = Precision::F32;
   std::vector<ManifestStateField> state;
   int64_t stateBytesPerSequence = 0;
   llvm::json::Value config = nullptr;
@@ -81,11 +96,16 @@ struct ArtifactManifest {
   /// The target kind ("cpu", "cuda", "hip", or what the file says).
   std::string kind;
   ModelConfig config;
-  /// The weight buffer, in floats, and where each tensor goes in it.
+  /// The matrix products' precision (docs/precision.md): with bf16 or f16
+  /// the entry points take the weight buffer as bytes.
+  Precision precision = Precision::F32;
+  /// The weight buffer, in 4-byte words, and where each tensor goes in it,
+  /// stored as which dtype.
   int64_t weightFloats = 0;
   struct Weight {
     std::string name;
     int64_t offset = 0;
+    Precision dtype = Precision::F32;
   };
   std::vector<Weight> weights;
   /// The state: bytes per sequence and its fields.

@@ -2,6 +2,9 @@
 
 #include "common/WeightNames.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+
 using namespace mm;
 
 std::string mm::layerWeightName(int64_t layer, const char *suffix) {
@@ -68,4 +71,15 @@ std::vector<WeightSpec> mm::modelWeights(const ModelConfig &config) {
                    {config.vocabSize, config.hiddenSize},
                    weight::kEmbedding});
   return specs;
+}
+
+bool mm::isMatrixProductWeight(llvm::StringRef name) {
+  using namespace weight;
+  if (name == kEmbedding || name == kLmHead)
+    return true;
+  if (!name.consume_front("backbone.layers."))
+    return false;
+  auto [layer, suffix] = name.split('.');
+  return !layer.empty() && llvm::all_of(layer, llvm::isDigit) &&
+         llvm::is_contained({kInProj, kXProj, kDtProj, kOutProj}, suffix);
 }

@@ -11,6 +11,8 @@
 
 #include "common/ModelConfig.h"
 
+#include "llvm/ADT/StringRef.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -70,6 +72,12 @@ std::vector<WeightSpec> layerWeights(const ModelConfig &config, int64_t layer);
 
 /// Every tensor of the model: embedding, the layers, norm_f, lm_head.
 std::vector<WeightSpec> modelWeights(const ModelConfig &config);
+
+/// Whether the canonical tensor `name` is a weight of the backbone's matrix
+/// products (in_proj, x_proj, dt_proj, out_proj, lm_head) or the embedding
+/// they share: the tensors a reduced precision stores in bf16 or f16
+/// (common/Precision.h). Biases and the memory block's weights are not.
+bool isMatrixProductWeight(llvm::StringRef name);
 
 } // namespace mm
 

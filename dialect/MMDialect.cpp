@@ -290,6 +290,7 @@ LogicalResult verifyModuleContents(Operation *module,
     weightShapes[spec.name] = std::move(spec.shape);
   // The mm.layer operations of each function, by index.
   llvm::MapVector<Operation *, llvm::DenseMap<int64_t, Operation *>> layers;
+  Type reducedElement;
   WalkResult walk = module->walk([&](Operation *op) -> WalkResult {
     if (isa<WeightOp>(op)) {
       auto name = op->getAttrOfType<StringAttr>("name");
@@ -304,13 +305,29 @@ LogicalResult verifyModuleContents(Operation *module,
                << "weight '" << name.getValue()
                << "' is not a weight of the model the module's mm.config "
                   "describes";
-      auto expected = RankedTensorType::get(it->second, type.getElementType());
-      if (type != expected || !type.getElementType().isF32())
+      // f32, or for the weights of matrix products one reduced precision
+      // for the whole module (mm-reduce-precision; the manifest records it).
+      Type element = type.getElementType();
+      bool reduced = element.isBF16() || element.isF16();
+      auto expected = RankedTensorType::get(it->second, element);
+      if (type != expected || !(element.isF32() || reduced))
         return op->emitOpError()
                << "weight '" << name.getValue() << "' is " << type
                << ", but the module's mm.config makes it "
                << RankedTensorType::get(it->second,
                                         Float32Type::get(op->getContext()));
+      if (reduced && !isMatrixProductWeight(name.getValue()))
+        return op->emitOpError()
+               << "weight '" << name.getValue() << "' is " << type
+               << ": only the weights of matrix products and the embedding "
+                  "may be bf16 or f16";
+      if (reduced && reducedElement && element != reducedElement)
+        return op->emitOpError()
+               << "weight '" << name.getValue() << "' is " << type
+               << ", but another weight of the module is "
+               << reducedElement << ": one reduced precision per module";
+      if (reduced)
+        reducedElement = element;
       return WalkResult::advance();
     }
     if (auto func = dyn_cast<FunctionOpInterface>(op)) {

@@ -18,6 +18,9 @@ include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def MM_F32Tensor : RankedTensorOf<[F32]>;
+// A weight: f32, or bf16 / f16 where a reduced precision stores it so
+// (mm-reduce-precision): the matrix products' weights and the embedding.
+def MM_WeightTensor : RankedTensorOf<[F32, BF16, F16]>;
 def MM_I32Tensor : RankedTensorOf<[I32]>;
 
 class MM_PureOp<string mnemonic, list<Trait> traits = []>
@@ -36,17 +39,22 @@ def MM_WeightOp : MM_PureOp<"weight"> {
     Weights are never baked in: the runtime binds them by name, and the set of
     `mm.weight` operations of a module is its manifest. `fallback` names the
     tensor used when `name` is absent (an untied `lm_head.weight` falls back
-    to the embedding). Files may store f16 or bf16; the IR sees f32.
+    to the embedding). Files may store f32, f16 or bf16; the runtime converts
+    each tensor once, at load, to the element type the IR gives it: f32, or
+    bf16 / f16 for the weights of matrix products and the embedding under a
+    reduced precision (mm-reduce-precision).
 
     Example:
     ```mlir
     %w = mm.weight "backbone.layers.0.mixer.A_log" : tensor<128x16xf32>
     %h = mm.weight "lm_head.weight" or "backbone.embeddings.weight"
         : tensor<256x64xf32>
+    %p = mm.weight "backbone.layers.0.mixer.in_proj.weight"
+        : tensor<256x64xbf16>
     ```
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$fallback);
-  let results = (outs MM_F32Tensor:$result);
+  let results = (outs MM_WeightTensor:$result);
   let assemblyFormat = "$name (`or` $fallback^)? attr-dict `:` type($result)";
 }
 
@@ -117,7 +125,8 @@ def MM_AdvancePositionOp : MM_PureOp<"advance_position",
 def MM_EmbedOp : MM_PureOp<"embed"> {
   let summary = "token embedding lookup";
   let description = [{
-    `result[b, t] = table[tokens[b, t]]`, tokens [B, T] i32, table [V, D].
+    `result[b, t] = table[tokens[b, t]]`, tokens [B, T] i32, table [V, D];
+    a bf16 or f16 table is widened to f32 (exactly).
 
     Example:
     ```mlir
@@ -125,7 +134,7 @@ def MM_EmbedOp : MM_PureOp<"embed"> {
         : tensor<?x?xi32>, tensor<256x64xf32> -> tensor<?x?x64xf32>
     ```
   }];
-  let arguments = (ins MM_I32Tensor:$tokens, MM_F32Tensor:$table);
+  let arguments = (ins MM_I32Tensor:$tokens, MM_WeightTensor:$table);
   let results = (outs MM_F32Tensor:$result);
   let assemblyFormat = [{
     $tokens `,` $table attr-dict `:` type($tokens) `,` type($table) `->`
@@ -156,7 +165,9 @@ def MM_LinearOp : MM_PureOp<"linear"> {
   let summary = "x W^T (+ bias) over the last dimension";
   let description = [{
     `result[..., n] = sum_k input[..., k] * weight[n, k] (+ bias[n])`, with the
-    weight stored as PyTorch stores it ([out, in]).
+    weight stored as PyTorch stores it ([out, in]). With a bf16 or f16
+    weight the input is rounded to the weight's type and the products
+    accumulate in f32 (a reduced precision, common/Precision.h).
 
     Example:
     ```mlir
@@ -164,9 +175,11 @@ def MM_LinearOp : MM_PureOp<"linear"> {
         -> tensor<?x?x256xf32>
     %y = mm.linear %u, %w, %b : tensor<?x?x64xf32>, tensor<256x64xf32>,
         tensor<256xf32> -> tensor<?x?x256xf32>
+    %r = mm.linear %u, %wr : tensor<?x?x64xf32>, tensor<256x64xbf16>
+        -> tensor<?x?x256xf32>
     ```
   }];
-  let arguments = (ins MM_F32Tensor:$input, MM_F32Tensor:$weight,
+  let arguments = (ins MM_F32Tensor:$input, MM_WeightTensor:$weight,
                        Optional<MM_F32Tensor>:$bias);
   let results = (outs MM_F32Tensor:$result);
   let assemblyFormat = [{
@@ -319,7 +332,8 @@ def MM_LMHeadOp : MM_PureOp<"lm_head"> {
   let summary = "logits from the final normalised residual stream";
   let description = [{
     `logits[b, t, v] = sum_d input[b, t, d] * weight[v, d]` (weight [V, D]; the
-    embedding when tied).
+    embedding when tied). A bf16 or f16 weight rounds the input as
+    `mm.linear` does.
 
     Example:
     ```mlir
@@ -327,7 +341,7 @@ def MM_LMHeadOp : MM_PureOp<"lm_head"> {
         : tensor<?x?x64xf32>, tensor<256x64xf32> -> tensor<?x?x256xf32>
     ```
   }];
-  let arguments = (ins MM_F32Tensor:$input, MM_F32Tensor:$weight);
+  let arguments = (ins MM_F32Tensor:$input, MM_WeightTensor:$weight);
   let results = (outs MM_F32Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->`

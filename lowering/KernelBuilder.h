@@ -101,6 +101,20 @@ public:
   mlir::Value truncate(mlir::Value x) { // f64 -> f32
     return mlir::arith::TruncFOp::create(b, loc, b.getF32Type(), x);
   }
+  /// A weight element as f32: bf16 and f16 widen exactly; f32 is itself.
+  mlir::Value widen(mlir::Value x) {
+    return x.getType().isF32()
+               ? x
+               : mlir::arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+  }
+  /// f32 `x` rounded (to nearest even) to `element` and widened back: the
+  /// input a matrix product with weights of type `element` multiplies (a
+  /// reduced precision, common/Precision.h). f32 leaves x as it is.
+  mlir::Value roundTo(mlir::Type element, mlir::Value x) {
+    if (element.isF32())
+      return x;
+    return widen(mlir::arith::TruncFOp::create(b, loc, element, x));
+  }
   /// 1 / (1 + exp(-x)), in x's type.
   mlir::Value sigmoid(mlir::Value x);
   /// x * sigmoid(x).

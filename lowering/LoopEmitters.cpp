@@ -47,9 +47,11 @@ struct GemmTiles {
   }
 };
 
-/// out[b, t, n] = sum_k x[b, t, k] * w[n, k] (+ bias[n]).
+/// out[b, t, n] = sum_k x[b, t, k] * w[n, k] (+ bias[n]). With a bf16 or f16
+/// w, x is rounded to w's type; the products and sums stay f32.
 void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias, Value out,
                     const GemmTiles &tiles) {
+  Type weightElement = cast<MemRefType>(w.getType()).getElementType();
   Value batch = kb.dim(x, 0), time = kb.dim(x, 1), inputs = kb.dim(w, 1),
         outputs = kb.dim(w, 0);
   auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
@@ -65,12 +67,13 @@ void emitLinearRows(KernelBuilder &kb, Value x, Value w, Value bias, Value out,
     SmallVector<Value> sums =
         kb.loop(kb.index(0), inputs, initial,
                 [&](Value k, ValueRange carried) -> SmallVector<Value> {
-                  Value xv = kb.load(x, {b, t, k});
+                  Value xv = kb.roundTo(weightElement, kb.load(x, {b, t, k}));
                   SmallVector<Value> next;
                   for (int64_t i = 0; i < count; ++i) {
                     Value product = arith::MulFOp::create(
                         builder, loc, xv,
-                        kb.load(w, {kb.addi(first, kb.index(i)), k}), fast);
+                        kb.widen(kb.load(w, {kb.addi(first, kb.index(i)), k})),
+                        fast);
                     next.push_back(arith::AddFOp::create(
                         builder, loc, carried[i], product, fast));
                   }
@@ -414,7 +417,7 @@ LogicalResult emit(EmbedOp op, KernelBuilder &kb, BufferMap buffer) {
     kb.loop(0, kb.dim(tokens, 1), [&](Value t) {
       Value id = kb.toIndex(kb.load(tokens, {b, t}));
       kb.loop(0, kb.dim(table, 1), [&](Value d) {
-        kb.store(kb.load(table, {id, d}), out, {b, t, d});
+        kb.store(kb.widen(kb.load(table, {id, d})), out, {b, t, d});
       });
     });
   });

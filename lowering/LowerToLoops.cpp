@@ -392,7 +392,11 @@ LogicalResult EntryLowering::lower() {
   OpBuilder b(func);
   Location loc = func.getLoc();
   Type f32 = b.getF32Type(), i8 = b.getI8Type();
-  auto weightsType = MemRefType::get({ShapedType::kDynamic}, f32);
+  // In a reduced precision the weights are of two element types: the
+  // buffer is bytes, and each weight a view of its own type.
+  bool weightBytes = manifest.precision != Precision::F32;
+  auto weightsType =
+      MemRefType::get({ShapedType::kDynamic}, weightBytes ? i8 : f32);
   auto stateType = MemRefType::get({ShapedType::kDynamic}, i8);
 
   SmallVector<Type> inputs;
@@ -456,6 +460,12 @@ LogicalResult EntryLowering::lower() {
     if (auto weight = dyn_cast<WeightOp>(op)) {
       const ManifestWeight *entry = manifest.findWeight(weight.getName());
       ArrayRef<int64_t> shape = weight.getType().getShape();
+      if (weightBytes) {
+        buffers[weight.getResult()] = memref::ViewOp::create(
+            b, loc, bufferType(weight.getType()), weights,
+            kb.index(4 * entry->offset), ValueRange());
+        continue;
+      }
       SmallVector<int64_t> strides(shape.size(), 1);
       for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d >= 0; --d)
         strides[d] = strides[d + 1] * shape[d + 1];

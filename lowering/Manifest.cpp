@@ -12,6 +12,14 @@ using namespace mm;
 
 namespace {
 constexpr int64_t kWeightAlignment = 16; // floats: 64 bytes
+} // namespace
+
+Precision mm::precisionOf(Type element) {
+  if (element.isBF16())
+    return Precision::BF16;
+  if (element.isF16())
+    return Precision::F16;
+  return Precision::F32;
 }
 
 Manifest Manifest::fromModule(ModuleOp module) {
@@ -25,7 +33,13 @@ Manifest Manifest::fromModule(ModuleOp module) {
     entry.fallback = weight.getFallback().value_or("").str();
     entry.shape = weight.getType().getShape().vec();
     entry.offset = manifest.weightFloats;
-    int64_t size = weight.getType().getNumElements();
+    entry.dtype = precisionOf(weight.getType().getElementType());
+    // The reduced weights say which precision the artifact is compiled for
+    // (mm-reduce-precision gives them all the same type).
+    if (entry.dtype != Precision::F32)
+      manifest.precision = entry.dtype;
+    int64_t size =
+        weightWords(weight.getType().getNumElements(), entry.dtype);
     manifest.weightFloats +=
         (size + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment;
     manifest.weights.push_back(std::move(entry));

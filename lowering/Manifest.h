@@ -21,6 +21,10 @@ namespace mm {
 /// The version of this compiler, recorded in every artifact.
 inline constexpr const char *kCompilerVersion = "0.1.0";
 
+/// The dtype a weight of element type `element` is stored as (bf16, f16,
+/// else f32).
+Precision precisionOf(mlir::Type element);
+
 /// The manifest of an mm module: ManifestContents, filled from the module.
 struct Manifest : ManifestContents {
   /// Collects the weights and state layout of `module` (an mm module before

@@ -2,6 +2,7 @@
 
 #include "lowering/Pipelines.h"
 
+#include "common/Precision.h"
 #include "dialect/KernelSizes.h"
 #include "lowering/LoweringPasses.h"
 #include "lowering/TargetInfo.h"
@@ -39,6 +40,11 @@ void mm::buildModelPipeline(OpPassManager &pm,
   if (options.canonicalize) {
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
+  }
+  if (llvm::StringRef(options.precision) != "f32") {
+    ReducePrecisionOptions reduce;
+    reduce.precision = options.precision;
+    pm.addPass(createReducePrecision(reduce));
   }
 }
 
@@ -85,6 +91,9 @@ llvm::Expected<TargetInfo> checkOptions(const CompilePipelineOptions &options,
         {kThreadsPerBlock, options.threadsPerBlock, true}})
     if (!(zeroIsDefault && value == 0) && !inRange(size, value))
       return makeError(size.option + " " + rangeError(size, value));
+  if (!parsePrecision(options.precision))
+    return makeError("unknown precision '" + options.precision +
+                     "' (expected f32, bf16 or f16)");
   llvm::StringRef format = options.kernelFormat;
   if (!format.empty() && format != "isa" && format != "bin")
     return makeError("kernel-format must be isa or bin, not '" + format + "'");
@@ -98,7 +107,9 @@ int64_t sizeOr(int64_t value, int64_t targetDefault) {
 
 void addFusedPasses(OpPassManager &pm, const CompilePipelineOptions &options,
                     const TargetInfo &target) {
-  buildModelPipeline(pm, ModelPipelineOptions());
+  ModelPipelineOptions model;
+  model.precision = options.precision;
+  buildModelPipeline(pm, model);
   FuseKernelsOptions fusion;
   fusion.strategy = options.strategy;
   fusion.gemmRows = sizeOr(options.gemmRows, target.defaultGemmRows);

@@ -24,6 +24,12 @@ struct ModelPipelineOptions
       llvm::cl::desc("Fold away the parts of the memory path that the config "
                      "disables, and clean up"),
       llvm::cl::init(true)};
+  Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("The matrix products' weights and inputs: f32 "
+                     "(default), bf16 or f16, accumulating in f32 "
+                     "(mm-reduce-precision)"),
+      llvm::cl::init("f32")};
 };
 
 void buildModelPipeline(mlir::OpPassManager &pm,
@@ -73,12 +79,18 @@ struct CompilePipelineOptions
       llvm::cl::desc("What mm-gpu-pipeline embeds: isa (PTX or GCN "
                      "assembly text) or bin (hsaco; needed to run on AMD)"),
       llvm::cl::init("")};
+  Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("The matrix products' weights and inputs: f32 "
+                     "(default), bf16 or f16, accumulating in f32 "
+                     "(mm-reduce-precision)"),
+      llvm::cl::init("f32")};
 };
 
 // The builders below check their options first and add nothing to `pm`
 // when one is bad; the error is the one mm-compile gives: an unknown target
 // or chip (TargetInfo::parse), a target the pipeline does not compile for, an
-// unknown strategy or kernel format, a kernel size outside its limits
+// unknown strategy, precision or kernel format, a kernel size outside its limits
 // (dialect/KernelSizes.h). The registered pipelines report it as an error
 // of the pipeline, so mm-opt stops with it too.
 

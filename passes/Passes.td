@@ -24,6 +24,45 @@ def DecomposeLayers : Pass<"mm-decompose-layers"> {
   ];
 }
 
+def ReducePrecision : Pass<"mm-reduce-precision", "mlir::ModuleOp"> {
+  let summary = "Store the matrix products' weights in bf16 or f16";
+  let description = [{
+    Gives every `mm.weight` that only matrix products read as their weight
+    (`mm.linear`, `mm.lm_head`) or `mm.embed` reads as its table the element
+    type `precision` (bf16 or f16; f32 changes nothing). The runtime stores
+    such a weight in that type, on the host and on the device; a matrix
+    product with a bf16 or f16 weight rounds its input to that type and
+    accumulates in f32. Everything else (the conv, A_log, D, norms, the scan,
+    the state, the memory block) stays f32 (docs/precision.md). A weight that
+    is also read by another operation stays f32 and is counted.
+
+    Example (precision=bf16):
+    ```mlir
+    %w = mm.weight "backbone.layers.0.mixer.in_proj.weight"
+        : tensor<256x64xf32>
+    %y = mm.linear %u, %w : tensor<?x?x64xf32>, tensor<256x64xf32>
+        -> tensor<?x?x256xf32>
+    // becomes
+    %w = mm.weight "backbone.layers.0.mixer.in_proj.weight"
+        : tensor<256x64xbf16>
+    %y = mm.linear %u, %w : tensor<?x?x64xf32>, tensor<256x64xbf16>
+        -> tensor<?x?x256xf32>
+    ```
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"bf16\"",
+           "The weights' element type: f32, bf16 or f16">
+  ];
+  let dependentDialects = ["::mm::MMDialect"];
+  let statistics = [
+    Statistic<"numReduced", "num-reduced",
+              "Number of weights stored in the reduced precision">,
+    Statistic<"numKeptF32", "num-kept-f32",
+              "Number of weights matrix products read that stay f32 because "
+              "another operation reads them too">
+  ];
+}
+
 def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
   let summary = "Group the mm operations of each entry point into kernels";
   let description = [{

@@ -3,6 +3,7 @@
 #include "runtime/CompiledModel.h"
 
 #include "runtime/HostMemory.h"
+#include "runtime/Safetensors.h"
 #include "runtime/gpu/KernelContext.h"
 #include "runtime/gpu/MgpuAbi.h"
 
@@ -68,11 +69,13 @@ using GpuInitFn = void (*)(MMKernelContext *, MemRef<uint8_t, 1> *, int64_t);
 /// Calls a prefill or decode entry on buffers of the artifact's device (host
 /// memory for a CPU artifact, device memory and its kernel `context` for a
 /// GPU one).
+/// `weightSize` is the weight buffer's size in elements of the entry's
+/// weight argument (floats, or bytes in a reduced precision).
 void callRun(void *entry, MMKernelContext *context, float *weights,
-             int64_t weightFloats, uint8_t *state, int64_t stateBytes,
+             int64_t weightSize, uint8_t *state, int64_t stateBytes,
              int32_t *tokens, int64_t batch, int64_t time, float *logits,
              int64_t vocab) {
-  int64_t weightSizes[1] = {weightFloats};
+  int64_t weightSizes[1] = {weightSize};
   int64_t stateSizes[1] = {stateBytes};
   int64_t tokenSizes[2] = {batch, time};
   int64_t logitSizes[3] = {batch, time, vocab};
@@ -226,6 +229,7 @@ CompiledModel::open(StringRef artifactPath, gpu::GpuDevice *device,
   if (Error err = model->checkTarget(device, noDeviceHint))
     return std::move(err);
   model->modelConfig = manifest->config;
+  model->precision = manifest->precision;
   model->weightFloats = manifest->weightFloats;
   model->weightOffsets = std::move(manifest->weights);
   model->stateBytes = manifest->stateBytes;
@@ -425,8 +429,27 @@ Error CompiledModel::bindWeights(const ModelWeights &weights) {
   }
   for (const ArtifactManifest::Weight &weight : weightOffsets) {
     const std::vector<float> &values = weights.get(weight.name);
-    std::copy(values.begin(), values.end(),
-              weightBuffer.begin() + weight.offset);
+    if (weight.dtype == Precision::F32) {
+      std::copy(values.begin(), values.end(),
+                weightBuffer.begin() + weight.offset);
+      continue;
+    }
+    // A reduced-precision tensor: its 16-bit values from the word at its
+    // offset, converted once here (round to nearest even).
+    auto *out = reinterpret_cast<uint8_t *>(weightBuffer.data() +
+                                            weight.offset);
+    for (size_t i = 0; i < values.size(); ++i) {
+      uint16_t bits = floatToPrecisionBits(values[i], weight.dtype);
+      float stored = precisionBitsToFloat(bits, weight.dtype);
+      if (std::isfinite(values[i]) && !std::isfinite(stored))
+        return fail(weights.origin() + ": tensor '" + weight.name +
+                    "' holds " + std::to_string(values[i]) + " at element " +
+                    std::to_string(i) + ", beyond the range of " +
+                    stringifyPrecision(weight.dtype) +
+                    ", the dtype this artifact stores it in (compile it "
+                    "with --precision=bf16 or f32)");
+      std::memcpy(out + 2 * i, &bits, sizeof(bits));
+    }
   }
   if (gpuDevice) {
     // Once to the device; the host copy goes.
@@ -545,6 +568,25 @@ Error CompiledModel::checkState(const CompiledState &state,
   return Error::success();
 }
 
+std::vector<std::vector<int32_t>>
+CompiledModel::poolPositions(const CompiledState &state,
+                             int64_t sequence) const {
+  std::vector<std::vector<int32_t>> result;
+  for (auto [countIndex, positionsIndex] : pools) {
+    // Field f of sequence b starts at batch * offset(f) + b * size(f).
+    auto at = [&](const StateField &field) {
+      return state.bytes.data() + state.batch * field.offset +
+             sequence * 4 * field.elements;
+    };
+    int32_t count = readField<int32_t>(at(fields[countIndex]), 0);
+    std::vector<int32_t> &positions = result.emplace_back();
+    for (int32_t j = 0; j < count; ++j)
+      positions.push_back(readField<int32_t>(at(fields[positionsIndex]), j));
+    llvm::sort(positions);
+  }
+  return result;
+}
+
 //===----------------------------------------------------------------------===//
 // Running
 //===----------------------------------------------------------------------===//
@@ -622,7 +664,7 @@ Error CompiledModel::runChunk(const int32_t *tokens, int64_t time,
   const size_t stateSize = state.bytes.size();
   if (!gpuDevice) {
     callRun(entry, nullptr, const_cast<float *>(weightBuffer.data()),
-            weightFloats,
+            weightArgumentSize(),
             state.bytes.data(), stateSize, const_cast<int32_t *>(tokens), batch,
             time, logits, vocab);
     return Error::success();
@@ -645,7 +687,7 @@ Error CompiledModel::runChunk(const int32_t *tokens, int64_t time,
             gpuDevice->copyToDevice(deviceTokens, tokens, tokenSize, stream))
       return err;
     callRun(entry, kernels->get(), static_cast<float *>(deviceWeights),
-            weightFloats, memory, stateSize, deviceTokens, batch, time,
+            weightArgumentSize(), memory, stateSize, deviceTokens, batch, time,
             deviceLogits, vocab);
     if (Error err = gpu::takeMgpuError())
       return err;

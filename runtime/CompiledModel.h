@@ -99,6 +99,8 @@ public:
 
   /// The config the artifact was compiled for.
   const ModelConfig &config() const { return modelConfig; }
+  /// The precision it was compiled for (mm-compile --precision).
+  Precision getPrecision() const { return precision; }
   const llvm::json::Object &manifest() const { return manifestObject; }
   /// The manifest's target kind: "cpu", "cuda" or "hip".
   llvm::StringRef targetKind() const { return kind; }
@@ -125,6 +127,11 @@ public:
   /// sequence and the field.
   llvm::Error checkState(const CompiledState &state,
                          bool checkValues = true) const;
+  /// The positions of the tokens each layer's pool holds (sorted), for
+  /// sequence `sequence` of a checked `state`: the note and eviction
+  /// decisions so far. Empty without memory.
+  std::vector<std::vector<int32_t>> poolPositions(const CompiledState &state,
+                                                  int64_t sequence) const;
   /// The SHA-256 of the artifact's code and manifest, as its seal holds it.
   llvm::StringRef digest() const { return artifactDigest; }
 
@@ -179,7 +186,14 @@ private:
   int64_t positionFieldIndex = -1;
   std::vector<std::pair<size_t, size_t>> pools;
   ModelConfig modelConfig;
+  /// The matrix products' precision: in bf16 and f16 the weight buffer
+  /// holds 16-bit tensors and the entry points take it as bytes.
+  Precision precision = Precision::F32;
   int64_t weightFloats = 0, stateBytes = 0;
+  /// The size the entry points' weight argument is described with.
+  int64_t weightArgumentSize() const {
+    return precision == Precision::F32 ? weightFloats : 4 * weightFloats;
+  }
   /// The weights on the host; released once copied to a device.
   std::vector<float> weightBuffer;
   bool weightsBound = false;

@@ -50,8 +50,9 @@ llvm::Error checkSequenceIndex(size_t index, size_t sequences) {
 
 class ReferenceRunner : public ModelRunner {
 public:
-  ReferenceRunner(ModelWeights weights, int64_t chunkTokens)
-      : weights(std::move(weights)), executor(this->weights),
+  ReferenceRunner(ModelWeights weights, Precision precision,
+                  int64_t chunkTokens)
+      : weights(std::move(weights)), executor(this->weights, precision),
         chunkTokens(chunkTokens) {}
   const ModelConfig &config() const override { return weights.config(); }
   llvm::StringRef backendName() const override { return "reference"; }
@@ -114,6 +115,20 @@ private:
     return result;
   }
 
+  std::vector<std::vector<int32_t>>
+  poolPositions(size_t index) const override {
+    std::vector<std::vector<int32_t>> result;
+    if (!config().memory || index >= states.size())
+      return result;
+    for (const LayerState &layer : states[index].layers) {
+      std::vector<int32_t> &positions = result.emplace_back(
+          layer.poolPositions.begin(),
+          layer.poolPositions.begin() + layer.poolCount);
+      llvm::sort(positions);
+    }
+    return result;
+  }
+
   ModelWeights weights;
   ReferenceExecutor executor;
   int64_t chunkTokens;
@@ -170,6 +185,12 @@ public:
     return model->decode({token}, states[index]);
   }
   gpu::GpuDevice *getDevice() const override { return device.get(); }
+  std::vector<std::vector<int32_t>>
+  poolPositions(size_t index) const override {
+    if (index >= states.size())
+      return {};
+    return model->poolPositions(states[index], 0);
+  }
 
 private:
   // The model goes before the device it runs on.
@@ -271,6 +292,11 @@ mm::openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options) {
       return opened.takeError();
     artifact = std::move(*opened);
     config = artifact->config();
+    if (options.precision && *options.precision != artifact->getPrecision())
+      return makeError(modelPath + ": compiled for precision " +
+                       stringifyPrecision(artifact->getPrecision()) +
+                       ", not " + stringifyPrecision(*options.precision) +
+                       " (mm-compile --precision fixes an artifact's)");
   } else {
     auto parsed = loadModelConfig(modelPath);
     if (!parsed)
@@ -310,8 +336,9 @@ mm::openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options) {
                      std::to_string(kMaxChunkTokens) + " tokens, not " +
                      std::to_string(options.chunkTokens));
   if (!compiled)
-    return std::make_unique<ReferenceRunner>(std::move(*weights),
-                                             options.chunkTokens);
+    return std::make_unique<ReferenceRunner>(
+        std::move(*weights), options.precision.value_or(Precision::F32),
+        options.chunkTokens);
   if (llvm::Error err = artifact->bindWeights(*weights))
     return std::move(err);
   return std::make_unique<CompiledRunner>(

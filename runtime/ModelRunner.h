@@ -11,6 +11,7 @@
 #define MM_RUNTIME_MODELRUNNER_H
 
 #include "common/ModelConfig.h"
+#include "common/Precision.h"
 #include "runtime/CompiledModel.h"
 #include "runtime/gpu/GpuDevice.h"
 
@@ -55,6 +56,12 @@ public:
   /// for the reference executor. mm-bench reads the simulator's counters
   /// through it.
   virtual gpu::GpuDevice *getDevice() const { return nullptr; }
+  /// The positions of the tokens each layer's pool holds (sorted), for
+  /// sequence `index` after the calls so far: the memory path's note and
+  /// eviction decisions, which backends must agree on (spec invariant 5).
+  /// Empty without memory.
+  virtual std::vector<std::vector<int32_t>>
+  poolPositions(size_t index) const = 0;
 };
 
 /// Whether `path` is a compiled artifact (an ELF shared library).
@@ -85,6 +92,10 @@ struct RunnerOptions {
   /// Tokens per sequence per step of a prefill (PrefillOptions::chunkTokens):
   /// memory stays bounded however long the prompt. 0: whole prompts.
   int64_t chunkTokens = PrefillOptions().chunkTokens;
+  /// The precision of the matrix products (docs/precision.md): the
+  /// reference executor computes in it (default f32); an artifact's is
+  /// fixed by mm-compile, and asking for another is an error.
+  std::optional<Precision> precision;
 };
 
 /// Opens `modelPath` (a config, a model folder, or an artifact) as

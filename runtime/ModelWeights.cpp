@@ -149,6 +149,7 @@ llvm::Expected<ModelWeights> ModelWeights::load(const ModelConfig &config,
 
   ModelWeights weights;
   weights.modelConfig = config;
+  weights.source = checkpointPath.str();
   auto toRead = matchTensors(config, offered, checkpointPath, weights.tied);
   if (!toRead)
     return toRead.takeError();
@@ -193,6 +194,7 @@ ModelWeights::fromTensors(const ModelConfig &config,
   }
   ModelWeights weights;
   weights.modelConfig = config;
+  weights.source = origin.str();
   auto toRead = matchTensors(config, offered, origin, weights.tied);
   if (!toRead)
     return toRead.takeError();

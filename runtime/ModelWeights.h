@@ -59,9 +59,13 @@ public:
   const std::vector<float> &get(llvm::StringRef name) const;
   /// Whether lm_head.weight came from the embedding.
   bool tiedLmHead() const { return tied; }
+  /// Where the tensors came from (the checkpoint path, or fromTensors'
+  /// origin), for errors about them.
+  const std::string &origin() const { return source; }
 
 private:
   ModelConfig modelConfig;
+  std::string source;
   llvm::StringMap<std::vector<float>> values;
   bool tied = false;
 };

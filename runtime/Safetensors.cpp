@@ -372,6 +372,23 @@ uint16_t mm::floatToBfloat16(float value) {
   return uint16_t(bits >> 16);
 }
 
+uint16_t mm::floatToPrecisionBits(float value, Precision precision) {
+  return precision == Precision::F16 ? floatToHalf(value)
+                                     : floatToBfloat16(value);
+}
+
+float mm::precisionBitsToFloat(uint16_t bits, Precision precision) {
+  return precision == Precision::F16 ? halfToFloat(bits)
+                                     : bfloat16ToFloat(bits);
+}
+
+float mm::roundToPrecision(float value, Precision precision) {
+  if (precision == Precision::F32)
+    return value;
+  return precisionBitsToFloat(floatToPrecisionBits(value, precision),
+                              precision);
+}
+
 //===----------------------------------------------------------------------===//
 // SafetensorsFile
 //===----------------------------------------------------------------------===//

@@ -15,6 +15,8 @@
 #ifndef MM_RUNTIME_SAFETENSORS_H
 #define MM_RUNTIME_SAFETENSORS_H
 
+#include "common/Precision.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
@@ -143,6 +145,13 @@ float halfToFloat(uint16_t bits);
 float bfloat16ToFloat(uint16_t bits);
 uint16_t floatToHalf(float value);     ///< round to nearest even
 uint16_t floatToBfloat16(float value); ///< round to nearest even
+
+/// The conversions of a reduced precision (common/Precision.h): `value`
+/// rounded to nearest even as the bits of bf16 or f16, those bits' value, and
+/// the round trip (f32: the value itself).
+uint16_t floatToPrecisionBits(float value, Precision precision);
+float precisionBitsToFloat(uint16_t bits, Precision precision);
+float roundToPrecision(float value, Precision precision);
 
 /// The tensors of a checkpoint: one safetensors file, or the shards of a
 /// model.safetensors.index.json ("weight_map": tensor name -> shard file).

@@ -47,19 +47,36 @@ struct RunnerFlags {
             llvm::cl::desc("Load weights holding NaN or infinite values "
                            "(refused by default; a run whose logits are not "
                            "finite still fails)"),
-            llvm::cl::cat(category), modifiers...) {}
+            llvm::cl::cat(category), modifiers...),
+        precision(
+            "precision",
+            llvm::cl::desc("The matrix products' precision: f32, bf16 or f16 "
+                           "(f32 accumulation). The reference executor "
+                           "computes in it, on the same rounded weights as "
+                           "an artifact compiled with mm-compile --precision "
+                           "(default f32); an artifact runs in its own, and "
+                           "another is an error"),
+            llvm::cl::values(
+                clEnumValN(Precision::F32, "f32", "f32 throughout"),
+                clEnumValN(Precision::BF16, "bf16", "bf16 weights and inputs"),
+                clEnumValN(Precision::F16, "f16", "f16 weights and inputs")),
+            llvm::cl::init(Precision::F32), llvm::cl::cat(category),
+            modifiers...) {}
 
   /// Copies the flags into `options`.
   void apply(RunnerOptions &options) const {
     options.device = device;
     options.chunkTokens = prefillChunk;
     options.allowNonFiniteWeights = allowNonFiniteWeights;
+    if (precision.getNumOccurrences())
+      options.precision = precision.getValue();
   }
 
   llvm::cl::opt<std::string> device;
   llvm::cl::opt<bool> listDevices;
   llvm::cl::opt<int64_t> prefillChunk;
   llvm::cl::opt<bool> allowNonFiniteWeights;
+  llvm::cl::opt<Precision> precision;
 };
 
 } // namespace mm

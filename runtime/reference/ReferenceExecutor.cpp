@@ -8,6 +8,7 @@
 #include "runtime/reference/ReferenceExecutor.h"
 
 #include "common/WeightNames.h"
+#include "runtime/Safetensors.h"
 
 #include <algorithm>
 #include <cmath>
@@ -58,18 +59,30 @@ bool SequenceState::operator==(const SequenceState &other) const {
   return layers == other.layers && position == other.position;
 }
 
-ReferenceExecutor::ReferenceExecutor(const ModelWeights &weights)
-    : weights(weights) {
+ReferenceExecutor::ReferenceExecutor(const ModelWeights &weights,
+                                     Precision precision)
+    : weights(weights), precision(precision) {
   const ModelConfig &c = weights.config();
+  // The tensor `name`, rounded where the precision stores it rounded.
+  auto tensor = [&](const std::string &name) -> const float * {
+    const std::vector<float> &values = weights.get(name);
+    if (precision == Precision::F32 || !isMatrixProductWeight(name))
+      return values.data();
+    auto rounded = std::make_shared<std::vector<float>>(values);
+    for (float &value : *rounded)
+      value = roundToPrecision(value, precision);
+    roundedWeights.push_back(rounded);
+    return rounded->data();
+  };
   auto get = [&](int64_t layer, const char *suffix) {
-    return weights.get(layerWeightName(layer, suffix)).data();
+    return tensor(layerWeightName(layer, suffix));
   };
   auto optional = [&](bool present, int64_t layer, const char *suffix) {
     return present ? get(layer, suffix) : nullptr;
   };
-  embedding = weights.get(weight::kEmbedding).data();
-  normF = weights.get(weight::kNormF).data();
-  lmHead = weights.get(weight::kLmHead).data();
+  embedding = tensor(weight::kEmbedding);
+  normF = tensor(weight::kNormF);
+  lmHead = tensor(weight::kLmHead);
   for (int64_t l = 0; l < c.numLayers; ++l) {
     using namespace weight;
     LayerWeights w;
@@ -173,7 +186,7 @@ void ReferenceExecutor::step(int32_t token, SequenceState &state,
   std::copy_n(embedding + static_cast<int64_t>(token) * d, d, x.begin());
 
   std::vector<float> u(d), xz(2 * e), xc(e), dbc(r + 2 * n), y(e), m(d),
-      tokenContext(d), layerContext(d);
+      tokenContext(d), layerContext(d), scratch, dtScratch;
   for (int64_t l = 0; l < c.numLayers; ++l) {
     const LayerWeights &w = layers[l];
     LayerState &s = state.layers[l];
@@ -181,7 +194,8 @@ void ReferenceExecutor::step(int32_t token, SequenceState &state,
     // u = RMSNorm(x) * norm.weight
     rmsNorm(x.data(), w.norm, d, c.layerNormEpsilon, u.data());
     // [xi, z] = split(in_proj(u), E)
-    linear(w.inProj, w.inProjBias, u.data(), 2 * e, d, xz.data());
+    linear(w.inProj, w.inProjBias, productInput(u.data(), d, scratch), 2 * e,
+           d, xz.data());
     const float *xi = xz.data(), *z = xz.data() + e;
     // xc = SiLU(causal_depthwise_conv1d(xi) + conv1d.bias), the window
     // holding the K-1 previous inputs, oldest first.
@@ -199,8 +213,12 @@ void ReferenceExecutor::step(int32_t token, SequenceState &state,
       }
     }
     // [d, B, C] = split(x_proj(xc), [R, N, N])
-    linear(w.xProj, nullptr, xc.data(), r + 2 * n, e, dbc.data());
-    const float *dtIn = dbc.data(), *bIn = dbc.data() + r,
+    linear(w.xProj, nullptr, productInput(xc.data(), e, scratch), r + 2 * n,
+           e, dbc.data());
+    // dt_proj is a matrix product of its own (rounded input); B and C are
+    // read as they are.
+    const float *dtIn = productInput(dbc.data(), r, dtScratch),
+                *bIn = dbc.data() + r,
                 *cIn = dbc.data() + r + n;
     for (int64_t ch = 0; ch < e; ++ch) {
       // delta = softplus(dt_proj.weight . d + dt_proj.bias)
@@ -222,7 +240,8 @@ void ReferenceExecutor::step(int32_t token, SequenceState &state,
       y[ch] = static_cast<float>(out * silu(z[ch]));
     }
     // m_t = out_proj(y_t)
-    linear(w.outProj, w.outProjBias, y.data(), d, e, m.data());
+    linear(w.outProj, w.outProjBias, productInput(y.data(), e, scratch), d, e,
+           m.data());
 
     if (!c.memory) {
       for (int64_t i = 0; i < d; ++i)
@@ -315,7 +334,19 @@ void ReferenceExecutor::logitsOf(const std::vector<float> &x,
   // logits = lm_head(RMSNorm(x) * norm_f.weight)
   std::vector<float> normed(c.hiddenSize);
   rmsNorm(x.data(), normF, c.hiddenSize, c.layerNormEpsilon, normed.data());
-  linear(lmHead, nullptr, normed.data(), c.vocabSize, c.hiddenSize, logits);
+  std::vector<float> scratch;
+  linear(lmHead, nullptr, productInput(normed.data(), c.hiddenSize, scratch),
+         c.vocabSize, c.hiddenSize, logits);
+}
+
+const float *ReferenceExecutor::productInput(const float *x, int64_t n,
+                                             std::vector<float> &scratch) const {
+  if (precision == Precision::F32)
+    return x;
+  scratch.resize(n);
+  for (int64_t i = 0; i < n; ++i)
+    scratch[i] = roundToPrecision(x[i], precision);
+  return scratch.data();
 }
 
 /// Checks that every token is in the vocabulary and that the state belongs

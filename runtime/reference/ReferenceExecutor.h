@@ -11,12 +11,14 @@
 #ifndef MM_RUNTIME_REFERENCE_REFERENCEEXECUTOR_H
 #define MM_RUNTIME_REFERENCE_REFERENCEEXECUTOR_H
 
+#include "common/Precision.h"
 #include "runtime/ModelWeights.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace mm {
@@ -57,8 +59,14 @@ struct ExecutionTrace {
 
 class ReferenceExecutor {
 public:
-  /// Keeps a reference to `weights`, which must outlive the executor.
-  explicit ReferenceExecutor(const ModelWeights &weights);
+  /// Keeps a reference to `weights`, which must outlive the executor. With
+  /// a reduced `precision` (bf16 or f16) it computes what an artifact of
+  /// that precision computes (docs/precision.md): the matrix products'
+  /// weights and the embedding rounded to it, and each matrix product's
+  /// input too (in_proj, x_proj, dt_proj, out_proj, lm_head); products
+  /// still accumulate in f64, everything else is unchanged.
+  explicit ReferenceExecutor(const ModelWeights &weights,
+                             Precision precision = Precision::F32);
 
   const ModelConfig &config() const { return weights.config(); }
 
@@ -112,8 +120,16 @@ private:
               const std::vector<const float *> &summaries,
               const AttentionWeights &weights, std::vector<float> &out) const;
   void logitsOf(const std::vector<float> &x, float *logits) const;
+  /// The input a matrix product multiplies: `x` (n values), or in a reduced
+  /// precision its rounded copy in `scratch`.
+  const float *productInput(const float *x, int64_t n,
+                            std::vector<float> &scratch) const;
 
   const ModelWeights &weights;
+  Precision precision;
+  /// The rounded copies of the matrix products' weights in a reduced
+  /// precision (shared by copies of the executor).
+  std::vector<std::shared_ptr<const std::vector<float>>> roundedWeights;
   std::vector<LayerWeights> layers;
   const float *embedding, *normF, *lmHead;
 };

@@ -749,6 +749,46 @@ module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, stat
 
 // -----
 
+// A reduced precision (mm-reduce-precision) stores only the matrix products'
+// weights and the embedding in bf16 or f16, all in one type.
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  func.func @f() {
+    // expected-error @+1 {{weight 'backbone.layers.0.mixer.A_log' is 'tensor<128x16xbf16>': only the weights of matrix products and the embedding may be bf16 or f16}}
+    %a = mm.weight "backbone.layers.0.mixer.A_log" : tensor<128x16xbf16>
+    return
+  }
+}
+
+// -----
+
+module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
+  func.func @f() {
+    %e = mm.weight "backbone.embeddings.weight" : tensor<256x64xbf16>
+    // expected-error @+1 {{weight 'backbone.layers.0.mixer.in_proj.weight' is 'tensor<256x64xf16>', but another weight of the module is 'bf16': one reduced precision per module}}
+    %p = mm.weight "backbone.layers.0.mixer.in_proj.weight" : tensor<256x64xf16>
+    return
+  }
+}
+
+// -----
+
+func.func @rms_norm_reduced_weight(%x: tensor<?x?x64xf32>, %w: tensor<64xbf16>) {
+  // expected-error @+1 {{operand #1 must be ranked tensor of 32-bit float values}}
+  %u = mm.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x?x64xf32>, tensor<64xbf16>
+  return
+}
+
+// -----
+
+func.func @linear_reduced_input(%x: tensor<?x?x64xbf16>, %w: tensor<256x64xbf16>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 32-bit float values}}
+  %y = mm.linear %x, %w : tensor<?x?x64xbf16>, tensor<256x64xbf16> -> tensor<?x?x256xf32>
+  return
+}
+
+// -----
+
 module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = true>} {
   mm.state_layout @state [
     #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,

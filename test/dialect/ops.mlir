@@ -15,6 +15,23 @@ func.func @weights() -> (tensor<128x16xf32>, tensor<256x64xf32>) {
   return %a, %h : tensor<128x16xf32>, tensor<256x64xf32>
 }
 
+// Reduced precision (mm-reduce-precision): bf16 or f16 weights of the matrix
+// products and the embedding, f32 activations.
+// CHECK-LABEL: func.func @reduced_precision
+func.func @reduced_precision(%tokens: tensor<?x?xi32>, %u: tensor<?x?x64xf32>)
+    -> (tensor<?x?x64xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+  // CHECK: mm.weight "backbone.embeddings.weight" : tensor<256x64xbf16>
+  %table = mm.weight "backbone.embeddings.weight" : tensor<256x64xbf16>
+  // CHECK: mm.embed %{{.*}}, %{{.*}} : tensor<?x?xi32>, tensor<256x64xbf16> -> tensor<?x?x64xf32>
+  %x = mm.embed %tokens, %table : tensor<?x?xi32>, tensor<256x64xbf16> -> tensor<?x?x64xf32>
+  %w = mm.weight "backbone.layers.0.mixer.in_proj.weight" : tensor<256x64xf16>
+  // CHECK: mm.linear %{{.*}}, %{{.*}} : tensor<?x?x64xf32>, tensor<256x64xf16> -> tensor<?x?x256xf32>
+  %y = mm.linear %u, %w : tensor<?x?x64xf32>, tensor<256x64xf16> -> tensor<?x?x256xf32>
+  // CHECK: mm.lm_head %{{.*}}, %{{.*}} : tensor<?x?x64xf32>, tensor<256x64xbf16> -> tensor<?x?x256xf32>
+  %l = mm.lm_head %u, %table : tensor<?x?x64xf32>, tensor<256x64xbf16> -> tensor<?x?x256xf32>
+  return %x, %y, %l : tensor<?x?x64xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>
+}
+
 // CHECK-LABEL: func.func @backbone
 func.func @backbone(%tokens: tensor<?x?xi32>, %table: tensor<256x64xf32>,
                     %norm: tensor<64xf32>, %in_proj: tensor<256x64xf32>,

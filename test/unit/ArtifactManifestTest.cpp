@@ -35,17 +35,23 @@ constexpr const char *kMambaConfig = R"({
 /// The manifest a compiler writes for `config`: its weights in checkpoint
 /// order, each 64-byte aligned as lowering/Manifest.cpp lays them out, and
 /// its state layout.
-ManifestContents contentsFor(const ModelConfig &config) {
+/// With a reduced `precision` the matrix products' weights and the
+/// embedding are stored in it, in half as many words.
+ManifestContents contentsFor(const ModelConfig &config,
+                             Precision precision = Precision::F32) {
   ManifestContents contents;
   contents.compilerVersion = "test";
   contents.config = toJSON(config);
+  contents.precision = precision;
   for (const WeightSpec &spec : modelWeights(config)) {
-    contents.weights.push_back(
-        {spec.name, /*fallback=*/"", spec.shape, contents.weightFloats});
+    Precision dtype =
+        isMatrixProductWeight(spec.name) ? precision : Precision::F32;
+    contents.weights.push_back({spec.name, /*fallback=*/"", spec.shape,
+                                contents.weightFloats, dtype});
     int64_t count = 1;
     for (int64_t dim : spec.shape)
       count *= dim;
-    contents.weightFloats += (count + 15) / 16 * 16;
+    contents.weightFloats += (weightWords(count, dtype) + 15) / 16 * 16;
   }
   for (const StateField &field : stateLayout(config))
     contents.state.push_back(toManifestStateField(field));
@@ -148,6 +154,45 @@ TEST_P(ArtifactManifestTest, AnotherAbiVersionIsRefused) {
                 ", this runtime runs version " +
                 std::to_string(kArtifactAbiVersion) +
                 " (recompile it with this version's mm-compile)");
+}
+
+TEST_P(ArtifactManifestTest, AReducedPrecisionRoundTrips) {
+  for (Precision precision : {Precision::BF16, Precision::F16}) {
+    ManifestContents contents = contentsFor(config(), precision);
+    llvm::Expected<ArtifactManifest> manifest =
+        parseArtifactManifest(text(contents.toJSON()), "test (manifest)");
+    ASSERT_TRUE(bool(manifest)) << llvm::toString(manifest.takeError());
+    EXPECT_EQ(manifest->precision, precision);
+    EXPECT_EQ(manifest->weightFloats, contents.weightFloats);
+    // Half as many words as in f32 for the reduced weights.
+    EXPECT_LT(contents.weightFloats, contentsFor(config()).weightFloats);
+    ASSERT_EQ(manifest->weights.size(), contents.weights.size());
+    for (size_t i = 0; i < contents.weights.size(); ++i) {
+      EXPECT_EQ(manifest->weights[i].offset, contents.weights[i].offset);
+      EXPECT_EQ(manifest->weights[i].dtype, contents.weights[i].dtype);
+    }
+    EXPECT_EQ(manifest->weights[0].dtype, precision); // the embedding
+  }
+}
+
+TEST_P(ArtifactManifestTest, AWeightOfAnotherPrecisionIsRefused) {
+  // A bf16 weight in an f32 artifact, and an unknown precision.
+  ManifestContents contents = contentsFor(config());
+  contents.weights[0].dtype = Precision::BF16;
+  llvm::Expected<ArtifactManifest> manifest =
+      parseArtifactManifest(text(contents.toJSON()), "test (manifest)");
+  ASSERT_FALSE(bool(manifest));
+  EXPECT_EQ(llvm::toString(manifest.takeError()),
+            std::string("corrupt manifest: weight '") + weight::kEmbedding +
+                "' has dtype 'bf16' in an artifact of precision f32");
+
+  llvm::json::Value json = contentsFor(config()).toJSON();
+  (*json.getAsObject())["precision"] = "fp8";
+  manifest = parseArtifactManifest(text(json), "test (manifest)");
+  ASSERT_FALSE(bool(manifest));
+  EXPECT_EQ(llvm::toString(manifest.takeError()),
+            "corrupt manifest: precision 'fp8' (this runtime runs f32, bf16 "
+            "and f16)");
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ArtifactManifestTest,

@@ -304,8 +304,9 @@ TEST_F(CompiledGpuModelTest, AnArtifactOfTheOldAbiIsRefused) {
             artifact("cuda-sm_80-abi1") +
                 ": artifact ABI version 1 (GPU kernels loaded by global "
                 "constructors, entry points without a kernel context), this "
-                "runtime runs version 2 (recompile it with this version's "
-                "mm-compile)");
+                "runtime runs version " +
+                std::to_string(kArtifactAbiVersion) +
+                " (recompile it with this version's mm-compile)");
   EXPECT_EQ(stats().modules, 0);
 }
 

@@ -83,4 +83,25 @@ TEST(WeightNames, MemoryWeightsOnlyWhereTheConfigUsesThem) {
   EXPECT_EQ(o->shape, (std::vector<int64_t>{64, 16}));
 }
 
+TEST(WeightNamesTest, MatrixProductWeightsAreTheBackbonesProductsAndTheEmbedding) {
+  for (const char *name :
+       {"backbone.embeddings.weight", "lm_head.weight",
+        "backbone.layers.0.mixer.in_proj.weight",
+        "backbone.layers.12.mixer.x_proj.weight",
+        "backbone.layers.3.mixer.dt_proj.weight",
+        "backbone.layers.3.mixer.out_proj.weight"})
+    EXPECT_TRUE(isMatrixProductWeight(name)) << name;
+  for (const char *name :
+       {"backbone.norm_f.weight", "backbone.layers.0.mixer.in_proj.bias",
+        "backbone.layers.0.mixer.dt_proj.bias", "backbone.layers.0.mixer.A_log",
+        "backbone.layers.0.mixer.conv1d.weight", "backbone.layers.0.mixer.D",
+        "backbone.layers.0.norm.weight",
+        "backbone.layers.0.memory.note_summary.weight",
+        "backbone.layers.0.memory.token_attn.q.weight",
+        "backbone.layers.x.mixer.in_proj.weight",
+        "backbone.layers..mixer.in_proj.weight",
+        "backbone.embedding.weight"})
+    EXPECT_FALSE(isMatrixProductWeight(name)) << name;
+}
+
 } // namespace

@@ -26,6 +26,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/Precision.h"
 #include "dialect/KernelSizes.h"
 #include "dialect/MMDialect.h"
 #include "importer/ConfigImporter.h"
@@ -111,6 +112,13 @@ cl::opt<int64_t> threadsPerBlock(
     cl::desc("Threads per block of the GPU kernels, to 1024 (default: the "
              "target's, 128)"),
     cl::init(128), cl::cat(category));
+
+cl::opt<std::string> precision(
+    "precision",
+    cl::desc("The matrix products' weights and inputs: f32 (default), bf16 "
+             "or f16, with f32 accumulation; the scan, the state, the norms "
+             "and the memory block stay f32 (docs/precision.md)"),
+    cl::value_desc("f32|bf16|f16"), cl::init("f32"), cl::cat(category));
 
 // The fusion strategy and kernel sizes (mm-fuse-kernels' options).
 cl::opt<std::string>
@@ -219,6 +227,9 @@ int main(int argc, char **argv) {
       return fail("--" + flag->ArgStr + " " +
                   mm::rangeError(size, flag->getValue()));
 
+  if (!mm::parsePrecision(precision))
+    return fail("--precision=" + precision + ": expected f32, bf16 or f16");
+
   DialectRegistry registry;
   registry.insert<mm::MMDialect, func::FuncDialect>();
   mm::registerArtifactTranslations(registry);
@@ -267,14 +278,17 @@ int main(int argc, char **argv) {
     options.scanChannels =
         scanChannels.getNumOccurrences() ? scanChannels.getValue() : 0;
     options.target = targetInfo->spec();
+    options.precision = precision;
     options.threadsPerBlock =
         threadsPerBlock.getNumOccurrences() ? threadsPerBlock.getValue() : 0;
     if (level == EmitLevel::ISA)
       options.kernelFormat = "isa";
     llvm::Error built = llvm::Error::success();
-    if (level == EmitLevel::MMOps)
-      mm::buildModelPipeline(pm, mm::ModelPipelineOptions());
-    else if (level == EmitLevel::Fused)
+    if (level == EmitLevel::MMOps) {
+      mm::ModelPipelineOptions model;
+      model.precision = precision;
+      mm::buildModelPipeline(pm, model);
+    } else if (level == EmitLevel::Fused)
       built = mm::buildFusedPipeline(pm, options);
     else if (level == EmitLevel::Lowered)
       built = mm::buildHostLoopsPipeline(pm, options);

@@ -2,7 +2,8 @@
 //
 // mm-run MODEL [--weights FILE] --tokens 1,2,3 | --tokens @ids.txt
 //        [--tokens ... (more sequences: a batch)] [-n N]
-//        [--logits-out FILE] [--backend=reference|cpu]
+//        [--logits-out FILE] [--pools-out FILE] [--backend=reference|cpu]
+//        [--precision f32|bf16|f16]
 //        [--device cpu|cuda:N|hip:N] [--prefill-chunk T]
 //        [--allow-nonfinite-weights]
 // mm-run --list-devices
@@ -22,6 +23,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "common/InputFiles.h"
+#include "common/OutputFile.h"
 #include "runtime/ModelRunner.h"
 #include "runtime/Safetensors.h"
 #include "tools/RunnerFlags.h"
@@ -58,6 +60,12 @@ cl::opt<unsigned> numGenerate("n", cl::desc("Tokens to generate (default 16)"),
 cl::opt<std::string>
     logitsOut("logits-out", cl::desc("Write the prompt logits as safetensors"),
               cl::value_desc("file"), cl::cat(category));
+cl::opt<std::string> poolsOut(
+    "pools-out",
+    cl::desc("Write, after the run, the positions of the tokens each layer's "
+             "pool holds, per sequence (the memory path's decisions, which "
+             "backends must agree on), as text: diff them"),
+    cl::value_desc("file"), cl::cat(category));
 cl::opt<BackendKind> backend(
     "backend", cl::desc("Which executor runs the model"),
     cl::values(clEnumValN(BackendKind::Reference, "reference",
@@ -170,6 +178,24 @@ llvm::Error run() {
                  << "\n";
   }
   double evalMs = millisecondsSince(evalStart);
+
+  if (!poolsOut.empty())
+    if (llvm::Error err =
+            writeFileSafely(poolsOut, [&](llvm::raw_ostream &os) {
+              for (size_t i = 0; i < prompts.size(); ++i)
+                for (auto [layer, positions] :
+                     llvm::enumerate((*runner)->poolPositions(i)))
+                  os << "sequence " << i << " layer " << layer << ": "
+                     << llvm::join(llvm::map_range(positions,
+                                                   [](int32_t position) {
+                                                     return std::to_string(
+                                                         position);
+                                                   }),
+                                   " ")
+                     << "\n";
+              return llvm::Error::success();
+            }))
+      return err;
 
   printTiming("load time", loadMs, 0, "");
   printTiming("prompt eval time", promptMs, promptTokens, "tokens");

@@ -1,6 +1,8 @@
 """Compares the logits tensors of two safetensors files written by mm-run
 (compiled vs reference): prints the relative error ||a - b|| / ||b|| of each
-and exits non-zero if one exceeds the tolerance (spec invariant 5)."""
+and exits non-zero if one exceeds the tolerance (spec invariant 5). With
+--measured, each line also gives the error itself (how docs/precision.md
+measured its bounds)."""
 
 import json
 import math
@@ -24,8 +26,9 @@ def read(path):
 
 
 def main():
-    ours, reference, tolerance = read(sys.argv[1]), read(sys.argv[2]), float(
-        sys.argv[3])
+    args = [arg for arg in sys.argv[1:] if arg != "--measured"]
+    measured = len(args) != len(sys.argv) - 1
+    ours, reference, tolerance = read(args[0]), read(args[1]), float(args[2])
     ok = sorted(ours) == sorted(reference)
     for name in sorted(reference):
         a, b = ours.get(name, ()), reference[name]
@@ -36,7 +39,8 @@ def main():
         diff = sum((x - y) ** 2 for x, y in zip(a, b))
         norm = sum(y * y for y in b)
         error = math.sqrt(diff / norm)
-        print(f"{name}: relative error {'below' if error < tolerance else 'ABOVE'} {tolerance}")
+        print(f"{name}: relative error {'below' if error < tolerance else 'ABOVE'} {tolerance}"
+              + (f" (measured {error:.3e})" if measured else ""))
         ok = ok and error < tolerance
     sys.exit(0 if ok else 1)
 
