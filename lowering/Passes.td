@@ -146,6 +146,22 @@ def SimulatorKernelTable
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def ExpandHostBF16 : Pass<"mm-expand-host-bf16", "mlir::ModuleOp"> {
+  let summary = "bf16 conversions of host code as integer operations";
+  let description = [{
+    Rewrites every `arith.truncf` to bf16 and `arith.extf` from bf16 outside
+    gpu.modules (the host code, and the kernels' host copies the simulator
+    runs) into integer operations (upstream's bf16 expansion: round to
+    nearest even, NaN kept quiet). LLVM lowers a bf16 truncation on x86
+    CPUs without AVX512-BF16 to a call of `__truncsfbf2`, which an artifact
+    loaded on such a machine cannot resolve; the integer form runs
+    everywhere and computes the same bits. Kernels in gpu.modules keep the
+    conversions their target has (cvt.rn.bf16.f32). A module without bf16
+    is unchanged.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def LowerBF16MmaSync
     : Pass<"mm-lower-bf16-mma-sync", "mlir::gpu::GPUModuleOp"> {
   let summary = "nvgpu.mma.sync of bf16 operands as nvvm.mma.sync";

@@ -167,6 +167,9 @@ llvm::Error mm::buildHostPipeline(OpPassManager &pm,
 }
 
 void mm::addHostToLLVMPasses(OpPassManager &pm) {
+  // bf16 roundings as integer operations: no libcall on CPUs without
+  // AVX512-BF16 (a reduced-precision artifact, docs/precision.md).
+  pm.addPass(createExpandHostBF16());
   // What scheduled linalg kernels leave (mm-apply-schedules): thread tiles
   // as scf.forall, operations a schedule did not vectorise, vector
   // operations beyond what LLVM takes. No-ops for the loop kernels.
@@ -223,6 +226,8 @@ std::string rocmToolkit() {
 /// launch kernels (gpu-to-llvm) and the kernels' host copies, with their
 /// table for the simulator.
 static void addHostCodeToLLVMPasses(OpPassManager &pm) {
+  // The kernels' host copies run on the host CPU (mm-expand-host-bf16).
+  pm.addPass(createExpandHostBF16());
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
