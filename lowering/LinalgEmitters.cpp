@@ -64,7 +64,8 @@ constexpr auto kReduction = utils::IteratorType::reduction;
 
 /// out[b, t, n] = sum_k x[b, t, k] w[n, k] (+ bias[n]): the output starts as
 /// the bias (or zero), then one contraction over (b, t, n, k) adds the
-/// products in f32 with reassociation allowed, as emitLinearRows does.
+/// products in f32 with reassociation allowed, as emitLinearRows does (and
+/// as it does, with bf16 or f16 weights x is rounded to their type).
 LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
                          Value bias, Value out) {
   if (cast<MemRefType>(x.getType()).getRank() != 3)
@@ -87,8 +88,12 @@ LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
           {kParallel, kParallel, kParallel, kReduction},
           [&](KernelBuilder &kb, ValueRange args) -> Value {
             OpBuilder &b = kb.builder();
-            Value product = arith::MulFOp::create(b, kb.location(), args[0],
-                                                  args[1], fast);
+            // One statement each: the IR's order must not depend on the
+            // compiler's order of evaluating arguments.
+            Value input = kb.roundTo(args[1].getType(), args[0]);
+            Value weight = kb.widen(args[1]);
+            Value product =
+                arith::MulFOp::create(b, kb.location(), input, weight, fast);
             return arith::AddFOp::create(b, kb.location(), args[2], product,
                                          fast);
           });
@@ -204,7 +209,7 @@ LogicalResult emit(EmbedOp op, OpBuilder &builder, BufferMap buffer) {
           {kParallel, kParallel, kParallel},
           [&](KernelBuilder &kb, ValueRange args) {
             Value d = linalg::IndexOp::create(kb.builder(), kb.location(), 2);
-            return kb.load(table, {kb.toIndex(args[0]), d});
+            return kb.widen(kb.load(table, {kb.toIndex(args[0]), d}));
           });
   return success();
 }

@@ -1,6 +1,7 @@
 // RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels | FileCheck %s
 // RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels=emitter=loops | FileCheck %s --check-prefix=LOOPS
 // RUN: not mm-opt %s --mm-test-linalg-kernels 2>&1 | FileCheck %s --check-prefix=ERR
+// RUN: mm-opt %S/Inputs/regular-ops-bf16.mlir --mm-test-linalg-kernels | FileCheck %s --check-prefix=REDUCED
 
 // The linalg form of each regular operation, in the kernel contract
 // (batch, time, operand buffers, result buffers; weights as views).
@@ -44,6 +45,23 @@
 // CHECK: mm.linalg = "gather"
 // CHECK: linalg.index 2
 // CHECK: memref.load
+
+// Reduced precision (docs/precision.md): the weights stay 16-bit, the
+// product rounds its input to their type and accumulates in f32, the
+// embedding widens.
+// REDUCED-LABEL: func.func @linear_bf16(
+// REDUCED-SAME: memref<96x64xbf16, strided<[64, 1], offset: ?>>
+// REDUCED: mm.linalg = "matmul"
+// REDUCED: ^bb0(%[[XI:.*]]: f32, %[[WI:.*]]: bf16, %[[ACC:.*]]: f32):
+// REDUCED-NEXT: %[[XR:.*]] = arith.truncf %[[XI]] : f32 to bf16
+// REDUCED-NEXT: %[[XW:.*]] = arith.extf %[[XR]] : bf16 to f32
+// REDUCED-NEXT: %[[WW:.*]] = arith.extf %[[WI]] : bf16 to f32
+// REDUCED-NEXT: %[[P:.*]] = arith.mulf %[[XW]], %[[WW]] fastmath<reassoc,contract> : f32
+// REDUCED-NEXT: arith.addf %[[ACC]], %[[P]] fastmath<reassoc,contract> : f32
+// REDUCED-LABEL: func.func @embed_f16(
+// REDUCED: mm.linalg = "gather"
+// REDUCED: memref.load {{.*}} : memref<256x64xf16
+// REDUCED-NEXT: arith.extf {{.*}} : f16 to f32
 
 // The loop emitters fill the same kernels (for comparisons).
 // LOOPS-LABEL: func.func @linear(
