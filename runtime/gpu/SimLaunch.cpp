@@ -817,9 +817,14 @@ MM_SIM_EXPORT uint64_t mmsim_shuffle(MMSimThread *thread, uint32_t value,
   return fiber.result;
 }
 
-MM_SIM_EXPORT int32_t mmsim_shared_access(MMSimThread *thread, uint64_t offset,
-                                          uint32_t bytes, uint32_t flags,
-                                          int32_t site) {
+namespace {
+
+/// mmsim_shared_access beyond its common case: an atomic access, or one
+/// that finds something (the messages are built only then), or a stray
+/// call.
+[[gnu::noinline]] int32_t checkSharedAccess(MMSimThread *thread,
+                                            uint64_t offset, uint32_t bytes,
+                                            uint32_t flags, int32_t site) {
   Worker *worker = claim(thread, "mmsim_shared_access");
   if (!worker)
     return 0;
@@ -828,30 +833,32 @@ MM_SIM_EXPORT int32_t mmsim_shared_access(MMSimThread *thread, uint64_t offset,
   const uint32_t linear = worker->linearId(*thread);
   const SimSharedMemory::Finding finding =
       worker->shared.access(offset, bytes, linear, write, atomic);
-  const std::string range = "bytes [" + std::to_string(offset) + ", " +
-                            std::to_string(offset + bytes) + ")";
-  const std::string where = worker->launch->table.describeSite(site);
+  auto range = [&] {
+    return "bytes [" + std::to_string(offset) + ", " +
+           std::to_string(offset + bytes) + ")";
+  };
+  auto where = [&] { return worker->launch->table.describeSite(site); };
   switch (finding.kind) {
   case SimSharedMemory::Finding::OutOfRange:
-    worker->failThread(*thread, "shared-memory access to " + range +
-                                    " outside the block's " +
-                                    Twine(worker->shared.size()) +
-                                    " bytes of shared memory (" + where + ")");
+    worker->failThread(
+        *thread, "shared-memory access to " + range() +
+                     " outside the block's " + Twine(worker->shared.size()) +
+                     " bytes of shared memory (" + where() + ")");
     return 0;
   case SimSharedMemory::Finding::Uninitialized:
-    worker->failThread(*thread, "reads " + range +
+    worker->failThread(*thread, "reads " + range() +
                                     " of shared memory, which no thread of "
                                     "the block has written (" +
-                                    where + ")");
+                                    where() + ")");
     break;
   case SimSharedMemory::Finding::Race:
     worker->launch->fail(worker->describeBlock() + ": shared-memory race on " +
-                         range + " of shared memory: thread " +
+                         range() + " of shared memory: thread " +
                          worker->describeThread(linear) +
                          (write ? " writes" : " reads") + " them and thread " +
                          worker->describeThread(finding.otherThread) +
                          (finding.otherWrote ? " wrote" : " read") +
-                         " them with no barrier between (" + where + ")");
+                         " them with no barrier between (" + where() + ")");
     break;
   case SimSharedMemory::Finding::None:
     break;
@@ -863,6 +870,27 @@ MM_SIM_EXPORT int32_t mmsim_shared_access(MMSimThread *thread, uint64_t offset,
   if (atomic)
     ++worker->counters.atomics;
   return 1;
+}
+
+} // namespace
+
+MM_SIM_EXPORT int32_t mmsim_shared_access(MMSimThread *thread, uint64_t offset,
+                                          uint32_t bytes, uint32_t flags,
+                                          int32_t site) {
+  // Every shared-memory access of every thread comes through here: a plain
+  // access that finds nothing, the common case, takes the shortest way.
+  Worker *worker = activeWorker;
+  if (worker && worker->launch && thread && thread->simulator == worker &&
+      !(flags & MMSIM_ACCESS_ATOMIC)) {
+    const bool write = flags & MMSIM_ACCESS_WRITE;
+    if (worker->shared.accessUneventful(offset, bytes,
+                                        worker->linearId(*thread), write)) {
+      (write ? worker->counters.sharedStoreBytes
+             : worker->counters.sharedLoadBytes) += bytes;
+      return 1;
+    }
+  }
+  return checkSharedAccess(thread, offset, bytes, flags, site);
 }
 
 MM_SIM_EXPORT void mmsim_out_of_bounds(MMSimThread *thread, int32_t site,

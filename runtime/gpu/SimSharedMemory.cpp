@@ -15,7 +15,13 @@ void SimSharedMemory::AlignedDelete::operator()(uint8_t *pointer) const {
 
 void SimSharedMemory::nextInterval() {
   if (interval == std::numeric_limits<uint32_t>::max()) {
-    std::fill(shadow.begin(), shadow.end(), ByteShadow());
+    std::fill(writeIntervals.begin(), writeIntervals.end(), 0);
+    std::fill(readIntervals.begin(), readIntervals.end(), 0);
+    std::fill(writers.begin(), writers.end(), kNoThread);
+    std::fill(readers.begin(), readers.end(), kNoThread);
+    std::fill(otherReaders.begin(), otherReaders.end(), kNoThread);
+    std::fill(writersAtomic.begin(), writersAtomic.end(), 0);
+    std::fill(readersAtomic.begin(), readersAtomic.end(), 0);
     interval = 0;
     blockStart = 1;
   }
@@ -28,7 +34,13 @@ void SimSharedMemory::beginBlock(uint64_t bytes) {
     memory.reset(static_cast<uint8_t *>(
         ::operator new(bytes, std::align_val_t(kAlignment))));
     capacity = bytes;
-    shadow.resize(bytes);
+    writeIntervals.resize(bytes, 0);
+    readIntervals.resize(bytes, 0);
+    writers.resize(bytes, kNoThread);
+    readers.resize(bytes, kNoThread);
+    otherReaders.resize(bytes, kNoThread);
+    writersAtomic.resize(bytes, 0);
+    readersAtomic.resize(bytes, 0);
   }
   blockBytes = bytes;
   if (bytes)
@@ -62,33 +74,39 @@ SimSharedMemory::Finding SimSharedMemory::access(uint64_t offset,
     finding.otherWrote = otherWrote;
   };
   for (uint64_t byte = offset; byte < offset + bytes; ++byte) {
-    ByteShadow &entry = shadow[byte];
-    if (reads && entry.writeInterval < blockStart)
+    uint32_t &writeInterval = writeIntervals[byte];
+    uint32_t &readInterval = readIntervals[byte];
+    uint16_t &writer = writers[byte];
+    uint16_t &reader = readers[byte];
+    uint16_t &otherReader = otherReaders[byte];
+    uint8_t &writerAtomic = writersAtomic[byte];
+    uint8_t &atomicReaders = readersAtomic[byte];
+    if (reads && writeInterval < blockStart)
       report(Finding::Uninitialized, kNoThread, false);
-    if (entry.writeInterval == interval && entry.writer != self &&
-        !(atomic && entry.writerAtomic))
-      report(Finding::Race, entry.writer, true);
-    if (write && entry.readInterval == interval) {
-      uint16_t other = entry.reader != self ? entry.reader : entry.otherReader;
-      if (other != kNoThread && !(atomic && entry.readersAtomic))
+    if (writeInterval == interval && writer != self &&
+        !(atomic && writerAtomic))
+      report(Finding::Race, writer, true);
+    if (write && readInterval == interval) {
+      uint16_t other = reader != self ? reader : otherReader;
+      if (other != kNoThread && !(atomic && atomicReaders))
         report(Finding::Race, other, false);
     }
     if (reads) {
-      if (entry.readInterval != interval) {
-        entry.readInterval = interval;
-        entry.reader = self;
-        entry.otherReader = kNoThread;
-        entry.readersAtomic = atomic;
+      if (readInterval != interval) {
+        readInterval = interval;
+        reader = self;
+        otherReader = kNoThread;
+        atomicReaders = atomic;
       } else {
-        if (entry.reader != self && entry.otherReader == kNoThread)
-          entry.otherReader = self;
-        entry.readersAtomic = entry.readersAtomic && atomic;
+        if (reader != self && otherReader == kNoThread)
+          otherReader = self;
+        atomicReaders = atomicReaders && atomic;
       }
     }
     if (write) {
-      entry.writeInterval = interval;
-      entry.writer = self;
-      entry.writerAtomic = atomic;
+      writeInterval = interval;
+      writer = self;
+      writerAtomic = atomic;
     }
   }
   return finding;
