@@ -52,12 +52,35 @@ inline constexpr KernelSize kGemmRowsAtOnce{"gemm-rows-at-once", "rows_at_once",
 /// at 1024 the channels of mamba-130m (E = 1536) are two tasks.
 inline constexpr KernelSize kScanChannels{"scan-channels", "channels",
                                           "scan_channels", 1024};
+/// The tiles of the GPU GEMM kernels (lowering/GemmKernels.h, which checks
+/// how they fit together per strategy): rows of the activations and of the
+/// weight per block, the depth of K staged at once, warps per block along M
+/// and N (tensor cores), outputs per thread along M and N (SIMT), and
+/// shared-memory stages (mma.sync).
+inline constexpr KernelSize kGemmBlockM{"gemm-block-m", "block_m",
+                                        "gemm_block_m", 1024};
+inline constexpr KernelSize kGemmBlockN{"gemm-block-n", "block_n",
+                                        "gemm_block_n", 1024};
+inline constexpr KernelSize kGemmBlockK{"gemm-block-k", "block_k",
+                                        "gemm_block_k", 1024};
+inline constexpr KernelSize kGemmWarpsM{"gemm-warps-m", "warps_m",
+                                        "gemm_warps_m", 32};
+inline constexpr KernelSize kGemmWarpsN{"gemm-warps-n", "warps_n",
+                                        "gemm_warps_n", 32};
+inline constexpr KernelSize kGemmThreadM{"gemm-thread-m", "thread_m",
+                                         "gemm_thread_m", 8};
+inline constexpr KernelSize kGemmThreadN{"gemm-thread-n", "thread_n",
+                                         "gemm_thread_n", 8};
+inline constexpr KernelSize kGemmStages{"gemm-stages", "stages", "gemm_stages",
+                                        8};
 /// Threads per block of the GPU kernels: the most CUDA and HIP launch.
 inline constexpr KernelSize kThreadsPerBlock{"threads-per-block", "", "", 1024};
 
 /// The sizes an #mm.fusion attribute or mm-fuse-kernels takes.
-inline constexpr KernelSize kFusionSizes[] = {kGemmRows, kGemmTokens,
-                                              kGemmRowsAtOnce, kScanChannels};
+inline constexpr KernelSize kFusionSizes[] = {
+    kGemmRows,   kGemmTokens,  kGemmRowsAtOnce, kScanChannels,
+    kGemmBlockM, kGemmBlockN,  kGemmBlockK,     kGemmWarpsM,
+    kGemmWarpsN, kGemmThreadM, kGemmThreadN,    kGemmStages};
 
 /// The fusion size whose #mm.fusion key (or, with `moduleKey`, whose key in
 /// the module's mm.fusion dictionary) is `key`; null if none.

@@ -162,7 +162,9 @@ ModelConfigAttr ModelConfigAttr::get(MLIRContext *context,
 }
 
 ArrayRef<StringRef> FusionAttr::paramNames(FusionKind kind) {
-  static const StringRef gemm[] = {"rows", "tokens", "rows_at_once"};
+  static const StringRef gemm[] = {
+      "rows",    "tokens",  "rows_at_once", "block_m",  "block_n", "block_k",
+      "warps_m", "warps_n", "thread_m",     "thread_n", "stages"};
   static const StringRef channels[] = {"channels"};
   switch (kind) {
   case FusionKind::gemm:

@@ -180,7 +180,11 @@ def MM_FusionAttr : MM_Attr<"Fusion", "fusion"> {
     only its own keys):
 
     - gemm: `rows` (weight rows per block of outputs), `tokens` (input rows
-      per tile), `rows_at_once` (weight rows sharing each load of an input);
+      per tile), `rows_at_once` (weight rows sharing each load of an input)
+      for the CPU's loops; on a GPU, the tiles of its GEMM kernel
+      (lowering/GemmKernels.h): `block_m`, `block_n`, `block_k`, `warps_m`,
+      `warps_n`, `thread_m`, `thread_n`, `stages`, each taking the
+      strategy's default when absent;
     - scan and conv: `channels` (channels per task, advancing through time
       together);
     - the other kinds take no parameters.

@@ -135,17 +135,22 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
 
   // The defaults per strategy: 64 x 64 blocks of four warps (wavefronts),
   // 32 deep for the 16-bit instructions, 3 stages of cp.async on NVIDIA;
-  // SIMT threads of 4 x 4 outputs (256 threads).
+  // SIMT threads of 4 x 4 outputs (256 threads). For few rows, blocks of
+  // one instruction's rows (16) with the warps side by side along N, or
+  // one SIMT thread's rows (4, 16 threads).
   GemmTiles defaults;
   switch (config.strategy) {
   case GemmStrategy::MmaSync:
-    defaults = {64, 64, 32, 2, 2, 0, 0, 3};
+    defaults = spec.fewRows ? GemmTiles{16, 64, 32, 1, 4, 0, 0, 3}
+                            : GemmTiles{64, 64, 32, 2, 2, 0, 0, 3};
     break;
   case GemmStrategy::Mfma:
-    defaults = {64, 64, 32, 2, 2, 0, 0, 1};
+    defaults = spec.fewRows ? GemmTiles{16, 64, 32, 1, 4, 0, 0, 1}
+                            : GemmTiles{64, 64, 32, 2, 2, 0, 0, 1};
     break;
   case GemmStrategy::Simt:
-    defaults = {64, 64, 16, 0, 0, 4, 4, 1};
+    defaults = spec.fewRows ? GemmTiles{4, 64, 16, 0, 0, 4, 4, 1}
+                            : GemmTiles{64, 64, 16, 0, 0, 4, 4, 1};
     break;
   }
   GemmTiles tiles = spec.tiles;

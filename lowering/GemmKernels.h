@@ -70,6 +70,10 @@ struct GemmKernelSpec {
   /// is 16-bit, else Simt.
   std::optional<GemmStrategy> strategy;
   GemmTiles tiles;
+  /// M is small (a decode step: one row per sequence): the default tiles
+  /// then take the fewest rows the strategy allows, so that a block does
+  /// not multiply dozens of rows that are not there.
+  bool fewRows = false;
 };
 
 /// A kernel's resolved configuration (defaults filled in, checked).

@@ -1,12 +1,13 @@
-//===- KernelLowering.h - one lowering per kernel kind and target -*- C++ -*-===//
+//===- KernelLowering.h - one lowering per kernel kind and target -*- C++
+//-*-===//
 //
 // After mm-outline-kernels every kernel is a function carrying its #mm.fusion
 // (its kind and sizes) in a module carrying its target. mm-lower-to-loops
 // turns each kernel function into a function over buffers whose body the
 // lowering selected here builds: the one place that decides how a kind of
 // kernel becomes code on a target. A lowering never looks at what another
-// built; a new strategy (linalg under a transform schedule, tensor-core GEMMs,
-// a block-level scan) is a new KernelLowering and a line in the selection.
+// built; a new strategy (linalg under a transform schedule, a block-level
+// scan) is a new KernelLowering and a line in the selection.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,26 +23,49 @@
 
 namespace mm {
 
+/// The gpu.module every GPU kernel of an artifact goes to (one binary the
+/// runtime loads once per device).
+constexpr llvm::StringLiteral kKernelModuleName = "mm_kernels";
+
 /// Builds the body of one kernel over buffers.
 class KernelLowering {
 public:
   virtual ~KernelLowering() = default;
   /// The name the lowered function records as `mm.lowering` ("loops").
   virtual llvm::StringRef name() const = 0;
-  /// Emits, at `kb`'s insertion point, the code computing `kernel` (a
-  /// function from mm-outline-kernels): `buffer` maps its arguments and
-  /// returned values to buffers (index arguments to index values), and
-  /// `allocate` makes a buffer, freed after the kernel, for any other value.
-  /// A returned buffer may be an argument's (a state field updated in
-  /// place): the lowering reads the old value before it writes the new one.
+  /// Whether it can lower `kernel` (a function from mm-outline-kernels) on
+  /// `target` into a function of type `lowered` (batch, time, the buffers
+  /// of the kernel's arguments, then of its results).
+  virtual bool accepts(mlir::func::FuncOp kernel, mlir::FunctionType lowered,
+                       const TargetInfo &target) const = 0;
+  /// Emits, at `kb`'s insertion point, the code computing `kernel`: `buffer`
+  /// maps its arguments and returned values to buffers (index arguments to
+  /// index values), and `allocate` makes a buffer, freed after the kernel,
+  /// for any other value. A returned buffer may be an argument's (a state
+  /// field updated in place): the lowering reads the old value before it
+  /// writes the new one.
   virtual mlir::LogicalResult emit(mlir::func::FuncOp kernel, KernelBuilder &kb,
-                                   BufferMap buffer,
-                                   Allocator allocate) const = 0;
+                                   BufferMap buffer, Allocator allocate,
+                                   const TargetInfo &target) const = 0;
 };
 
-/// The lowering of kernels of `kind` on `target`.
-const KernelLowering &selectKernelLowering(FusionKind kind,
-                                           const TargetInfo &target);
+/// Which lowerings the selection may choose besides the loop emitters.
+struct KernelLoweringOptions {
+  /// linear and lm_head as GEMM kernels on GPU targets (GemmKernels.h). Off
+  /// by default: on the simulator device, which CI runs every GPU test on,
+  /// the GEMM kernels' shared-memory checks cost far more than the loops
+  /// for the decode step's one row per sequence and the wide lm_head.
+  bool gemmKernels = false;
+};
+
+/// The lowering of `kernel` (its kind from its #mm.fusion) on `target`, as a
+/// function of type `lowered`: the first that accepts it, of the target's
+/// specific lowerings that `options` allow and then the loop emitters,
+/// which take every kernel.
+const KernelLowering &
+selectKernelLowering(mlir::func::FuncOp kernel, mlir::FunctionType lowered,
+                     const TargetInfo &target,
+                     const KernelLoweringOptions &options);
 
 } // namespace mm
 

@@ -19,6 +19,9 @@
 #include "lowering/LoopEmitters.h"
 #include "lowering/Manifest.h"
 
+#include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseSet.h"
@@ -89,8 +92,9 @@ Type kernelArgumentType(Type type) {
 /// whose body the kernel's lowering builds (KernelLowering.h).
 class KernelFunctions {
 public:
-  KernelFunctions(ModuleOp module, const TargetInfo &target)
-      : module(module), target(target) {}
+  KernelFunctions(ModuleOp module, const TargetInfo &target,
+                  const KernelLoweringOptions &options)
+      : module(module), target(target), options(options) {}
 
   /// The function over buffers of `kernel` taking `type`.
   FailureOr<func::FuncOp> get(func::FuncOp kernel, FunctionType type);
@@ -106,6 +110,7 @@ private:
 
   ModuleOp module;
   const TargetInfo &target;
+  KernelLoweringOptions options;
   DenseMap<std::pair<Operation *, Type>, func::FuncOp> built;
   DenseMap<Type, func::FuncOp> copies;
   llvm::StringMap<unsigned> variants;
@@ -160,7 +165,7 @@ LogicalResult KernelFunctions::build(func::FuncOp kernel,
                                      func::FuncOp lowered) {
   auto strategy = kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
   const KernelLowering &lowering =
-      selectKernelLowering(strategy.getKind(), target);
+      selectKernelLowering(kernel, lowered.getFunctionType(), target, options);
   MLIRContext *context = kernel.getContext();
   lowered->setAttr(MMDialect::kFusionAttrName, strategy);
   lowered->setAttr(MMDialect::kLoweringAttrName,
@@ -200,8 +205,9 @@ LogicalResult KernelFunctions::build(func::FuncOp kernel,
     return buffer;
   };
   kb.beginKernel();
-  if (failed(lowering.emit(kernel, kb, [&](Value v) { return buffers.lookup(v); },
-                           allocate)) ||
+  if (failed(lowering.emit(
+          kernel, kb, [&](Value v) { return buffers.lookup(v); }, allocate,
+          target)) ||
       failedToAllocate)
     return failure();
   // The kernel's first loop nest carries its kind: GPU kernels are named
@@ -568,6 +574,8 @@ void expandViewCopies(ModuleOp module) {
 }
 
 struct LowerToLoopsPass : public mm::impl::LowerToLoopsBase<LowerToLoopsPass> {
+  using LowerToLoopsBase::LowerToLoopsBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     Manifest manifest = Manifest::fromModule(module);
@@ -589,7 +597,9 @@ struct LowerToLoopsPass : public mm::impl::LowerToLoopsBase<LowerToLoopsPass> {
       else if (func->hasAttr(MMDialect::kFusionAttrName))
         tensorKernels.push_back(func);
     }
-    KernelFunctions kernelFunctions(module, *target);
+    KernelLoweringOptions options;
+    options.gemmKernels = gemmKernels;
+    KernelFunctions kernelFunctions(module, *target, options);
     unsigned kernels = 0, inPlace = 0;
     for (auto [func, kind] : entries)
       if (failed(EntryLowering(func, kind, manifest, kernelFunctions, kernels,

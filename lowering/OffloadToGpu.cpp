@@ -22,6 +22,7 @@
 #include "lowering/LoweringPasses.h"
 
 #include "dialect/MMDialect.h"
+#include "lowering/KernelLowering.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
@@ -39,9 +40,6 @@ using namespace mlir;
 using namespace mm;
 
 namespace {
-
-/// The gpu.module every kernel is outlined into.
-constexpr llvm::StringLiteral kKernelModuleName = "mm_kernels";
 
 bool containsParallel(Operation *op) {
   return op->walk([](scf::ParallelOp) { return WalkResult::interrupt(); })
@@ -321,8 +319,11 @@ LogicalResult Offloader::offloadBlock(Block &block, Operation *origin) {
             return failure();
       continue;
     }
-    if (isa<func::CallOp>(op)) {
-      // A kernel function: its own launches, after those pending here.
+    if (isa<func::CallOp>(op) || op.walk([](gpu::LaunchFuncOp) {
+                                     return WalkResult::interrupt();
+                                   }).wasInterrupted()) {
+      // A kernel function's own launches, or a kernel a lowering launched
+      // already (KernelLowering.h): after those pending here.
       if (failed(flush()))
         return failure();
       continue;

@@ -34,10 +34,18 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
     (weights, state layout, config) is attached to the module as the JSON
     string attribute `mm.manifest`.
   }];
+  let options = [
+    Option<"gemmKernels", "gemm-kernels", "bool", /*default=*/"false",
+           "On GPU targets, linear and lm_head kernels as GEMM kernels "
+           "(lowering/GemmKernels.h) instead of the loop emitters">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::scf::SCFDialect",
+    // The GPU kernels some lowerings build (GemmKernels.h).
+    "::mlir::gpu::GPUDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::amdgpu::AMDGPUDialect", "::mlir::vector::VectorDialect"
   ];
   let statistics = [
     Statistic<"numKernels", "num-kernels",
@@ -219,7 +227,9 @@ def TestGemmKernels : Pass<"mm-test-gemm-kernels", "mlir::ModuleOp"> {
     Option<"threadN", "thread-n", "int64_t", /*default=*/"0",
            "Outputs per thread along N (simt)">,
     Option<"stages", "stages", "int64_t", /*default=*/"0",
-           "Shared-memory buffers in flight (mma: 2 or more)">
+           "Shared-memory buffers in flight (mma: 2 or more)">,
+    Option<"fewRows", "few-rows", "bool", /*default=*/"false",
+           "The defaults for few rows of A (a decode step)">
   ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",

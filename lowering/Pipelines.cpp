@@ -127,7 +127,9 @@ void addHostLoopsPasses(OpPassManager &pm,
                         const CompilePipelineOptions &options,
                         const TargetInfo &target) {
   addFusedPasses(pm, options, target);
-  pm.addPass(createLowerToLoops());
+  LowerToLoopsOptions lowering;
+  lowering.gemmKernels = options.gemmKernels;
+  pm.addPass(createLowerToLoops(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createLoopInvariantCodeMotionPass());

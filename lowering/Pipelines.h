@@ -74,6 +74,11 @@ struct CompilePipelineOptions
       llvm::cl::desc("Threads per block of the GPU kernels, to 1024 (0: the "
                      "target's)"),
       llvm::cl::init(0)};
+  Option<bool> gemmKernels{
+      *this, "gemm-kernels",
+      llvm::cl::desc("On GPU targets, linear and lm_head kernels as GEMM "
+                     "kernels (lowering/GemmKernels.h) instead of loops"),
+      llvm::cl::init(false)};
   Option<std::string> kernelFormat{
       *this, "kernel-format",
       llvm::cl::desc("What mm-gpu-pipeline embeds: isa (PTX or GCN "

@@ -73,6 +73,7 @@ private:
              << strategy << ": expected auto, simt, mma or mfma";
     spec.tiles = {blockM, blockN, blockK, warpsM, warpsN,
                   threadM, threadN, stages};
+    spec.fewRows = fewRows;
     if (m < 1)
       return module.emitError("mm-test-gemm-kernels: m must be positive");
 

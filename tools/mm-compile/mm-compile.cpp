@@ -119,6 +119,12 @@ cl::opt<std::string> precision(
              "or f16, with f32 accumulation; the scan, the state, the norms "
              "and the memory block stay f32 (docs/precision.md)"),
     cl::value_desc("f32|bf16|f16"), cl::init("f32"), cl::cat(category));
+cl::opt<bool> gemmKernels(
+    "gemm-kernels",
+    cl::desc("On GPU targets, linear and lm_head kernels as GEMM kernels "
+             "(tensor cores for bf16 and f16 weights, a shared-memory-tiled "
+             "SIMT kernel for f32) instead of loops"),
+    cl::cat(category));
 
 // The fusion strategy and kernel sizes (mm-fuse-kernels' options).
 cl::opt<std::string>
@@ -279,6 +285,7 @@ int main(int argc, char **argv) {
         scanChannels.getNumOccurrences() ? scanChannels.getValue() : 0;
     options.target = targetInfo->spec();
     options.precision = precision;
+    options.gemmKernels = gemmKernels;
     options.threadsPerBlock =
         threadsPerBlock.getNumOccurrences() ? threadsPerBlock.getValue() : 0;
     if (level == EmitLevel::ISA)
