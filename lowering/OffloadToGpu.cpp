@@ -130,9 +130,9 @@ LogicalResult Offloader::launchParallel(scf::ParallelOp loop,
     return loop.emitOpError()
            << "only one-dimensional parallel loops become GPU launches";
   if (loop.getNumResults() ||
-      !loop.getBody()->getTerminator()->getRegions().empty() &&
-          llvm::any_of(loop.getBody()->getTerminator()->getRegions(),
-                       [](Region &r) { return !r.empty(); }))
+      (!loop.getBody()->getTerminator()->getRegions().empty() &&
+       llvm::any_of(loop.getBody()->getTerminator()->getRegions(),
+                    [](Region &r) { return !r.empty(); })))
     return loop.emitOpError() << "has reductions; they are not offloaded";
   Location loc = loop.getLoc();
   b.setInsertionPoint(loop);

@@ -111,7 +111,7 @@ int64_t flopsOf(Operation *op) {
   Type type = op->getOperand(0).getType();
   if (!isa<FloatType>(getElementTypeOrSelf(type)))
     return 0;
-  if (isa<math::FmaOp>(op))
+  if (isa<math::FmaOp, vector::FMAOp>(op))
     return 2 * elementsOf(type);
   // An atomic add, multiply, min or max of floats is one operation; an
   // exchange none.
@@ -939,9 +939,9 @@ LogicalResult KernelCopier::replaceMatrixOps() {
     if (auto load = dyn_cast<nvgpu::LdMatrixOp>(op)) {
       std::optional<MemoryRoot> root = rootOf(load.getSrcMemref());
       if (!root || root->space != MemorySpace::Shared ||
-          !getElementTypeOrSelf(resultType).isF16() &&
-              !getElementTypeOrSelf(resultType).isBF16() &&
-              !getElementTypeOrSelf(resultType).isInteger(16))
+          (!getElementTypeOrSelf(resultType).isF16() &&
+           !getElementTypeOrSelf(resultType).isBF16() &&
+           !getElementTypeOrSelf(resultType).isInteger(16)))
         return op->emitOpError("the simulator runs ldmatrix of 16-bit "
                                "elements from shared memory only (kernel ")
                << kernel.getName() << ")";
