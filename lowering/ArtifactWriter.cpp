@@ -260,14 +260,8 @@ llvm::Expected<std::string> mm::compileHostLibrary(
   {
     llvm::DefaultThreadPool pool(llvm::hardware_concurrency(kCodegenParts));
     for (size_t index = 0; index < parts.size(); ++index)
-      pool.async([&, index] {
-        llvm::Expected<llvm::SmallString<0>> object =
-            compilePart(parts[index], target);
-        if (!object)
-          objects[index] = object.takeError();
-        else
-          *objects[index] = std::move(*object);
-      });
+      pool.async(
+          [&, index] { objects[index] = compilePart(parts[index], target); });
     pool.wait();
   }
 
