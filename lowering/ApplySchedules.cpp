@@ -12,6 +12,7 @@
 #include "dialect/MMDialect.h"
 #include "dialect/MMOps.h"
 #include "lowering/LoweringPasses.h"
+#include "lowering/Schedules.h"
 #include "lowering/TargetInfo.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -32,6 +33,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 namespace mm {
@@ -44,26 +46,16 @@ using namespace mm;
 
 namespace {
 
-/// A default schedule built into the binary.
-struct DefaultSchedule {
-  llvm::StringLiteral target, kind, path, text;
-};
-
-#define MM_SCHEDULE(target, kind, path, text)                                  \
-  DefaultSchedule{target, kind, path, text},
-constexpr DefaultSchedule kDefaultSchedules[] = {
-#include "lowering/DefaultSchedules.inc"
-};
-#undef MM_SCHEDULE
-
 /// The name of the one named sequence of a schedule file.
 constexpr llvm::StringLiteral kEntryPoint = "schedule";
 
-/// A parsed schedule and where it came from (for errors).
+/// A parsed schedule, where it came from (for errors and the manifest) and
+/// the hash of its text (for the manifest).
 struct Schedule {
   OwningOpRef<ModuleOp> module;
   transform::NamedSequenceOp entry;
-  std::string path;
+  std::string path, hash;
+  bool applied = false;
 };
 
 struct ApplySchedulesPass
@@ -105,27 +97,60 @@ struct ApplySchedulesPass
              << "the schedule of kind '" << kind << "' in " << path
              << " has no transform.named_sequence @" << kEntryPoint;
     schedule.path = path.str();
+    schedule.hash = scheduleHash(text);
     return success();
   }
 
   /// The user's replacements, by kind.
   LogicalResult parseUserSchedules(Location loc,
                                    llvm::StringMap<Schedule> &schedules) {
-    for (const std::string &entry : scheduleFiles) {
-      auto [kind, path] = StringRef(entry).split(':');
-      if (path.empty() || !symbolizeFusionKind(kind))
-        return emitError(loc) << "schedule=" << entry
-                              << ": expected KIND:FILE with KIND a kernel "
-                                 "kind (gemm, norm, elementwise, embed, ...)";
-      auto buffer = llvm::MemoryBuffer::getFile(path);
+    llvm::Expected<std::vector<UserSchedule>> user =
+        mm::parseUserSchedules(scheduleFiles);
+    if (!user)
+      return emitError(loc) << llvm::toString(user.takeError());
+    for (const UserSchedule &entry : *user) {
+      auto buffer = llvm::MemoryBuffer::getFile(entry.path);
       if (!buffer)
-        return emitError(loc) << "cannot read the schedule of kind '" << kind
-                              << "' in " << path << ": "
+        return emitError(loc) << "cannot read the schedule of kind '"
+                              << entry.kind << "' in " << entry.path << ": "
                               << buffer.getError().message();
-      if (failed(parse((*buffer)->getBuffer(), path, kind, loc,
-                       schedules[kind])))
+      if (failed(parse((*buffer)->getBuffer(), entry.path, entry.kind, loc,
+                       schedules[entry.kind])))
         return failure();
     }
+    return success();
+  }
+
+  /// Records in the module's manifest (mm-lower-to-loops wrote it) the
+  /// schedule each kind was lowered with: fusion.schedules.KIND = {file,
+  /// xxh3}.
+  LogicalResult recordInManifest(ModuleOp module,
+                                 const llvm::StringMap<Schedule> &schedules) {
+    auto text = module->getAttrOfType<StringAttr>(MMDialect::kManifestAttrName);
+    if (!text)
+      return success();
+    llvm::Expected<llvm::json::Value> manifest =
+        llvm::json::parse(text.getValue());
+    llvm::json::Object *fusion =
+        manifest && manifest->getAsObject()
+            ? manifest->getAsObject()->getObject("fusion")
+            : nullptr;
+    if (!fusion) {
+      if (!manifest)
+        llvm::consumeError(manifest.takeError());
+      return module.emitError() << "the module's " << MMDialect::kManifestAttrName
+                                << " is not a manifest with a fusion object";
+    }
+    llvm::json::Object recorded;
+    for (const auto &entry : schedules)
+      if (entry.second.applied)
+        recorded[entry.first()] = llvm::json::Object{
+            {"file", entry.second.path}, {"xxh3", entry.second.hash}};
+    (*fusion)["schedules"] = std::move(recorded);
+    std::string json;
+    llvm::raw_string_ostream(json) << *manifest;
+    module->setAttr(MMDialect::kManifestAttrName,
+                    StringAttr::get(module.getContext(), json));
     return success();
   }
 
@@ -145,9 +170,14 @@ struct ApplySchedulesPass
     if (failed(parseUserSchedules(module.getLoc(), schedules)))
       return signalPassFailure();
 
+    // The kernel functions; of those mm-lower-to-loops built, the ones it
+    // lowered through linalg (the others hold no linalg operations).
     auto kernels = llvm::to_vector(llvm::make_filter_range(
         module.getOps<func::FuncOp>(), [](func::FuncOp function) {
-          return function->hasAttr(MMDialect::kFusionAttrName);
+          auto lowering =
+              function->getAttrOfType<StringAttr>(MMDialect::kLoweringAttrName);
+          return function->hasAttr(MMDialect::kFusionAttrName) &&
+                 (!lowering || lowering.getValue() == kLinalgLoweringName);
         }));
     for (func::FuncOp kernel : kernels) {
       auto fusion =
@@ -160,11 +190,8 @@ struct ApplySchedulesPass
       StringRef kind = stringifyFusionKind(fusion.getKind());
       auto found = schedules.find(kind);
       if (found == schedules.end()) {
-        const DefaultSchedule *builtIn = llvm::find_if(
-            kDefaultSchedules, [&](const DefaultSchedule &schedule) {
-              return schedule.target == targetKind && schedule.kind == kind;
-            });
-        if (builtIn == std::end(kDefaultSchedules))
+        const DefaultSchedule *builtIn = findDefaultSchedule(targetKind, kind);
+        if (!builtIn)
           continue;
         if (failed(parse(builtIn->text, builtIn->path, kind, module.getLoc(),
                          schedules[kind])))
@@ -179,8 +206,11 @@ struct ApplySchedulesPass
                              << schedule.path << " failed on this kernel";
         return signalPassFailure();
       }
+      schedule.applied = true;
       ++numScheduled;
     }
+    if (failed(recordInManifest(module, schedules)))
+      return signalPassFailure();
   }
 };
 

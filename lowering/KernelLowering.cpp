@@ -4,6 +4,7 @@
 
 #include "dialect/KernelSizes.h"
 #include "lowering/GemmKernels.h"
+#include "lowering/LinalgEmitters.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -29,6 +30,34 @@ public:
     auto strategy =
         kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
     return emitFusedLoops(strategy, kernel.front(), kb, buffer, allocate);
+  }
+};
+
+/// Regular kernels as linalg operations (LinalgEmitters.h), which
+/// mm-apply-schedules then tiles and vectorises by the schedule of their
+/// kind; chosen for the kinds with a schedule for the target (Schedules.h).
+/// The operations of a group run back to back, each a pass over its rows.
+class LinalgKernelLowering final : public KernelLowering {
+public:
+  StringRef name() const override { return kLinalgLoweringName; }
+
+  bool accepts(func::FuncOp kernel, FunctionType,
+               const TargetInfo &) const override {
+    return llvm::all_of(kernel.front().without_terminator(),
+                        [](Operation &op) { return hasLinalgForm(&op); });
+  }
+
+  LogicalResult emit(func::FuncOp kernel, KernelBuilder &kb, BufferMap buffer,
+                     Allocator allocate, const TargetInfo &) const override {
+    for (Operation &op : kernel.front().without_terminator()) {
+      for (Value result : op.getResults())
+        if (!buffer(result) && !allocate(result))
+          return failure();
+      KernelBuilder::LocationScope where(kb, op.getLoc());
+      if (failed(emitLinalg(&op, kb.builder(), buffer)))
+        return failure();
+    }
+    return success();
   }
 };
 
@@ -200,10 +229,15 @@ mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
                          const TargetInfo &target,
                          const KernelLoweringOptions &options) {
   static const GpuGemmKernelLowering gemm;
+  static const LinalgKernelLowering linalg;
   static const LoopKernelLowering loops;
   auto strategy = kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
   if (options.gemmKernels && strategy.getKind() == FusionKind::gemm &&
       gemm.accepts(kernel, lowered, target))
     return gemm;
+  if (hasSchedule(target.kindName(), stringifyFusionKind(strategy.getKind()),
+                  options.userSchedules) &&
+      linalg.accepts(kernel, lowered, target))
+    return linalg;
   return loops;
 }

@@ -17,6 +17,7 @@
 #include "dialect/MMOps.h"
 #include "lowering/KernelBuilder.h"
 #include "lowering/LoopEmitters.h"
+#include "lowering/Schedules.h"
 #include "lowering/TargetInfo.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -56,12 +57,17 @@ struct KernelLoweringOptions {
   /// the GEMM kernels' shared-memory checks cost far more than the loops
   /// for the decode step's one row per sequence and the wide lm_head.
   bool gemmKernels = false;
+  /// The user's schedules (`--schedule=KIND:FILE`): with the target's
+  /// default schedules they decide which kinds are lowered through linalg
+  /// (Schedules.h).
+  std::vector<UserSchedule> userSchedules;
 };
 
 /// The lowering of `kernel` (its kind from its #mm.fusion) on `target`, as a
 /// function of type `lowered`: the first that accepts it, of the target's
-/// specific lowerings that `options` allow and then the loop emitters,
-/// which take every kernel.
+/// specific lowerings that `options` allow (GEMM kernels on GPUs; linalg
+/// for the kinds with a schedule) and then the loop emitters, which take
+/// every kernel.
 const KernelLowering &
 selectKernelLowering(mlir::func::FuncOp kernel, mlir::FunctionType lowered,
                      const TargetInfo &target,

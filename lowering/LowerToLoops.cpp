@@ -20,6 +20,7 @@
 #include "lowering/Manifest.h"
 
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
@@ -599,6 +600,13 @@ struct LowerToLoopsPass : public mm::impl::LowerToLoopsBase<LowerToLoopsPass> {
     }
     KernelLoweringOptions options;
     options.gemmKernels = gemmKernels;
+    llvm::Expected<std::vector<UserSchedule>> userSchedules =
+        parseUserSchedules(scheduleFiles);
+    if (!userSchedules) {
+      module.emitError() << llvm::toString(userSchedules.takeError());
+      return signalPassFailure();
+    }
+    options.userSchedules = std::move(*userSchedules);
     KernelFunctions kernelFunctions(module, *target, options);
     unsigned kernels = 0, inPlace = 0;
     for (auto [func, kind] : entries)

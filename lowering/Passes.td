@@ -22,8 +22,12 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
     buffers, `mm_<kernel>(batch, time, inputs..., outputs...)`, built once
     for all its calls by the lowering its kind and the module's `mm.target`
     select (lowering/KernelLowering.h), and every call a call of it; it
-    records the lowering as `mm.lowering`. An mm operation outside any
-    kernel function is emitted in place.
+    records the lowering as `mm.lowering`: `linalg` for the kinds that have
+    a transform schedule for the target (lowering/Schedules.h: the defaults
+    of lowering/schedules/<target>/, and `schedule=KIND:FILE`), which
+    mm-apply-schedules then tiles and vectorises; `gemm` for GEMM kernels;
+    else `loops`. An mm operation outside any kernel function is emitted in
+    place.
 
     Weights live in one f32 buffer at the offsets of the manifest; the state
     of a batch of B sequences is one byte buffer holding each field as a
@@ -37,10 +41,14 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
   let options = [
     Option<"gemmKernels", "gemm-kernels", "bool", /*default=*/"false",
            "On GPU targets, linear and lm_head kernels as GEMM kernels "
-           "(lowering/GemmKernels.h) instead of the loop emitters">
+           "(lowering/GemmKernels.h) instead of the loop emitters">,
+    ListOption<"scheduleFiles", "schedule", "std::string",
+               "KIND:FILE: a user schedule of KIND (mm-apply-schedules "
+               "applies it); KIND is then lowered through linalg">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
     // The GPU kernels some lowerings build (GemmKernels.h).
@@ -288,7 +296,10 @@ def ApplySchedules : Pass<"mm-apply-schedules", "mlir::ModuleOp"> {
     default of KIND by FILE. A file that cannot be read or parsed, that lacks
     `@schedule`, or whose schedule fails on a kernel is an error naming the
     file and the kind. A kernel of a kind without a schedule is left as it
-    is (the loop emitters own it).
+    is, and so is a kernel function mm-lower-to-loops built with a lowering
+    other than `linalg` (its `mm.lowering`). The schedule of each kind
+    applied is recorded in the module's manifest (`mm.manifest`, if any) as
+    fusion.schedules.KIND = {file, xxh3}.
   }];
   let options = [
     Option<"targetSpec", "target", "std::string", /*default=*/"\"cpu\"",

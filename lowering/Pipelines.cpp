@@ -5,6 +5,7 @@
 #include "common/Precision.h"
 #include "dialect/KernelSizes.h"
 #include "lowering/LoweringPasses.h"
+#include "lowering/Schedules.h"
 #include "lowering/TargetInfo.h"
 #include "passes/Passes.h"
 
@@ -97,6 +98,14 @@ llvm::Expected<TargetInfo> checkOptions(const CompilePipelineOptions &options,
   llvm::StringRef format = options.kernelFormat;
   if (!format.empty() && format != "isa" && format != "bin")
     return makeError("kernel-format must be isa or bin, not '" + format + "'");
+  if (llvm::Expected<std::vector<UserSchedule>> schedules =
+          parseUserSchedules(options.schedules);
+      !schedules)
+    return schedules.takeError();
+  if (!options.schedules.empty() && target->isGpu())
+    return makeError("schedules are for the CPU's linalg kernels; the "
+                     "kernels of GPU target '" +
+                     target->spec() + "' are not lowered through linalg");
   return target;
 }
 
@@ -127,9 +136,17 @@ void addHostLoopsPasses(OpPassManager &pm,
                         const CompilePipelineOptions &options,
                         const TargetInfo &target) {
   addFusedPasses(pm, options, target);
+  SmallVector<std::string> schedules(options.schedules.begin(),
+                                     options.schedules.end());
   LowerToLoopsOptions lowering;
   lowering.gemmKernels = options.gemmKernels;
+  lowering.scheduleFiles = schedules;
   pm.addPass(createLowerToLoops(lowering));
+  // The linalg kernels tiled and vectorised by their schedules.
+  ApplySchedulesOptions apply;
+  apply.targetSpec = target.spec();
+  apply.scheduleFiles = schedules;
+  pm.addPass(createApplySchedules(apply));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createLoopInvariantCodeMotionPass());

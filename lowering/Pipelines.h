@@ -90,13 +90,19 @@ struct CompilePipelineOptions
                      "(default), bf16 or f16, accumulating in f32 "
                      "(mm-reduce-precision)"),
       llvm::cl::init("f32")};
+  ListOption<std::string> schedules{
+      *this, "schedule",
+      llvm::cl::desc("KIND:FILE: the transform schedule of the CPU kernels "
+                     "of KIND (gemm, norm, elementwise, embed), replacing "
+                     "the default (lowering/schedules/cpu/KIND.mlir); KIND "
+                     "is then lowered through linalg (docs/schedules.md)")};
 };
 
 // The builders below check their options first and add nothing to `pm`
 // when one is bad; the error is the one mm-compile gives: an unknown target
 // or chip (TargetInfo::parse), a target the pipeline does not compile for, an
 // unknown strategy, precision or kernel format, a kernel size outside its limits
-// (dialect/KernelSizes.h). The registered pipelines report it as an error
+// (dialect/KernelSizes.h), a schedule of an unknown kind or for a GPU target. The registered pipelines report it as an error
 // of the pipeline, so mm-opt stops with it too.
 
 /// `mm-fused-pipeline`: mm-model-pipeline, then the fusion groups

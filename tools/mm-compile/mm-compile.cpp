@@ -125,6 +125,14 @@ cl::opt<bool> gemmKernels(
              "(tensor cores for bf16 and f16 weights, a shared-memory-tiled "
              "SIMT kernel for f32) instead of loops"),
     cl::cat(category));
+cl::list<std::string> schedules(
+    "schedule",
+    cl::desc("The transform schedule of the CPU kernels of KIND (gemm, "
+             "norm, elementwise, embed) in FILE, replacing the default "
+             "(lowering/schedules/cpu/KIND.mlir); KIND is then lowered "
+             "through linalg. Repeatable; recorded in the manifest "
+             "(docs/schedules.md)"),
+    cl::value_desc("KIND:FILE"), cl::cat(category));
 
 // The fusion strategy and kernel sizes (mm-fuse-kernels' options).
 cl::opt<std::string>
@@ -286,6 +294,7 @@ int main(int argc, char **argv) {
     options.target = targetInfo->spec();
     options.precision = precision;
     options.gemmKernels = gemmKernels;
+    options.schedules = schedules;
     options.threadsPerBlock =
         threadsPerBlock.getNumOccurrences() ? threadsPerBlock.getValue() : 0;
     if (level == EmitLevel::ISA)

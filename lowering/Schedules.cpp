@@ -1,0 +1,78 @@
+//===- Schedules.cpp - the transform schedules of the linalg kernels ------===//
+
+#include "lowering/Schedules.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
+
+using namespace mm;
+
+namespace {
+
+#define MM_SCHEDULE(target, kind, path, text)                                  \
+  DefaultSchedule{target, kind, path, text},
+constexpr DefaultSchedule kDefaultSchedules[] = {
+#include "lowering/DefaultSchedules.inc"
+};
+#undef MM_SCHEDULE
+
+constexpr llvm::StringLiteral kLinalgKinds[] = {"gemm", "norm", "elementwise",
+                                                "embed"};
+
+llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+} // namespace
+
+const DefaultSchedule *mm::findDefaultSchedule(llvm::StringRef targetKind,
+                                               llvm::StringRef kind) {
+  const DefaultSchedule *found =
+      llvm::find_if(kDefaultSchedules, [&](const DefaultSchedule &schedule) {
+        return schedule.target == targetKind && schedule.kind == kind;
+      });
+  return found == std::end(kDefaultSchedules) ? nullptr : found;
+}
+
+llvm::ArrayRef<llvm::StringLiteral> mm::linalgKinds() { return kLinalgKinds; }
+
+llvm::Expected<std::vector<UserSchedule>>
+mm::parseUserSchedules(llvm::ArrayRef<std::string> entries) {
+  std::vector<UserSchedule> schedules;
+  for (const std::string &entry : entries) {
+    auto [kind, path] = llvm::StringRef(entry).split(':');
+    if (path.empty() || !llvm::is_contained(kLinalgKinds, kind))
+      return makeError("schedule '" + entry +
+                       "': expected KIND:FILE with KIND one of the kernel "
+                       "kinds lowered through linalg (" +
+                       llvm::join(llvm::ArrayRef(kLinalgKinds), ", ") + ")");
+    if (llvm::any_of(schedules, [&](const UserSchedule &schedule) {
+          return schedule.kind == kind;
+        }))
+      return makeError("schedule '" + entry + "': a second schedule of kind '" +
+                       kind + "'");
+    schedules.push_back({kind.str(), path.str()});
+  }
+  return schedules;
+}
+
+bool mm::hasSchedule(llvm::StringRef targetKind, llvm::StringRef kind,
+                     llvm::ArrayRef<UserSchedule> user) {
+  if (targetKind != "cpu")
+    return false;
+  return llvm::any_of(user,
+                      [&](const UserSchedule &schedule) {
+                        return schedule.kind == kind;
+                      }) ||
+         findDefaultSchedule(targetKind, kind);
+}
+
+std::string mm::scheduleHash(llvm::StringRef text) {
+  uint64_t hash = llvm::xxh3_64bits(text);
+  std::string hex;
+  llvm::raw_string_ostream(hex) << llvm::format_hex_no_prefix(hash, 16);
+  return hex;
+}

@@ -1,0 +1,66 @@
+//===- Schedules.h - the transform schedules of the linalg kernels -*- C++ -*-===//
+//
+// A kernel kind is lowered through linalg (LinalgEmitters.h) on a target
+// exactly when a transform schedule exists for the pair: a default one,
+// lowering/schedules/<target>/<kind>.mlir built into the binary, or one the
+// user names with `--schedule=KIND:FILE`. mm-lower-to-loops asks this
+// header which kinds those are; mm-apply-schedules applies them and records
+// them in the manifest.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MM_LOWERING_SCHEDULES_H
+#define MM_LOWERING_SCHEDULES_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mm {
+
+/// The `mm.lowering` of the kernel functions built through linalg, the ones
+/// mm-apply-schedules schedules.
+constexpr llvm::StringLiteral kLinalgLoweringName = "linalg";
+
+/// A default schedule built into the binary.
+struct DefaultSchedule {
+  llvm::StringLiteral target, kind, path, text;
+};
+
+/// The default schedule of `kind` for targets of `targetKind` ("cpu",
+/// "cuda", "hip"), if there is one.
+const DefaultSchedule *findDefaultSchedule(llvm::StringRef targetKind,
+                                           llvm::StringRef kind);
+
+/// One `KIND:FILE` of the schedule options.
+struct UserSchedule {
+  std::string kind, path;
+};
+
+/// Parses the `KIND:FILE` entries of a schedule option: KIND must be a kernel
+/// kind that has a linalg form (gemm, norm, elementwise, embed), each kind
+/// at most once. Does not read the files.
+llvm::Expected<std::vector<UserSchedule>>
+parseUserSchedules(llvm::ArrayRef<std::string> entries);
+
+/// The kinds whose kernels have a linalg form (LinalgEmitters.h).
+llvm::ArrayRef<llvm::StringLiteral> linalgKinds();
+
+/// Whether kernels of `kind` on targets of `targetKind` are lowered through
+/// linalg: a schedule exists for them (`user` first, then the defaults).
+/// GPU targets have no linalg kernels yet (their regular kernels are the
+/// loop emitters' or GemmKernels.h's).
+bool hasSchedule(llvm::StringRef targetKind, llvm::StringRef kind,
+                 llvm::ArrayRef<UserSchedule> user);
+
+/// The 64-bit xxh3 hash of a schedule's text, as the manifest records it
+/// (hex): which schedule an artifact was built with.
+std::string scheduleHash(llvm::StringRef text);
+
+} // namespace mm
+
+#endif // MM_LOWERING_SCHEDULES_H
