@@ -38,3 +38,13 @@ func.func @embed(%t: tensor<?x?xi32>, %table: tensor<1000x768xf32>) -> tensor<?x
   %e = mm.embed %t, %table : tensor<?x?xi32>, tensor<1000x768xf32> -> tensor<?x?x768xf32>
   return %e : tensor<?x?x768xf32>
 }
+// Shapes that divide by none of the tiles (N = 37, K = 40), and reduced
+// precision (bf16 weights, x rounded to bf16, f32 sums) at small odd sizes.
+func.func @odd_proj(%x: tensor<?x?x40xf32>, %w: tensor<37x40xf32>, %b: tensor<37xf32>) -> tensor<?x?x37xf32> {
+  %y = mm.linear %x, %w, %b : tensor<?x?x40xf32>, tensor<37x40xf32>, tensor<37xf32> -> tensor<?x?x37xf32>
+  return %y : tensor<?x?x37xf32>
+}
+func.func @bf16_proj(%x: tensor<?x?x24xf32>, %w: tensor<50x24xbf16>) -> tensor<?x?x50xf32> {
+  %y = mm.linear %x, %w : tensor<?x?x24xf32>, tensor<50x24xbf16> -> tensor<?x?x50xf32>
+  return %y : tensor<?x?x50xf32>
+}

@@ -3,17 +3,36 @@
 
 // Each default CPU schedule: thread tiles as scf.forall, vectors of 16.
 
+// The gemm schedule (on tensors, bufferised in the schedule): blocks of 64
+// channels on the threads, the bias copied in by rows; register tiles of 4
+// tokens x 4 channels keep 16 partial sums per output across K
+// (loop-carried vectors, summed once after the loop); the token and channel
+// remainders (the token count is dynamic, N = 96 leaves 32) in tiles of one
+// token or one channel.
 // CHECK-LABEL: func.func @linear(
+// CHECK-NOT: bufferization.
 // CHECK: scf.forall
-// CHECK: linalg.generic {{.*}}mm.linalg = "bias"
-// CHECK: scf.forall
-// CHECK: scf.for
-// CHECK: vector.transfer_read {{.*}} vector<16x16xf32>
-// CHECK: vector.reduction <add>
-// CHECK-NOT: mm.linalg = "matmul"
+// CHECK: vector.maskedload {{.*}} vector<64xf32>
+// CHECK: vector.maskedstore
+// CHECK: scf.for {{.*}} step %c4
+// CHECK: scf.for {{.*}} step %c4
+// CHECK: %[[SUMS:.*]] = scf.for {{.*}} step %c16 iter_args({{.*}}) -> (vector<1x4x4x16xf32>)
+// CHECK-COUNT-8: vector.load {{.*}} vector<16xf32>
+// CHECK: arith.mulf {{.*}} fastmath<reassoc,contract> : vector<1x4x4x16xf32>
+// CHECK: arith.addf {{.*}} fastmath<reassoc,contract> : vector<1x4x4x16xf32>
+// CHECK: scf.yield {{.*}} : vector<1x4x4x16xf32>
+// CHECK: vector.extract %[[SUMS]]
+// CHECK: vector.store {{.*}} vector<4xf32>
+// CHECK: iter_args({{.*}}) -> (vector<1x4x1x16xf32>)
+// CHECK: iter_args({{.*}}) -> (vector<1x1x4x16xf32>)
+// CHECK: iter_args({{.*}}) -> (vector<1x1x1x16xf32>)
+// CHECK-NOT: linalg.
+// CHECK-NOT: tensor
 // CHECK-LABEL: func.func @lm_head(
 // CHECK: scf.forall
-// CHECK: vector.reduction <add>
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<1x4x4x16xf32>)
+// CHECK-NOT: linalg.
+// CHECK-NOT: tensor
 
 // CHECK-LABEL: func.func @rms_norm(
 // CHECK: scf.forall
