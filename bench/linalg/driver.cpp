@@ -62,6 +62,8 @@ using W1 = Memref<float, 1>;
   void _mlir_ciface_##PREFIX##lm_head(int64_t, int64_t, A3 *, W2 *, A3 *);     \
   void _mlir_ciface_##PREFIX##odd_proj(int64_t, int64_t, A3 *, W2 *, W1 *,     \
                                        A3 *);                                  \
+  void _mlir_ciface_##PREFIX##tiny_dt_proj(int64_t, int64_t, A3 *, W2 *,      \
+                                           W1 *, A3 *);                        \
   void _mlir_ciface_##PREFIX##bf16_proj(int64_t, int64_t, A3 *,                \
                                         Memref<uint16_t, 2> *, A3 *);          \
   void _mlir_ciface_##PREFIX##rms_norm(int64_t, int64_t, A3 *, W1 *, A3 *);    \
@@ -116,6 +118,8 @@ const Gemm kGemms[] = {
      _mlir_ciface_linalg_lm_head, nullptr, nullptr},
     {"odd_proj", 37, 40, true, nullptr, nullptr, _mlir_ciface_loops_odd_proj,
      _mlir_ciface_linalg_odd_proj},
+    {"tiny_dt_proj", 128, 4, true, nullptr, nullptr,
+     _mlir_ciface_loops_tiny_dt_proj, _mlir_ciface_linalg_tiny_dt_proj},
 };
 
 int failures = 0;
@@ -272,7 +276,8 @@ void bench(int64_t time, int reps) {
               "speedup");
   for (const Gemm &g : kGemms) {
     // The mamba-130m shapes only.
-    if (std::string(g.name) == "lm_head" || std::string(g.name) == "odd_proj")
+    std::string name = g.name;
+    if (name == "lm_head" || name == "odd_proj" || name == "tiny_dt_proj")
       continue;
     GemmData data(g, 1, time);
     std::vector<double> t[2];
