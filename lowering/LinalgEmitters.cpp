@@ -18,7 +18,20 @@
 #include "dialect/MMDialect.h"
 #include "dialect/MMOps.h"
 
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/TransformOps/BufferizationTransformOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Linalg/Transforms/SubsetInsertionOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/IR/ValueBoundsOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
+#include "mlir/Dialect/Transform/LoopExtension/LoopExtension.h"
+#include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Vector/Transforms/SubsetOpInterfaceImpl.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -28,7 +41,8 @@ namespace {
 
 using BodyFn = function_ref<Value(KernelBuilder &, ValueRange)>;
 
-/// Builds a linalg.generic over `loops` dimensions on buffers, tagged with
+/// Builds a linalg.generic over `loops` dimensions on buffers or, when
+/// `output` is a tensor, on tensors (returning the new value), tagged with
 /// `role`; `body` computes the value of the (single) output from the block
 /// arguments (inputs, then the output's current value).
 linalg::GenericOp generic(OpBuilder &builder, Location loc, StringRef role,
@@ -36,8 +50,11 @@ linalg::GenericOp generic(OpBuilder &builder, Location loc, StringRef role,
                           ArrayRef<AffineMap> maps,
                           ArrayRef<utils::IteratorType> iterators,
                           BodyFn body) {
+  SmallVector<Type, 1> results;
+  if (isa<RankedTensorType>(output.getType()))
+    results.push_back(output.getType());
   auto op = linalg::GenericOp::create(
-      builder, loc, inputs, ValueRange{output}, maps, iterators,
+      builder, loc, results, inputs, ValueRange{output}, maps, iterators,
       [&](OpBuilder &nested, Location bodyLoc, ValueRange args) {
         KernelBuilder kb(nested, bodyLoc);
         linalg::YieldOp::create(nested, bodyLoc, body(kb, args));
@@ -62,41 +79,70 @@ SmallVector<AffineMap> maps(MLIRContext *context, unsigned loops,
 constexpr auto kParallel = utils::IteratorType::parallel;
 constexpr auto kReduction = utils::IteratorType::reduction;
 
+/// The tensor of a buffer for the operations on tensors: `restrict` (no
+/// other tensor reads or writes it in the kernel), `writable` for the output
+/// the operations update in place.
+Value toTensor(OpBuilder &builder, Location loc, Value buffer,
+               bool writable = false) {
+  auto type = cast<MemRefType>(buffer.getType());
+  return bufferization::ToTensorOp::create(
+      builder, loc,
+      Type(RankedTensorType::get(type.getShape(), type.getElementType())),
+      buffer, /*restrict=*/true, writable);
+}
+
 /// out[b, t, n] = sum_k x[b, t, k] w[n, k] (+ bias[n]): the output starts as
 /// the bias (or zero), then one contraction over (b, t, n, k) adds the
 /// products in f32 with reassociation allowed, as emitLinearRows does (and
 /// as it does, with bf16 or f16 weights x is rounded to their type).
+/// On tensors, not on the buffers: the gemm schedule splits the reduction
+/// (tile_reduction_using_for), which needs tensors, and bufferises; the
+/// result is materialised into the output buffer.
 LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
                          Value bias, Value out) {
   if (cast<MemRefType>(x.getType()).getRank() != 3)
     return op->emitOpError() << "the linalg lowering expects [B, T, K]";
   Location loc = op->getLoc();
   MLIRContext *context = builder.getContext();
+  Value xTensor = toTensor(builder, loc, x);
+  Value wTensor = toTensor(builder, loc, w);
+  Value outTensor = toTensor(builder, loc, out, /*writable=*/true);
+  Value init;
   if (bias) {
-    generic(builder, loc, "bias", {bias}, out, maps(context, 3, {{2}, {0, 1, 2}}),
-            {kParallel, kParallel, kParallel},
-            [](KernelBuilder &, ValueRange args) { return args[0]; });
+    Value biasTensor = toTensor(builder, loc, bias);
+    init = generic(builder, loc, "bias", {biasTensor}, outTensor,
+                   maps(context, 3, {{2}, {0, 1, 2}}),
+                   {kParallel, kParallel, kParallel},
+                   [](KernelBuilder &, ValueRange args) { return args[0]; })
+               .getResult(0);
   } else {
     Value zero = arith::ConstantOp::create(builder, loc,
                                            builder.getF32FloatAttr(0.0));
-    linalg::FillOp::create(builder, loc, zero, out)
-        ->setAttr(MMDialect::kLinalgRoleAttrName, builder.getStringAttr("bias"));
+    auto fill = linalg::FillOp::create(builder, loc, zero, outTensor);
+    fill->setAttr(MMDialect::kLinalgRoleAttrName,
+                  builder.getStringAttr("bias"));
+    init = fill.getResult(0);
   }
   auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-  generic(builder, loc, "matmul", {x, w}, out,
-          maps(context, 4, {{0, 1, 3}, {2, 3}, {0, 1, 2}}),
-          {kParallel, kParallel, kParallel, kReduction},
-          [&](KernelBuilder &kb, ValueRange args) -> Value {
-            OpBuilder &b = kb.builder();
-            // One statement each: the IR's order must not depend on the
-            // compiler's order of evaluating arguments.
-            Value input = kb.roundTo(args[1].getType(), args[0]);
-            Value weight = kb.widen(args[1]);
-            Value product =
-                arith::MulFOp::create(b, kb.location(), input, weight, fast);
-            return arith::AddFOp::create(b, kb.location(), args[2], product,
-                                         fast);
-          });
+  Value product =
+      generic(builder, loc, "matmul", {xTensor, wTensor}, init,
+              maps(context, 4, {{0, 1, 3}, {2, 3}, {0, 1, 2}}),
+              {kParallel, kParallel, kParallel, kReduction},
+              [&](KernelBuilder &kb, ValueRange args) -> Value {
+                OpBuilder &b = kb.builder();
+                // One statement each: the IR's order must not depend on the
+                // compiler's order of evaluating arguments.
+                Value input = kb.roundTo(args[1].getType(), args[0]);
+                Value weight = kb.widen(args[1]);
+                Value product = arith::MulFOp::create(b, kb.location(), input,
+                                                      weight, fast);
+                return arith::AddFOp::create(b, kb.location(), args[2], product,
+                                             fast);
+              })
+          .getResult(0);
+  bufferization::MaterializeInDestinationOp::create(
+      builder, loc, TypeRange(), product, out, /*restrict=*/true,
+      /*writable=*/true);
   return success();
 }
 
@@ -218,6 +264,21 @@ LogicalResult emit(EmbedOp op, OpBuilder &builder, BufferMap buffer) {
 
 bool mm::hasLinalgForm(Operation *op) {
   return isa<LinearOp, LMHeadOp, RMSNormOp, GateOp, ResidualOp, EmbedOp>(op);
+}
+
+void mm::registerLinalgBufferization(DialectRegistry &registry) {
+  registry.insert<bufferization::BufferizationDialect, tensor::TensorDialect>();
+  bufferization::registerTransformDialectExtension(registry);
+  transform::registerLoopExtension(registry);
+  arith::registerBufferizableOpInterfaceExternalModels(registry);
+  linalg::registerBufferizableOpInterfaceExternalModels(registry);
+  scf::registerBufferizableOpInterfaceExternalModels(registry);
+  tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  vector::registerBufferizableOpInterfaceExternalModels(registry);
+  linalg::registerSubsetOpInterfaceExternalModels(registry);
+  tensor::registerSubsetOpInterfaceExternalModels(registry);
+  vector::registerSubsetOpInterfaceExternalModels(registry);
+  tensor::registerValueBoundsOpInterfaceExternalModels(registry);
 }
 
 LogicalResult mm::emitLinalg(Operation *op, OpBuilder &builder,

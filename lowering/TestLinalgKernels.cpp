@@ -57,6 +57,13 @@ struct TestLinalgKernelsPass
     : public mm::impl::TestLinalgKernelsBase<TestLinalgKernelsPass> {
   using TestLinalgKernelsBase::TestLinalgKernelsBase;
 
+  void getDependentDialects(DialectRegistry &registry) const override {
+    TestLinalgKernelsBase::getDependentDialects(registry);
+    // The GEMM's tensors and what its schedule needs to bufferise them;
+    // mm-apply-schedules, which runs the schedules, does not register them.
+    registerLinalgBufferization(registry);
+  }
+
   /// Builds the kernel of `op` before `function`.
   LogicalResult outline(Operation *op, func::FuncOp function,
                         StringRef name) {

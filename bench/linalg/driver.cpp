@@ -60,6 +60,12 @@ using W1 = Memref<float, 1>;
                                       A3 *);                                   \
   void _mlir_ciface_##PREFIX##out_proj(int64_t, int64_t, A3 *, W2 *, A3 *);    \
   void _mlir_ciface_##PREFIX##lm_head(int64_t, int64_t, A3 *, W2 *, A3 *);     \
+  void _mlir_ciface_##PREFIX##odd_proj(int64_t, int64_t, A3 *, W2 *, W1 *,     \
+                                       A3 *);                                  \
+  void _mlir_ciface_##PREFIX##tiny_dt_proj(int64_t, int64_t, A3 *, W2 *,      \
+                                           W1 *, A3 *);                        \
+  void _mlir_ciface_##PREFIX##bf16_proj(int64_t, int64_t, A3 *,                \
+                                        Memref<uint16_t, 2> *, A3 *);          \
   void _mlir_ciface_##PREFIX##rms_norm(int64_t, int64_t, A3 *, W1 *, A3 *);    \
   void _mlir_ciface_##PREFIX##gate(int64_t, int64_t, A3 *, A3 *, A3 *);        \
   void _mlir_ciface_##PREFIX##residual(int64_t, int64_t, A3 *, A3 *, A3 *,     \
@@ -110,7 +116,64 @@ const Gemm kGemms[] = {
      _mlir_ciface_linalg_out_proj, nullptr, nullptr},
     {"lm_head", 100, 64, false, _mlir_ciface_loops_lm_head,
      _mlir_ciface_linalg_lm_head, nullptr, nullptr},
+    {"odd_proj", 37, 40, true, nullptr, nullptr, _mlir_ciface_loops_odd_proj,
+     _mlir_ciface_linalg_odd_proj},
+    {"tiny_dt_proj", 128, 4, true, nullptr, nullptr,
+     _mlir_ciface_loops_tiny_dt_proj, _mlir_ciface_linalg_tiny_dt_proj},
 };
+
+int failures = 0;
+
+void report(const char *what, double error, double bound) {
+  bool ok = error <= bound && std::isfinite(error);
+  std::printf("%-28s rel-error %.3g (bound %.0e) %s\n", what, error, bound,
+              ok ? "ok" : "FAIL");
+  failures += !ok;
+}
+
+/// The bf16 nearest to `value` (ties to even), as its bits.
+uint16_t toBF16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  bits += 0x7fff + ((bits >> 16) & 1);
+  return uint16_t(bits >> 16);
+}
+
+float fromBF16(uint16_t value) {
+  uint32_t bits = uint32_t(value) << 16;
+  float result;
+  std::memcpy(&result, &bits, 4);
+  return result;
+}
+
+/// bf16_proj (N = 50, K = 24, bf16 weights) against the host product of x
+/// rounded to bf16 and the weights, in double.
+void checkBF16(int64_t batch, int64_t time) {
+  const int64_t n = 50, k = 24;
+  Buffer<float, 3> x({batch, time, k}), loops({batch, time, n}),
+      linalg({batch, time, n});
+  Buffer<uint16_t, 2> w({n, k}, 3);
+  fill(x);
+  std::uniform_real_distribution<float> dist(-0.2f, 0.2f);
+  for (int64_t i = 0; i < w.size(); ++i)
+    w.begin()[i] = toBF16(dist(rng));
+  _mlir_ciface_loops_bf16_proj(batch, time, &x.ref, &w.ref, &loops.ref);
+  _mlir_ciface_linalg_bf16_proj(batch, time, &x.ref, &w.ref, &linalg.ref);
+  for (auto [what, out] : {std::pair("bf16_proj linalg vs host", &linalg),
+                           std::pair("bf16_proj loops vs host", &loops)}) {
+    double diff = 0, norm = 0;
+    for (int64_t r = 0; r < batch * time; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (int64_t i = 0; i < k; ++i)
+          sum += double(fromBF16(toBF16(x.begin()[r * k + i]))) *
+                 fromBF16(w.begin()[j * k + i]);
+        diff = std::max(diff, std::fabs(sum - out->begin()[r * n + j]));
+        norm = std::max(norm, std::fabs(sum));
+      }
+    report(what, diff / norm, 1e-5);
+  }
+}
 
 struct GemmData {
   int64_t batch, time;
@@ -148,16 +211,8 @@ struct GemmData {
   }
 };
 
-int failures = 0;
-
-void report(const char *what, double error, double bound) {
-  bool ok = error <= bound && std::isfinite(error);
-  std::printf("%-28s rel-error %.3g (bound %.0e) %s\n", what, error, bound,
-              ok ? "ok" : "FAIL");
-  failures += !ok;
-}
-
 void check(int64_t batch, int64_t time) {
+  checkBF16(batch, time);
   for (const Gemm &g : kGemms) {
     GemmData data(g, batch, time);
     data.run(g, false);
@@ -220,7 +275,9 @@ void bench(int64_t time, int reps) {
               "K", "loops ms", "linalg ms", "loops GF", "linalg GF",
               "speedup");
   for (const Gemm &g : kGemms) {
-    if (std::string(g.name) == "lm_head")
+    // The mamba-130m shapes only.
+    std::string name = g.name;
+    if (name == "lm_head" || name == "odd_proj" || name == "tiny_dt_proj")
       continue;
     GemmData data(g, 1, time);
     std::vector<double> t[2];

@@ -38,3 +38,18 @@ func.func @embed(%t: tensor<?x?xi32>, %table: tensor<1000x768xf32>) -> tensor<?x
   %e = mm.embed %t, %table : tensor<?x?xi32>, tensor<1000x768xf32> -> tensor<?x?x768xf32>
   return %e : tensor<?x?x768xf32>
 }
+// Shapes that divide by none of the tiles (N = 37, K = 40; K = 4, under one
+// step of K, as memmamba-tiny's dt_proj), and reduced precision (bf16
+// weights, x rounded to bf16, f32 sums) at small odd sizes.
+func.func @odd_proj(%x: tensor<?x?x40xf32>, %w: tensor<37x40xf32>, %b: tensor<37xf32>) -> tensor<?x?x37xf32> {
+  %y = mm.linear %x, %w, %b : tensor<?x?x40xf32>, tensor<37x40xf32>, tensor<37xf32> -> tensor<?x?x37xf32>
+  return %y : tensor<?x?x37xf32>
+}
+func.func @tiny_dt_proj(%x: tensor<?x?x4xf32>, %w: tensor<128x4xf32>, %b: tensor<128xf32>) -> tensor<?x?x128xf32> {
+  %y = mm.linear %x, %w, %b : tensor<?x?x4xf32>, tensor<128x4xf32>, tensor<128xf32> -> tensor<?x?x128xf32>
+  return %y : tensor<?x?x128xf32>
+}
+func.func @bf16_proj(%x: tensor<?x?x24xf32>, %w: tensor<50x24xbf16>) -> tensor<?x?x50xf32> {
+  %y = mm.linear %x, %w : tensor<?x?x24xf32>, tensor<50x24xbf16> -> tensor<?x?x50xf32>
+  return %y : tensor<?x?x50xf32>
+}

@@ -12,7 +12,7 @@
 // CHECK-NOT: scf.forall
 // CHECK: scf.for {{.*}} step %c8
 // CHECK: scf.for {{.*}} step %c32
-// CHECK: linalg.generic {{.*}}mm.linalg = "matmul"
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : memref<{{.*}}>) attrs = {mm.linalg = "matmul"}
 // CHECK-NOT: vector.
 // CHECK-LABEL: func.func @rms_norm(
 // CHECK: scf.forall

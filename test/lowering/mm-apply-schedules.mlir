@@ -1,19 +1,38 @@
 // RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels --mm-apply-schedules | FileCheck %s
 // RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels --mm-apply-schedules --mm-host-kernels-pipeline | FileCheck %s --check-prefix=LLVM
+// RUN: mm-opt %S/Inputs/gemm-long-k.mlir --mm-test-linalg-kernels --mm-apply-schedules | FileCheck %s --check-prefix=LONG
 
 // Each default CPU schedule: thread tiles as scf.forall, vectors of 16.
 
+// The gemm schedule (on tensors, bufferised in the schedule): blocks of 64
+// channels on the threads; register tiles that keep 16 partial sums per
+// output across K (loop-carried vectors) and sum once after the loop, the
+// bias loaded into the tile. K = 64 takes tiles of 1 token x 16 channels,
+// whose sums are a 16 x 16 transpose by shuffles, then one store of 16
+// outputs; the channel remainder (96 = 64 + 32 leaves none) and the token
+// remainder (none: one token per tile) need no peeling.
 // CHECK-LABEL: func.func @linear(
+// CHECK-NOT: bufferization.
 // CHECK: scf.forall
-// CHECK: linalg.generic {{.*}}mm.linalg = "bias"
-// CHECK: scf.forall
-// CHECK: scf.for
-// CHECK: vector.transfer_read {{.*}} vector<16x16xf32>
-// CHECK: vector.reduction <add>
-// CHECK-NOT: mm.linalg = "matmul"
+// CHECK: scf.for {{.*}} step %c1
+// CHECK: scf.for {{.*}} step %c1
+// CHECK: scf.for {{.*}} step %c16
+// CHECK: %[[BIAS:.*]] = vector.load {{.*}} vector<16xf32>
+// CHECK: %[[SUMS:.*]] = scf.for {{.*}} step %c16 iter_args({{.*}}) -> (vector<1x1x16x16xf32>)
+// CHECK-COUNT-17: vector.load {{.*}} vector<16xf32>
+// CHECK: arith.mulf {{.*}} fastmath<reassoc,contract> : vector<16x16xf32>
+// CHECK: arith.addf {{.*}} fastmath<reassoc,contract> : vector<16x16xf32>
+// CHECK: } {gemm_k_loop}
+// CHECK: vector.extract %[[SUMS]][0, 0, 0]
+// CHECK: vector.shuffle
+// CHECK: vector.store {{.*}} vector<16xf32>
+// CHECK-NOT: linalg.
+// CHECK-NOT: tensor
 // CHECK-LABEL: func.func @lm_head(
 // CHECK: scf.forall
-// CHECK: vector.reduction <add>
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<1x1x16x16xf32>)
+// CHECK-NOT: linalg.
+// CHECK-NOT: tensor
 
 // CHECK-LABEL: func.func @rms_norm(
 // CHECK: scf.forall
@@ -41,3 +60,24 @@
 // LLVM: omp.parallel
 // LLVM-NOT: = vector.
 // LLVM-LABEL: llvm.func @embed(
+
+// K above 64: tiles of 4 tokens x 4 channels (16 accumulators, 8 loads per
+// 16 FMAs). The token count is dynamic and N = 96 leaves 32 channels in the
+// second block: both loops are peeled, their remainders in tiles of one
+// channel, one token, or both.
+// LONG-LABEL: func.func @linear_long_k(
+// LONG: scf.forall
+// LONG: scf.for {{.*}} step %c4
+// LONG: scf.for {{.*}} step %c4
+// LONG: %[[SUMS:.*]] = scf.for {{.*}} step %c16 iter_args({{.*}}) -> (vector<1x4x4x16xf32>)
+// LONG-COUNT-8: vector.load {{.*}} vector<16xf32>
+// LONG: arith.mulf {{.*}} fastmath<reassoc,contract> : vector<4x4x16xf32>
+// LONG: arith.addf {{.*}} fastmath<reassoc,contract> : vector<4x4x16xf32>
+// LONG: } {gemm_k_loop}
+// LONG: vector.extract %[[SUMS]]
+// LONG-COUNT-4: vector.store {{.*}} vector<4xf32>
+// LONG: iter_args({{.*}}) -> (vector<1x4x1x16xf32>)
+// LONG: iter_args({{.*}}) -> (vector<1x1x4x16xf32>)
+// LONG: iter_args({{.*}}) -> (vector<1x1x1x16xf32>)
+// LONG-NOT: linalg.
+// LONG-NOT: tensor

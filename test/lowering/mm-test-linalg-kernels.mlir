@@ -9,14 +9,22 @@
 // CHECK-LABEL: func.func @linear(
 // CHECK-SAME: %{{.*}}: index, %{{.*}}: index, %[[X:.*]]: memref<?x?x64xf32>, %[[W:.*]]: memref<96x64xf32, strided<[64, 1], offset: ?>>, %[[B:.*]]: memref<96xf32, strided<[1], offset: ?>>, %[[OUT:.*]]: memref<?x?x96xf32>)
 // CHECK-SAME: mm.fusion = #mm.fusion<gemm, {}>
-// CHECK: linalg.generic {{.*}} ins(%[[B]] : {{.*}}) outs(%[[OUT]] : {{.*}}) attrs = {mm.linalg = "bias"}
-// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[X]], %[[W]] : {{.*}}) outs(%[[OUT]] : {{.*}}) attrs = {mm.linalg = "matmul"}
+// The GEMM on tensors of its buffers (for the schedule's split reduction),
+// its result materialised into the output buffer.
+// CHECK: %[[XT:.*]] = bufferization.to_tensor %[[X]] restrict : {{.*}} to tensor<?x?x64xf32>
+// CHECK: %[[WT:.*]] = bufferization.to_tensor %[[W]] restrict : {{.*}} to tensor<96x64xf32>
+// CHECK: %[[OUTT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : {{.*}} to tensor<?x?x96xf32>
+// CHECK: %[[BT:.*]] = bufferization.to_tensor %[[B]] restrict : {{.*}} to tensor<96xf32>
+// CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[BT]] : {{.*}}) outs(%[[OUTT]] : {{.*}}) attrs = {mm.linalg = "bias"}
+// CHECK: %[[Y:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[XT]], %[[WT]] : {{.*}}) outs(%[[INIT]] : {{.*}}) attrs = {mm.linalg = "matmul"}
 // CHECK: arith.mulf {{.*}} fastmath<reassoc,contract>
 // CHECK: arith.addf {{.*}} fastmath<reassoc,contract>
+// CHECK: bufferization.materialize_in_destination %[[Y]] in restrict writable %[[OUT]]
 
 // CHECK-LABEL: func.func @lm_head(
-// CHECK: linalg.fill {mm.linalg = "bias"}
+// CHECK: linalg.fill {mm.linalg = "bias"} {{.*}} -> tensor<?x?x256xf32>
 // CHECK: mm.linalg = "matmul"
+// CHECK: bufferization.materialize_in_destination
 
 // RMSNorm: f64 sums of squares into a scratch, then the f64 scaling.
 // CHECK-LABEL: func.func @rms_norm(

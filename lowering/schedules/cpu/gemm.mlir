@@ -1,50 +1,207 @@
 // The default CPU schedule of linear and lm_head: out[b, t, n] =
-// sum_k x[b, t, k] w[n, k]. The bias (or zero) initialisation in blocks of
-// 32 rows and blocks of 64 output channels of the contraction run on the
-// threads (as emitLinearRows' parallel loop). Within a block, each token
-// meets 16 channels over steps of 16 inputs: one vector.contract, lowered to
-// 16-wide products and horizontal sums (w is [N, K], K contiguous in both
-// operands). Correct, but far slower than emitLinearRows
-// (bench/linalg/README.md): the sums are horizontal at every step, where the hand
-// tiling keeps vector partial sums over all of K.
+// sum_k x[b, t, k] w[n, k] (+ bias), emitted on tensors
+// (lowering/LinalgEmitters.h). w is [N, K] with K contiguous, as x, so a
+// vector along K is a dot product: the schedule keeps one 16-wide partial
+// sum per output of a register tile across all of K
+// (tile_reduction_using_for) and sums them horizontally once per tile,
+// where a vector.contract per K step would sum horizontally at every step
+// (bench/linalg/README.md).
+//
+// - Register tiles by K: above 64, 4 tokens x 4 channels (16 accumulators,
+//   8 loads per 16 FMAs); up to 64 (dt_proj's K = 48: a few steps of K per
+//   tile, the final sums dominate), 1 token x 16 channels, whose 16 x 16
+//   sums are a 2-D transpose that lowers to shuffles (the 4 x 4 x 16 one
+//   lowers element by element).
+// - Threads: blocks of 64 output channels (scf.forall); the bias (or zero)
+//   initialisation is fused into the register tiles, so that it goes into
+//   the final sums instead of through memory.
+// - The token count is dynamic and N need not divide by the tile: the
+//   token and channel loops are peeled and their remainders tiled by 1
+//   token (the decode case) or 1 channel. Peeling fails on a loop that
+//   already divides (a static block of 64 channels); that failure is
+//   suppressed and the loop stays as it is.
+// - The reduction is tiled by 16 with partial sums: a loop over K of
+//   elementwise products into a [1, tokens, channels, 16] accumulator, then
+//   one reduction into the output tile. A K that is not a multiple of 16 has
+//   its last step peeled (static and narrower).
+// - Vectorised on tensors, the accumulator hoisted out of the K loop into
+//   registers, then bufferised in place into the kernel's buffers
+//   (one_shot_bufferize) and lowered to 1-D vectors: the final sums as a
+//   transpose and vector adds (innerparallel, no ordered horizontal sums).
 module attributes {transform.with_named_sequence} {
-  transform.named_sequence @schedule(%kernel: !transform.any_op {transform.readonly}) {
-    %init = transform.structured.match attributes {"mm.linalg" = "bias"} in %kernel
-        : (!transform.any_op) -> !transform.any_op
-    %init_blocks, %f0 = transform.structured.tile_using_forall %init
-        tile_sizes [1, 32, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
-    %matmul = transform.structured.match ops{["linalg.generic"]}
-        attributes {"mm.linalg" = "matmul"} in %kernel
+  // K of a contraction: 4 loops, the last a reduction.
+  transform.named_sequence @contraction_k(%op: !transform.any_op {transform.readonly})
+      -> !transform.param<i64> {
+    %k = transform.match.structured %op : (!transform.any_op) -> !transform.param<i64> {
+    ^bb0(%s: !transform.any_op):
+      %rank = transform.match.structured.rank %s : (!transform.any_op) -> !transform.param<i64>
+      %four = transform.param.constant 4 : i64 -> !transform.param<i64>
+      transform.match.param.cmpi eq %rank, %four : !transform.param<i64>
+      %d = transform.match.structured.dim %s[3] {reduction} : (!transform.any_op) -> !transform.param<i64>
+      transform.match.structured.yield %d : !transform.param<i64>
+    }
+    transform.yield %k : !transform.param<i64>
+  }
+  transform.named_sequence @long_k(%op: !transform.any_op {transform.readonly})
+      -> !transform.any_op {
+    %k = transform.include @contraction_k failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.param<i64>
+    %limit = transform.param.constant 64 : i64 -> !transform.param<i64>
+    transform.match.param.cmpi gt %k, %limit : !transform.param<i64>
+    transform.yield %op : !transform.any_op
+  }
+  transform.named_sequence @short_k(%op: !transform.any_op {transform.readonly})
+      -> !transform.any_op {
+    %k = transform.include @contraction_k failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.param<i64>
+    %limit = transform.param.constant 64 : i64 -> !transform.param<i64>
+    transform.match.param.cmpi le %k, %limit : !transform.param<i64>
+    transform.yield %op : !transform.any_op
+  }
+
+  // Tiles, vectorises and splits the reduction of one contraction, in
+  // register tiles of [1, %tokens, %channels].
+  transform.named_sequence @tile_matmul(%matmul: !transform.any_op {transform.consumed},
+      %tokens: !transform.param<i64> {transform.readonly},
+      %channels: !transform.param<i64> {transform.readonly}) {
+    // The "bias" operation that initialises the output.
+    %init = transform.get_producer_of_operand %matmul[2]
         : (!transform.any_op) -> !transform.any_op
     %blocks, %forall = transform.structured.tile_using_forall %matmul
         tile_sizes [0, 0, 64, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
-    %tile, %loops:4 = transform.structured.tile_using_for %blocks
-        tile_sizes [1, 1, 16, 16] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
-    %function = transform.get_parent_op %tile {op_name = "func.func"}
+    %init_blocks, %block_loop = transform.structured.fuse_into_containing_op %init into %forall
+        : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)
+    %function = transform.get_parent_op %block_loop {op_name = "func.func"}
         : (!transform.any_op) -> !transform.any_op
-    transform.structured.vectorize %tile vector_sizes [1, 1, 16, 16] : !transform.any_op
-    transform.apply_patterns to %function {
-      transform.apply_patterns.vector.lower_masked_transfers
-      transform.apply_patterns.vector.reduction_to_contract
+    // Register tiles, the initialisation fused in: the bias goes into the
+    // final sums instead of through memory.
+    %tiles, %batch_loop, %token_loop, %channel_loop = transform.structured.fuse %blocks
+        tile_sizes [1, %tokens, %channels, 0]
+        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>)
+        -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    %channel_for = transform.cast %channel_loop : !transform.any_op to !transform.op<"scf.for">
+    transform.sequence %channel_for : !transform.op<"scf.for"> failures(suppress) {
+    ^bb0(%loop: !transform.op<"scf.for">):
+      %whole, %rest = transform.loop.peel %loop
+          : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
+      transform.foreach %rest : !transform.any_op {
+      ^bb0(%rest_loop: !transform.any_op):
+        %rest_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %rest_loop
+            : (!transform.any_op) -> !transform.any_op
+        %one_channel, %one_channel_loop = transform.structured.fuse %rest_tiles
+            tile_sizes [0, 0, 1, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+      }
+    }
+    %token_for = transform.cast %token_loop : !transform.any_op to !transform.op<"scf.for">
+    transform.sequence %token_for : !transform.op<"scf.for"> failures(suppress) {
+    ^bb0(%loop: !transform.op<"scf.for">):
+      %whole, %rest = transform.loop.peel %loop
+          : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
+      transform.foreach %rest : !transform.any_op {
+      ^bb0(%rest_loop: !transform.any_op):
+        %rest_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %rest_loop
+            : (!transform.any_op) -> !transform.any_op
+        %one_token, %one_token_loop = transform.structured.fuse %rest_tiles
+            tile_sizes [0, 1, 0, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+      }
+    }
+    // Folds the peeled loops' bounds: the tiles become static. Inside the
+    // block loop only: a single block (N <= 64) would fold it away, and
+    // with it this handle.
+    transform.apply_patterns to %block_loop {
       transform.apply_patterns.canonicalization
     } : !transform.any_op
-    %hoisted = transform.structured.hoist_redundant_vector_transfers %function
+
+    %static_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %block_loop
         : (!transform.any_op) -> !transform.any_op
-    transform.apply_patterns to %hoisted {
-      transform.apply_patterns.vector.lower_contraction lowering_strategy = "outerproduct"
-      transform.apply_patterns.vector.lower_masks
+    %zero, %partial, %final_sum, %k_loops = transform.structured.tile_reduction_using_for %static_tiles
+        by tile_sizes = [0, 0, 0, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.annotate %k_loops "gemm_k_loop" : !transform.any_op
+    // A K that is not a multiple of 16: its last step peeled, static too.
+    transform.foreach %k_loops : !transform.any_op {
+    ^bb0(%k_loop: !transform.any_op):
+      %k_for = transform.cast %k_loop : !transform.any_op to !transform.op<"scf.for">
+      transform.sequence %k_for : !transform.op<"scf.for"> failures(suppress) {
+      ^bb0(%loop: !transform.op<"scf.for">):
+        %whole, %rest = transform.loop.peel %loop
+            : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
+      }
+    }
+    transform.apply_patterns to %block_loop {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+
+    // Peeling moved them: found again, with the zeros and final sums that
+    // tile_reduction_using_for added (the products lose the role).
+    %steps = transform.structured.match
+        ops{["linalg.generic", "linalg.fill", "linalg.reduce"]} in %block_loop
+        : (!transform.any_op) -> !transform.any_op
+    transform.structured.vectorize %steps : !transform.any_op
+    // Hoists the constants out of the K loops (the indices of the
+    // accumulator's reads and writes must be invariant). On the function:
+    // the block loop may fold away now.
+    transform.apply_patterns to %function {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    // The accumulators leave the K loops (with their peeled steps) for
+    // registers: loop-carried vectors.
+    %k_steps = transform.structured.match ops{["scf.for"]}
+        attributes {"gemm_k_loop"} in %function
+        : (!transform.any_op) -> !transform.any_op
+    transform.loop.hoist_loop_invariant_subsets %k_steps : !transform.any_op
+    transform.yield
+  }
+
+  transform.named_sequence @schedule(%kernel: !transform.any_op {transform.consumed}) {
+    %long = transform.collect_matching @long_k in %kernel
+        : (!transform.any_op) -> !transform.any_op
+    %short = transform.collect_matching @short_k in %kernel
+        : (!transform.any_op) -> !transform.any_op
+    %one = transform.param.constant 1 : i64 -> !transform.param<i64>
+    %four = transform.param.constant 4 : i64 -> !transform.param<i64>
+    %sixteen = transform.param.constant 16 : i64 -> !transform.param<i64>
+    transform.foreach %long : !transform.any_op {
+    ^bb0(%matmul: !transform.any_op):
+      transform.include @tile_matmul failures(propagate) (%matmul, %four, %four)
+          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>) -> ()
+    }
+    transform.foreach %short : !transform.any_op {
+    ^bb0(%matmul: !transform.any_op):
+      transform.include @tile_matmul failures(propagate) (%matmul, %one, %sixteen)
+          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>) -> ()
+    }
+
+    transform.apply_patterns to %kernel {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    %buffers = transform.bufferization.one_shot_bufferize %kernel
+        : (!transform.any_op) -> !transform.any_op
+    transform.apply_patterns to %buffers {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.apply_cse to %buffers : !transform.any_op
+    // [1, 1, 16, 16] sums become 16 x 16: a transpose by shuffles.
+    transform.apply_patterns to %buffers {
+      transform.apply_patterns.vector.cast_away_vector_leading_one_dim
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    transform.apply_patterns to %buffers {
+      transform.apply_patterns.vector.lower_multi_reduction lowering_strategy = "innerparallel"
+      transform.apply_patterns.vector.transfer_to_scf max_transfer_rank = 1 full_unroll = true
+      transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
       transform.apply_patterns.vector.rank_reducing_subview_patterns
       transform.apply_patterns.canonicalization
     } : !transform.any_op
-    transform.apply_patterns to %hoisted {
-      transform.apply_patterns.vector.transfer_permutation_patterns
-      transform.apply_patterns.vector.lower_multi_reduction lowering_strategy = "innerparallel"
+    // Without canonicalization: it would fold the unrolled vectors back
+    // into n-D vector.from_elements (and the two would alternate forever).
+    transform.apply_patterns to %buffers {
       transform.apply_patterns.vector.lower_transpose lowering_strategy = "shuffle_16x16"
-      transform.apply_patterns.vector.lower_shape_cast
-      transform.apply_patterns.vector.lower_broadcast
-      transform.apply_patterns.vector.lower_outerproduct
-      transform.apply_patterns.canonicalization
     } : !transform.any_op
+    transform.apply_patterns to %buffers {
+      transform.apply_patterns.vector.unroll_from_elements
+    } : !transform.any_op
+    transform.apply_cse to %buffers : !transform.any_op
     transform.yield
   }
 }
