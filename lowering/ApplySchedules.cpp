@@ -11,6 +11,7 @@
 
 #include "dialect/MMDialect.h"
 #include "dialect/MMOps.h"
+#include "lowering/LinalgEmitters.h"
 #include "lowering/LoweringPasses.h"
 #include "lowering/Schedules.h"
 #include "lowering/TargetInfo.h"
@@ -75,6 +76,8 @@ struct ApplySchedulesPass
     linalg::registerTilingInterfaceExternalModels(registry);
     affine::registerValueBoundsOpInterfaceExternalModels(registry);
     arith::registerValueBoundsOpInterfaceExternalModels(registry);
+    // Bufferising the GEMM's tensors and splitting their reductions.
+    registerLinalgBufferization(registry);
     linalg::registerValueBoundsOpInterfaceExternalModels(registry);
     memref::registerValueBoundsOpInterfaceExternalModels(registry);
     scf::registerValueBoundsOpInterfaceExternalModels(registry);

@@ -51,6 +51,9 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
+    // The GEMM's linalg form works on tensors of its buffers.
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::tensor::TensorDialect",
     // The GPU kernels some lowerings build (GemmKernels.h).
     "::mlir::gpu::GPUDialect", "::mlir::nvgpu::NVGPUDialect",
     "::mlir::amdgpu::AMDGPUDialect", "::mlir::vector::VectorDialect"

@@ -59,8 +59,7 @@ struct TestLinalgKernelsPass
 
   void getDependentDialects(DialectRegistry &registry) const override {
     TestLinalgKernelsBase::getDependentDialects(registry);
-    // The GEMM's tensors and what its schedule needs to bufferise them;
-    // mm-apply-schedules, which runs the schedules, does not register them.
+    // The GEMM's tensors (bufferization.to_tensor and friends).
     registerLinalgBufferization(registry);
   }
 
