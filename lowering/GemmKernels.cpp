@@ -128,14 +128,14 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
                        target.chip);
   }
   if (config.strategy == GemmStrategy::Simt ||
-      config.strategy == GemmStrategy::Gemv) {
+      (config.strategy == GemmStrategy::Gemv && !sixteenBit)) {
     config.computeType = Float32Type::get(spec.aType.getContext());
   } else {
     if (!spec.aType.isF32() && !spec.wType.isF32() &&
         spec.aType != spec.wType)
       return makeError("GEMM operands A and W must share their 16-bit type "
                        "for the tensor cores (bf16 with bf16, f16 with f16)");
-    if (!sixteenBit)
+    if (!sixteenBit && config.strategy != GemmStrategy::Gemv)
       return makeError("GEMM strategy '" + gemmStrategyName(config.strategy) +
                        "' multiplies bf16 or f16: give A or W in one of "
                        "them, or use 'simt' for f32");
@@ -816,7 +816,12 @@ void GemmEmitter::emitGemv() {
       OpBuilder::InsertionGuard loopGuard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value k = mul(loop.getInductionVar(), index(vec));
-      Value weights = convert(loadChunk(w, column, yes, k, vec), f32);
+      // Both operands rounded to the 16-bit type of the two, as the tensor
+      // cores (and mm.linear) multiply; the products and sums in f32.
+      auto widened = [&](Value chunk) {
+        return convert(convert(chunk, config.computeType), f32);
+      };
+      Value weights = widened(loadChunk(w, column, yes, k, vec));
       SmallVector<Value> sums(loop.getRegionIterArgs());
       for (int64_t r = 0; r < tiles.blockM; ++r) {
         // Rows past M: not there (the condition is the same for the whole
@@ -826,8 +831,7 @@ void GemmEmitter::emitGemv() {
                                      /*withElseRegion=*/true);
         OpBuilder::InsertionGuard rowGuard(b);
         b.setInsertionPointToStart(row.thenBlock());
-        Value x = convert(loadChunk(a, add(blockRow0, index(r)), yes, k, vec),
-                          f32);
+        Value x = widened(loadChunk(a, add(blockRow0, index(r)), yes, k, vec));
         scf::YieldOp::create(b, loc,
                              ValueRange{vector::FMAOp::create(
                                  b, loc, x, weights, sums[r])});

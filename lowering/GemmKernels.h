@@ -77,8 +77,8 @@ struct GemmKernelSpec {
   std::string name = "gemm";
   int64_t n = 0, k = 0;
   /// Element types of A and W: f32, bf16 or f16. The tensor-core strategies
-  /// multiply in the 16-bit type of the two (an f32 operand is rounded to it
-  /// while staged); Simt widens both to f32.
+  /// and Gemv multiply in the 16-bit type of the two (an f32 operand is
+  /// rounded to it, as mm.linear rounds); Simt widens both to f32.
   mlir::Type aType, wType;
   /// The strategy; nullopt picks Gemv for few rows, else the target's
   /// tensor-core one when an input is 16-bit, else Simt.
@@ -97,7 +97,8 @@ struct GemmConfig {
   int64_t n = 0, k = 0;
   mlir::Type aType, wType;
   /// The type shared memory holds and the matrix instruction multiplies:
-  /// bf16 or f16 (tensor cores), f32 (Simt, and Gemv's sums).
+  /// bf16 or f16 (tensor cores), f32 (Simt). Gemv rounds both operands to
+  /// it (the 16-bit type of the two, else f32) and sums in f32.
   mlir::Type computeType;
   GemmTiles tiles;
   int64_t threadsPerBlock = 0;
