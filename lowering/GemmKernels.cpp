@@ -24,6 +24,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/Twine.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mm;
@@ -36,6 +37,8 @@ llvm::StringRef mm::gemmStrategyName(GemmStrategy strategy) {
     return "mma";
   case GemmStrategy::Mfma:
     return "mfma";
+  case GemmStrategy::Gemv:
+    return "gemv";
   }
   return "";
 }
@@ -60,14 +63,17 @@ int64_t rowPadding(GemmStrategy strategy) {
   case GemmStrategy::Mfma:
     return 4;
   case GemmStrategy::Simt:
+  case GemmStrategy::Gemv:
     return 0;
   }
   return 0;
 }
 
 /// Elements per staging chunk: 16 bytes of what shared memory holds (for
-/// Simt, of f32).
+/// Simt, of f32); for Gemv, 16 bytes of W.
 int64_t chunkElements(const GemmConfig &config) {
+  if (config.strategy == GemmStrategy::Gemv)
+    return 16 / bytesOf(config.wType);
   return 16 / bytesOf(config.computeType);
 }
 
@@ -105,12 +111,14 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
   GemmStrategy tensorCores = target.kind == TargetKind::Cuda
                                  ? GemmStrategy::MmaSync
                                  : GemmStrategy::Mfma;
-  config.strategy = spec.strategy.value_or(sixteenBit ? tensorCores
-                                                      : GemmStrategy::Simt);
-  if (config.strategy != GemmStrategy::Simt && config.strategy != tensorCores)
+  config.strategy = spec.strategy.value_or(
+      spec.fewRows ? GemmStrategy::Gemv
+                   : (sixteenBit ? tensorCores : GemmStrategy::Simt));
+  if (config.strategy != GemmStrategy::Simt &&
+      config.strategy != GemmStrategy::Gemv && config.strategy != tensorCores)
     return makeError("GEMM strategy '" + gemmStrategyName(config.strategy) +
                      "' does not run on " + target.spec() + " (it has '" +
-                     gemmStrategyName(tensorCores) + "' and 'simt')");
+                     gemmStrategyName(tensorCores) + "', 'simt' and 'gemv')");
   if (config.strategy == GemmStrategy::MmaSync) {
     // mma.sync m16n8k16 with bf16 inputs needs sm_80.
     int sm = 0;
@@ -119,14 +127,15 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
                        "or newer, not " +
                        target.chip);
   }
-  if (config.strategy == GemmStrategy::Simt) {
+  if (config.strategy == GemmStrategy::Simt ||
+      (config.strategy == GemmStrategy::Gemv && !sixteenBit)) {
     config.computeType = Float32Type::get(spec.aType.getContext());
   } else {
     if (!spec.aType.isF32() && !spec.wType.isF32() &&
         spec.aType != spec.wType)
       return makeError("GEMM operands A and W must share their 16-bit type "
                        "for the tensor cores (bf16 with bf16, f16 with f16)");
-    if (!sixteenBit)
+    if (!sixteenBit && config.strategy != GemmStrategy::Gemv)
       return makeError("GEMM strategy '" + gemmStrategyName(config.strategy) +
                        "' multiplies bf16 or f16: give A or W in one of "
                        "them, or use 'simt' for f32");
@@ -137,9 +146,17 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
   // 32 deep for the 16-bit instructions, 3 stages of cp.async on NVIDIA;
   // SIMT threads of 4 x 4 outputs (256 threads). For few rows, blocks of
   // one instruction's rows (16) with the warps side by side along N, or
-  // one SIMT thread's rows (4, 16 threads).
+  // one SIMT thread's rows (4, 16 threads). Gemv: 32 columns of 4 lanes
+  // (128 threads; each lane loads 16 bytes of W at a time, 64 contiguous
+  // bytes of a row of W per column), and as many rows as keep a thread's
+  // sums at 16 f32 (4 rows for f32 W, 2 for 16-bit: ptxas spills beyond).
   GemmTiles defaults;
   switch (config.strategy) {
+  case GemmStrategy::Gemv: {
+    int64_t vec = 16 / bytesOf(spec.wType);
+    defaults = GemmTiles{16 / vec, 32, vec, 0, 0, 0, 0, 1, 4};
+    break;
+  }
   case GemmStrategy::MmaSync:
     defaults = spec.fewRows ? GemmTiles{16, 64, 32, 1, 4, 0, 0, 3}
                             : GemmTiles{64, 64, 32, 2, 2, 0, 0, 3};
@@ -162,10 +179,12 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
         {tiles.warpsN, defaults.warpsN},
         {tiles.threadM, defaults.threadM},
         {tiles.threadN, defaults.threadN},
-        {tiles.stages, defaults.stages}})
+        {tiles.stages, defaults.stages},
+        {tiles.lanes, defaults.lanes}})
     if (value == 0)
       value = fallback;
   int64_t warpWidth = target.subgroupWidth;
+  config.warpWidth = warpWidth;
   for (auto [name, value] :
        {std::pair<StringRef, int64_t>{"block-m", tiles.blockM},
         {"block-n", tiles.blockN},
@@ -197,6 +216,25 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
                        Twine(tiles.stages));
     config.threadsPerBlock =
         (tiles.blockM / tiles.threadM) * (tiles.blockN / tiles.threadN);
+  } else if (config.strategy == GemmStrategy::Gemv) {
+    if (tiles.blockM > 8)
+      return makeError(where + "block-m (" + Twine(tiles.blockM) +
+                       ", rows of A each thread sums) must be at most 8");
+    if (tiles.lanes < 1 || tiles.lanes > warpWidth ||
+        !llvm::isPowerOf2_64(tiles.lanes))
+      return makeError(where + "lanes (" + Twine(tiles.lanes) +
+                       ") must be a power of two up to the warp width (" +
+                       Twine(warpWidth) + ")");
+    if (tiles.stages != 1)
+      return makeError(where + "stages must be 1 (it stages nothing), not " +
+                       Twine(tiles.stages));
+    config.threadsPerBlock = tiles.blockN * tiles.lanes;
+    // Whole warps: every lane of a warp takes part in the shuffles.
+    if (config.threadsPerBlock % warpWidth)
+      return makeError(where + "block-n x lanes (" + Twine(tiles.blockN) +
+                       " x " + Twine(tiles.lanes) +
+                       ") must be a multiple of the warp width (" +
+                       Twine(warpWidth) + ")");
   } else {
     int64_t instrM = 16;
     int64_t instrN = config.strategy == GemmStrategy::MmaSync ? 8 : 16;
@@ -228,8 +266,10 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
                      " threads per block; at most 1024");
   config.tiles = tiles;
   int64_t rowElements = tiles.blockK + rowPadding(config.strategy);
-  config.sharedBytes = tiles.stages * (tiles.blockM + tiles.blockN) *
-                       rowElements * bytesOf(config.computeType);
+  config.sharedBytes = config.strategy == GemmStrategy::Gemv
+                           ? 0
+                           : tiles.stages * (tiles.blockM + tiles.blockN) *
+                                 rowElements * bytesOf(config.computeType);
   if (config.sharedBytes > target.sharedMemoryBytes)
     return makeError(where + "the tiles need " + Twine(config.sharedBytes) +
                      " bytes of shared memory; " + target.spec() +
@@ -313,10 +353,17 @@ private:
   }
   /// Stores C[row][col] = value when row < M and col < N.
   void storeGuarded(Value value, Value row, Value col);
+  /// Elements [k, k + vec) of row `row` of `source` as a vector of its
+  /// element type: one wide load when the chunk lies inside the matrix
+  /// (`rowInside` and k + vec <= K), else element by element under guards,
+  /// zeros outside.
+  Value loadChunk(Value source, Value row, Value rowInside, Value k,
+                  int64_t vec);
 
   void emitMmaSync();
   void emitMfma();
   void emitSimt();
+  void emitGemv();
 
   const GemmConfig &config;
   const GemmTiles &tiles;
@@ -374,13 +421,11 @@ bool GemmEmitter::copiesAsync(Value source, int64_t rows) const {
 SmallVector<Value> GemmEmitter::stageTile(Value source, Value row0,
                                           int64_t rows, Value rowLimit,
                                           Value k0, Value tile, Value stage) {
-  Type sourceType = cast<MemRefType>(source.getType()).getElementType();
   Type sharedType = config.computeType;
   int64_t vec = chunkElements(config);
   int64_t chunksPerRow = tiles.blockK / vec;
   int64_t chunks = rows * chunksPerRow;
   bool transposed = config.strategy == GemmStrategy::Simt;
-  auto vectorOf = [&](Type element) { return VectorType::get({vec}, element); };
   auto chunkPlace = [&](Value chunk) {
     Value row = div(chunk, chunksPerRow);
     Value column = mul(rem(chunk, chunksPerRow), index(vec));
@@ -421,49 +466,9 @@ SmallVector<Value> GemmEmitter::stageTile(Value source, Value row0,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
   auto [row, column, globalRow, globalK] = chunkPlace(loop.getInductionVar());
-  Value rowInside = less(globalRow, rowLimit);
-  Value whole =
-      both(rowInside, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
-                                            add(globalK, index(vec)),
-                                            index(config.k)));
-
-  // An edge chunk, element by element; zeros outside the matrix.
-  auto loadEdge = [&]() -> Value {
-    SmallVector<Value> elements;
-    for (int64_t i = 0; i < vec; ++i) {
-      Value k = add(globalK, index(i));
-      auto inside = scf::IfOp::create(b, loc, TypeRange{sourceType},
-                                      both(rowInside, less(k, index(config.k))),
-                                      /*withElseRegion=*/true);
-      OpBuilder::InsertionGuard inner(b);
-      b.setInsertionPointToStart(inside.thenBlock());
-      Value x = memref::LoadOp::create(b, loc, source, ValueRange{globalRow, k});
-      scf::YieldOp::create(b, loc, x);
-      b.setInsertionPointToStart(inside.elseBlock());
-      scf::YieldOp::create(b, loc, zero(sourceType));
-      elements.push_back(inside.getResult(0));
-    }
-    return vector::FromElementsOp::create(b, loc, vectorOf(sourceType),
-                                          elements);
-  };
-  auto loaded = scf::IfOp::create(b, loc, TypeRange{vectorOf(sourceType)},
-                                  whole, /*withElseRegion=*/true);
-  {
-    OpBuilder::InsertionGuard inner(b);
-    b.setInsertionPointToStart(loaded.thenBlock());
-    // Rows of a whole number of 16-byte chunks start 16-byte aligned (the
-    // callers keep the views' offsets and row strides so): one wide load.
-    llvm::MaybeAlign alignment;
-    if ((config.k * bytesOf(sourceType)) % 16 == 0)
-      alignment = llvm::Align(16);
-    Value x = vector::LoadOp::create(b, loc, vectorOf(sourceType), source,
-                                     ValueRange{globalRow, globalK},
-                                     /*nontemporal=*/false, alignment);
-    scf::YieldOp::create(b, loc, x);
-    b.setInsertionPointToStart(loaded.elseBlock());
-    scf::YieldOp::create(b, loc, loadEdge());
-  }
-  Value value = convert(loaded.getResult(0), sharedType);
+  Value value = convert(
+      loadChunk(source, globalRow, less(globalRow, rowLimit), globalK, vec),
+      sharedType);
   if (!transposed) {
     vector::StoreOp::create(b, loc, value, tile,
                             ValueRange{stage, row, column});
@@ -475,6 +480,49 @@ SmallVector<Value> GemmEmitter::stageTile(Value source, Value row0,
                             ValueRange{stage, add(column, index(i)), row});
   }
   return {};
+}
+
+Value GemmEmitter::loadChunk(Value source, Value row, Value rowInside,
+                             Value k, int64_t vec) {
+  Type sourceType = cast<MemRefType>(source.getType()).getElementType();
+  auto vectorType = VectorType::get({vec}, sourceType);
+  Value whole = both(rowInside,
+                     arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
+                                           add(k, index(vec)),
+                                           index(config.k)));
+  auto loaded = scf::IfOp::create(b, loc, TypeRange{vectorType}, whole,
+                                  /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loaded.thenBlock());
+  // Rows of a whole number of 16-byte chunks start 16-byte aligned (the
+  // callers keep the views' offsets and row strides so), and chunks start
+  // at multiples of `vec` elements: one wide load.
+  llvm::MaybeAlign alignment;
+  if ((config.k * bytesOf(sourceType)) % 16 == 0)
+    alignment = llvm::Align(std::min<int64_t>(16, vec * bytesOf(sourceType)));
+  Value x = vector::LoadOp::create(b, loc, vectorType, source,
+                                   ValueRange{row, k},
+                                   /*nontemporal=*/false, alignment);
+  scf::YieldOp::create(b, loc, x);
+  // An edge chunk, element by element; zeros outside the matrix.
+  b.setInsertionPointToStart(loaded.elseBlock());
+  SmallVector<Value> elements;
+  for (int64_t i = 0; i < vec; ++i) {
+    Value ki = add(k, index(i));
+    auto inside = scf::IfOp::create(b, loc, TypeRange{sourceType},
+                                    both(rowInside, less(ki, index(config.k))),
+                                    /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPointToStart(inside.thenBlock());
+    Value element = memref::LoadOp::create(b, loc, source, ValueRange{row, ki});
+    scf::YieldOp::create(b, loc, element);
+    b.setInsertionPointToStart(inside.elseBlock());
+    scf::YieldOp::create(b, loc, zero(sourceType));
+    elements.push_back(inside.getResult(0));
+  }
+  Value edge = vector::FromElementsOp::create(b, loc, vectorType, elements);
+  scf::YieldOp::create(b, loc, edge);
+  return loaded.getResult(0);
 }
 
 void GemmEmitter::storeGuarded(Value value, Value row, Value col) {
@@ -497,7 +545,8 @@ void GemmEmitter::emit() {
                   index(tiles.blockN));
   blockRow0 = mul(gpu::BlockIdOp::create(b, loc, gpu::Dimension::y),
                   index(tiles.blockM));
-  allocateShared();
+  if (config.sharedBytes)
+    allocateShared();
   switch (config.strategy) {
   case GemmStrategy::MmaSync:
     emitMmaSync();
@@ -507,6 +556,9 @@ void GemmEmitter::emit() {
     break;
   case GemmStrategy::Simt:
     emitSimt();
+    break;
+  case GemmStrategy::Gemv:
+    emitGemv();
     break;
   }
   gpu::ReturnOp::create(b, loc);
@@ -730,6 +782,92 @@ void GemmEmitter::emitSimt() {
     for (int64_t j = 0; j < tiles.threadN; ++j)
       storeGuarded(vector::ExtractOp::create(b, loc, sum, j), row,
                    add(col0, index(j)));
+  }
+}
+
+void GemmEmitter::emitGemv() {
+  // Thread t of the block: column blockCol0 + t / lanes of C, lane
+  // t % lanes of that column's group; rows blockRow0 .. + blockM - 1 of A
+  // (those below M: `rows`, the same for the whole block).
+  int64_t lanes = tiles.lanes, vec = chunkElements(config);
+  int64_t chunks = ceilDiv(config.k, vec);
+  Type f32 = b.getF32Type();
+  auto sumType = VectorType::get({vec}, f32);
+  Value column = add(blockCol0, div(thread, lanes));
+  Value lane = rem(thread, lanes);
+  Value rows = arith::MinUIOp::create(
+      b, loc, index(tiles.blockM), arith::SubIOp::create(b, loc, m, blockRow0));
+  Value columnInside = less(column, index(config.n));
+  Value yes = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+
+  // Each lane sums its chunks k = lane, lane + lanes, ... of the column's
+  // row of W against the same chunks of each row of A, in f32 vectors.
+  SmallVector<Value> init(tiles.blockM, zero(sumType));
+  auto inside = scf::IfOp::create(b, loc, TypeRange(ValueRange(init)),
+                                  columnInside, /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(inside.elseBlock());
+    scf::YieldOp::create(b, loc, init);
+    b.setInsertionPointToStart(inside.thenBlock());
+    auto loop = scf::ForOp::create(b, loc, lane, index(chunks), index(lanes),
+                                   init);
+    {
+      OpBuilder::InsertionGuard loopGuard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value k = mul(loop.getInductionVar(), index(vec));
+      // Both operands rounded to the 16-bit type of the two, as the tensor
+      // cores (and mm.linear) multiply; the products and sums in f32.
+      auto widened = [&](Value chunk) {
+        return convert(convert(chunk, config.computeType), f32);
+      };
+      Value weights = widened(loadChunk(w, column, yes, k, vec));
+      SmallVector<Value> sums(loop.getRegionIterArgs());
+      for (int64_t r = 0; r < tiles.blockM; ++r) {
+        // Rows past M: not there (the condition is the same for the whole
+        // block).
+        auto row = scf::IfOp::create(b, loc, TypeRange{sumType},
+                                     less(index(r), rows),
+                                     /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard rowGuard(b);
+        b.setInsertionPointToStart(row.thenBlock());
+        Value x = widened(loadChunk(a, add(blockRow0, index(r)), yes, k, vec));
+        scf::YieldOp::create(b, loc,
+                             ValueRange{vector::FMAOp::create(
+                                 b, loc, x, weights, sums[r])});
+        b.setInsertionPointToStart(row.elseBlock());
+        scf::YieldOp::create(b, loc, sums[r]);
+        sums[r] = row.getResult(0);
+      }
+      scf::YieldOp::create(b, loc, sums);
+    }
+    scf::YieldOp::create(b, loc, loop.getResults());
+  }
+
+  // The group's sums meet by xor shuffles within the group (every lane of
+  // the block takes part: the condition is block-uniform); its first lane
+  // stores them.
+  for (int64_t r = 0; r < tiles.blockM; ++r) {
+    auto present = scf::IfOp::create(b, loc, less(index(r), rows));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(present.thenBlock());
+    Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                            inside.getResult(r));
+    for (int64_t offset = 1; offset < lanes; offset *= 2) {
+      auto shuffle =
+          gpu::ShuffleOp::create(b, loc, sum, int32_t(offset),
+                                 int32_t(config.warpWidth),
+                                 gpu::ShuffleMode::XOR);
+      sum = arith::AddFOp::create(b, loc, sum, shuffle.getShuffleResult());
+    }
+    auto first = scf::IfOp::create(
+        b, loc,
+        both(columnInside, arith::CmpIOp::create(b, loc,
+                                                 arith::CmpIPredicate::eq,
+                                                 lane, index(0))));
+    b.setInsertionPointToStart(first.thenBlock());
+    memref::StoreOp::create(b, loc, sum, c,
+                            ValueRange{add(blockRow0, index(r)), column});
   }
 }
 

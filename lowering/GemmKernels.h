@@ -7,7 +7,7 @@
 // with M dynamic (tokens), N and K static, W row-major [N, K] as Hugging Face
 // stores linear weights. buildGemmKernel adds one gpu.func to a gpu.module and
 // returns it with its configuration, from which gemmLaunch gives the launch
-// geometry for any M. Three strategies (ARCHITECTURE.md section 7):
+// geometry for any M. Four strategies (ARCHITECTURE.md section 7):
 //
 //   - MmaSync (NVIDIA sm_80 and up): warps multiply 16x8x16 tiles with
 //     nvgpu.mma.sync (bf16 or f16 inputs, f32 sums), fragments loaded with
@@ -18,6 +18,15 @@
 //     with amdgpu.mfma, tiles staged through shared memory.
 //   - Simt (every GPU target, f32): a shared-memory-tiled kernel in which
 //     each thread computes a register block of outputs with vector FMAs.
+//   - Gemv (every GPU target, any of the types; the default for few rows,
+//     a decode step): no shared memory and no staging. `lanes` consecutive
+//     lanes share one output column: each reads 16-byte chunks of the
+//     column's row of W (and of the few rows of A) straight from global
+//     memory, strided by `lanes` chunks along K, so that one load of a
+//     warp reads 16 x `lanes` contiguous bytes of each of several rows of
+//     W (whole sectors); the lanes' f32 sums are then added up with xor
+//     shuffles. Decode is weight-bandwidth bound: W is read once per block
+//     of rows.
 //
 // M, N and K need not be multiples of any tile: the staging zero-fills what
 // lies outside the matrices and the stores are guarded.
@@ -38,9 +47,9 @@
 
 namespace mm {
 
-enum class GemmStrategy { Simt, MmaSync, Mfma };
+enum class GemmStrategy { Simt, MmaSync, Mfma, Gemv };
 
-/// "simt", "mma", "mfma".
+/// "simt", "mma", "mfma", "gemv".
 llvm::StringRef gemmStrategyName(GemmStrategy strategy);
 
 /// The tunable parameters of a GEMM kernel (mm-tune searches them). Zero
@@ -56,6 +65,11 @@ struct GemmTiles {
   int64_t threadM = 0, threadN = 0;
   /// Shared-memory buffers in flight (MmaSync: 2 or more; the others 1).
   int64_t stages = 0;
+  /// Gemv: lanes sharing one output column (a power of two up to the warp
+  /// width; their sums meet by log2(lanes) shuffles). Gemv uses blockM
+  /// (rows of A per block, each thread all of them, at most 8) and blockN
+  /// (columns per block: blockN x lanes threads) too, not the others.
+  int64_t lanes = 0;
 };
 
 /// What a GEMM kernel computes and how.
@@ -63,16 +77,17 @@ struct GemmKernelSpec {
   std::string name = "gemm";
   int64_t n = 0, k = 0;
   /// Element types of A and W: f32, bf16 or f16. The tensor-core strategies
-  /// multiply in the 16-bit type of the two (an f32 operand is rounded to it
-  /// while staged); Simt widens both to f32.
+  /// and Gemv multiply in the 16-bit type of the two (an f32 operand is
+  /// rounded to it, as mm.linear rounds); Simt widens both to f32.
   mlir::Type aType, wType;
-  /// The strategy; nullopt picks the target's tensor-core one when an input
-  /// is 16-bit, else Simt.
+  /// The strategy; nullopt picks Gemv for few rows, else the target's
+  /// tensor-core one when an input is 16-bit, else Simt.
   std::optional<GemmStrategy> strategy;
   GemmTiles tiles;
-  /// M is small (a decode step: one row per sequence): the default tiles
-  /// then take the fewest rows the strategy allows, so that a block does
-  /// not multiply dozens of rows that are not there.
+  /// M is small (a decode step: one row per sequence): the default
+  /// strategy is then Gemv, and the others' default tiles take the fewest
+  /// rows the strategy allows, so that a block does not multiply dozens of
+  /// rows that are not there.
   bool fewRows = false;
 };
 
@@ -82,11 +97,14 @@ struct GemmConfig {
   int64_t n = 0, k = 0;
   mlir::Type aType, wType;
   /// The type shared memory holds and the matrix instruction multiplies:
-  /// bf16 or f16 (tensor cores), f32 (Simt).
+  /// bf16 or f16 (tensor cores), f32 (Simt). Gemv rounds both operands to
+  /// it (the 16-bit type of the two, else f32) and sums in f32.
   mlir::Type computeType;
   GemmTiles tiles;
   int64_t threadsPerBlock = 0;
   int64_t sharedBytes = 0;
+  /// The target's warp (wavefront) width.
+  int64_t warpWidth = 0;
 };
 
 struct GemmLaunch {

@@ -54,8 +54,9 @@ public:
 struct KernelLoweringOptions {
   /// linear and lm_head as GEMM kernels on GPU targets (GemmKernels.h). Off
   /// by default: on the simulator device, which CI runs every GPU test on,
-  /// the GEMM kernels' shared-memory checks cost far more than the loops
-  /// for the decode step's one row per sequence and the wide lm_head.
+  /// the shared-memory-tiled kernels of prefill cost several times the
+  /// loops (their checked shared-memory traffic); the decode step's GEMV
+  /// kernel, which uses no shared memory, runs about as fast as the loops.
   bool gemmKernels = false;
   /// The user's schedules (`--schedule=KIND:FILE`): with the target's
   /// default schedules they decide which kinds are lowered through linalg

@@ -222,7 +222,7 @@ def TestGemmKernels : Pass<"mm-test-gemm-kernels", "mlir::ModuleOp"> {
     Option<"wType", "w", "std::string", /*default=*/"\"f32\"",
            "W's element type: f32, bf16 or f16">,
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
-           "auto, simt, mma (NVIDIA) or mfma (AMD)">,
+           "auto, simt, mma (NVIDIA), mfma (AMD) or gemv">,
     Option<"blockM", "block-m", "int64_t", /*default=*/"0",
            "Rows of A per block (0: the strategy's default)">,
     Option<"blockN", "block-n", "int64_t", /*default=*/"0",
@@ -239,6 +239,8 @@ def TestGemmKernels : Pass<"mm-test-gemm-kernels", "mlir::ModuleOp"> {
            "Outputs per thread along N (simt)">,
     Option<"stages", "stages", "int64_t", /*default=*/"0",
            "Shared-memory buffers in flight (mma: 2 or more)">,
+    Option<"lanes", "lanes", "int64_t", /*default=*/"0",
+           "Lanes sharing one output column (gemv)">,
     Option<"fewRows", "few-rows", "bool", /*default=*/"false",
            "The defaults for few rows of A (a decode step)">
   ];

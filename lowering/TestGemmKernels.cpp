@@ -68,11 +68,13 @@ private:
       spec.strategy = GemmStrategy::MmaSync;
     else if (strategy == "mfma")
       spec.strategy = GemmStrategy::Mfma;
+    else if (strategy == "gemv")
+      spec.strategy = GemmStrategy::Gemv;
     else if (strategy != "auto")
       return module.emitError("mm-test-gemm-kernels: strategy=")
-             << strategy << ": expected auto, simt, mma or mfma";
-    spec.tiles = {blockM, blockN, blockK, warpsM, warpsN,
-                  threadM, threadN, stages};
+             << strategy << ": expected auto, simt, mma, mfma or gemv";
+    spec.tiles = {blockM, blockN, blockK, warpsM,
+                  warpsN, threadM, threadN, stages, lanes};
     spec.fewRows = fewRows;
     if (m < 1)
       return module.emitError("mm-test-gemm-kernels: m must be positive");

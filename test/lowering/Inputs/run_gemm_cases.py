@@ -33,9 +33,9 @@ def main():
         tiles = fields[6:]
         rounding = "none"
         tolerance = "1e-5"
-        if strategy != "simt":
-            # The tensor cores multiply the 16-bit type; an f32 operand is
-            # rounded to it on the way.
+        if strategy != "simt" and (a != "f32" or w != "f32"):
+            # The tensor cores (and gemv) multiply the 16-bit type; an f32
+            # operand is rounded to it on the way.
             rounding = w if w != "f32" else a
         for m in ms.split(","):
             options = ["target=" + target, "strategy=" + strategy, "a=" + a,
