@@ -34,6 +34,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -104,6 +105,9 @@ struct ApplySchedulesPass
     return success();
   }
 
+  /// The kinds the user keeps on the loop emitters (`KIND:loops`).
+  llvm::StringSet<> keptLoops;
+
   /// The user's replacements, by kind.
   LogicalResult parseUserSchedules(Location loc,
                                    llvm::StringMap<Schedule> &schedules) {
@@ -112,6 +116,10 @@ struct ApplySchedulesPass
     if (!user)
       return emitError(loc) << llvm::toString(user.takeError());
     for (const UserSchedule &entry : *user) {
+      if (entry.keepsLoops()) {
+        keptLoops.insert(entry.kind);
+        continue;
+      }
       auto buffer = llvm::MemoryBuffer::getFile(entry.path);
       if (!buffer)
         return emitError(loc) << "cannot read the schedule of kind '"
@@ -191,6 +199,8 @@ struct ApplySchedulesPass
         return signalPassFailure();
       }
       StringRef kind = stringifyFusionKind(fusion.getKind());
+      if (keptLoops.contains(kind))
+        continue;
       auto found = schedules.find(kind);
       if (found == schedules.end()) {
         const DefaultSchedule *builtIn = findDefaultSchedule(targetKind, kind);

@@ -44,7 +44,8 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
            "(lowering/GemmKernels.h) instead of the loop emitters">,
     ListOption<"scheduleFiles", "schedule", "std::string",
                "KIND:FILE: a user schedule of KIND (mm-apply-schedules "
-               "applies it); KIND is then lowered through linalg">
+               "applies it); KIND is then lowered through linalg. "
+               "KIND:loops: the loop emitters, whatever the defaults">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
@@ -298,7 +299,9 @@ def ApplySchedules : Pass<"mm-apply-schedules", "mlir::ModuleOp"> {
     {transform.readonly})`, applied to the kernel function.
 
     `schedule=KIND:FILE` (repeatable, or comma-separated) replaces the
-    default of KIND by FILE. A file that cannot be read or parsed, that lacks
+    default of KIND by FILE; `schedule=KIND:loops` leaves kernels of KIND
+    alone (mm-lower-to-loops then lowers them with the loop emitters). A
+    file that cannot be read or parsed, that lacks
     `@schedule`, or whose schedule fails on a kernel is an error naming the
     file and the kind. A kernel of a kind without a schedule is left as it
     is, and so is a kernel function mm-lower-to-loops built with a lowering
@@ -310,7 +313,8 @@ def ApplySchedules : Pass<"mm-apply-schedules", "mlir::ModuleOp"> {
     Option<"targetSpec", "target", "std::string", /*default=*/"\"cpu\"",
            "The target when the module has no mm.target attribute">,
     ListOption<"scheduleFiles", "schedule", "std::string",
-               "KIND:FILE: a schedule replacing the default of KIND">
+               "KIND:FILE: a schedule replacing the default of KIND; "
+               "KIND:loops: none">
   ];
   let statistics = [
     Statistic<"numScheduled", "num-scheduled",

@@ -95,7 +95,8 @@ struct CompilePipelineOptions
       llvm::cl::desc("KIND:FILE: the transform schedule of the CPU kernels "
                      "of KIND (gemm, norm, elementwise, embed), replacing "
                      "the default (lowering/schedules/cpu/KIND.mlir); KIND "
-                     "is then lowered through linalg (docs/schedules.md)")};
+                     "is then lowered through linalg; KIND:loops keeps the "
+                     "hand-written loops (docs/schedules.md)")};
 };
 
 // The builders below check their options first and add nothing to `pm`

@@ -46,7 +46,8 @@ mm::parseUserSchedules(llvm::ArrayRef<std::string> entries) {
     auto [kind, path] = llvm::StringRef(entry).split(':');
     if (path.empty() || !llvm::is_contained(kLinalgKinds, kind))
       return makeError("schedule '" + entry +
-                       "': expected KIND:FILE with KIND one of the kernel "
+                       "': expected KIND:FILE or KIND:loops with KIND one of the "
+                       "kernel "
                        "kinds lowered through linalg (" +
                        llvm::join(llvm::ArrayRef(kLinalgKinds), ", ") + ")");
     if (llvm::any_of(schedules, [&](const UserSchedule &schedule) {
@@ -63,11 +64,13 @@ bool mm::hasSchedule(llvm::StringRef targetKind, llvm::StringRef kind,
                      llvm::ArrayRef<UserSchedule> user) {
   if (targetKind != "cpu")
     return false;
-  return llvm::any_of(user,
-                      [&](const UserSchedule &schedule) {
-                        return schedule.kind == kind;
-                      }) ||
-         findDefaultSchedule(targetKind, kind);
+  const UserSchedule *chosen =
+      llvm::find_if(user, [&](const UserSchedule &schedule) {
+        return schedule.kind == kind;
+      });
+  if (chosen != user.end())
+    return !chosen->keepsLoops();
+  return findDefaultSchedule(targetKind, kind) != nullptr;
 }
 
 std::string mm::scheduleHash(llvm::StringRef text) {

@@ -36,9 +36,15 @@ struct DefaultSchedule {
 const DefaultSchedule *findDefaultSchedule(llvm::StringRef targetKind,
                                            llvm::StringRef kind);
 
-/// One `KIND:FILE` of the schedule options.
+/// `KIND:loops` in a schedule option: kernels of KIND keep the hand-written
+/// loop emitters (LoopEmitters.h) instead of linalg and a schedule. A file
+/// named "loops" is spelled ./loops.
+constexpr llvm::StringLiteral kLoopsScheduleName = "loops";
+
+/// One `KIND:FILE` (or `KIND:loops`) of the schedule options.
 struct UserSchedule {
   std::string kind, path;
+  bool keepsLoops() const { return path == kLoopsScheduleName; }
 };
 
 /// Parses the `KIND:FILE` entries of a schedule option: KIND must be a kernel
@@ -51,7 +57,8 @@ parseUserSchedules(llvm::ArrayRef<std::string> entries);
 llvm::ArrayRef<llvm::StringLiteral> linalgKinds();
 
 /// Whether kernels of `kind` on targets of `targetKind` are lowered through
-/// linalg: a schedule exists for them (`user` first, then the defaults).
+/// linalg: a schedule exists for them (`user` first, where `KIND:loops`
+/// says no, then the defaults).
 /// GPU targets have no linalg kernels yet (their regular kernels are the
 /// loop emitters' or GemmKernels.h's).
 bool hasSchedule(llvm::StringRef targetKind, llvm::StringRef kind,

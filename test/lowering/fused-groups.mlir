@@ -1,4 +1,4 @@
-// RUN: mm-opt %s --mm-fuse-kernels="gemm-rows=32 gemm-tokens=2 gemm-rows-at-once=3 scan-channels=2" --mm-outline-kernels --mm-lower-to-loops | FileCheck %s
+// RUN: mm-opt %s --mm-fuse-kernels="gemm-rows=32 gemm-tokens=2 gemm-rows-at-once=3 scan-channels=2" --mm-outline-kernels --mm-lower-to-loops="schedule=gemm:loops,norm:loops,embed:loops" | FileCheck %s
 
 // Fusion groups, outlined into kernel functions, drive the host kernels: the matrix products take the group's
 // tile sizes, the scan runs two channels per task and applies its gate in

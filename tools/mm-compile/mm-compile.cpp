@@ -130,7 +130,8 @@ cl::list<std::string> schedules(
     cl::desc("The transform schedule of the CPU kernels of KIND (gemm, "
              "norm, elementwise, embed) in FILE, replacing the default "
              "(lowering/schedules/cpu/KIND.mlir); KIND is then lowered "
-             "through linalg. Repeatable; recorded in the manifest "
+             "through linalg; KIND:loops keeps the hand-written loops for "
+             "KIND. Repeatable; recorded in the manifest "
              "(docs/schedules.md)"),
     cl::value_desc("KIND:FILE"), cl::cat(category));
 

@@ -21,6 +21,12 @@ module attributes {transform.with_named_sequence} {
     %scale_rows, %l1:3 = transform.structured.tile_using_for %scale_blocks
         tile_sizes [1, 1, 16] : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
     transform.structured.vectorize %scale_rows vector_sizes [1, 1, 16] : !transform.any_op
+    // 1-D transfers: lowering [1, 1, 16] ones would stage them through a
+    // stack buffer in the loop.
+    transform.apply_patterns to %function {
+      transform.apply_patterns.vector.cast_away_vector_leading_one_dim
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
     transform.apply_patterns to %function {
       transform.apply_patterns.vector.lower_multi_reduction lowering_strategy = "innerreduction"
       transform.apply_patterns.vector.lower_transfer max_transfer_rank = 1
