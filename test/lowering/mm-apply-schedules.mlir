@@ -38,16 +38,16 @@
 // CHECK: scf.forall
 // CHECK: vector.reduction <add>, {{.*}} : vector<16xf64> into f64
 // CHECK: scf.forall
-// CHECK: math.sqrt {{.*}} : vector<1x1x16xf64>
+// CHECK: math.sqrt {{.*}} : vector<16xf64>
 // CHECK-NOT: linalg.generic
 
 // CHECK-LABEL: func.func @gate(
 // CHECK: scf.forall
-// CHECK: math.exp {{.*}} : vector<1x1x16xf32>
+// CHECK: math.exp {{.*}} : vector<16xf32>
 // CHECK-NOT: linalg.generic
 // CHECK-LABEL: func.func @residual(
 // CHECK: scf.forall
-// CHECK: math.exp {{.*}} : vector<1x1x16xf32>
+// CHECK: math.exp {{.*}} : vector<16xf32>
 // CHECK-NOT: linalg.generic
 
 // The gather is only tiled.
