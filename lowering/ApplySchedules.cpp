@@ -7,6 +7,11 @@
 // (transform::applyTransformNamedSequence); this pass only finds the
 // schedule, binds the kernel function to it and names the file on failure.
 //
+// A schedule that bufferises may leave heap buffers in the kernel (a
+// partial-sum tile one_shot_bufferize could not keep in registers, say);
+// upstream's buffer deallocation pipeline frees them after the schedule, so
+// no schedule, default or a user's, leaks memory on every call.
+//
 //===----------------------------------------------------------------------===//
 
 #include "dialect/MMDialect.h"
@@ -17,6 +22,7 @@
 #include "lowering/TargetInfo.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Affine/IR/ValueBoundsOpInterfaceImpl.h"
 #include "mlir/Dialect/Arith/IR/ValueBoundsOpInterfaceImpl.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -33,6 +39,7 @@
 #include "mlir/Dialect/Vector/TransformOps/VectorTransformOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
@@ -64,7 +71,18 @@ struct ApplySchedulesPass
     : public mm::impl::ApplySchedulesBase<ApplySchedulesPass> {
   using ApplySchedulesBase::ApplySchedulesBase;
 
+  /// Frees what a schedule's bufferisation left on the heap: upstream's
+  /// ownership-based deallocation, run on each scheduled kernel (not on
+  /// the module: the loop kernels free their own buffers, and that pass
+  /// takes no IR that already deallocates; see freeBuffers).
+  static OpPassManager deallocationPipeline() {
+    OpPassManager pipeline(func::FuncOp::getOperationName());
+    bufferization::buildBufferDeallocationPipeline(pipeline);
+    return pipeline;
+  }
+
   void getDependentDialects(DialectRegistry &registry) const override {
+    deallocationPipeline().getDependentDialects(registry);
     // What the schedules are written in and what they produce.
     registry.insert<transform::TransformDialect, linalg::LinalgDialect,
                     vector::VectorDialect, scf::SCFDialect,
@@ -103,6 +121,22 @@ struct ApplySchedulesPass
     schedule.path = path.str();
     schedule.hash = scheduleHash(text);
     return success();
+  }
+
+  /// Frees every heap buffer of a scheduled kernel with upstream's
+  /// deallocation pipeline. The kernel's own scratch (mm-lower-to-loops
+  /// frees it at the end of the kernel) is handed over to the pipeline:
+  /// ownership-based deallocation takes no IR that deallocates already, and
+  /// frees those buffers as it frees the schedule's.
+  LogicalResult freeBuffers(func::FuncOp kernel, OpPassManager &pipeline) {
+    SmallVector<memref::DeallocOp> deallocs;
+    kernel.walk([&](memref::DeallocOp dealloc) {
+      if (dealloc.getMemref().getDefiningOp<memref::AllocOp>())
+        deallocs.push_back(dealloc);
+    });
+    for (memref::DeallocOp dealloc : deallocs)
+      dealloc.erase();
+    return runPipeline(pipeline, kernel);
   }
 
   /// The kinds the user keeps on the loop emitters (`KIND:loops`).
@@ -190,6 +224,7 @@ struct ApplySchedulesPass
           return function->hasAttr(MMDialect::kFusionAttrName) &&
                  (!lowering || lowering.getValue() == kLinalgLoweringName);
         }));
+    OpPassManager deallocation = deallocationPipeline();
     for (func::FuncOp kernel : kernels) {
       auto fusion =
           kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
@@ -217,6 +252,13 @@ struct ApplySchedulesPass
               transform::TransformOptions()))) {
         kernel.emitOpError() << "the schedule of kind '" << kind << "' in "
                              << schedule.path << " failed on this kernel";
+        return signalPassFailure();
+      }
+      if (failed(freeBuffers(kernel, deallocation))) {
+        kernel.emitOpError() << "cannot free the buffers that the schedule of "
+                                "kind '"
+                             << kind << "' in " << schedule.path
+                             << " left in this kernel";
         return signalPassFailure();
       }
       schedule.applied = true;

@@ -308,6 +308,10 @@ def ApplySchedules : Pass<"mm-apply-schedules", "mlir::ModuleOp"> {
     other than `linalg` (its `mm.lowering`). The schedule of each kind
     applied is recorded in the module's manifest (`mm.manifest`, if any) as
     fusion.schedules.KIND = {file, xxh3}.
+
+    Heap buffers a schedule's bufferisation leaves in a kernel are freed
+    after it by upstream's buffer deallocation pipeline (ownership-based
+    deallocation), run on each scheduled kernel.
   }];
   let options = [
     Option<"targetSpec", "target", "std::string", /*default=*/"\"cpu\"",
