@@ -33,6 +33,7 @@
 #include "lowering/ArtifactWriter.h"
 #include "lowering/LoweringPasses.h"
 #include "lowering/Pipelines.h"
+#include "lowering/Schedules.h"
 #include "lowering/TargetInfo.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -277,6 +278,25 @@ int main(int argc, char **argv) {
           : (outputPath == "-" ? EmitLevel::MM : EmitLevel::Artifact);
   if (level == EmitLevel::Artifact && outputPath == "-")
     return fail("an artifact is a binary file: pass -o FILE");
+
+  // The GEMM sizes shape the loop emitters' and the GPU's GEMM kernels; on
+  // the CPU a schedule tiles the GEMMs (lowering/schedules/cpu/gemm.mlir)
+  // and does not read them. Said once, not ignored silently.
+  if (level != EmitLevel::MM && level != EmitLevel::MMOps &&
+      level != EmitLevel::Fused && !gpu &&
+      (gemmRows.getNumOccurrences() || gemmTokens.getNumOccurrences() ||
+       gemmRowsAtOnce.getNumOccurrences())) {
+    llvm::Expected<std::vector<mm::UserSchedule>> user =
+        mm::parseUserSchedules(schedules);
+    if (!user)
+      return fail(llvm::toString(user.takeError()));
+    if (mm::hasSchedule(targetInfo->kindName(), "gemm", *user))
+      llvm::WithColor::warning(llvm::errs(), "mm-compile")
+          << "--gemm-rows, --gemm-tokens and --gemm-rows-at-once size the "
+             "GEMMs of the loop emitters and of GPU targets; the CPU's GEMMs "
+             "follow their schedule, which chooses its own tiles (pass "
+             "--schedule=gemm:loops for the loop emitters)\n";
+  }
 
   if (level != EmitLevel::MM) {
     PassManager pm(&context);
