@@ -37,8 +37,6 @@ const DefaultSchedule *mm::findDefaultSchedule(llvm::StringRef targetKind,
   return found == std::end(kDefaultSchedules) ? nullptr : found;
 }
 
-llvm::ArrayRef<llvm::StringLiteral> mm::linalgKinds() { return kLinalgKinds; }
-
 llvm::Expected<std::vector<UserSchedule>>
 mm::parseUserSchedules(llvm::ArrayRef<std::string> entries) {
   std::vector<UserSchedule> schedules;
@@ -46,9 +44,8 @@ mm::parseUserSchedules(llvm::ArrayRef<std::string> entries) {
     auto [kind, path] = llvm::StringRef(entry).split(':');
     if (path.empty() || !llvm::is_contained(kLinalgKinds, kind))
       return makeError("schedule '" + entry +
-                       "': expected KIND:FILE or KIND:loops with KIND one of the "
-                       "kernel "
-                       "kinds lowered through linalg (" +
+                       "': expected KIND:FILE or KIND:loops with KIND one of "
+                       "the kernel kinds lowered through linalg (" +
                        llvm::join(llvm::ArrayRef(kLinalgKinds), ", ") + ")");
     if (llvm::any_of(schedules, [&](const UserSchedule &schedule) {
           return schedule.kind == kind;

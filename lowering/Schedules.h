@@ -16,7 +16,6 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,9 +51,6 @@ struct UserSchedule {
 /// at most once. Does not read the files.
 llvm::Expected<std::vector<UserSchedule>>
 parseUserSchedules(llvm::ArrayRef<std::string> entries);
-
-/// The kinds whose kernels have a linalg form (LinalgEmitters.h).
-llvm::ArrayRef<llvm::StringLiteral> linalgKinds();
 
 /// Whether kernels of `kind` on targets of `targetKind` are lowered through
 /// linalg: a schedule exists for them (`user` first, where `KIND:loops`
