@@ -5,11 +5,12 @@
 // precision), so that the two lowerings agree up to the order of the sums.
 // The operations carry a role (MMDialect::kLinalgRoleAttrName) for the schedules.
 //
-// The causal conv has no linalg form here: its input is the state window
-// ([B, E, K-1]) followed by the chunk ([B, T, E]), a concatenation in two
-// layouts, and it also writes the next window. A linalg form would first copy
-// both into a [B, K-1+T, E] scratch (one more pass over the activations) for
-// linalg.depthwise_conv_1d_nwc_wc; the hand-written loops read them in place.
+// The causal conv reads the state window ([B, E, K-1]) before the chunk
+// ([B, T, E]). It is split where that matters: the first min(T, K-1)
+// outputs read a small concatenation of the window (transposed to
+// [B, K-1, E]) and the chunk's first inputs; the rest read the chunk alone,
+// in place. Both are linalg.depthwise_conv_1d_nwc_wc, the layout upstream's
+// conv vectoriser takes, so no pass over the whole chunk copies it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -245,6 +246,149 @@ LogicalResult emit(ResidualOp op, OpBuilder &builder, BufferMap buffer) {
   return success();
 }
 
+/// The sizes of a [B, rows, E] slice as fold results.
+SmallVector<OpFoldResult> rowSlice(OpBuilder &builder, Value batch,
+                                   OpFoldResult rows, int64_t channels) {
+  return {batch, rows, builder.getIndexAttr(channels)};
+}
+
+/// The causal conv on tensors (see the file comment). With m = min(T, K-1):
+///   head = concat(window^T, x[:, :m])    [B, K-1+m, E]  -> out[:, :m]
+///   x                                     [B, T, E]      -> out[:, m:]
+///   new window = concat(window^T, x[:, T-m:])[:, m:m+K-1]^T
+/// Each output part starts as the bias (or zero), takes the taps in order
+/// (emit(CausalConv1dOp) of LoopEmitters adds them in the same order) and
+/// ends in a generic that applies SiLU (the identity without `silu`), so
+/// that every part has the same three roles for the schedule: "conv_bias",
+/// "conv", "conv_act"; the transposes of the window and the filter are
+/// "conv_window" and "conv_filter". window and window_out may be the same
+/// memory (the kernel's caller writes the state in place): the window is
+/// read once, into a transposed copy, before anything is written.
+LogicalResult emit(CausalConv1dOp op, OpBuilder &builder, BufferMap buffer) {
+  Value x = buffer(op.getInput()), w = buffer(op.getWeight()),
+        window = buffer(op.getWindow()), out = buffer(op.getResult()),
+        windowOut = buffer(op.getWindowOut());
+  auto xType = cast<MemRefType>(x.getType());
+  auto wType = cast<MemRefType>(w.getType());
+  if (xType.getRank() != 3 || ShapedType::isDynamic(xType.getDimSize(2)) ||
+      !wType.hasStaticShape() || wType.getDimSize(2) < 2)
+    return op.emitOpError() << "the linalg lowering expects [B, T, E] with a "
+                               "static E and a static kernel width of 2 or "
+                               "more";
+  Location loc = op.getLoc();
+  MLIRContext *context = builder.getContext();
+  KernelBuilder kb(builder, loc);
+  Type f32 = builder.getF32Type();
+  int64_t channels = xType.getDimSize(2), width = wType.getDimSize(2);
+  Value batch = kb.dim(x, 0), time = kb.dim(x, 1);
+  auto tag = [&](Operation *tagged, StringRef role) {
+    tagged->setAttr(MMDialect::kLinalgRoleAttrName,
+                    builder.getStringAttr(role));
+    return tagged;
+  };
+  auto slice = [&](Value source, OpFoldResult row, OpFoldResult rows) {
+    SmallVector<OpFoldResult> offsets = {builder.getIndexAttr(0), row,
+                                         builder.getIndexAttr(0)};
+    SmallVector<OpFoldResult> strides(3, builder.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(
+        builder, loc, source, offsets,
+        rowSlice(builder, batch, rows, channels), strides);
+  };
+
+  // The filter as [K, E], the window as [B, K-1, E].
+  Value weight = tensor::CollapseShapeOp::create(
+      builder, loc, toTensor(builder, loc, w),
+      SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  Value filterInit =
+      tensor::EmptyOp::create(builder, loc, {width, channels}, f32);
+  Value filter = tag(linalg::TransposeOp::create(builder, loc, weight,
+                                                 filterInit, {1, 0}),
+                     "conv_filter")
+                     ->getResult(0);
+  Value windowInit = tensor::EmptyOp::create(
+      builder, loc, {ShapedType::kDynamic, width - 1, channels}, f32,
+      ValueRange{batch});
+  Value windowRows =
+      tag(linalg::TransposeOp::create(builder, loc,
+                                      toTensor(builder, loc, window),
+                                      windowInit, {0, 2, 1}),
+          "conv_window")
+          ->getResult(0);
+
+  Value xTensor = toTensor(builder, loc, x);
+  Value outTensor = toTensor(builder, loc, out, /*writable=*/true);
+  Value head = kb.mini(time, kb.index(width - 1));
+  auto unit = DenseIntElementsAttr::get(
+      RankedTensorType::get({1}, builder.getI64Type()), ArrayRef<int64_t>{1});
+  // out[:, row : row + rows] = act(bias + conv(input, filter)).
+  // One tensor of each buffer: to_tensor restrict promises no other.
+  Value bias =
+      op.getBias() ? toTensor(builder, loc, buffer(op.getBias())) : Value();
+  auto convolve = [&](Value input, Value row, Value rows, Value outSoFar) {
+    Value part = slice(outSoFar, row, rows);
+    Value init;
+    if (bias) {
+      init = generic(builder, loc, "conv_bias", {bias}, part,
+                     maps(context, 3, {{2}, {0, 1, 2}}),
+                     {kParallel, kParallel, kParallel},
+                     [](KernelBuilder &, ValueRange args) { return args[0]; })
+                 .getResult(0);
+    } else {
+      init = tag(linalg::FillOp::create(builder, loc, kb.f32(0), part),
+                 "conv_bias")
+                 ->getResult(0);
+    }
+    Value sums =
+        tag(linalg::DepthwiseConv1DNwcWcOp::create(
+                builder, loc, TypeRange{part.getType()},
+                ValueRange{input, filter}, ValueRange{init}, unit, unit),
+            "conv")
+            ->getResult(0);
+    bool silu = op.getSilu();
+    Value activated =
+        generic(builder, loc, "conv_act", {}, sums,
+                maps(context, 3, {{0, 1, 2}}),
+                {kParallel, kParallel, kParallel},
+                [&](KernelBuilder &kb, ValueRange args) {
+                  return silu ? kb.silu(args[0]) : args[0];
+                })
+            .getResult(0);
+    SmallVector<OpFoldResult> offsets = {builder.getIndexAttr(0), row,
+                                         builder.getIndexAttr(0)};
+    SmallVector<OpFoldResult> strides(3, builder.getIndexAttr(1));
+    return tensor::InsertSliceOp::create(
+               builder, loc, activated, outSoFar, offsets,
+               rowSlice(builder, batch, rows, channels), strides)
+        .getResult();
+  };
+  Value headInput = tensor::ConcatOp::create(
+      builder, loc, /*dim=*/1,
+      ValueRange{windowRows, slice(xTensor, builder.getIndexAttr(0), head)});
+  Value result = convolve(headInput, kb.index(0), head, outTensor);
+  // Past the head the inputs are the chunk's: x read in place (the conv
+  // reads rows t .. t+K-1 of it for output row t + K-1).
+  result = convolve(xTensor, head, kb.subi(time, head), result);
+  bufferization::MaterializeInDestinationOp::create(
+      builder, loc, TypeRange(), result, out, /*restrict=*/true,
+      /*writable=*/true);
+
+  // The new window: the last K-1 inputs of window + chunk.
+  Value tail = tensor::ConcatOp::create(
+      builder, loc, /*dim=*/1,
+      ValueRange{windowRows, slice(xTensor, kb.subi(time, head), head)});
+  Value newRows = slice(tail, head, builder.getIndexAttr(width - 1));
+  Value newWindow =
+      tag(linalg::TransposeOp::create(
+              builder, loc, newRows,
+              toTensor(builder, loc, windowOut, /*writable=*/true), {0, 2, 1}),
+          "conv_window")
+          ->getResult(0);
+  bufferization::MaterializeInDestinationOp::create(
+      builder, loc, TypeRange(), newWindow, windowOut, /*restrict=*/true,
+      /*writable=*/true);
+  return success();
+}
+
 /// out[b, t, d] = table[tokens[b, t], d]: a generic over the output whose
 /// body loads the table row (a gather; the schedule tiles it, the vectoriser
 /// leaves it).
@@ -263,6 +407,11 @@ LogicalResult emit(EmbedOp op, OpBuilder &builder, BufferMap buffer) {
 } // namespace
 
 bool mm::hasLinalgForm(Operation *op) {
+  // A conv of width 1 has no window to concatenate: the loop emitter's.
+  if (auto conv = dyn_cast<CausalConv1dOp>(op)) {
+    auto weight = cast<RankedTensorType>(conv.getWeight().getType());
+    return weight.hasStaticShape() && weight.getDimSize(2) >= 2;
+  }
   return isa<LinearOp, LMHeadOp, RMSNormOp, GateOp, ResidualOp, EmbedOp>(op);
 }
 
@@ -284,7 +433,8 @@ void mm::registerLinalgBufferization(DialectRegistry &registry) {
 LogicalResult mm::emitLinalg(Operation *op, OpBuilder &builder,
                              BufferMap buffer) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-      .Case<LinearOp, LMHeadOp, RMSNormOp, GateOp, ResidualOp, EmbedOp>(
+      .Case<LinearOp, LMHeadOp, RMSNormOp, GateOp, ResidualOp, EmbedOp,
+            CausalConv1dOp>(
           [&](auto typed) { return emit(typed, builder, buffer); })
       .Default([](Operation *other) {
         return other->emitOpError()

@@ -1,11 +1,11 @@
 //===- LinalgEmitters.h - regular mm operations as linalg -------*- C++ -*-===//
 //
 // The regular operations of the model (linear, lm_head, rms_norm, residual,
-// gate, embed) as linalg operations on the buffers of their operands and
-// results, for upstream tiling and vectorisation under a transform schedule
-// (lowering/ApplySchedules.cpp) instead of hand-written loops. The buffer
-// contract is LoopEmitters': weights are views into the weight buffer,
-// activations [B, T, D] memrefs, possibly strided.
+// gate, embed, causal_conv1d) as linalg operations on the buffers of their
+// operands and results, for upstream tiling and vectorisation under a
+// transform schedule (lowering/ApplySchedules.cpp) instead of hand-written
+// loops. The buffer contract is LoopEmitters': weights are views into the
+// weight buffer, activations [B, T, D] memrefs, possibly strided.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,7 +27,9 @@ bool hasLinalgForm(mlir::Operation *op);
 /// MMDialect::kLinalgRoleAttrName for the schedules to match: "matmul" (the
 /// contraction of linear and lm_head) after "bias" (its initialisation),
 /// "norm_init", "norm_sum" and "norm_scale" (RMSNorm), "elementwise" (gate,
-/// residual), "gather" (embed). Builds at `builder`'s insertion point, reading
+/// residual), "gather" (embed), "conv_filter", "conv_window", "conv_bias",
+/// "conv" and "conv_act" (the causal conv, on tensors like the GEMM).
+/// Builds at `builder`'s insertion point, reading
 /// the buffers of its operands and writing the buffers of its results
 /// (`buffer` maps each tensor value to its memref). The GEMM's two
 /// operations work on tensors of those buffers (bufferization.to_tensor

@@ -290,7 +290,7 @@ def ApplySchedules : Pass<"mm-apply-schedules", "mlir::ModuleOp"> {
   let summary = "Tile and vectorise the linalg kernels by transform schedules";
   let description = [{
     For each kernel function (a func.func carrying `mm.fusion`) applies the
-    transform schedule of its kind (gemm, norm, elementwise, embed) for the
+    transform schedule of its kind (gemm, norm, elementwise, embed, conv) for the
     module's target with upstream's transform interpreter. The target is the
     module's `mm.target` string attribute, else the `target` option. The
     default schedules are the .mlir files of lowering/schedules/<target>/

@@ -93,9 +93,10 @@ struct CompilePipelineOptions
   ListOption<std::string> schedules{
       *this, "schedule",
       llvm::cl::desc("KIND:FILE: the transform schedule of the CPU kernels "
-                     "of KIND (gemm, norm, elementwise, embed), replacing "
-                     "the default (lowering/schedules/cpu/KIND.mlir); KIND "
-                     "is then lowered through linalg; KIND:loops keeps the "
+                     "of KIND (gemm, norm, elementwise, embed, conv), "
+                     "replacing the default "
+                     "(lowering/schedules/cpu/KIND.mlir); KIND is then "
+                     "lowered through linalg; KIND:loops keeps the "
                      "hand-written loops (docs/schedules.md)")};
 };
 

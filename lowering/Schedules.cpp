@@ -20,7 +20,7 @@ constexpr DefaultSchedule kDefaultSchedules[] = {
 #undef MM_SCHEDULE
 
 constexpr llvm::StringLiteral kLinalgKinds[] = {"gemm", "norm", "elementwise",
-                                                "embed"};
+                                                "embed", "conv"};
 
 llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);

@@ -50,6 +50,8 @@ FailureOr<FusionKind> kindOf(Operation *op) {
     return FusionKind::elementwise;
   if (isa<EmbedOp>(op))
     return FusionKind::embed;
+  if (isa<CausalConv1dOp>(op))
+    return FusionKind::conv;
   return failure();
 }
 
@@ -68,8 +70,9 @@ struct TestLinalgKernelsPass
                         StringRef name) {
     FailureOr<FusionKind> kind = kindOf(op);
     if (failed(kind))
-      return op->emitOpError() << "is not a regular operation (linear, "
-                                  "lm_head, rms_norm, gate, residual, embed)";
+      return op->emitOpError()
+             << "is not a regular operation (linear, lm_head, rms_norm, gate, "
+                "residual, embed, causal_conv1d)";
     MLIRContext *context = &getContext();
     OpBuilder builder(function);
     Type index = builder.getIndexType();

@@ -1,6 +1,7 @@
-// A probe, not a kernel of the compiler: the causal conv in the linalg form
-// issue 12 asks for, under a draft schedule, to check that upstream covers it
-// before LinalgEmitters takes it (the conv is still a loop emitter).
+// A probe, not a kernel of the compiler: the first draft of the causal
+// conv's linalg form, kept to show what upstream does with it alone.
+// LinalgEmitters now emits the conv without concatenating the whole chunk
+// (lowering/schedules/cpu/conv.mlir says how).
 //
 //   mlir-opt-22 bench/linalg/conv-probe.mlir --transform-interpreter
 //

@@ -5,8 +5,9 @@
 // same random inputs, and
 //   check:  compares them (and the GEMMs with a double-precision host
 //           product) by relative error, max|a - b| / max|b|;
-//   bench:  times the four mamba-130m GEMMs at M = T tokens, both variants
-//           in the same run, alternating, median of the repetitions.
+//   bench:  times the four mamba-130m GEMMs at M = T tokens and its causal
+//           conv over T steps, both variants in the same run,
+//           alternating, median of the repetitions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -71,7 +72,11 @@ using W1 = Memref<float, 1>;
   void _mlir_ciface_##PREFIX##residual(int64_t, int64_t, A3 *, A3 *, A3 *,     \
                                        W1 *, A3 *, W1 *, A3 *);                \
   void _mlir_ciface_##PREFIX##embed(int64_t, int64_t, Memref<int32_t, 2> *,    \
-                                    W2 *, A3 *);
+                                    W2 *, A3 *);                               \
+  void _mlir_ciface_##PREFIX##conv(int64_t, int64_t, A3 *, A3 *, W1 *, A3 *,   \
+                                   A3 *, A3 *);                                \
+  void _mlir_ciface_##PREFIX##odd_conv(int64_t, int64_t, A3 *, A3 *, A3 *,     \
+                                       A3 *, A3 *);
 extern "C" {
 KERNELS(loops_)
 KERNELS(linalg_)
@@ -270,8 +275,82 @@ void check(int64_t batch, int64_t time) {
   }
 }
 
+/// A causal conv (E channels, width K, with or without bias): the linalg
+/// kernel against the loop kernel on the same inputs, the outputs by
+/// relative error and the new windows exactly; then both again with the
+/// window updated in place (window and window_out the same buffer, as the
+/// runtime calls them).
+void checkConv(const char *name, int64_t e, int64_t k, bool hasBias,
+               int64_t batch, int64_t time) {
+  auto run = [&](bool linalg, Buffer<float, 3> &x, Buffer<float, 3> &w,
+                 Buffer<float, 1> &bias, Buffer<float, 3> &window,
+                 Buffer<float, 3> &out, Buffer<float, 3> &windowOut) {
+    if (hasBias)
+      (linalg ? _mlir_ciface_linalg_conv : _mlir_ciface_loops_conv)(
+          batch, time, &x.ref, &w.ref, &bias.ref, &window.ref, &out.ref,
+          &windowOut.ref);
+    else
+      (linalg ? _mlir_ciface_linalg_odd_conv : _mlir_ciface_loops_odd_conv)(
+          batch, time, &x.ref, &w.ref, &window.ref, &out.ref, &windowOut.ref);
+  };
+  Buffer<float, 3> x({batch, time, e}), w({e, 1, k}, 3),
+      window({batch, e, k - 1});
+  Buffer<float, 1> bias({e}, 5);
+  fill(x, 2.0f);
+  fill(w);
+  fill(bias);
+  fill(window, 2.0f);
+  Buffer<float, 3> out[2] = {Buffer<float, 3>({batch, time, e}),
+                             Buffer<float, 3>({batch, time, e})};
+  Buffer<float, 3> next[2] = {Buffer<float, 3>({batch, e, k - 1}),
+                              Buffer<float, 3>({batch, e, k - 1})};
+  // A copy of the window (its descriptor pointed at the copy's data).
+  Buffer<float, 3> inPlace = window;
+  inPlace.ref.allocated = inPlace.ref.aligned = inPlace.data.data();
+  Buffer<float, 3> outInPlace({batch, time, e});
+  for (int variant = 0; variant < 2; ++variant)
+    run(variant == 1, x, w, bias, window, out[variant], next[variant]);
+  std::string what = std::string(name) + " T=" + std::to_string(time);
+  report((what + " linalg vs loops").c_str(), relativeError(out[1], out[0]),
+         1e-6);
+  report((what + " window").c_str(), relativeError(next[1], next[0]), 0.0);
+  run(true, x, w, bias, inPlace, outInPlace, inPlace);
+  report((what + " in place").c_str(), relativeError(outInPlace, out[0]),
+         1e-6);
+  report((what + " in-place window").c_str(),
+         relativeError(inPlace, next[0]), 0.0);
+}
+
+/// Times `run(linalg)` for both variants, alternating, and prints the
+/// medians of `reps` repetitions (after two unmeasured ones) as a row of
+/// `flops` operations.
+template <typename Run>
+void benchRow(const char *name, int64_t m, int64_t n, int64_t k, double flops,
+              int reps, Run run) {
+  std::vector<double> t[2];
+  for (int rep = -2; rep < reps; ++rep)
+    for (int variant = 0; variant < 2; ++variant) {
+      auto start = std::chrono::steady_clock::now();
+      run(variant == 1);
+      double seconds = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+      if (rep >= 0)
+        t[variant].push_back(seconds);
+    }
+  double median[2];
+  for (int v = 0; v < 2; ++v) {
+    std::sort(t[v].begin(), t[v].end());
+    median[v] = t[v][t[v].size() / 2];
+  }
+  std::printf("%-9s %5lld %5lld %5lld %12.3f %12.3f %9.1f %9.1f %7.2f\n",
+              name, (long long)m, (long long)n, (long long)k, median[0] * 1e3,
+              median[1] * 1e3, flops / median[0] * 1e-9,
+              flops / median[1] * 1e-9, median[0] / median[1]);
+}
+
 void bench(int64_t time, int reps) {
-  std::printf("%-9s %5s %5s %5s %12s %12s %9s %9s %7s\n", "gemm", "M", "N",
+  std::printf("%-9s %5s %5s %5s %12s %12s %9s %9s %7s\n", "kernel", "M", "N",
               "K", "loops ms", "linalg ms", "loops GF", "linalg GF",
               "speedup");
   for (const Gemm &g : kGemms) {
@@ -280,28 +359,22 @@ void bench(int64_t time, int reps) {
     if (name == "lm_head" || name == "odd_proj" || name == "tiny_dt_proj")
       continue;
     GemmData data(g, 1, time);
-    std::vector<double> t[2];
-    for (int rep = -2; rep < reps; ++rep)
-      for (int variant = 0; variant < 2; ++variant) {
-        auto start = std::chrono::steady_clock::now();
-        data.run(g, variant == 1);
-        double s = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
-        if (rep >= 0)
-          t[variant].push_back(s);
-      }
-    double median[2];
-    for (int v = 0; v < 2; ++v) {
-      std::sort(t[v].begin(), t[v].end());
-      median[v] = t[v][t[v].size() / 2];
-    }
-    double flops = 2.0 * time * g.n * g.k;
-    std::printf("%-9s %5lld %5lld %5lld %12.3f %12.3f %9.1f %9.1f %7.2f\n",
-                g.name, (long long)time, (long long)g.n, (long long)g.k,
-                median[0] * 1e3, median[1] * 1e3, flops / median[0] * 1e-9,
-                flops / median[1] * 1e-9, median[0] / median[1]);
+    benchRow(g.name, time, g.n, g.k, 2.0 * time * g.n * g.k, reps,
+             [&](bool linalg) { data.run(g, linalg); });
   }
+  // mamba-130m's causal conv (E = 1536, K = 4, SiLU): N = E, K = taps.
+  const int64_t e = 1536, k = 4;
+  Buffer<float, 3> x({1, time, e}), w({e, 1, k}, 3), window({1, e, k - 1}),
+      out({1, time, e}), next({1, e, k - 1});
+  Buffer<float, 1> bias({e}, 5);
+  fill(x);
+  fill(w);
+  fill(bias);
+  fill(window);
+  benchRow("conv", time, e, k, 2.0 * time * e * k, reps, [&](bool linalg) {
+    (linalg ? _mlir_ciface_linalg_conv : _mlir_ciface_loops_conv)(
+        1, time, &x.ref, &w.ref, &bias.ref, &window.ref, &out.ref, &next.ref);
+  });
 }
 
 } // namespace
@@ -311,6 +384,11 @@ int main(int argc, char **argv) {
     // Odd sizes: no tile divides them.
     check(2, 37);
     check(1, 1);
+    // Fewer steps than the window (T < K-1), as many, more.
+    for (int64_t time : {1, 2, 3, 37}) {
+      checkConv("conv", 1536, 4, true, 2, time);
+      checkConv("odd_conv", 40, 3, false, 3, time);
+    }
     return failures ? 1 : 0;
   }
   if (argc >= 2 && std::strcmp(argv[1], "bench") == 0) {

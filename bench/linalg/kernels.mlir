@@ -38,6 +38,16 @@ func.func @embed(%t: tensor<?x?xi32>, %table: tensor<1000x768xf32>) -> tensor<?x
   %e = mm.embed %t, %table : tensor<?x?xi32>, tensor<1000x768xf32> -> tensor<?x?x768xf32>
   return %e : tensor<?x?x768xf32>
 }
+// The causal conv of mamba-130m (E = 1536, K = 4, bias, SiLU), and one
+// that no tile divides (E = 40, K = 3) without bias or activation.
+func.func @conv(%x: tensor<?x?x1536xf32>, %w: tensor<1536x1x4xf32>, %b: tensor<1536xf32>, %win: tensor<?x1536x3xf32>) -> (tensor<?x?x1536xf32>, tensor<?x1536x3xf32>) {
+  %y, %win1 = mm.causal_conv1d %x, %w bias %b window %win {silu} : (tensor<?x?x1536xf32>, tensor<1536x1x4xf32>, tensor<1536xf32>, tensor<?x1536x3xf32>) -> (tensor<?x?x1536xf32>, tensor<?x1536x3xf32>)
+  return %y, %win1 : tensor<?x?x1536xf32>, tensor<?x1536x3xf32>
+}
+func.func @odd_conv(%x: tensor<?x?x40xf32>, %w: tensor<40x1x3xf32>, %win: tensor<?x40x2xf32>) -> (tensor<?x?x40xf32>, tensor<?x40x2xf32>) {
+  %y, %win1 = mm.causal_conv1d %x, %w window %win : (tensor<?x?x40xf32>, tensor<40x1x3xf32>, tensor<?x40x2xf32>) -> (tensor<?x?x40xf32>, tensor<?x40x2xf32>)
+  return %y, %win1 : tensor<?x?x40xf32>, tensor<?x40x2xf32>
+}
 // Shapes that divide by none of the tiles (N = 37, K = 40; K = 4, under one
 // step of K, as memmamba-tiny's dt_proj), and reduced precision (bf16
 // weights, x rounded to bf16, f32 sums) at small odd sizes.

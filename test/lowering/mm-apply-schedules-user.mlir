@@ -23,5 +23,5 @@
 // PARSE: error: cannot parse the schedule of kind 'norm' in {{.*}}unparsable.mlir
 // ENTRY: error: the schedule of kind 'gemm' in {{.*}}no-entry.mlir has no transform.named_sequence @schedule
 // FAILS: error: 'func.func' op the schedule of kind 'embed' in {{.*}}fails.mlir failed on this kernel
-// KIND: error: schedule 'matmul:{{.*}}': expected KIND:FILE or KIND:loops with KIND one of the kernel kinds lowered through linalg (gemm, norm, elementwise, embed)
+// KIND: error: schedule 'matmul:{{.*}}': expected KIND:FILE or KIND:loops with KIND one of the kernel kinds lowered through linalg (gemm, norm, elementwise, embed, conv)
 // TARGET: error: {{.*}}tpu

@@ -56,6 +56,29 @@
 // CHECK: scf.forall
 // CHECK: linalg.generic {{.*}}mm.linalg = "gather"
 
+// The conv: two parts, each blocks of (sequence, 16 channels) on the
+// threads; in a block, tiles of 8 steps: one read of 8 + K-1 = 11 input
+// rows and K = 4 FMAs of [8, 16] (LLVM takes them as 8 rows), the bias
+// loaded and SiLU applied in the tile; the peeled remainder one step at a
+// time (4 FMAs). The
+// concatenations bufferise to copies (linalg.copy), the new window is
+// transposed into window_out after the window was copied.
+// CHECK-LABEL: func.func @conv(
+// CHECK: linalg.transpose {{.*}}mm.linalg = "conv_window"
+// CHECK: linalg.copy
+// CHECK: scf.forall
+// CHECK: scf.for {{.*}} step %c8
+// CHECK-COUNT-11: vector.load {{.*}} vector<16xf32>
+// CHECK-COUNT-4: vector.fma {{.*}} : vector<8x16xf32>
+// CHECK: math.exp {{.*}} : vector<8x16xf32>
+// CHECK: scf.for {{.*}} step %c1
+// CHECK-COUNT-4: vector.fma {{.*}} : vector<16xf32>
+// CHECK: scf.forall
+// CHECK: scf.for {{.*}} step %c8
+// CHECK: linalg.transpose ins({{.*}}) outs(%arg7 {{.*}}mm.linalg = "conv_window"
+// CHECK-NOT: tensor
+// CHECK-NOT: linalg.depthwise
+
 // Down to LLVM through OpenMP like the loop kernels.
 // LLVM-LABEL: llvm.func @linear(
 // LLVM: omp.parallel

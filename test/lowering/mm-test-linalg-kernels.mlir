@@ -1,6 +1,6 @@
 // RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels | FileCheck %s
 // RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels=emitter=loops | FileCheck %s --check-prefix=LOOPS
-// RUN: not mm-opt %s --mm-test-linalg-kernels 2>&1 | FileCheck %s --check-prefix=ERR
+// RUN: not mm-opt %s --split-input-file --mm-test-linalg-kernels 2>&1 | FileCheck %s --check-prefix=ERR
 // RUN: mm-opt %S/Inputs/regular-ops-bf16.mlir --mm-test-linalg-kernels | FileCheck %s --check-prefix=REDUCED
 
 // The linalg form of each regular operation, in the kernel contract
@@ -71,15 +71,49 @@
 // REDUCED: memref.load {{.*}} : memref<256x64xf16
 // REDUCED-NEXT: arith.extf {{.*}} : f16 to f32
 
+// The causal conv on tensors: the filter to [K, E] and the window to
+// [B, K-1, E] (one read of the window, before any write: window_out may be
+// the same memory); the head (min(T, K-1) outputs) convolves a
+// concatenation of the window and the chunk's first rows, the rest the chunk
+// itself; each part bias, conv, SiLU; the new window from a second
+// concatenation, transposed back into window_out.
+// CHECK-LABEL: func.func @conv(
+// CHECK-SAME: mm.fusion = #mm.fusion<conv, {}>
+// CHECK: linalg.transpose {{.*}} permutation = [1, 0]  {mm.linalg = "conv_filter"}
+// CHECK: %[[ROWS:.*]] = linalg.transpose {{.*}} permutation = [0, 2, 1]  {mm.linalg = "conv_window"}
+// CHECK: %[[X:.*]] = bufferization.to_tensor %arg2 restrict
+// CHECK: %[[HEAD:.*]] = arith.minsi %{{.*}}, %c3
+// CHECK: %[[FIRST:.*]] = tensor.extract_slice %[[X]][0, 0, 0] [%{{.*}}, %[[HEAD]], 128]
+// CHECK: %[[CAT:.*]] = tensor.concat dim(1) %[[ROWS]], %[[FIRST]]
+// CHECK: mm.linalg = "conv_bias"
+// CHECK: linalg.depthwise_conv_1d_nwc_wc {{.*}}mm.linalg = "conv"{{.*}} ins(%[[CAT]],
+// CHECK: mm.linalg = "conv_act"
+// CHECK: math.exp
+// CHECK: mm.linalg = "conv_bias"
+// CHECK: linalg.depthwise_conv_1d_nwc_wc {{.*}}mm.linalg = "conv"{{.*}} ins(%[[X]],
+// CHECK: mm.linalg = "conv_act"
+// CHECK: bufferization.materialize_in_destination {{.*}} in restrict writable %arg6
+// CHECK: tensor.concat dim(1) %[[ROWS]],
+// CHECK: linalg.transpose {{.*}} permutation = [0, 2, 1]  {mm.linalg = "conv_window"}
+// CHECK: bufferization.materialize_in_destination {{.*}} in restrict writable %arg7
+
 // The loop emitters fill the same kernels (for comparisons).
 // LOOPS-LABEL: func.func @linear(
 // LOOPS: scf.parallel
 // LOOPS-NOT: linalg.
 
-func.func @conv(%x: tensor<?x?x8xf32>, %w: tensor<8x1x4xf32>, %win: tensor<?x8x3xf32>) -> (tensor<?x?x8xf32>, tensor<?x8x3xf32>) {
-  // ERR: error: 'mm.causal_conv1d' op is not a regular operation
+func.func @split(%xz: tensor<?x?x16xf32>) -> tensor<?x?x8xf32> {
+  // ERR: error: 'mm.split' op is not a regular operation
+  %x, %z = mm.split %xz [8, 8] : tensor<?x?x16xf32> -> tensor<?x?x8xf32>, tensor<?x?x8xf32>
+  return %x : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @conv_width_1(%x: tensor<?x?x8xf32>, %w: tensor<8x1x1xf32>, %win: tensor<?x8x0xf32>) -> (tensor<?x?x8xf32>, tensor<?x8x0xf32>) {
+  // ERR: error: 'mm.causal_conv1d' op the linalg lowering expects [B, T, E] with a static E and a static kernel width of 2 or more
   %y, %wout = mm.causal_conv1d %x, %w window %win
-      : (tensor<?x?x8xf32>, tensor<8x1x4xf32>, tensor<?x8x3xf32>)
-      -> (tensor<?x?x8xf32>, tensor<?x8x3xf32>)
-  return %y, %wout : tensor<?x?x8xf32>, tensor<?x8x3xf32>
+      : (tensor<?x?x8xf32>, tensor<8x1x1xf32>, tensor<?x8x0xf32>)
+      -> (tensor<?x?x8xf32>, tensor<?x8x0xf32>)
+  return %y, %wout : tensor<?x?x8xf32>, tensor<?x8x0xf32>
 }

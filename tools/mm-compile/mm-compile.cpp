@@ -129,7 +129,7 @@ cl::opt<bool> gemmKernels(
 cl::list<std::string> schedules(
     "schedule",
     cl::desc("The transform schedule of the CPU kernels of KIND (gemm, "
-             "norm, elementwise, embed) in FILE, replacing the default "
+             "norm, elementwise, embed, conv) in FILE, replacing the default "
              "(lowering/schedules/cpu/KIND.mlir); KIND is then lowered "
              "through linalg; KIND:loops keeps the hand-written loops for "
              "KIND. Repeatable; recorded in the manifest "

@@ -24,3 +24,7 @@ func.func @embed(%t: tensor<?x?xi32>, %table: tensor<256x64xf32>) -> tensor<?x?x
   %e = mm.embed %t, %table : tensor<?x?xi32>, tensor<256x64xf32> -> tensor<?x?x64xf32>
   return %e : tensor<?x?x64xf32>
 }
+func.func @conv(%x: tensor<?x?x128xf32>, %w: tensor<128x1x4xf32>, %b: tensor<128xf32>, %win: tensor<?x128x3xf32>) -> (tensor<?x?x128xf32>, tensor<?x128x3xf32>) {
+  %y, %win1 = mm.causal_conv1d %x, %w bias %b window %win {silu} : (tensor<?x?x128xf32>, tensor<128x1x4xf32>, tensor<128xf32>, tensor<?x128x3xf32>) -> (tensor<?x?x128xf32>, tensor<?x128x3xf32>)
+  return %y, %win1 : tensor<?x?x128xf32>, tensor<?x128x3xf32>
+}
