@@ -10,10 +10,10 @@
 #   bench/sim_decode.sh                               # memmamba-tiny, sm_90
 #   bench/sim_decode.sh examples/memmamba-tiny.json old.mmx
 #   TARGET=hip:gfx942 DECODE=32 REPS=5 bench/sim_decode.sh
-#   VARIANTS="gemm:--gemm-kernels" bench/sim_decode.sh
+#   VARIANTS="gemm:" bench/sim_decode.sh
 #
-# VARIANTS is a ;-separated list of NAME:FLAGS (default: loops, and the GEMM
-# kernels with --gemm-kernels).
+# VARIANTS is a ;-separated list of NAME:FLAGS (default: loops, with
+# --gemm-kernels=false, and the GEMM kernels, mm-compile's default).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${MM_BUILD_DIR:-$root/build}"
@@ -21,7 +21,7 @@ bin="$build/bin"
 TARGET="${TARGET:-cuda:sm_90}"
 DECODE="${DECODE:-16}"
 REPS="${REPS:-5}"
-VARIANTS="${VARIANTS:-loops:;gemm:--gemm-kernels}"
+VARIANTS="${VARIANTS:-loops:--gemm-kernels=false;gemm:}"
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=("$root/examples/memmamba-tiny.json")
 out="$root/bench/results"

@@ -52,12 +52,13 @@ public:
 
 /// Which lowerings the selection may choose besides the loop emitters.
 struct KernelLoweringOptions {
-  /// linear and lm_head as GEMM kernels on GPU targets (GemmKernels.h). Off
-  /// by default: on the simulator device, which CI runs every GPU test on,
-  /// the shared-memory-tiled kernels of prefill cost several times the
-  /// loops (their checked shared-memory traffic); the decode step's GEMV
-  /// kernel, which uses no shared memory, runs about as fast as the loops.
-  bool gemmKernels = false;
+  /// linear and lm_head as GEMM kernels on GPU targets (GemmKernels.h), the
+  /// default: tensor cores for 16-bit weights, a shared-memory-tiled SIMT
+  /// kernel in f32, a GEMV for the decode step. Off, the loop emitters'
+  /// one thread per output row (kept for comparison; on the simulator they
+  /// run prefill several times faster, since it checks every shared-memory
+  /// access of the tiled kernels).
+  bool gemmKernels = true;
   /// The user's schedules (`--schedule=KIND:FILE`): with the target's
   /// default schedules they decide which kinds are lowered through linalg
   /// (Schedules.h).

@@ -39,9 +39,9 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
     string attribute `mm.manifest`.
   }];
   let options = [
-    Option<"gemmKernels", "gemm-kernels", "bool", /*default=*/"false",
+    Option<"gemmKernels", "gemm-kernels", "bool", /*default=*/"true",
            "On GPU targets, linear and lm_head kernels as GEMM kernels "
-           "(lowering/GemmKernels.h) instead of the loop emitters">,
+           "(lowering/GemmKernels.h; the default), else the loop emitters">,
     ListOption<"scheduleFiles", "schedule", "std::string",
                "KIND:FILE: a user schedule of KIND (mm-apply-schedules "
                "applies it); KIND is then lowered through linalg. "

@@ -77,8 +77,9 @@ struct CompilePipelineOptions
   Option<bool> gemmKernels{
       *this, "gemm-kernels",
       llvm::cl::desc("On GPU targets, linear and lm_head kernels as GEMM "
-                     "kernels (lowering/GemmKernels.h) instead of loops"),
-      llvm::cl::init(false)};
+                     "kernels (lowering/GemmKernels.h; the default), else "
+                     "the loop emitters"),
+      llvm::cl::init(true)};
   Option<std::string> kernelFormat{
       *this, "kernel-format",
       llvm::cl::desc("What mm-gpu-pipeline embeds: isa (PTX or GCN "

@@ -124,8 +124,9 @@ cl::opt<bool> gemmKernels(
     "gemm-kernels",
     cl::desc("On GPU targets, linear and lm_head kernels as GEMM kernels "
              "(tensor cores for bf16 and f16 weights, a shared-memory-tiled "
-             "SIMT kernel for f32) instead of loops"),
-    cl::cat(category));
+             "SIMT kernel for f32; the default); --gemm-kernels=false keeps "
+             "them on the loop emitters"),
+    cl::init(true), cl::cat(category));
 cl::list<std::string> schedules(
     "schedule",
     cl::desc("The transform schedule of the CPU kernels of KIND (gemm, "
