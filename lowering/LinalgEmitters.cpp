@@ -246,12 +246,6 @@ LogicalResult emit(ResidualOp op, OpBuilder &builder, BufferMap buffer) {
   return success();
 }
 
-/// The sizes of a [B, rows, E] slice as fold results.
-SmallVector<OpFoldResult> rowSlice(OpBuilder &builder, Value batch,
-                                   OpFoldResult rows, int64_t channels) {
-  return {batch, rows, builder.getIndexAttr(channels)};
-}
-
 /// The causal conv on tensors (see the file comment). With m = min(T, K-1):
 ///   head = concat(window^T, x[:, :m])    [B, K-1+m, E]  -> out[:, :m]
 ///   x                                     [B, T, E]      -> out[:, m:]
@@ -286,13 +280,19 @@ LogicalResult emit(CausalConv1dOp op, OpBuilder &builder, BufferMap buffer) {
                     builder.getStringAttr(role));
     return tagged;
   };
+  // Rows [row, row + rows) of a [B, *, E] tensor: its offsets and sizes.
+  OpFoldResult zero = builder.getIndexAttr(0);
+  SmallVector<OpFoldResult> unitStrides(3, builder.getIndexAttr(1));
+  auto offsets = [&](OpFoldResult row) {
+    return SmallVector<OpFoldResult>{zero, row, zero};
+  };
+  auto sizes = [&](OpFoldResult rows) {
+    return SmallVector<OpFoldResult>{batch, rows,
+                                     builder.getIndexAttr(channels)};
+  };
   auto slice = [&](Value source, OpFoldResult row, OpFoldResult rows) {
-    SmallVector<OpFoldResult> offsets = {builder.getIndexAttr(0), row,
-                                         builder.getIndexAttr(0)};
-    SmallVector<OpFoldResult> strides(3, builder.getIndexAttr(1));
-    return tensor::ExtractSliceOp::create(
-        builder, loc, source, offsets,
-        rowSlice(builder, batch, rows, channels), strides);
+    return tensor::ExtractSliceOp::create(builder, loc, source, offsets(row),
+                                          sizes(rows), unitStrides);
   };
 
   // The filter as [K, E], the window as [B, K-1, E].
@@ -301,30 +301,30 @@ LogicalResult emit(CausalConv1dOp op, OpBuilder &builder, BufferMap buffer) {
       SmallVector<ReassociationIndices>{{0, 1}, {2}});
   Value filterInit =
       tensor::EmptyOp::create(builder, loc, {width, channels}, f32);
-  Value filter = tag(linalg::TransposeOp::create(builder, loc, weight,
-                                                 filterInit, {1, 0}),
-                     "conv_filter")
-                     ->getResult(0);
+  Value filter =
+      tag(linalg::TransposeOp::create(builder, loc, weight, filterInit, {1, 0}),
+          "conv_filter")
+          ->getResult(0);
   Value windowInit = tensor::EmptyOp::create(
       builder, loc, {ShapedType::kDynamic, width - 1, channels}, f32,
       ValueRange{batch});
-  Value windowRows =
-      tag(linalg::TransposeOp::create(builder, loc,
-                                      toTensor(builder, loc, window),
-                                      windowInit, {0, 2, 1}),
-          "conv_window")
-          ->getResult(0);
+  Value windowRows = tag(linalg::TransposeOp::create(
+                             builder, loc, toTensor(builder, loc, window),
+                             windowInit, {0, 2, 1}),
+                         "conv_window")
+                         ->getResult(0);
 
   Value xTensor = toTensor(builder, loc, x);
   Value outTensor = toTensor(builder, loc, out, /*writable=*/true);
   Value head = kb.mini(time, kb.index(width - 1));
   auto unit = DenseIntElementsAttr::get(
       RankedTensorType::get({1}, builder.getI64Type()), ArrayRef<int64_t>{1});
-  // out[:, row : row + rows] = act(bias + conv(input, filter)).
   // One tensor of each buffer: to_tensor restrict promises no other.
   Value bias =
       op.getBias() ? toTensor(builder, loc, buffer(op.getBias())) : Value();
-  auto convolve = [&](Value input, Value row, Value rows, Value outSoFar) {
+  // out[:, row : row + rows] = act(bias + conv(input, filter)).
+  auto convolve = [&](Value input, OpFoldResult row, OpFoldResult rows,
+                      Value outSoFar) {
     Value part = slice(outSoFar, row, rows);
     Value init;
     if (bias) {
@@ -345,26 +345,21 @@ LogicalResult emit(CausalConv1dOp op, OpBuilder &builder, BufferMap buffer) {
             "conv")
             ->getResult(0);
     bool silu = op.getSilu();
-    Value activated =
-        generic(builder, loc, "conv_act", {}, sums,
-                maps(context, 3, {{0, 1, 2}}),
-                {kParallel, kParallel, kParallel},
-                [&](KernelBuilder &kb, ValueRange args) {
-                  return silu ? kb.silu(args[0]) : args[0];
-                })
-            .getResult(0);
-    SmallVector<OpFoldResult> offsets = {builder.getIndexAttr(0), row,
-                                         builder.getIndexAttr(0)};
-    SmallVector<OpFoldResult> strides(3, builder.getIndexAttr(1));
-    return tensor::InsertSliceOp::create(
-               builder, loc, activated, outSoFar, offsets,
-               rowSlice(builder, batch, rows, channels), strides)
+    Value activated = generic(builder, loc, "conv_act", {}, sums,
+                              maps(context, 3, {{0, 1, 2}}),
+                              {kParallel, kParallel, kParallel},
+                              [&](KernelBuilder &kb, ValueRange args) {
+                                return silu ? kb.silu(args[0]) : args[0];
+                              })
+                          .getResult(0);
+    return tensor::InsertSliceOp::create(builder, loc, activated, outSoFar,
+                                         offsets(row), sizes(rows), unitStrides)
         .getResult();
   };
   Value headInput = tensor::ConcatOp::create(
       builder, loc, /*dim=*/1,
-      ValueRange{windowRows, slice(xTensor, builder.getIndexAttr(0), head)});
-  Value result = convolve(headInput, kb.index(0), head, outTensor);
+      ValueRange{windowRows, slice(xTensor, zero, head)});
+  Value result = convolve(headInput, zero, head, outTensor);
   // Past the head the inputs are the chunk's: x read in place (the conv
   // reads rows t .. t+K-1 of it for output row t + K-1).
   result = convolve(xTensor, head, kb.subi(time, head), result);
