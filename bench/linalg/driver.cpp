@@ -277,9 +277,9 @@ void check(int64_t batch, int64_t time) {
 
 /// A causal conv (E channels, width K, with or without bias): the linalg
 /// kernel against the loop kernel on the same inputs, the outputs by
-/// relative error and the new windows exactly; then both again with the
-/// window updated in place (window and window_out the same buffer, as the
-/// runtime calls them).
+/// relative error and the new windows exactly; then the linalg kernel again
+/// with the window updated in place (window and window_out the same buffer,
+/// as the runtime calls it), against the loop kernel's results.
 void checkConv(const char *name, int64_t e, int64_t k, bool hasBias,
                int64_t batch, int64_t time) {
   auto run = [&](bool linalg, Buffer<float, 3> &x, Buffer<float, 3> &w,
