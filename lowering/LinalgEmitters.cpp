@@ -92,6 +92,23 @@ Value toTensor(OpBuilder &builder, Location loc, Value buffer,
       buffer, /*restrict=*/true, writable);
 }
 
+/// `output`, a [B, T, N] tensor, set to `bias` ([N]) in every row, or to
+/// zero without one: the operation that starts a sum, tagged `role`.
+Value initialise(OpBuilder &builder, Location loc, StringRef role, Value bias,
+                 Value output) {
+  if (bias)
+    return generic(builder, loc, role, {bias}, output,
+                   maps(builder.getContext(), 3, {{2}, {0, 1, 2}}),
+                   {kParallel, kParallel, kParallel},
+                   [](KernelBuilder &, ValueRange args) { return args[0]; })
+        .getResult(0);
+  Value zero =
+      arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0.0));
+  auto fill = linalg::FillOp::create(builder, loc, zero, output);
+  fill->setAttr(MMDialect::kLinalgRoleAttrName, builder.getStringAttr(role));
+  return fill.getResult(0);
+}
+
 /// out[b, t, n] = sum_k x[b, t, k] w[n, k] (+ bias[n]): the output starts as
 /// the bias (or zero), then one contraction over (b, t, n, k) adds the
 /// products in f32 with reassociation allowed, as emitLinearRows does (and
@@ -108,22 +125,9 @@ LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
   Value xTensor = toTensor(builder, loc, x);
   Value wTensor = toTensor(builder, loc, w);
   Value outTensor = toTensor(builder, loc, out, /*writable=*/true);
-  Value init;
-  if (bias) {
-    Value biasTensor = toTensor(builder, loc, bias);
-    init = generic(builder, loc, "bias", {biasTensor}, outTensor,
-                   maps(context, 3, {{2}, {0, 1, 2}}),
-                   {kParallel, kParallel, kParallel},
-                   [](KernelBuilder &, ValueRange args) { return args[0]; })
-               .getResult(0);
-  } else {
-    Value zero = arith::ConstantOp::create(builder, loc,
-                                           builder.getF32FloatAttr(0.0));
-    auto fill = linalg::FillOp::create(builder, loc, zero, outTensor);
-    fill->setAttr(MMDialect::kLinalgRoleAttrName,
-                  builder.getStringAttr("bias"));
-    init = fill.getResult(0);
-  }
+  Value init = initialise(builder, loc, "bias",
+                          bias ? toTensor(builder, loc, bias) : Value(),
+                          outTensor);
   auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
   Value product =
       generic(builder, loc, "matmul", {xTensor, wTensor}, init,
@@ -326,18 +330,7 @@ LogicalResult emit(CausalConv1dOp op, OpBuilder &builder, BufferMap buffer) {
   auto convolve = [&](Value input, OpFoldResult row, OpFoldResult rows,
                       Value outSoFar) {
     Value part = slice(outSoFar, row, rows);
-    Value init;
-    if (bias) {
-      init = generic(builder, loc, "conv_bias", {bias}, part,
-                     maps(context, 3, {{2}, {0, 1, 2}}),
-                     {kParallel, kParallel, kParallel},
-                     [](KernelBuilder &, ValueRange args) { return args[0]; })
-                 .getResult(0);
-    } else {
-      init = tag(linalg::FillOp::create(builder, loc, kb.f32(0), part),
-                 "conv_bias")
-                 ->getResult(0);
-    }
+    Value init = initialise(builder, loc, "conv_bias", bias, part);
     Value sums =
         tag(linalg::DepthwiseConv1DNwcWcOp::create(
                 builder, loc, TypeRange{part.getType()},
