@@ -432,8 +432,10 @@ void emitNormRows(KernelBuilder &kb, RMSNormOp op, Value x, Value w, Value out,
   Value width = kb.dim(out, 2);
   Value epsilon = kb.f64(op.getEpsilon().convertToDouble());
   Value widthF = kb.extend(kb.toF32(kb.toI32(width)));
+  // Rows are independent: the tokens of a sequence in parallel (on a GPU
+  // one thread per row, not one thread for the whole norm).
   kb.loop(0, kb.dim(out, 0), [&](Value b) {
-    kb.loop(0, kb.dim(out, 1), [&](Value t) {
+    kb.parallelLoop(kb.index(0), kb.dim(out, 1), 1, [&](Value t) {
       Value squares = kb.sum(kb.index(0), width, kb.f64(0), [&](Value d) {
         Value v = kb.extend(produce(b, t, d));
         return kb.mul(v, v);
