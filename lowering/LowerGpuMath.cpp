@@ -16,6 +16,8 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/UB/IR/UBOps.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 
 #include <cmath>
@@ -133,6 +135,21 @@ public:
     return arith::SelectOp::create(b, loc, small, series, log);
   }
 
+  /// The scalar rewrite of `op` (exp, log1p or sqrt) applied to `x`, or a
+  /// null value for a type it has none for.
+  Value rewrite(Operation *op, Value x) {
+    Type type = x.getType();
+    if (isa<math::SqrtOp>(op) && (type.isF32() || type.isF64()))
+      return intrinsic(type.isF64() ? "llvm.sqrt.f64" : "llvm.sqrt.f32", x);
+    if (isa<math::ExpOp>(op) && type.isF32())
+      return exp32(x);
+    if (isa<math::ExpOp>(op) && type.isF64())
+      return exp64(x);
+    if (isa<math::Log1pOp>(op) && type.isF32())
+      return log1p32(x);
+    return Value();
+  }
+
 private:
   OpBuilder &b;
   Location loc;
@@ -159,15 +176,26 @@ struct LowerGpuMathPass : public mm::impl::LowerGpuMathBase<LowerGpuMathPass> {
       Value x = op->getOperand(0);
       Type type = x.getType();
       Value result;
-      if (isa<math::SqrtOp>(op))
-        result = rewriter.intrinsic(
-            type.isF64() ? "llvm.sqrt.f64" : "llvm.sqrt.f32", x);
-      else if (isa<math::ExpOp>(op) && type.isF32())
-        result = rewriter.exp32(x);
-      else if (isa<math::ExpOp>(op) && type.isF64())
-        result = rewriter.exp64(x);
-      else if (isa<math::Log1pOp>(op) && type.isF32())
-        result = rewriter.log1p32(x);
+      auto vector = dyn_cast<VectorType>(type);
+      if (!vector) {
+        result = rewriter.rewrite(op, x);
+      } else if (!vector.isScalable()) {
+        // A tile of a scheduled kernel: element by element (the
+        // instructions are scalar), in row-major order.
+        result = ub::PoisonOp::create(b, op->getLoc(), vector);
+        ArrayRef<int64_t> shape = vector.getShape();
+        SmallVector<int64_t> position(shape.size(), 0);
+        for (int64_t i = 0; i < vector.getNumElements() && result; ++i) {
+          for (int64_t d = shape.size(), rest = i; d-- > 0; rest /= shape[d])
+            position[d] = rest % shape[d];
+          Value element = rewriter.rewrite(
+              op, vector::ExtractOp::create(b, op->getLoc(), x, position));
+          result = element ? vector::InsertOp::create(b, op->getLoc(),
+                                                      element, result, position)
+                                 .getResult()
+                           : Value();
+        }
+      }
       if (!result) {
         op->emitOpError() << "on " << type
                           << " has no library-free GPU lowering";

@@ -5,8 +5,9 @@
 //   - every buffer lives in device memory: memref.alloc/dealloc become
 //     gpu.alloc/gpu.dealloc (the runtime passes device pointers for the ABI
 //     buffers);
-//   - each scf.parallel becomes a launch with one thread per iteration,
-//     threads-per-block threads per block;
+//   - each scf.parallel (the loop emitters' or a GPU schedule's thread
+//     tiles, lowering/schedules/gpu/) becomes a launch with one thread per
+//     iteration, threads-per-block threads per block;
 //   - the sequential loop nests of a fusion group become one one-thread
 //     launch (the memory path's sequential pass, norms, residuals);
 //   - memref.copy becomes a copy kernel (views may be strided);
@@ -25,6 +26,7 @@
 #include "lowering/KernelLowering.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Utils/GPUUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
@@ -123,12 +125,11 @@ gpu::LaunchOp Offloader::createLaunch(Location loc, Value blocks,
   return launch;
 }
 
-/// for i in [lb, ub) step s, in parallel  =>  one thread per iteration.
+/// for (i, j, ...) in [lb, ub) step s, in parallel  =>  one thread per
+/// iteration, the iterations numbered with the last dimension fastest (a
+/// schedule's tiles along a row go to neighbouring threads: coalesced).
 LogicalResult Offloader::launchParallel(scf::ParallelOp loop,
                                         Operation *origin) {
-  if (loop.getNumLoops() != 1)
-    return loop.emitOpError()
-           << "only one-dimensional parallel loops become GPU launches";
   if (loop.getNumResults() ||
       (!loop.getBody()->getTerminator()->getRegions().empty() &&
        llvm::any_of(loop.getBody()->getTerminator()->getRegions(),
@@ -136,10 +137,16 @@ LogicalResult Offloader::launchParallel(scf::ParallelOp loop,
     return loop.emitOpError() << "has reductions; they are not offloaded";
   Location loc = loop.getLoc();
   b.setInsertionPoint(loop);
-  Value lower = loop.getLowerBound()[0], upper = loop.getUpperBound()[0],
-        step = loop.getStep()[0];
-  Value count = arith::CeilDivSIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, upper, lower), step);
+  SmallVector<Value> counts;
+  Value count;
+  for (auto [lower, upper, step] : llvm::zip_equal(
+           loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    counts.push_back(arith::CeilDivSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, upper, lower), step));
+    count = count ? arith::MulIOp::create(b, loc, count, counts.back())
+                        .getResult()
+                  : counts.back();
+  }
   // No iterations, no launch (a grid of 0 blocks is a launch error).
   auto any =
       scf::IfOp::create(b, loc,
@@ -158,10 +165,19 @@ LogicalResult Offloader::launchParallel(scf::ParallelOp loop,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, flat, count);
   auto guard = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
   b.setInsertionPointToStart(guard.thenBlock());
-  Value iv = arith::AddIOp::create(b, loc, lower,
-                                   arith::MulIOp::create(b, loc, flat, step));
   IRMapping mapping;
-  mapping.map(loop.getInductionVars()[0], iv);
+  Value rest = flat;
+  for (unsigned d = loop.getNumLoops(); d-- > 0;) {
+    Value position = rest;
+    if (d > 0) {
+      position = arith::RemUIOp::create(b, loc, rest, counts[d]);
+      rest = arith::DivUIOp::create(b, loc, rest, counts[d]);
+    }
+    mapping.map(loop.getInductionVars()[d],
+                arith::AddIOp::create(
+                    b, loc, loop.getLowerBound()[d],
+                    arith::MulIOp::create(b, loc, position, loop.getStep()[d])));
+  }
   for (Operation &op : loop.getBody()->without_terminator())
     b.clone(op, mapping);
   loop.erase();
@@ -406,6 +422,16 @@ LogicalResult Offloader::sinkStackBuffers() {
 LogicalResult Offloader::run() {
   if (failed(offloadBlock(func.front())) || failed(sinkStackBuffers()))
     return failure();
+  // Constants the kernels use are the kernels' own, not parameters: a
+  // vectorised tile's vector constants could not be passed (the ABI takes
+  // scalars and pointers), and bounds known in the kernel let LLVM unroll.
+  SmallVector<gpu::LaunchOp> launches;
+  func.walk([&](gpu::LaunchOp launch) { launches.push_back(launch); });
+  for (gpu::LaunchOp launch : launches)
+    if (failed(sinkOperationsIntoLaunchOp(launch, [](Operation *op) {
+          return isa<arith::ConstantOp>(op);
+        })))
+      return failure();
   return success();
 }
 

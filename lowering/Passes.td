@@ -74,14 +74,16 @@ def OffloadToGpu : Pass<"mm-offload-to-gpu", "mlir::ModuleOp"> {
   let description = [{
     Rewrites the entry points built by mm-lower-to-loops so that every
     kernel runs on a GPU and every buffer lives in device memory: each
-    scf.parallel becomes a gpu.launch with one thread per iteration
-    (`threads-per-block` per block), each run of sequential loop nests a
-    one-thread launch, memref.copy a copy kernel, memref.alloc/dealloc
+    scf.parallel (of any rank: a GPU schedule's thread tiles) becomes a
+    gpu.launch with one thread per iteration, numbered with the last
+    dimension fastest (`threads-per-block` per block), each run of
+    sequential loop nests a one-thread launch, memref.copy a copy kernel, memref.alloc/dealloc
     gpu.alloc/gpu.dealloc. Host loops around parallel loops stay on the host.
     Stack buffers move into the launches that use them; heap buffers of a
     sequential nest are allocated before its launch. The ABI buffers
     (weights, state, tokens, logits) are device pointers from the runtime.
-    Run gpu-kernel-outlining next.
+    Constants the kernels use are defined in them, not passed. Run
+    gpu-kernel-outlining next.
   }];
   let options = [
     Option<"threadsPerBlock", "threads-per-block", "int64_t",
@@ -112,7 +114,8 @@ def LowerGpuMath : Pass<"mm-lower-gpu-math", "mlir::gpu::GPUModuleOp"> {
            "The GPU target (cuda:sm_90, hip:gfx942, ...)">
   ];
   let dependentDialects = [
-    "::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect"
+    "::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 
@@ -294,7 +297,8 @@ def ApplySchedules : Pass<"mm-apply-schedules", "mlir::ModuleOp"> {
     module's target with upstream's transform interpreter. The target is the
     module's `mm.target` string attribute, else the `target` option. The
     default schedules are the .mlir files of lowering/schedules/<target>/
-    <kind>.mlir, built into the binary; each holds one
+    <kind>.mlir (for GPU targets without a file of their own,
+    lowering/schedules/gpu/), built into the binary; each holds one
     `transform.named_sequence @schedule(%kernel: !transform.any_op
     {transform.readonly})`, applied to the kernel function.
 

@@ -3,7 +3,8 @@
 
 // Kernel math without a device library: exp on the exp2 instruction (f32),
 // f64 exp by range reduction and a polynomial, log1p on the log2
-// instruction, sqrt on llvm.sqrt.
+// instruction, sqrt on llvm.sqrt. On the vectors of a scheduled kernel's
+// tiles, element by element.
 
 module attributes {gpu.container_module} {
   gpu.module @kernels {
@@ -31,6 +32,29 @@ module attributes {gpu.container_module} {
       memref.store %l, %out[%c1] : memref<4xf32>
       memref.store %e64, %out64[%c0] : memref<2xf64>
       memref.store %s, %out64[%c1] : memref<2xf64>
+      gpu.return
+    }
+
+    // CUDA-LABEL: gpu.func @vector_math
+    // CUDA: vector.extract %{{.*}}[0] : f32 from vector<2xf32>
+    // CUDA: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
+    // CUDA: vector.insert %{{.*}}, %{{.*}} [0] : f32 into vector<2xf32>
+    // CUDA: vector.extract %{{.*}}[1] : f32 from vector<2xf32>
+    // CUDA: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
+    // CUDA: vector.insert %{{.*}}, %{{.*}} [1] : f32 into vector<2xf32>
+    // CUDA-COUNT-2: llvm.call_intrinsic "llvm.sqrt.f64"
+    // CUDA-NOT: math.
+    // HIP-LABEL: gpu.func @vector_math
+    // HIP-COUNT-2: llvm.call_intrinsic "llvm.amdgcn.exp2.f32"
+    // HIP-NOT: math.
+    gpu.func @vector_math(%x: f32, %y: f64, %out: memref<2xf32>, %out64: memref<2xf64>) kernel {
+      %c0 = arith.constant 0 : index
+      %vx = vector.broadcast %x : f32 to vector<2xf32>
+      %vy = vector.broadcast %y : f64 to vector<2xf64>
+      %e = math.exp %vx : vector<2xf32>
+      %s = math.sqrt %vy : vector<2xf64>
+      vector.store %e, %out[%c0] : memref<2xf32>, vector<2xf32>
+      vector.store %s, %out64[%c0] : memref<2xf64>, vector<2xf64>
       gpu.return
     }
   }

@@ -58,3 +58,37 @@ func.func @mm_prefill(%x: memref<?xf32>, %y: memref<?xf32>, %n: index) attribute
   memref.dealloc %tmp : memref<?xf32>
   return
 }
+
+// A scheduled kernel's thread tiles (scf.forall became a 2-D scf.parallel):
+// one launch over rows x 4-wide tiles, a thread per tile numbered with the
+// last dimension fastest (the tiles of a row on neighbouring threads), the
+// constants the body uses defined in the kernel, not passed to it.
+// CHECK-LABEL: func.func private @mm_norm_0(
+// CHECK-SAME: %[[ROWS:[^:]*]]: index, %[[OUT:[^:]*]]: memref<?x16xvector<4xf32>>)
+// CHECK: %[[ROW_COUNT:.*]] = arith.ceildivsi %{{.*}}, %c1
+// CHECK: %[[TILE_COUNT:.*]] = arith.ceildivsi %{{.*}}, %c4
+// CHECK: %[[COUNT:.*]] = arith.muli %[[ROW_COUNT]], %[[TILE_COUNT]]
+// CHECK: gpu.launch blocks(%[[BX:[^,]*]], %{{.*}}) in {{.*}} threads(%[[TX:[^,]*]], %{{.*}}) in (%{{[^ ]*}} = %c64, {{.*}}) module(@mm_kernels) function(@mm_norm_0_0)
+// CHECK: %[[ONES:.*]] = arith.constant dense<1.000000e+00> : vector<4xf32>
+// CHECK: %[[FLAT:.*]] = arith.addi %{{.*}}, %[[TX]]
+// CHECK: arith.cmpi slt, %[[FLAT]], %[[COUNT]]
+// CHECK: %[[TILE:.*]] = arith.remui %[[FLAT]], %[[TILE_COUNT]]
+// CHECK: %[[ROW:.*]] = arith.divui %[[FLAT]], %[[TILE_COUNT]]
+// CHECK: %[[TILE_STEP:.*]] = arith.muli %[[TILE]], %c4
+// CHECK: %[[COLUMN:.*]] = arith.addi %{{.*}}, %[[TILE_STEP]]
+// CHECK: %[[ROW_STEP:.*]] = arith.muli %[[ROW]], %c1
+// CHECK: %[[ROW_INDEX:.*]] = arith.addi %{{.*}}, %[[ROW_STEP]]
+// CHECK: memref.store %[[ONES]], %[[OUT]][%[[ROW_INDEX]], %[[COLUMN]]]
+// CHECK: gpu.terminator
+func.func private @mm_norm_0(%rows: index, %out: memref<?x16xvector<4xf32>>) attributes {mm.lowering = "linalg"} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c16 = arith.constant 16 : index
+  %ones = arith.constant dense<1.0> : vector<4xf32>
+  scf.parallel (%row, %column) = (%c0, %c0) to (%rows, %c16) step (%c1, %c4) {
+    memref.store %ones, %out[%row, %column] : memref<?x16xvector<4xf32>>
+    scf.reduce
+  } {mm.kernel = "norm"}
+  return
+}
