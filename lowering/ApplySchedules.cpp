@@ -30,6 +30,7 @@
 #include "mlir/Dialect/Linalg/TransformOps/DialectExtension.h"
 #include "mlir/Dialect/Linalg/Transforms/TilingInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/IR/ValueBoundsOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/TransformOps/MemRefTransformOps.h"
 #include "mlir/Dialect/SCF/IR/ValueBoundsOpInterfaceImpl.h"
 #include "mlir/Dialect/SCF/TransformOps/SCFTransformOps.h"
 #include "mlir/Dialect/Transform/IR/TransformDialect.h"
@@ -90,6 +91,9 @@ struct ApplySchedulesPass
                     memref::MemRefDialect, math::MathDialect>();
     linalg::registerTransformDialectExtension(registry);
     scf::registerTransformDialectExtension(registry);
+    // Folding the sizes of buffers to the values they were allocated with
+    // (lowering/schedules/gpu/norm.mlir).
+    memref::registerTransformDialectExtension(registry);
     vector::registerTransformDialectExtension(registry);
     // Tiling linalg operations with dynamic sizes.
     linalg::registerTilingInterfaceExternalModels(registry);

@@ -173,11 +173,18 @@ LogicalResult emit(RMSNormOp op, OpBuilder &builder, BufferMap buffer) {
   Location loc = op.getLoc();
   MLIRContext *context = builder.getContext();
   KernelBuilder kb(builder, loc);
-  Value batch = kb.dim(x, 0), time = kb.dim(x, 1), width = kb.dim(x, 2);
-  auto sumsType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                                  builder.getF64Type());
+  Value width = kb.dim(x, 2);
+  // [B, T] as static as x's (a decode step's T = 1): tiles of the sums and
+  // of x then have the same loop bounds (a schedule may fuse their loops).
+  ArrayRef<int64_t> shape = cast<MemRefType>(x.getType()).getShape();
+  auto sumsType =
+      MemRefType::get({shape[0], shape[1]}, builder.getF64Type());
+  SmallVector<Value> dynamicSizes;
+  for (int64_t d : {0, 1})
+    if (ShapedType::isDynamic(shape[d]))
+      dynamicSizes.push_back(kb.dim(x, d));
   Value sums = memref::AllocOp::create(
-      builder, loc, sumsType, ValueRange{batch, time},
+      builder, loc, sumsType, dynamicSizes,
       builder.getI64IntegerAttr(kBufferAlignment));
   linalg::FillOp::create(builder, loc, kb.f64(0), sums)
       ->setAttr(MMDialect::kLinalgRoleAttrName, builder.getStringAttr("norm_init"));

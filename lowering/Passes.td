@@ -77,8 +77,8 @@ def OffloadToGpu : Pass<"mm-offload-to-gpu", "mlir::ModuleOp"> {
     scf.parallel (of any rank: a GPU schedule's thread tiles) becomes a
     gpu.launch with one thread per iteration, numbered with the last
     dimension fastest (`threads-per-block` per block), each run of
-    sequential loop nests a one-thread launch, memref.copy a copy kernel, memref.alloc/dealloc
-    gpu.alloc/gpu.dealloc. Host loops around parallel loops stay on the host.
+    sequential loop nests a one-thread launch, memref.copy a copy kernel,
+    memref.alloc/dealloc gpu.alloc/gpu.dealloc. Host loops around parallel loops stay on the host.
     Stack buffers move into the launches that use them; heap buffers of a
     sequential nest are allocated before its launch. The ABI buffers
     (weights, state, tokens, logits) are device pointers from the runtime.

@@ -102,10 +102,6 @@ llvm::Expected<TargetInfo> checkOptions(const CompilePipelineOptions &options,
           parseUserSchedules(options.schedules);
       !schedules)
     return schedules.takeError();
-  if (!options.schedules.empty() && target->isGpu())
-    return makeError("schedules are for the CPU's linalg kernels; the "
-                     "kernels of GPU target '" +
-                     target->spec() + "' are not lowered through linalg");
   return target;
 }
 
@@ -347,6 +343,12 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   const TargetInfo &target = *checked;
 
   addHostLoopsPasses(pm, options, target);
+  // What scheduled linalg kernels leave (lowering/schedules/gpu/): thread
+  // tiles as scf.forall, which become the parallel loops mm-offload-to-gpu
+  // launches (a thread per iteration), and tiles' bodies as loops.
+  pm.addPass(createForallToParallelLoopPass());
+  pm.addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(createConvertVectorToSCFPass());
   OffloadToGpuOptions offload;
   offload.threadsPerBlock =
       sizeOr(options.threadsPerBlock, target.threadsPerBlock);

@@ -93,10 +93,10 @@ struct CompilePipelineOptions
       llvm::cl::init("f32")};
   ListOption<std::string> schedules{
       *this, "schedule",
-      llvm::cl::desc("KIND:FILE: the transform schedule of the CPU kernels "
+      llvm::cl::desc("KIND:FILE: the transform schedule of the kernels "
                      "of KIND (gemm, norm, elementwise, embed, conv), "
-                     "replacing the default "
-                     "(lowering/schedules/cpu/KIND.mlir); KIND is then "
+                     "replacing the target's default "
+                     "(lowering/schedules/{cpu,gpu}/KIND.mlir); KIND is then "
                      "lowered through linalg; KIND:loops keeps the "
                      "hand-written loops (docs/schedules.md)")};
 };
@@ -105,8 +105,9 @@ struct CompilePipelineOptions
 // when one is bad; the error is the one mm-compile gives: an unknown target
 // or chip (TargetInfo::parse), a target the pipeline does not compile for, an
 // unknown strategy, precision or kernel format, a kernel size outside its limits
-// (dialect/KernelSizes.h), a schedule of an unknown kind or for a GPU target. The registered pipelines report it as an error
-// of the pipeline, so mm-opt stops with it too.
+// (dialect/KernelSizes.h), a schedule of an unknown kind. The registered
+// pipelines report it as an error of the pipeline, so mm-opt stops with it
+// too.
 
 /// `mm-fused-pipeline`: mm-model-pipeline, then the fusion groups
 /// (--emit=fused). Any target (its default sizes).

@@ -30,11 +30,21 @@ llvm::Error makeError(const llvm::Twine &message) {
 
 const DefaultSchedule *mm::findDefaultSchedule(llvm::StringRef targetKind,
                                                llvm::StringRef kind) {
-  const DefaultSchedule *found =
-      llvm::find_if(kDefaultSchedules, [&](const DefaultSchedule &schedule) {
-        return schedule.target == targetKind && schedule.kind == kind;
-      });
-  return found == std::end(kDefaultSchedules) ? nullptr : found;
+  auto lookup = [&](llvm::StringRef target) -> const DefaultSchedule * {
+    const DefaultSchedule *found =
+        llvm::find_if(kDefaultSchedules, [&](const DefaultSchedule &schedule) {
+          return schedule.target == target && schedule.kind == kind;
+        });
+    return found == std::end(kDefaultSchedules) ? nullptr : found;
+  };
+  if (const DefaultSchedule *own = lookup(targetKind))
+    return own;
+  // The GPU schedules name no vendor's instructions (they tile into threads
+  // that mm-offload-to-gpu launches): one file serves both, unless a vendor
+  // has its own.
+  if (targetKind == "cuda" || targetKind == "hip")
+    return lookup(kGpuScheduleTarget);
+  return nullptr;
 }
 
 llvm::Expected<std::vector<UserSchedule>>
@@ -59,8 +69,6 @@ mm::parseUserSchedules(llvm::ArrayRef<std::string> entries) {
 
 bool mm::hasSchedule(llvm::StringRef targetKind, llvm::StringRef kind,
                      llvm::ArrayRef<UserSchedule> user) {
-  if (targetKind != "cpu")
-    return false;
   const UserSchedule *chosen =
       llvm::find_if(user, [&](const UserSchedule &schedule) {
         return schedule.kind == kind;

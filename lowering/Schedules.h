@@ -30,8 +30,13 @@ struct DefaultSchedule {
   llvm::StringLiteral target, kind, path, text;
 };
 
+/// The folder of lowering/schedules/ whose schedules serve every GPU target
+/// (cuda and hip) that has no file of its own for a kind.
+constexpr llvm::StringLiteral kGpuScheduleTarget = "gpu";
+
 /// The default schedule of `kind` for targets of `targetKind` ("cpu",
-/// "cuda", "hip"), if there is one.
+/// "cuda", "hip"), if there is one: lowering/schedules/<targetKind>/, then
+/// for GPU targets lowering/schedules/gpu/.
 const DefaultSchedule *findDefaultSchedule(llvm::StringRef targetKind,
                                            llvm::StringRef kind);
 
@@ -47,7 +52,7 @@ struct UserSchedule {
 };
 
 /// Parses the `KIND:FILE` entries of a schedule option: KIND must be a kernel
-/// kind that has a linalg form (gemm, norm, elementwise, embed), each kind
+/// kind that has a linalg form (gemm, norm, elementwise, embed, conv), each kind
 /// at most once. Does not read the files.
 llvm::Expected<std::vector<UserSchedule>>
 parseUserSchedules(llvm::ArrayRef<std::string> entries);
@@ -55,8 +60,6 @@ parseUserSchedules(llvm::ArrayRef<std::string> entries);
 /// Whether kernels of `kind` on targets of `targetKind` are lowered through
 /// linalg: a schedule exists for them (`user` first, where `KIND:loops`
 /// says no, then the defaults).
-/// GPU targets have no linalg kernels yet (their regular kernels are the
-/// loop emitters' or GemmKernels.h's).
 bool hasSchedule(llvm::StringRef targetKind, llvm::StringRef kind,
                  llvm::ArrayRef<UserSchedule> user);
 
