@@ -78,7 +78,8 @@ def OffloadToGpu : Pass<"mm-offload-to-gpu", "mlir::ModuleOp"> {
     gpu.launch with one thread per iteration, numbered with the last
     dimension fastest (`threads-per-block` per block), each run of
     sequential loop nests a one-thread launch, memref.copy a copy kernel,
-    memref.alloc/dealloc gpu.alloc/gpu.dealloc. Host loops around parallel loops stay on the host.
+    memref.alloc/dealloc gpu.alloc/gpu.dealloc. Host loops around parallel
+    loops stay on the host.
     Stack buffers move into the launches that use them; heap buffers of a
     sequential nest are allocated before its launch. The ABI buffers
     (weights, state, tokens, logits) are device pointers from the runtime.

@@ -181,16 +181,21 @@ llvm::Error mm::buildHostPipeline(OpPassManager &pm,
   return llvm::Error::success();
 }
 
+/// What scheduled linalg kernels leave (mm-apply-schedules), on the CPU and
+/// on GPUs: thread tiles as scf.forall (parallel loops: OpenMP loops or GPU
+/// launches next), operations a schedule did not vectorise, vector
+/// operations beyond what LLVM takes. No-ops for the loop kernels.
+static void addScheduleLeftoverPasses(OpPassManager &pm) {
+  pm.addPass(createForallToParallelLoopPass());
+  pm.addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(createConvertVectorToSCFPass());
+}
+
 void mm::addHostToLLVMPasses(OpPassManager &pm) {
   // bf16 roundings as integer operations: no libcall on CPUs without
   // AVX512-BF16 (a reduced-precision artifact, docs/precision.md).
   pm.addPass(createExpandHostBF16());
-  // What scheduled linalg kernels leave (mm-apply-schedules): thread tiles
-  // as scf.forall, operations a schedule did not vectorise, vector
-  // operations beyond what LLVM takes. No-ops for the loop kernels.
-  pm.addPass(createForallToParallelLoopPass());
-  pm.addPass(createConvertLinalgToLoopsPass());
-  pm.addPass(createConvertVectorToSCFPass());
+  addScheduleLeftoverPasses(pm);
   // Parallel loops become OpenMP work-sharing loops, whose bodies sit in
   // memref.alloca_scope: lower memrefs (and with them the scopes) while the
   // bodies are still single blocks, then the control flow.
@@ -343,12 +348,9 @@ llvm::Error mm::buildGpuPipeline(OpPassManager &pm,
   const TargetInfo &target = *checked;
 
   addHostLoopsPasses(pm, options, target);
-  // What scheduled linalg kernels leave (lowering/schedules/gpu/): thread
-  // tiles as scf.forall, which become the parallel loops mm-offload-to-gpu
-  // launches (a thread per iteration), and tiles' bodies as loops.
-  pm.addPass(createForallToParallelLoopPass());
-  pm.addPass(createConvertLinalgToLoopsPass());
-  pm.addPass(createConvertVectorToSCFPass());
+  // The thread tiles become the parallel loops mm-offload-to-gpu launches
+  // (a thread per iteration).
+  addScheduleLeftoverPasses(pm);
   OffloadToGpuOptions offload;
   offload.threadsPerBlock =
       sizeOr(options.threadsPerBlock, target.threadsPerBlock);
