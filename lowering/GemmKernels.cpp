@@ -16,6 +16,8 @@
 
 #include "lowering/GemmKernels.h"
 
+#include "lowering/DeviceKernels.h"
+
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -390,10 +392,7 @@ void GemmEmitter::allocateShared() {
   MLIRContext *context = b.getContext();
   auto workgroup =
       gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
-  Value bytes = gpu::DynamicSharedMemoryOp::create(
-      b, loc,
-      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr,
-                      workgroup));
+  Value bytes = dynamicSharedBytes(b, loc);
   int64_t rowElements = tiles.blockK + rowPadding(config.strategy);
   bool transposed = config.strategy == GemmStrategy::Simt;
   auto tileType = [&](int64_t rows) {
@@ -879,9 +878,6 @@ llvm::Expected<GemmKernel> mm::buildGemmKernel(gpu::GPUModuleOp module,
   llvm::Expected<GemmConfig> config = resolveGemmConfig(spec, target);
   if (!config)
     return config.takeError();
-  if (module.lookupSymbol(spec.name))
-    return makeError("the gpu.module already has a symbol named '" +
-                     spec.name + "'");
   MLIRContext *context = module.getContext();
   context->loadDialect<amdgpu::AMDGPUDialect, arith::ArithDialect,
                        memref::MemRefDialect, nvgpu::NVGPUDialect,
@@ -896,14 +892,10 @@ llvm::Expected<GemmKernel> mm::buildGemmKernel(gpu::GPUModuleOp module,
       MemRefType::get({spec.n, spec.k}, spec.wType, rowMajor(spec.k)),
       MemRefType::get({dynamic, spec.n}, f32, rowMajor(dynamic))};
 
-  OpBuilder b(context);
-  b.setInsertionPointToEnd(module.getBody());
-  auto function = gpu::GPUFuncOp::create(b, module.getLoc(), spec.name,
-                                         b.getFunctionType(inputs, {}));
-  function->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
-                    b.getUnitAttr());
-  function.setKnownBlockSizeAttr(DenseI32ArrayAttr::get(
-      context, {static_cast<int32_t>(config->threadsPerBlock), 1, 1}));
-  GemmEmitter(*config, function).emit();
-  return GemmKernel{function, *config};
+  llvm::Expected<gpu::GPUFuncOp> function =
+      createDeviceKernel(module, spec.name, inputs, config->threadsPerBlock);
+  if (!function)
+    return function.takeError();
+  GemmEmitter(*config, *function).emit();
+  return GemmKernel{*function, *config};
 }
