@@ -52,6 +52,13 @@ inline constexpr KernelSize kGemmRowsAtOnce{"gemm-rows-at-once", "rows_at_once",
 /// at 1024 the channels of mamba-130m (E = 1536) are two tasks.
 inline constexpr KernelSize kScanChannels{"scan-channels", "channels",
                                           "scan_channels", 1024};
+/// The GPU scan kernel (lowering/ScanKernels.h): channels per block, which
+/// share each staged chunk of B and C, and tokens per chunk (a multiple of
+/// the warp width, at most 32 per lane: lowering/ScanKernels.cpp checks it).
+inline constexpr KernelSize kScanBlockChannels{
+    "scan-block-channels", "block_channels", "scan_block_channels", 1024};
+inline constexpr KernelSize kScanChunk{"scan-chunk", "chunk", "scan_chunk",
+                                       2048};
 /// The tiles of the GPU GEMM kernels (lowering/GemmKernels.h, which checks
 /// how they fit together per strategy): rows of the activations and of the
 /// weight per block, the depth of K staged at once, warps per block along M
@@ -80,7 +87,8 @@ inline constexpr KernelSize kThreadsPerBlock{"threads-per-block", "", "", 1024};
 inline constexpr KernelSize kFusionSizes[] = {
     kGemmRows,   kGemmTokens,  kGemmRowsAtOnce, kScanChannels,
     kGemmBlockM, kGemmBlockN,  kGemmBlockK,     kGemmWarpsM,
-    kGemmWarpsN, kGemmThreadM, kGemmThreadN,    kGemmStages};
+    kGemmWarpsN, kGemmThreadM, kGemmThreadN,    kGemmStages,
+    kScanBlockChannels, kScanChunk};
 
 /// The fusion size whose #mm.fusion key (or, with `moduleKey`, whose key in
 /// the module's mm.fusion dictionary) is `key`; null if none.

@@ -165,11 +165,13 @@ ArrayRef<StringRef> FusionAttr::paramNames(FusionKind kind) {
   static const StringRef gemm[] = {
       "rows",    "tokens",  "rows_at_once", "block_m",  "block_n", "block_k",
       "warps_m", "warps_n", "thread_m",     "thread_n", "stages"};
+  static const StringRef scan[] = {"channels", "block_channels", "chunk"};
   static const StringRef channels[] = {"channels"};
   switch (kind) {
   case FusionKind::gemm:
     return gemm;
   case FusionKind::scan:
+    return scan;
   case FusionKind::conv:
     return channels;
   default:

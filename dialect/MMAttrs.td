@@ -186,7 +186,9 @@ def MM_FusionAttr : MM_Attr<"Fusion", "fusion"> {
       `warps_n`, `thread_m`, `thread_n`, `stages`, each taking the
       strategy's default when absent;
     - scan and conv: `channels` (channels per task, advancing through time
-      together);
+      together, on the CPU); a scan on a GPU also `block_channels` (channels
+      per block of its kernel, lowering/ScanKernels.h) and `chunk` (tokens
+      per chunk), each taking the kernel's default when absent;
     - the other kinds take no parameters.
 
     Example:

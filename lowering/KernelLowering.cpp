@@ -3,8 +3,10 @@
 #include "lowering/KernelLowering.h"
 
 #include "dialect/KernelSizes.h"
+#include "lowering/ConvKernels.h"
 #include "lowering/GemmKernels.h"
 #include "lowering/LinalgEmitters.h"
+#include "lowering/ScanKernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -60,6 +62,42 @@ public:
     return success();
   }
 };
+
+/// The gpu.module every GPU kernel of the artifact goes to, made on first
+/// use.
+gpu::GPUModuleOp kernelModule(ModuleOp module, OpBuilder &b, Location loc) {
+  auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName);
+  if (!kernels) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    kernels = gpu::GPUModuleOp::create(b, loc, kKernelModuleName);
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+  }
+  return kernels;
+}
+
+/// Launches `function` over `buffers` with the grid `grid` gives (called
+/// where the batch is known), when the batch (the first buffer's first
+/// size) is not empty: a grid cannot be empty.
+void launchPerBatch(KernelBuilder &kb, gpu::GPUFuncOp function,
+                    ValueRange buffers, int64_t threads, int64_t sharedBytes,
+                    llvm::function_ref<gpu::KernelDim3(Value)> grid) {
+  OpBuilder &b = kb.builder();
+  Location loc = kb.location();
+  Value sequences = kb.dim(buffers.front(), 0);
+  Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
+                                    sequences, kb.index(0));
+  kb.ifThen(any, [&] {
+    Value one = kb.index(1);
+    Value shared = sharedBytes ? Value(arith::ConstantOp::create(
+                                     b, loc, b.getI32IntegerAttr(sharedBytes)))
+                               : Value();
+    gpu::LaunchFuncOp::create(b, loc, function, grid(sequences),
+                              gpu::KernelDim3{kb.index(threads), one, one},
+                              shared, buffers);
+  });
+}
 
 /// The one operation of a gemm kernel that a GEMM kernel computes: a linear
 /// without bias or an lm_head, whose activations and weight are arguments of
@@ -167,15 +205,7 @@ public:
     auto module = lowered->getParentOfType<ModuleOp>();
     auto [activations, weight] = gemmBuffers(op, lowered.getFunctionType());
 
-    // The kernel, in the module every kernel of the artifact goes to.
-    auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName);
-    if (!kernels) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToEnd(module.getBody());
-      kernels = gpu::GPUModuleOp::create(b, loc, kKernelModuleName);
-      module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                      b.getUnitAttr());
-    }
+    auto kernels = kernelModule(module, b, loc);
     llvm::Expected<GemmKernel> gemm =
         buildGemmKernel(kernels,
                         gemmSpec(kernel, activations, weight,
@@ -222,6 +252,209 @@ public:
   }
 };
 
+/// The scan (and the gate it feeds, when fused) of a scan kernel, or null
+/// where the kernel is not one scan with its static sizes and f32 values.
+std::pair<SelectiveScanOp, GateOp> scanOperations(func::FuncOp kernel) {
+  SmallVector<Operation *> ops;
+  for (Operation &op : kernel.front().without_terminator())
+    ops.push_back(&op);
+  if (ops.empty() || ops.size() > 2)
+    return {};
+  auto scan = dyn_cast<SelectiveScanOp>(ops[0]);
+  GateOp gate = ops.size() == 2 ? dyn_cast<GateOp>(ops[1]) : GateOp();
+  if (!scan || (ops.size() == 2 && (!gate || gate.getInput() != scan.getResult())))
+    return {};
+  auto u = cast<RankedTensorType>(scan.getU().getType());
+  auto aLog = cast<RankedTensorType>(scan.getALog().getType());
+  if (ShapedType::isDynamic(u.getDimSize(2)) ||
+      ShapedType::isDynamic(aLog.getDimSize(1)))
+    return {};
+  for (Value operand : ops.back()->getOperands())
+    if (!getElementTypeOrSelf(operand.getType()).isF32())
+      return {};
+  for (Value operand : scan->getOperands())
+    if (!getElementTypeOrSelf(operand.getType()).isF32())
+      return {};
+  return {scan, gate};
+}
+
+/// The selective scan on a GPU: one launch of the block-level scan kernel
+/// (ScanKernels.h), its gate fused, instead of the loop emitters' thread
+/// per channel running through time.
+class GpuScanKernelLowering final : public KernelLowering {
+public:
+  StringRef name() const override { return "scan"; }
+
+  bool accepts(func::FuncOp kernel, FunctionType,
+               const TargetInfo &target) const override {
+    if (!target.isGpu() || !scanOperations(kernel).first)
+      return false;
+    ScanKernelSpec sizes = spec(kernel, "scan");
+    llvm::Expected<ScanConfig> config = resolveScanConfig(sizes, target);
+    if (!config) {
+      llvm::consumeError(config.takeError());
+      // Sizes the user chose that do not fit are an error (emit() reports
+      // it), not a quiet fallback; defaults that do not fit (states beyond
+      // the shared memory) leave the scan to the loop emitters.
+      return sizes.blockChannels || sizes.chunk;
+    }
+    return true;
+  }
+
+  LogicalResult emit(func::FuncOp kernel, KernelBuilder &kb, BufferMap buffer,
+                     Allocator allocate,
+                     const TargetInfo &target) const override {
+    OpBuilder &b = kb.builder();
+    Location loc = kb.location();
+    auto [scan, gate] = scanOperations(kernel);
+    auto lowered = cast<func::FuncOp>(b.getInsertionBlock()->getParentOp());
+    auto bufferOrNew = [&](Value value) {
+      Value existing = buffer(value);
+      return existing ? existing : allocate(value);
+    };
+    SmallVector<Value> buffers;
+    Value operands[] = {scan.getU(),         scan.getDelta(),
+                        scan.getALog(),      scan.getB(),
+                        scan.getC(),         scan.getD(),
+                        scan.getDeltaBias(), scan.getInitialState(),
+                        gate ? gate.getGate() : Value()};
+    for (Value operand : operands)
+      if (operand)
+        buffers.push_back(buffer(operand));
+    buffers.push_back(bufferOrNew(scan.getFinalState()));
+    buffers.push_back(
+        bufferOrNew(gate ? gate.getResult() : scan.getResult()));
+    if (llvm::is_contained(buffers, Value()))
+      return scan.emitOpError() << "has an operand without a buffer";
+
+    auto kernels = kernelModule(lowered->getParentOfType<ModuleOp>(), b, loc);
+    ScanKernelSpec scanSpec =
+        spec(kernel, (lowered.getSymName() + "_0").str());
+    llvm::Expected<gpu::GPUFuncOp> function = buildScanKernel(
+        kernels, scanSpec, ValueRange(buffers).getTypes(), target);
+    if (!function)
+      return scan.emitOpError() << llvm::toString(function.takeError());
+    ScanConfig config = cantFail(resolveScanConfig(scanSpec, target));
+
+    launchPerBatch(kb, *function, buffers, config.threadsPerBlock,
+                   config.sharedBytes, [&](Value sequences) {
+                     Value groups = arith::CeilDivUIOp::create(
+                         b, loc, sequences,
+                         kb.index(config.sequencesPerBlock));
+                     return gpu::KernelDim3{kb.index(scanBlocks(config)),
+                                            groups, kb.index(1)};
+                   });
+    return success();
+  }
+
+private:
+  /// The kernel's operands and its #mm.fusion's sizes (zero: the default).
+  static ScanKernelSpec spec(func::FuncOp kernel, std::string name) {
+    auto [scan, gate] = scanOperations(kernel);
+    auto strategy =
+        kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
+    ScanKernelSpec spec;
+    spec.name = std::move(name);
+    spec.channels = cast<RankedTensorType>(scan.getU().getType()).getDimSize(2);
+    spec.states =
+        cast<RankedTensorType>(scan.getALog().getType()).getDimSize(1);
+    spec.deltaBias = bool(scan.getDeltaBias());
+    spec.deltaSoftplus = scan.getDeltaSoftplus();
+    spec.initialState = bool(scan.getInitialState());
+    spec.gate = bool(gate);
+    spec.step = cast<RankedTensorType>(scan.getU().getType()).getDimSize(1) == 1;
+    spec.blockChannels = strategy.getParam(kScanBlockChannels.key, 0);
+    spec.chunk = strategy.getParam(kScanChunk.key, 0);
+    return spec;
+  }
+};
+
+/// The conv of a conv kernel, or null where the kernel is not one causal
+/// conv with static channels and taps (few enough for registers) and f32
+/// values.
+CausalConv1dOp convOperation(func::FuncOp kernel) {
+  Block &body = kernel.front();
+  if (!llvm::hasSingleElement(body.without_terminator()))
+    return {};
+  auto conv = dyn_cast<CausalConv1dOp>(body.front());
+  if (!conv)
+    return {};
+  auto x = cast<RankedTensorType>(conv.getInput().getType());
+  auto w = cast<RankedTensorType>(conv.getWeight().getType());
+  if (ShapedType::isDynamic(x.getDimSize(2)) ||
+      ShapedType::isDynamic(w.getDimSize(2)) ||
+      w.getDimSize(2) > kConvKernelMaxTaps)
+    return {};
+  for (Value value : llvm::concat<Value>(conv->getOperands(),
+                                         conv->getResults()))
+    if (!getElementTypeOrSelf(value.getType()).isF32())
+      return {};
+  return conv;
+}
+
+/// The causal conv on a GPU: one launch of the conv kernel (ConvKernels.h),
+/// a thread per channel and tile of tokens, instead of the loop emitters'
+/// thread per channel re-reading K inputs and taps per output.
+class GpuConvKernelLowering final : public KernelLowering {
+public:
+  StringRef name() const override { return "conv"; }
+
+  bool accepts(func::FuncOp kernel, FunctionType,
+               const TargetInfo &target) const override {
+    return target.isGpu() && convOperation(kernel);
+  }
+
+  LogicalResult emit(func::FuncOp kernel, KernelBuilder &kb, BufferMap buffer,
+                     Allocator allocate,
+                     const TargetInfo &target) const override {
+    OpBuilder &b = kb.builder();
+    Location loc = kb.location();
+    CausalConv1dOp conv = convOperation(kernel);
+    auto lowered = cast<func::FuncOp>(b.getInsertionBlock()->getParentOp());
+    auto bufferOrNew = [&](Value value) {
+      Value existing = buffer(value);
+      return existing ? existing : allocate(value);
+    };
+    SmallVector<Value> buffers = {buffer(conv.getInput()),
+                                  buffer(conv.getWeight())};
+    if (conv.getBias())
+      buffers.push_back(buffer(conv.getBias()));
+    buffers.push_back(buffer(conv.getWindow()));
+    buffers.push_back(bufferOrNew(conv.getResult()));
+    buffers.push_back(bufferOrNew(conv.getWindowOut()));
+    if (llvm::is_contained(buffers, Value()))
+      return conv.emitOpError() << "has an operand without a buffer";
+
+    ConvKernelSpec spec;
+    spec.name = (lowered.getSymName() + "_0").str();
+    spec.channels =
+        cast<RankedTensorType>(conv.getInput().getType()).getDimSize(2);
+    spec.taps = cast<RankedTensorType>(conv.getWeight().getType()).getDimSize(2);
+    spec.bias = bool(conv.getBias());
+    spec.silu = conv.getSilu();
+    auto kernels = kernelModule(lowered->getParentOfType<ModuleOp>(), b, loc);
+    llvm::Expected<gpu::GPUFuncOp> function = buildConvKernel(
+        kernels, spec, ValueRange(buffers).getTypes(), target);
+    if (!function)
+      return conv.emitOpError() << llvm::toString(function.takeError());
+    ConvConfig config = cantFail(resolveConvConfig(spec, target));
+
+    int64_t blocks =
+        (config.channels + config.threadsPerBlock - 1) / config.threadsPerBlock;
+    launchPerBatch(kb, *function, buffers, config.threadsPerBlock, 0,
+                   [&](Value sequences) {
+                     Value tiles = arith::MaxUIOp::create(
+                         b, loc, kb.index(1),
+                         arith::CeilDivUIOp::create(
+                             b, loc, kb.dim(buffers.front(), 1),
+                             kb.index(config.tileTokens)));
+                     return gpu::KernelDim3{kb.index(blocks), tiles,
+                                            sequences};
+                   });
+    return success();
+  }
+};
+
 } // namespace
 
 const KernelLowering &
@@ -229,12 +462,25 @@ mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
                          const TargetInfo &target,
                          const KernelLoweringOptions &options) {
   static const GpuGemmKernelLowering gemm;
+  static const GpuScanKernelLowering scan;
+  static const GpuConvKernelLowering conv;
   static const LinalgKernelLowering linalg;
   static const LoopKernelLowering loops;
   auto strategy = kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
   if (options.gemmKernels && strategy.getKind() == FusionKind::gemm &&
       gemm.accepts(kernel, lowered, target))
     return gemm;
+  if (options.scanKernels && strategy.getKind() == FusionKind::scan &&
+      scan.accepts(kernel, lowered, target))
+    return scan;
+  // A conv the user schedules (or keeps on loops) goes their way.
+  bool userConv = llvm::any_of(options.userSchedules, [](const UserSchedule &s) {
+    return s.kind == stringifyFusionKind(FusionKind::conv);
+  });
+  if (options.convKernels && !userConv &&
+      strategy.getKind() == FusionKind::conv &&
+      conv.accepts(kernel, lowered, target))
+    return conv;
   if (hasSchedule(target.kindName(), stringifyFusionKind(strategy.getKind()),
                   options.userSchedules) &&
       linalg.accepts(kernel, lowered, target))

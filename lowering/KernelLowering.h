@@ -59,6 +59,14 @@ struct KernelLoweringOptions {
   /// run prefill several times faster, since it checks every shared-memory
   /// access of the tiled kernels).
   bool gemmKernels = true;
+  /// The selective scan (and its gate) as the block-level scan kernel on
+  /// GPU targets (ScanKernels.h), the default. Off, the loop emitters' one
+  /// thread per channel through all of time (kept for comparison).
+  bool scanKernels = true;
+  /// The causal conv as the conv kernel on GPU targets (ConvKernels.h), the
+  /// default unless the user schedules conv (`--schedule=conv:FILE|loops`).
+  /// Off, the loop emitters (kept for comparison).
+  bool convKernels = true;
   /// The user's schedules (`--schedule=KIND:FILE`): with the target's
   /// default schedules they decide which kinds are lowered through linalg
   /// (Schedules.h).

@@ -1,6 +1,7 @@
 //===- LowerGpuMath.cpp - math in GPU kernels without a device library ----===//
 //
-// The loop kernels use math.exp (f32 and f64), math.log1p and math.sqrt.
+// The kernels use math.exp (f32 and f64), math.exp2 (f32, the scan
+// kernel), math.log1p and math.sqrt.
 // The GPU conversions would turn them into libdevice (__nv_*) or ocml
 // (__ocml_*) calls, libraries Debian does not ship for every chip and the
 // artifact would have to link. Here they become the target's own
@@ -135,7 +136,7 @@ public:
     return arith::SelectOp::create(b, loc, small, series, log);
   }
 
-  /// The scalar rewrite of `op` (exp, log1p or sqrt) applied to `x`, or a
+  /// The scalar rewrite of `op` (exp, exp2, log1p or sqrt) applied to `x`, or a
   /// null value for a type it has none for.
   Value rewrite(Operation *op, Value x) {
     Type type = x.getType();
@@ -143,6 +144,8 @@ public:
       return intrinsic(type.isF64() ? "llvm.sqrt.f64" : "llvm.sqrt.f32", x);
     if (isa<math::ExpOp>(op) && type.isF32())
       return exp32(x);
+    if (isa<math::Exp2Op>(op) && type.isF32())
+      return intrinsic(target.exp2Intrinsic(), x);
     if (isa<math::ExpOp>(op) && type.isF64())
       return exp64(x);
     if (isa<math::Log1pOp>(op) && type.isF32())
@@ -169,7 +172,7 @@ struct LowerGpuMathPass : public mm::impl::LowerGpuMathBase<LowerGpuMathPass> {
     }
     bool failedRewrite = false;
     getOperation().walk([&](Operation *op) {
-      if (!isa<math::ExpOp, math::Log1pOp, math::SqrtOp>(op))
+      if (!isa<math::ExpOp, math::Exp2Op, math::Log1pOp, math::SqrtOp>(op))
         return;
       OpBuilder b(op);
       MathRewriter rewriter(b, op->getLoc(), *target);

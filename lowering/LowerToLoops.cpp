@@ -602,6 +602,8 @@ struct LowerToLoopsPass : public mm::impl::LowerToLoopsBase<LowerToLoopsPass> {
     }
     KernelLoweringOptions options;
     options.gemmKernels = gemmKernels;
+    options.scanKernels = scanKernels;
+    options.convKernels = convKernels;
     llvm::Expected<std::vector<UserSchedule>> userSchedules =
         parseUserSchedules(scheduleFiles);
     if (!userSchedules) {

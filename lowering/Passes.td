@@ -42,6 +42,14 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
     Option<"gemmKernels", "gemm-kernels", "bool", /*default=*/"true",
            "On GPU targets, linear and lm_head kernels as GEMM kernels "
            "(lowering/GemmKernels.h; the default), else the loop emitters">,
+    Option<"scanKernels", "scan-kernels", "bool", /*default=*/"true",
+           "On GPU targets, the selective scan as the block-level scan "
+           "kernel (lowering/ScanKernels.h; the default), else the loop "
+           "emitters">,
+    Option<"convKernels", "conv-kernels", "bool", /*default=*/"true",
+           "On GPU targets, the causal conv as the conv kernel "
+           "(lowering/ConvKernels.h; the default), unless the user "
+           "schedules conv">,
     ListOption<"scheduleFiles", "schedule", "std::string",
                "KIND:FILE: a user schedule of KIND (mm-apply-schedules "
                "applies it); KIND is then lowered through linalg. "
@@ -254,6 +262,46 @@ def TestGemmKernels : Pass<"mm-test-gemm-kernels", "mlir::ModuleOp"> {
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect", "::mlir::nvgpu::NVGPUDialect",
     "::mlir::amdgpu::AMDGPUDialect"
+  ];
+}
+
+def TestScanKernels : Pass<"mm-test-scan-kernels", "mlir::ModuleOp"> {
+  let summary = "Adds one selective-scan kernel (lowering/ScanKernels.h) to "
+                "the module";
+  let description = [{
+    For tests and benchmarks of the scan kernel generator: adds a gpu.module
+    @scan_kernels holding the kernel for the options' shape and sizes (with
+    a delta bias and softplus, an initial state and the gate; row-major
+    buffers u, delta, A_log, B, C, D, bias, initial state, z, final state,
+    output), and records in the module attribute `mm.test.scan_launch` the
+    mm-sim-kernel flags of a launch for `batch` sequences
+    (`--grid=X,Y --block=T --shared-bytes=S`), in
+    `mm.test.scan_minimum_bytes` the least global bytes read and written for
+    `tokens` tokens each, and in `mm.test.scan_config` the resolved sizes.
+  }];
+  let options = [
+    Option<"targetSpec", "target", "std::string", /*default=*/"\"cuda:sm_90\"",
+           "The GPU target (cuda:sm_90, hip:gfx942, ...)">,
+    Option<"kernelName", "name", "std::string", /*default=*/"\"scan\"",
+           "The kernel's name">,
+    Option<"channels", "channels", "int64_t", /*default=*/"0",
+           "E, the channels">,
+    Option<"states", "states", "int64_t", /*default=*/"0", "N, the states">,
+    Option<"blockChannels", "block-channels", "int64_t", /*default=*/"0",
+           "Channels per block (0: the default)">,
+    Option<"chunk", "chunk", "int64_t", /*default=*/"0",
+           "Tokens per chunk (0: the default)">,
+    Option<"step", "step", "bool", /*default=*/"false",
+           "The step form (a decode step: one token)">,
+    Option<"batch", "batch", "int64_t", /*default=*/"1",
+           "Sequences of the launch recorded">,
+    Option<"tokens", "tokens", "int64_t", /*default=*/"1",
+           "Tokens per sequence of the minimum recorded">
+  ];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
   ];
 }
 

@@ -89,6 +89,8 @@ llvm::Expected<TargetInfo> checkOptions(const CompilePipelineOptions &options,
         {kGemmTokens, options.gemmTokens, false},
         {kGemmRowsAtOnce, options.gemmRowsAtOnce, false},
         {kScanChannels, options.scanChannels, true},
+        {kScanBlockChannels, options.scanBlockChannels, true},
+        {kScanChunk, options.scanChunk, true},
         {kThreadsPerBlock, options.threadsPerBlock, true}})
     if (!(zeroIsDefault && value == 0) && !inRange(size, value))
       return makeError(size.option + " " + rangeError(size, value));
@@ -122,6 +124,8 @@ void addFusedPasses(OpPassManager &pm, const CompilePipelineOptions &options,
   fusion.gemmRowsAtOnce = options.gemmRowsAtOnce;
   fusion.scanChannels =
       sizeOr(options.scanChannels, target.defaultScanChannels);
+  fusion.scanBlockChannels = options.scanBlockChannels;
+  fusion.scanChunk = options.scanChunk;
   pm.addPass(createFuseKernels(fusion));
   OutlineKernelsOptions outline;
   outline.targetSpec = target.spec();
@@ -136,6 +140,8 @@ void addHostLoopsPasses(OpPassManager &pm,
                                      options.schedules.end());
   LowerToLoopsOptions lowering;
   lowering.gemmKernels = options.gemmKernels;
+  lowering.scanKernels = options.scanKernels;
+  lowering.convKernels = options.convKernels;
   lowering.scheduleFiles = schedules;
   pm.addPass(createLowerToLoops(lowering));
   // The linalg kernels tiled and vectorised by their schedules.

@@ -64,6 +64,16 @@ struct CompilePipelineOptions
       llvm::cl::desc("Channels per task of the selective scan and the conv, "
                      "to 1024 (0: the target's, 16 on the CPU, 1 on GPUs)"),
       llvm::cl::init(0)};
+  Option<int64_t> scanBlockChannels{
+      *this, "scan-block-channels",
+      llvm::cl::desc("Channels per block of the GPU scan kernel, to 1024 (0: "
+                     "the kernel's default)"),
+      llvm::cl::init(0)};
+  Option<int64_t> scanChunk{
+      *this, "scan-chunk",
+      llvm::cl::desc("Tokens per chunk of the GPU scan kernel, a multiple of "
+                     "the warp width, to 2048 (0: the kernel's default)"),
+      llvm::cl::init(0)};
   Option<std::string> target{
       *this, "target",
       llvm::cl::desc("Target (cpu, cuda:sm_90, hip:gfx942, ...; default: cpu, "
@@ -79,6 +89,18 @@ struct CompilePipelineOptions
       llvm::cl::desc("On GPU targets, linear and lm_head kernels as GEMM "
                      "kernels (lowering/GemmKernels.h; the default), else "
                      "the loop emitters"),
+      llvm::cl::init(true)};
+  Option<bool> scanKernels{
+      *this, "scan-kernels",
+      llvm::cl::desc("On GPU targets, the selective scan as the block-level "
+                     "scan kernel (lowering/ScanKernels.h; the default), "
+                     "else the loop emitters"),
+      llvm::cl::init(true)};
+  Option<bool> convKernels{
+      *this, "conv-kernels",
+      llvm::cl::desc("On GPU targets, the causal conv as the conv kernel "
+                     "(lowering/ConvKernels.h; the default), else the loop "
+                     "emitters or the user's conv schedule"),
       llvm::cl::init(true)};
   Option<std::string> kernelFormat{
       *this, "kernel-format",

@@ -157,6 +157,13 @@ FusionAttr FuseKernelsPass::strategyOf(FusionKind kind) {
   } else if (kind == FusionKind::scan || kind == FusionKind::conv) {
     params.push_back(
         b.getNamedAttr("channels", b.getI64IntegerAttr(scanChannels)));
+    // The GPU scan kernel's sizes, where given (absent: its defaults).
+    for (auto [size, value] : {std::pair<const KernelSize &, int64_t>{
+                                   kScanBlockChannels, scanBlockChannels},
+                               {kScanChunk, scanChunk}})
+      if (kind == FusionKind::scan && value)
+        params.push_back(
+            b.getNamedAttr(size.key, b.getI64IntegerAttr(value)));
   }
   return FusionAttr::get(context, kind, b.getDictionaryAttr(params));
 }
@@ -219,7 +226,9 @@ void FuseKernelsPass::runOnOperation() {
        {std::pair<const KernelSize &, int64_t>{kGemmRows, gemmRows},
         {kGemmTokens, gemmTokens},
         {kGemmRowsAtOnce, gemmRowsAtOnce},
-        {kScanChannels, scanChannels}}) {
+        {kScanChannels, scanChannels},
+        {kScanBlockChannels, scanBlockChannels ? scanBlockChannels : 1},
+        {kScanChunk, scanChunk ? scanChunk : 1}}) {
     if (!inRange(size, value)) {
       module.emitError() << "fusion option " << size.option << " "
                          << rangeError(size, value);
@@ -239,16 +248,19 @@ void FuseKernelsPass::runOnOperation() {
       materialize(group);
   }
   Builder b(&getContext());
-  module->setAttr(
-      MMDialect::kFusionAttrName,
-      b.getDictionaryAttr(
-          {b.getNamedAttr("strategy", b.getStringAttr(strategy)),
-           b.getNamedAttr("gemm_rows", b.getI64IntegerAttr(gemmRows)),
-           b.getNamedAttr("gemm_tokens", b.getI64IntegerAttr(gemmTokens)),
-           b.getNamedAttr("gemm_rows_at_once",
-                          b.getI64IntegerAttr(gemmRowsAtOnce)),
-           b.getNamedAttr("scan_channels",
-                          b.getI64IntegerAttr(scanChannels))}));
+  SmallVector<NamedAttribute> summary = {
+      b.getNamedAttr("strategy", b.getStringAttr(strategy)),
+      b.getNamedAttr("gemm_rows", b.getI64IntegerAttr(gemmRows)),
+      b.getNamedAttr("gemm_tokens", b.getI64IntegerAttr(gemmTokens)),
+      b.getNamedAttr("gemm_rows_at_once", b.getI64IntegerAttr(gemmRowsAtOnce)),
+      b.getNamedAttr("scan_channels", b.getI64IntegerAttr(scanChannels))};
+  for (auto [size, value] : {std::pair<const KernelSize &, int64_t>{
+                                 kScanBlockChannels, scanBlockChannels},
+                             {kScanChunk, scanChunk}})
+    if (value)
+      summary.push_back(
+          b.getNamedAttr(size.moduleKey, b.getI64IntegerAttr(value)));
+  module->setAttr(MMDialect::kFusionAttrName, b.getDictionaryAttr(summary));
 }
 
 } // namespace

@@ -79,7 +79,8 @@ def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
       kernel each; the rest stays one kernel per operation.
 
     The sizes (`gemm-rows`, `gemm-tokens`, `gemm-rows-at-once`,
-    `scan-channels`) are the tuning knobs of the matrix-product and scan
+    `scan-channels`, and for the GPU scan kernel `scan-block-channels` and
+    `scan-chunk`) are the tuning knobs of the matrix-product and scan
     kernels, each bounded (dialect/KernelSizes.h: at most 4096, 256, 16 and
     1024; a size out of range is an error naming the option and the limit).
     The strategy and sizes are recorded on the module as `mm.fusion` and end
@@ -96,7 +97,14 @@ def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
            /*default=*/"4",
            "Weight rows that share each load of an input row (to 16)">,
     Option<"scanChannels", "scan-channels", "int64_t", /*default=*/"1",
-           "Channels per task of the scan and the causal conv (to 1024)">
+           "Channels per task of the scan and the causal conv (to 1024)">,
+    Option<"scanBlockChannels", "scan-block-channels", "int64_t",
+           /*default=*/"0",
+           "Channels per block of the GPU scan kernel (to 1024; 0: the "
+           "kernel's default, not recorded)">,
+    Option<"scanChunk", "scan-chunk", "int64_t", /*default=*/"0",
+           "Tokens per chunk of the GPU scan kernel (to 2048; 0: the "
+           "kernel's default, not recorded)">
   ];
   let dependentDialects = ["::mm::MMDialect"];
   let statistics = [

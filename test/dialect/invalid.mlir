@@ -489,7 +489,7 @@ func.func private @init_state(%b: i32) -> tensor<?x128x16xf32> attributes {mm.en
 // -----
 
 func.func @fusion_param_of_another_kind(%x: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
-  // expected-error @+1 {{a scan group has no parameter 'rows' (it takes channels)}}
+  // expected-error @+1 {{a scan group has no parameter 'rows' (it takes channels, block_channels, chunk)}}
   %r = mm.fused #mm.fusion<scan, {rows = 4 : i64}> (%x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
   ^bb0(%a: tensor<?x?x64xf32>):
     mm.yield %a : tensor<?x?x64xf32>

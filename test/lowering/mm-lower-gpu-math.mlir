@@ -1,7 +1,8 @@
 // RUN: mm-opt %s --pass-pipeline="builtin.module(gpu.module(mm-lower-gpu-math{target=cuda:sm_90}))" | FileCheck %s --check-prefix=CUDA
 // RUN: mm-opt %s --pass-pipeline="builtin.module(gpu.module(mm-lower-gpu-math{target=hip:gfx942}))" | FileCheck %s --check-prefix=HIP
 
-// Kernel math without a device library: exp on the exp2 instruction (f32),
+// Kernel math without a device library: exp and exp2 on the exp2
+// instruction (f32; exp scaled by log2 e),
 // f64 exp by range reduction and a polynomial, log1p on the log2
 // instruction, sqrt on llvm.sqrt. On the vectors of a scheduled kernel's
 // tiles, element by element.
@@ -16,10 +17,13 @@ module attributes {gpu.container_module} {
     // CUDA: arith.bitcast {{.*}} : i64 to f64
     // CUDA: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
     // CUDA: llvm.call_intrinsic "llvm.sqrt.f64"
+    // CUDA: %[[TWO:.*]] = llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"(%arg0) : (f32) -> f32
+    // CUDA: memref.store %[[TWO]]
     // CUDA-NOT: math.
     // HIP-LABEL: gpu.func @math
     // HIP: llvm.call_intrinsic "llvm.amdgcn.exp2.f32"
     // HIP: llvm.call_intrinsic "llvm.amdgcn.log.f32"
+    // HIP: llvm.call_intrinsic "llvm.amdgcn.exp2.f32"(%arg0)
     // HIP-NOT: math.
     gpu.func @math(%x: f32, %y: f64, %out: memref<4xf32>, %out64: memref<2xf64>) kernel {
       %c0 = arith.constant 0 : index
@@ -28,6 +32,9 @@ module attributes {gpu.container_module} {
       %e64 = math.exp %y : f64
       %l = math.log1p %x : f32
       %s = math.sqrt %y : f64
+      %two = math.exp2 %x : f32
+      %c2 = arith.constant 2 : index
+      memref.store %two, %out[%c2] : memref<4xf32>
       memref.store %e, %out[%c0] : memref<4xf32>
       memref.store %l, %out[%c1] : memref<4xf32>
       memref.store %e64, %out64[%c0] : memref<2xf64>

@@ -127,6 +127,20 @@ cl::opt<bool> gemmKernels(
              "SIMT kernel for f32; the default); --gemm-kernels=false keeps "
              "them on the loop emitters"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> scanKernels(
+    "scan-kernels",
+    cl::desc("On GPU targets, the selective scan as one block-level kernel "
+             "per layer (chunks scanned in parallel by warp shuffles, B and "
+             "C shared in shared memory, the gate fused; the default); "
+             "--scan-kernels=false keeps it on the loop emitters"),
+    cl::init(true), cl::cat(category));
+cl::opt<bool> convKernels(
+    "conv-kernels",
+    cl::desc("On GPU targets, the causal conv as one kernel with a thread "
+             "per channel and tile of 64 tokens sliding its window in "
+             "registers (the default, unless --schedule=conv:...); "
+             "--conv-kernels=false keeps it on the loop emitters"),
+    cl::init(true), cl::cat(category));
 cl::list<std::string> schedules(
     "schedule",
     cl::desc("The transform schedule of the CPU kernels of KIND (gemm, "
@@ -161,6 +175,17 @@ cl::opt<int64_t>
                  cl::desc("Channels per task of the scan and the conv, to "
                           "1024 (default 16 on the CPU, 1 on GPUs)"),
                  cl::init(1), cl::cat(category));
+cl::opt<int64_t> scanBlockChannels(
+    "scan-block-channels",
+    cl::desc("GPU targets: channels per block of the scan kernel, sharing "
+             "each staged chunk of B and C, to 1024 (default 64)"),
+    cl::init(0), cl::cat(category));
+cl::opt<int64_t> scanChunk(
+    "scan-chunk",
+    cl::desc("GPU targets: tokens per chunk of the scan kernel, a multiple "
+             "of the warp width (32 NVIDIA, 64 AMD), to 2048 (default 4 per "
+             "lane)"),
+    cl::init(0), cl::cat(category));
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "mm-compile") << message << "\n";
@@ -239,6 +264,8 @@ int main(int argc, char **argv) {
         {&gemmTokens, mm::kGemmTokens},
         {&gemmRowsAtOnce, mm::kGemmRowsAtOnce},
         {&scanChannels, mm::kScanChannels},
+        {&scanBlockChannels, mm::kScanBlockChannels},
+        {&scanChunk, mm::kScanChunk},
         {&threadsPerBlock, mm::kThreadsPerBlock}})
     if (flag->getNumOccurrences() && !mm::inRange(size, flag->getValue()))
       return fail("--" + flag->ArgStr + " " +
@@ -316,6 +343,10 @@ int main(int argc, char **argv) {
     options.target = targetInfo->spec();
     options.precision = precision;
     options.gemmKernels = gemmKernels;
+    options.scanKernels = scanKernels;
+    options.convKernels = convKernels;
+    options.scanBlockChannels = scanBlockChannels;
+    options.scanChunk = scanChunk;
     options.schedules = schedules;
     options.threadsPerBlock =
         threadsPerBlock.getNumOccurrences() ? threadsPerBlock.getValue() : 0;
