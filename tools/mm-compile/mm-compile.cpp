@@ -326,6 +326,13 @@ int main(int argc, char **argv) {
              "--schedule=gemm:loops for the loop emitters)\n";
   }
 
+  // The scan kernel's sizes shape GPU kernels only.
+  if (!gpu && (scanBlockChannels.getNumOccurrences() ||
+               scanChunk.getNumOccurrences()))
+    llvm::WithColor::warning(llvm::errs(), "mm-compile")
+        << "--scan-block-channels and --scan-chunk size the GPU scan kernel; "
+           "the CPU's scan takes --scan-channels\n";
+
   if (level != EmitLevel::MM) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
