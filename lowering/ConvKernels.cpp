@@ -16,10 +16,6 @@ using namespace mm;
 
 namespace {
 
-llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
 /// The default tokens per thread: the K - 1 inputs re-read at a tile's
 /// start cost under 5% for K = 4, and a 2048-token prompt still has 32
 /// tiles per channel to spread over the GPU.
@@ -30,10 +26,10 @@ constexpr int64_t kDefaultTileTokens = 64;
 llvm::Expected<ConvConfig> mm::resolveConvConfig(const ConvKernelSpec &spec,
                                                  const TargetInfo &target) {
   if (!target.isGpu())
-    return makeError("conv kernels are built for GPU targets, not '" +
+    return kernelError("conv kernels are built for GPU targets, not '" +
                      target.spec() + "'");
   if (spec.channels <= 0 || spec.taps <= 0 || spec.taps > kConvKernelMaxTaps)
-    return makeError("conv kernel sizes must be static, channels positive and "
+    return kernelError("conv kernel sizes must be static, channels positive and "
                      "taps in [1, " +
                      llvm::Twine(kConvKernelMaxTaps) + "]: channels = " +
                      llvm::Twine(spec.channels) +
@@ -59,13 +55,13 @@ mm::buildConvKernel(gpu::GPUModuleOp module, const ConvKernelSpec &spec,
   const ConvConfig &config = *resolved;
   size_t expected = 5 + spec.bias;
   if (arguments.size() != expected)
-    return makeError("a conv kernel with these operands takes " +
+    return kernelError("a conv kernel with these operands takes " +
                      llvm::Twine(expected) + " buffers, got " +
                      llvm::Twine(arguments.size()));
   for (Type type : arguments) {
     auto memref = dyn_cast<MemRefType>(type);
     if (!memref || !memref.getElementType().isF32())
-      return makeError("conv kernel buffers must be f32 memrefs");
+      return kernelError("conv kernel buffers must be f32 memrefs");
   }
   MLIRContext *context = module.getContext();
   context->loadDialect<arith::ArithDialect, math::MathDialect,

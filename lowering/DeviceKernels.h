@@ -1,4 +1,5 @@
-//===- DeviceKernels.h - what every hand-written GPU kernel builds -*- C++ -*-===//
+//===- DeviceKernels.h - what every hand-written GPU kernel builds -*- C++
+//-*-===//
 //
 // The pieces the kernel generators (GemmKernels, ScanKernels, ConvKernels)
 // share: the kernel function itself, and views of the block's dynamic shared
@@ -13,6 +14,13 @@
 #include "llvm/Support/Error.h"
 
 namespace mm {
+
+/// An error of a kernel generator (a size or an operand it cannot take).
+inline llvm::Error kernelError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// Adds to the end of `module` an empty kernel `name` taking `arguments`,
 /// launched with `threads` threads per block (its known block size), or an

@@ -47,13 +47,7 @@ llvm::StringRef mm::gemmStrategyName(GemmStrategy strategy) {
 
 namespace {
 
-llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
 int64_t bytesOf(Type type) { return (type.getIntOrFloatBitWidth() + 7) / 8; }
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// Elements of padding after each shared-memory row: it spreads the rows of
 /// a fragment load over the banks and keeps rows 16-byte (MmaSync: ldmatrix
@@ -84,11 +78,11 @@ int64_t chunkElements(const GemmConfig &config) {
 llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
                                                  const TargetInfo &target) {
   if (!target.isGpu())
-    return makeError("GEMM kernels are built for GPU targets (" +
+    return kernelError("GEMM kernels are built for GPU targets (" +
                      TargetInfo::supportedList() + "), not '" + target.spec() +
                      "'");
   if (spec.n <= 0 || spec.k <= 0)
-    return makeError("GEMM sizes must be positive: n = " + Twine(spec.n) +
+    return kernelError("GEMM sizes must be positive: n = " + Twine(spec.n) +
                      ", k = " + Twine(spec.k));
   auto checkType = [](Type type, StringRef operand) -> llvm::Error {
     if (type && (type.isF32() || type.isBF16() || type.isF16()))
@@ -96,7 +90,7 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
     std::string name = "(none)";
     if (type)
       llvm::raw_string_ostream(name) << type;
-    return makeError("GEMM operand " + operand +
+    return kernelError("GEMM operand " + operand +
                      " must be f32, bf16 or f16, not " + name);
   };
   if (llvm::Error error = checkType(spec.aType, "A"))
@@ -118,14 +112,14 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
                    : (sixteenBit ? tensorCores : GemmStrategy::Simt));
   if (config.strategy != GemmStrategy::Simt &&
       config.strategy != GemmStrategy::Gemv && config.strategy != tensorCores)
-    return makeError("GEMM strategy '" + gemmStrategyName(config.strategy) +
+    return kernelError("GEMM strategy '" + gemmStrategyName(config.strategy) +
                      "' does not run on " + target.spec() + " (it has '" +
                      gemmStrategyName(tensorCores) + "', 'simt' and 'gemv')");
   if (config.strategy == GemmStrategy::MmaSync) {
     // mma.sync m16n8k16 with bf16 inputs needs sm_80.
     int sm = 0;
     if (StringRef(target.chip).drop_front(3).getAsInteger(10, sm) || sm < 80)
-      return makeError("GEMM strategy 'mma' (mma.sync m16n8k16) needs sm_80 "
+      return kernelError("GEMM strategy 'mma' (mma.sync m16n8k16) needs sm_80 "
                        "or newer, not " +
                        target.chip);
   }
@@ -135,10 +129,10 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
   } else {
     if (!spec.aType.isF32() && !spec.wType.isF32() &&
         spec.aType != spec.wType)
-      return makeError("GEMM operands A and W must share their 16-bit type "
+      return kernelError("GEMM operands A and W must share their 16-bit type "
                        "for the tensor cores (bf16 with bf16, f16 with f16)");
     if (!sixteenBit && config.strategy != GemmStrategy::Gemv)
-      return makeError("GEMM strategy '" + gemmStrategyName(config.strategy) +
+      return kernelError("GEMM strategy '" + gemmStrategyName(config.strategy) +
                        "' multiplies bf16 or f16: give A or W in one of "
                        "them, or use 'simt' for f32");
     config.computeType = spec.aType.isF32() ? spec.wType : spec.aType;
@@ -193,7 +187,7 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
         {"block-k", tiles.blockK},
         {"stages", tiles.stages}})
     if (value < 1 || value > 1024)
-      return makeError("GEMM tile parameter " + name + " = " + Twine(value) +
+      return kernelError("GEMM tile parameter " + name + " = " + Twine(value) +
                        " is outside [1, 1024]");
   std::string where = ("GEMM strategy '" + gemmStrategyName(config.strategy) +
                        "': ")
@@ -201,39 +195,39 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
   if (config.strategy == GemmStrategy::Simt) {
     if (tiles.threadM < 1 || tiles.threadM > 8 || tiles.threadN < 1 ||
         tiles.threadN > 8)
-      return makeError(where + "thread-m and thread-n must be in [1, 8], not " +
+      return kernelError(where + "thread-m and thread-n must be in [1, 8], not " +
                        Twine(tiles.threadM) + " and " + Twine(tiles.threadN));
     if (tiles.blockM % tiles.threadM || tiles.blockN % tiles.threadN)
-      return makeError(where + "block-m (" + Twine(tiles.blockM) +
+      return kernelError(where + "block-m (" + Twine(tiles.blockM) +
                        ") must be a multiple of thread-m (" +
                        Twine(tiles.threadM) + ") and block-n (" +
                        Twine(tiles.blockN) + ") of thread-n (" +
                        Twine(tiles.threadN) + ")");
     if (tiles.blockK % 4)
-      return makeError(where + "block-k (" + Twine(tiles.blockK) +
+      return kernelError(where + "block-k (" + Twine(tiles.blockK) +
                        ") must be a multiple of 4 (vector loads of 4 f32)");
     if (tiles.stages != 1)
-      return makeError(where + "stages must be 1 (no multi-stage staging "
+      return kernelError(where + "stages must be 1 (no multi-stage staging "
                                "yet), not " +
                        Twine(tiles.stages));
     config.threadsPerBlock =
         (tiles.blockM / tiles.threadM) * (tiles.blockN / tiles.threadN);
   } else if (config.strategy == GemmStrategy::Gemv) {
     if (tiles.blockM > 8)
-      return makeError(where + "block-m (" + Twine(tiles.blockM) +
+      return kernelError(where + "block-m (" + Twine(tiles.blockM) +
                        ", rows of A each thread sums) must be at most 8");
     if (tiles.lanes < 1 || tiles.lanes > warpWidth ||
         !llvm::isPowerOf2_64(tiles.lanes))
-      return makeError(where + "lanes (" + Twine(tiles.lanes) +
+      return kernelError(where + "lanes (" + Twine(tiles.lanes) +
                        ") must be a power of two up to the warp width (" +
                        Twine(warpWidth) + ")");
     if (tiles.stages != 1)
-      return makeError(where + "stages must be 1 (it stages nothing), not " +
+      return kernelError(where + "stages must be 1 (it stages nothing), not " +
                        Twine(tiles.stages));
     config.threadsPerBlock = tiles.blockN * tiles.lanes;
     // Whole warps: every lane of a warp takes part in the shuffles.
     if (config.threadsPerBlock % warpWidth)
-      return makeError(where + "block-n x lanes (" + Twine(tiles.blockN) +
+      return kernelError(where + "block-n x lanes (" + Twine(tiles.blockN) +
                        " x " + Twine(tiles.lanes) +
                        ") must be a multiple of the warp width (" +
                        Twine(warpWidth) + ")");
@@ -241,30 +235,30 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
     int64_t instrM = 16;
     int64_t instrN = config.strategy == GemmStrategy::MmaSync ? 8 : 16;
     if (tiles.warpsM < 1 || tiles.warpsN < 1)
-      return makeError(where + "warps-m and warps-n must be positive");
+      return kernelError(where + "warps-m and warps-n must be positive");
     if (tiles.blockM % (tiles.warpsM * instrM) ||
         tiles.blockN % (tiles.warpsN * instrN))
-      return makeError(where + "block-m (" + Twine(tiles.blockM) +
+      return kernelError(where + "block-m (" + Twine(tiles.blockM) +
                        ") must be a multiple of 16 x warps-m (" +
                        Twine(tiles.warpsM) + ") and block-n (" +
                        Twine(tiles.blockN) + ") of " + Twine(instrN) +
                        " x warps-n (" + Twine(tiles.warpsN) + ")");
     if (tiles.blockK % 16)
-      return makeError(where + "block-k (" + Twine(tiles.blockK) +
+      return kernelError(where + "block-k (" + Twine(tiles.blockK) +
                        ") must be a multiple of 16 (the instruction's k)");
     if (config.strategy == GemmStrategy::MmaSync &&
         (tiles.stages < 2 || tiles.stages > 8))
-      return makeError(where + "stages must be in [2, 8] (buffers of the "
+      return kernelError(where + "stages must be in [2, 8] (buffers of the "
                                "asynchronous copies), not " +
                        Twine(tiles.stages));
     if (config.strategy == GemmStrategy::Mfma && tiles.stages != 1)
-      return makeError(where + "stages must be 1 (no multi-stage staging "
+      return kernelError(where + "stages must be 1 (no multi-stage staging "
                                "yet), not " +
                        Twine(tiles.stages));
     config.threadsPerBlock = tiles.warpsM * tiles.warpsN * warpWidth;
   }
   if (config.threadsPerBlock > 1024)
-    return makeError(where + Twine(config.threadsPerBlock) +
+    return kernelError(where + Twine(config.threadsPerBlock) +
                      " threads per block; at most 1024");
   config.tiles = tiles;
   int64_t rowElements = tiles.blockK + rowPadding(config.strategy);
@@ -273,7 +267,7 @@ llvm::Expected<GemmConfig> mm::resolveGemmConfig(const GemmKernelSpec &spec,
                            : tiles.stages * (tiles.blockM + tiles.blockN) *
                                  rowElements * bytesOf(config.computeType);
   if (config.sharedBytes > target.sharedMemoryBytes)
-    return makeError(where + "the tiles need " + Twine(config.sharedBytes) +
+    return kernelError(where + "the tiles need " + Twine(config.sharedBytes) +
                      " bytes of shared memory; " + target.spec() +
                      " gives a block " + Twine(target.sharedMemoryBytes));
   return config;

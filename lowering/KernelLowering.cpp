@@ -5,6 +5,7 @@
 #include "dialect/KernelSizes.h"
 #include "lowering/ConvKernels.h"
 #include "lowering/GemmKernels.h"
+#include "lowering/KernelLaunch.h"
 #include "lowering/LinalgEmitters.h"
 #include "lowering/ScanKernels.h"
 
@@ -63,20 +64,6 @@ public:
   }
 };
 
-/// The gpu.module every GPU kernel of the artifact goes to, made on first
-/// use.
-gpu::GPUModuleOp kernelModule(ModuleOp module, OpBuilder &b, Location loc) {
-  auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName);
-  if (!kernels) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(module.getBody());
-    kernels = gpu::GPUModuleOp::create(b, loc, kKernelModuleName);
-    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                    b.getUnitAttr());
-  }
-  return kernels;
-}
-
 /// Launches `function` over `buffers` with the grid `grid` gives (called
 /// where the batch is known), when the batch (the first buffer's first
 /// size) is not empty: a grid cannot be empty.
@@ -89,13 +76,7 @@ void launchPerBatch(KernelBuilder &kb, gpu::GPUFuncOp function,
   Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
                                     sequences, kb.index(0));
   kb.ifThen(any, [&] {
-    Value one = kb.index(1);
-    Value shared = sharedBytes ? Value(arith::ConstantOp::create(
-                                     b, loc, b.getI32IntegerAttr(sharedBytes)))
-                               : Value();
-    gpu::LaunchFuncOp::create(b, loc, function, grid(sequences),
-                              gpu::KernelDim3{kb.index(threads), one, one},
-                              shared, buffers);
+    launchKernel(kb, function, grid(sequences), threads, sharedBytes, buffers);
   });
 }
 
@@ -178,22 +159,8 @@ public:
     auto [activations, weight] = gemmBuffers(op, lowered);
     if (!activations || !weight || !weight.hasStaticShape())
       return false;
-    llvm::Expected<GemmConfig> config = resolveGemmConfig(
-        gemmSpec(kernel, activations, weight, "gemm"), target);
-    if (!config) {
-      llvm::consumeError(config.takeError());
-      return false;
-    }
-    // Where K allows it the kernel reads rows of A in 16-byte chunks (wide
-    // loads, cp.async), which fault on unaligned addresses: the rows of the
-    // activations (their stride) must keep that alignment. Weights are
-    // aligned by the manifest, buffers by their allocation.
-    auto [strides, offset] = activations.getStridesAndOffset();
-    (void)offset;
-    if (ShapedType::isDynamic(strides[1]) || strides[2] != 1)
-      return false;
-    int64_t chunk = 16 / ((activations.getElementTypeBitWidth() + 7) / 8);
-    return config->k % chunk != 0 || strides[1] % chunk == 0;
+    return gemmFits(gemmSpec(kernel, activations, weight, "gemm"), activations,
+                    target);
   }
 
   LogicalResult emit(func::FuncOp kernel, KernelBuilder &kb, BufferMap buffer,
@@ -205,50 +172,11 @@ public:
     auto module = lowered->getParentOfType<ModuleOp>();
     auto [activations, weight] = gemmBuffers(op, lowered.getFunctionType());
 
-    auto kernels = kernelModule(module, b, loc);
-    llvm::Expected<GemmKernel> gemm =
-        buildGemmKernel(kernels,
-                        gemmSpec(kernel, activations, weight,
-                                 (lowered.getSymName() + "_0").str()),
-                        target);
-    if (!gemm)
-      return op->emitOpError() << llvm::toString(gemm.takeError());
-    const GemmConfig &config = gemm->config;
-
-    // [B, T, K] activations and [B, T, N] outputs as rows.
-    SmallVector<ReassociationIndices> rows{{0, 1}, {2}};
-    ArrayRef<Type> types = gemm->function.getArgumentTypes();
-    auto asRows = [&](Value buffer, Type type) -> Value {
-      Value collapsed = memref::CollapseShapeOp::create(b, loc, buffer, rows);
-      return collapsed.getType() == type
-                 ? collapsed
-                 : memref::CastOp::create(b, loc, type, collapsed);
-    };
-    Value a = asRows(buffer(op->getOperand(0)), types[0]);
-    Value w = buffer(op->getOperand(1));
-    if (w.getType() != types[1])
-      w = memref::CastOp::create(b, loc, types[1], w);
-    Value c = asRows(buffer(op->getResult(0)), types[2]);
-
-    Value m = kb.dim(a, 0);
-    Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, m,
-                                      kb.index(0));
-    kb.ifThen(any, [&] {
-      Value one = kb.index(1);
-      Value columns =
-          kb.index((config.n + config.tiles.blockN - 1) / config.tiles.blockN);
-      Value blocks =
-          arith::CeilDivUIOp::create(b, loc, m, kb.index(config.tiles.blockM));
-      Value shared = config.sharedBytes
-                         ? Value(arith::ConstantOp::create(
-                               b, loc, b.getI32IntegerAttr(config.sharedBytes)))
-                         : Value();
-      gpu::LaunchFuncOp::create(
-          b, loc, gemm->function, gpu::KernelDim3{columns, blocks, one},
-          gpu::KernelDim3{kb.index(config.threadsPerBlock), one, one}, shared,
-          ValueRange{a, w, c});
-    });
-    return success();
+    return launchGemm(kb, kernelModule(module, b, loc),
+                      gemmSpec(kernel, activations, weight,
+                               (lowered.getSymName() + "_0").str()),
+                      buffer(op->getOperand(0)), buffer(op->getOperand(1)),
+                      buffer(op->getResult(0)), target, op);
   }
 };
 
@@ -262,7 +190,8 @@ std::pair<SelectiveScanOp, GateOp> scanOperations(func::FuncOp kernel) {
     return {};
   auto scan = dyn_cast<SelectiveScanOp>(ops[0]);
   GateOp gate = ops.size() == 2 ? dyn_cast<GateOp>(ops[1]) : GateOp();
-  if (!scan || (ops.size() == 2 && (!gate || gate.getInput() != scan.getResult())))
+  if (!scan ||
+      (ops.size() == 2 && (!gate || gate.getInput() != scan.getResult())))
     return {};
   auto u = cast<RankedTensorType>(scan.getU().getType());
   auto aLog = cast<RankedTensorType>(scan.getALog().getType());
@@ -313,23 +242,25 @@ public:
       return existing ? existing : allocate(value);
     };
     SmallVector<Value> buffers;
-    Value operands[] = {scan.getU(),         scan.getDelta(),
-                        scan.getALog(),      scan.getB(),
-                        scan.getC(),         scan.getD(),
-                        scan.getDeltaBias(), scan.getInitialState(),
+    Value operands[] = {scan.getU(),
+                        scan.getDelta(),
+                        scan.getALog(),
+                        scan.getB(),
+                        scan.getC(),
+                        scan.getD(),
+                        scan.getDeltaBias(),
+                        scan.getInitialState(),
                         gate ? gate.getGate() : Value()};
     for (Value operand : operands)
       if (operand)
         buffers.push_back(buffer(operand));
     buffers.push_back(bufferOrNew(scan.getFinalState()));
-    buffers.push_back(
-        bufferOrNew(gate ? gate.getResult() : scan.getResult()));
+    buffers.push_back(bufferOrNew(gate ? gate.getResult() : scan.getResult()));
     if (llvm::is_contained(buffers, Value()))
       return scan.emitOpError() << "has an operand without a buffer";
 
     auto kernels = kernelModule(lowered->getParentOfType<ModuleOp>(), b, loc);
-    ScanKernelSpec scanSpec =
-        spec(kernel, (lowered.getSymName() + "_0").str());
+    ScanKernelSpec scanSpec = spec(kernel, (lowered.getSymName() + "_0").str());
     llvm::Expected<gpu::GPUFuncOp> function = buildScanKernel(
         kernels, scanSpec, ValueRange(buffers).getTypes(), target);
     if (!function)
@@ -339,8 +270,7 @@ public:
     launchPerBatch(kb, *function, buffers, config.threadsPerBlock,
                    config.sharedBytes, [&](Value sequences) {
                      Value groups = arith::CeilDivUIOp::create(
-                         b, loc, sequences,
-                         kb.index(config.sequencesPerBlock));
+                         b, loc, sequences, kb.index(config.sequencesPerBlock));
                      return gpu::KernelDim3{kb.index(scanBlocks(config)),
                                             groups, kb.index(1)};
                    });
@@ -362,7 +292,8 @@ private:
     spec.deltaSoftplus = scan.getDeltaSoftplus();
     spec.initialState = bool(scan.getInitialState());
     spec.gate = bool(gate);
-    spec.step = cast<RankedTensorType>(scan.getU().getType()).getDimSize(1) == 1;
+    spec.step =
+        cast<RankedTensorType>(scan.getU().getType()).getDimSize(1) == 1;
     spec.blockChannels = strategy.getParam(kScanBlockChannels.key, 0);
     spec.chunk = strategy.getParam(kScanChunk.key, 0);
     return spec;
@@ -385,8 +316,8 @@ CausalConv1dOp convOperation(func::FuncOp kernel) {
       ShapedType::isDynamic(w.getDimSize(2)) ||
       w.getDimSize(2) > kConvKernelMaxTaps)
     return {};
-  for (Value value : llvm::concat<Value>(conv->getOperands(),
-                                         conv->getResults()))
+  for (Value value :
+       llvm::concat<Value>(conv->getOperands(), conv->getResults()))
     if (!getElementTypeOrSelf(value.getType()).isF32())
       return {};
   return conv;
@@ -429,33 +360,139 @@ public:
     spec.name = (lowered.getSymName() + "_0").str();
     spec.channels =
         cast<RankedTensorType>(conv.getInput().getType()).getDimSize(2);
-    spec.taps = cast<RankedTensorType>(conv.getWeight().getType()).getDimSize(2);
+    spec.taps =
+        cast<RankedTensorType>(conv.getWeight().getType()).getDimSize(2);
     spec.bias = bool(conv.getBias());
     spec.silu = conv.getSilu();
     auto kernels = kernelModule(lowered->getParentOfType<ModuleOp>(), b, loc);
-    llvm::Expected<gpu::GPUFuncOp> function = buildConvKernel(
-        kernels, spec, ValueRange(buffers).getTypes(), target);
+    llvm::Expected<gpu::GPUFuncOp> function =
+        buildConvKernel(kernels, spec, ValueRange(buffers).getTypes(), target);
     if (!function)
       return conv.emitOpError() << llvm::toString(function.takeError());
     ConvConfig config = cantFail(resolveConvConfig(spec, target));
 
     int64_t blocks =
         (config.channels + config.threadsPerBlock - 1) / config.threadsPerBlock;
-    launchPerBatch(kb, *function, buffers, config.threadsPerBlock, 0,
-                   [&](Value sequences) {
-                     Value tiles = arith::MaxUIOp::create(
-                         b, loc, kb.index(1),
-                         arith::CeilDivUIOp::create(
-                             b, loc, kb.dim(buffers.front(), 1),
-                             kb.index(config.tileTokens)));
-                     return gpu::KernelDim3{kb.index(blocks), tiles,
-                                            sequences};
-                   });
+    launchPerBatch(
+        kb, *function, buffers, config.threadsPerBlock, 0,
+        [&](Value sequences) {
+          Value tiles = arith::MaxUIOp::create(
+              b, loc, kb.index(1),
+              arith::CeilDivUIOp::create(b, loc, kb.dim(buffers.front(), 1),
+                                         kb.index(config.tileTokens)));
+          return gpu::KernelDim3{kb.index(blocks), tiles, sequences};
+        });
     return success();
   }
 };
 
 } // namespace
+
+/// The gpu.module every GPU kernel of the artifact goes to, made on first
+/// use.
+gpu::GPUModuleOp mm::kernelModule(ModuleOp module, OpBuilder &b, Location loc) {
+  auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName);
+  if (!kernels) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    kernels = gpu::GPUModuleOp::create(b, loc, kKernelModuleName);
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+  }
+  return kernels;
+}
+
+/// Launches `function` with `threads` threads per block and `sharedBytes`
+/// of dynamic shared memory.
+void mm::launchKernel(KernelBuilder &kb, gpu::GPUFuncOp function,
+                      gpu::KernelDim3 grid, int64_t threads,
+                      int64_t sharedBytes, ValueRange arguments) {
+  OpBuilder &b = kb.builder();
+  Location loc = kb.location();
+  Value one = kb.index(1);
+  Value shared = sharedBytes ? Value(arith::ConstantOp::create(
+                                   b, loc, b.getI32IntegerAttr(sharedBytes)))
+                             : Value();
+  gpu::LaunchFuncOp::create(b, loc, function, grid,
+                            gpu::KernelDim3{kb.index(threads), one, one},
+                            shared, arguments);
+}
+
+/// Whether the GEMM kernel of `spec` exists on `target` for activations of
+/// type `activations` ([B, T, K]).
+bool mm::gemmFits(const GemmKernelSpec &spec, MemRefType activations,
+                  const TargetInfo &target) {
+  llvm::Expected<GemmConfig> config = resolveGemmConfig(spec, target);
+  if (!config) {
+    llvm::consumeError(config.takeError());
+    return false;
+  }
+  // Where K allows it the kernel reads rows of A in 16-byte chunks (wide
+  // loads, cp.async), which fault on unaligned addresses: the rows of the
+  // activations (their stride) must keep that alignment. Weights are
+  // aligned by the manifest, buffers by their allocation.
+  auto [strides, offset] = activations.getStridesAndOffset();
+  (void)offset;
+  if (ShapedType::isDynamic(strides[1]) || strides[2] != 1)
+    return false;
+  int64_t chunk = 16 / ((activations.getElementTypeBitWidth() + 7) / 8);
+  return config->k % chunk != 0 || strides[1] % chunk == 0;
+}
+
+/// Launches `gemm` for c [B, T, N] = a [B, T, K] w [N, K]^T over the
+/// B x T rows (none when there are no rows).
+void mm::launchGemm(KernelBuilder &kb, GemmKernel gemm, Value a, Value w,
+                    Value c) {
+  OpBuilder &b = kb.builder();
+  Location loc = kb.location();
+  const GemmConfig &config = gemm.config;
+
+  // [B, T, K] activations and [B, T, N] outputs as rows.
+  SmallVector<ReassociationIndices> rows{{0, 1}, {2}};
+  ArrayRef<Type> types = gemm.function.getArgumentTypes();
+  auto castTo = [&](Value buffer, Type type) -> Value {
+    return buffer.getType() == type
+               ? buffer
+               : memref::CastOp::create(b, loc, type, buffer);
+  };
+  auto asRows = [&](Value buffer, Type type) {
+    return castTo(memref::CollapseShapeOp::create(b, loc, buffer, rows), type);
+  };
+  a = asRows(a, types[0]);
+  w = castTo(w, types[1]);
+  c = asRows(c, types[2]);
+
+  Value m = kb.dim(a, 0);
+  Value any =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, m, kb.index(0));
+  kb.ifThen(any, [&] {
+    Value one = kb.index(1);
+    Value columns =
+        kb.index((config.n + config.tiles.blockN - 1) / config.tiles.blockN);
+    Value blocks =
+        arith::CeilDivUIOp::create(b, loc, m, kb.index(config.tiles.blockM));
+    Value shared = config.sharedBytes
+                       ? Value(arith::ConstantOp::create(
+                             b, loc, b.getI32IntegerAttr(config.sharedBytes)))
+                       : Value();
+    gpu::LaunchFuncOp::create(
+        b, loc, gemm.function, gpu::KernelDim3{columns, blocks, one},
+        gpu::KernelDim3{kb.index(config.threadsPerBlock), one, one}, shared,
+        ValueRange{a, w, c});
+  });
+}
+
+/// Builds the GEMM kernel of `spec` into `kernels` and launches it (errors
+/// are reported on `op`).
+LogicalResult mm::launchGemm(KernelBuilder &kb, gpu::GPUModuleOp kernels,
+                             const GemmKernelSpec &spec, Value a, Value w,
+                             Value c, const TargetInfo &target, Operation *op) {
+  llvm::Expected<GemmKernel> gemm = buildGemmKernel(kernels, spec, target);
+  if (!gemm)
+    return op->emitOpError() << llvm::toString(gemm.takeError());
+  launchGemm(kb, *gemm, a, w, c);
+  return success();
+}
 
 const KernelLowering &
 mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
@@ -464,6 +501,8 @@ mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
   static const GpuGemmKernelLowering gemm;
   static const GpuScanKernelLowering scan;
   static const GpuConvKernelLowering conv;
+  const KernelLowering &memory = gpuMemoryKernelLowering();
+  const KernelLowering &crossLayer = gpuCrossLayerKernelLowering();
   static const LinalgKernelLowering linalg;
   static const LoopKernelLowering loops;
   auto strategy = kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
@@ -474,13 +513,20 @@ mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
       scan.accepts(kernel, lowered, target))
     return scan;
   // A conv the user schedules (or keeps on loops) goes their way.
-  bool userConv = llvm::any_of(options.userSchedules, [](const UserSchedule &s) {
-    return s.kind == stringifyFusionKind(FusionKind::conv);
-  });
+  bool userConv =
+      llvm::any_of(options.userSchedules, [](const UserSchedule &s) {
+        return s.kind == stringifyFusionKind(FusionKind::conv);
+      });
   if (options.convKernels && !userConv &&
       strategy.getKind() == FusionKind::conv &&
       conv.accepts(kernel, lowered, target))
     return conv;
+  if (options.memoryKernels && strategy.getKind() == FusionKind::memory &&
+      memory.accepts(kernel, lowered, target))
+    return memory;
+  if (options.memoryKernels && strategy.getKind() == FusionKind::cross_layer &&
+      crossLayer.accepts(kernel, lowered, target))
+    return crossLayer;
   if (hasSchedule(target.kindName(), stringifyFusionKind(strategy.getKind()),
                   options.userSchedules) &&
       linalg.accepts(kernel, lowered, target))

@@ -67,6 +67,11 @@ struct KernelLoweringOptions {
   /// default unless the user schedules conv (`--schedule=conv:FILE|loops`).
   /// Off, the loop emitters (kept for comparison).
   bool convKernels = true;
+  /// The memory block (read trigger, note, pool attention and update) and
+  /// the cross-layer attention in their parallel form on GPU targets
+  /// (MemoryKernels.h), the default. Off, the loop emitters: a thread per
+  /// sequence through all of time (kept for comparison).
+  bool memoryKernels = true;
   /// The user's schedules (`--schedule=KIND:FILE`): with the target's
   /// default schedules they decide which kinds are lowered through linalg
   /// (Schedules.h).

@@ -604,6 +604,7 @@ struct LowerToLoopsPass : public mm::impl::LowerToLoopsBase<LowerToLoopsPass> {
     options.gemmKernels = gemmKernels;
     options.scanKernels = scanKernels;
     options.convKernels = convKernels;
+    options.memoryKernels = memoryKernels;
     llvm::Expected<std::vector<UserSchedule>> userSchedules =
         parseUserSchedules(scheduleFiles);
     if (!userSchedules) {

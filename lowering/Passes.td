@@ -50,6 +50,10 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
            "On GPU targets, the causal conv as the conv kernel "
            "(lowering/ConvKernels.h; the default), unless the user "
            "schedules conv">,
+    Option<"memoryKernels", "memory-kernels", "bool", /*default=*/"true",
+           "On GPU targets, the memory block and the cross-layer attention "
+           "in their parallel form (lowering/MemoryKernels.h; the "
+           "default), else the loop emitters">,
     ListOption<"scheduleFiles", "schedule", "std::string",
                "KIND:FILE: a user schedule of KIND (mm-apply-schedules "
                "applies it); KIND is then lowered through linalg. "

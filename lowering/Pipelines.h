@@ -102,6 +102,13 @@ struct CompilePipelineOptions
                      "(lowering/ConvKernels.h; the default), else the loop "
                      "emitters or the user's conv schedule"),
       llvm::cl::init(true)};
+  Option<bool> memoryKernels{
+      *this, "memory-kernels",
+      llvm::cl::desc("On GPU targets, the memory block and the cross-layer "
+                     "attention in their parallel form "
+                     "(lowering/MemoryKernels.h; the default), else the "
+                     "loop emitters"),
+      llvm::cl::init(true)};
   Option<std::string> kernelFormat{
       *this, "kernel-format",
       llvm::cl::desc("What mm-gpu-pipeline embeds: isa (PTX or GCN "

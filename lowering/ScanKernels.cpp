@@ -19,12 +19,6 @@ using namespace mm;
 
 namespace {
 
-llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 /// Shared bytes of a configuration: B and C of a chunk, A log2(e) of the
 /// block's channels, their states in two buffers, their D and delta bias.
 int64_t sharedBytesOf(int64_t chunk, int64_t blockChannels, int64_t states) {
@@ -52,10 +46,10 @@ constexpr int64_t kMaxRegisterStates = 32;
 llvm::Expected<ScanConfig> mm::resolveScanConfig(const ScanKernelSpec &spec,
                                                  const TargetInfo &target) {
   if (!target.isGpu())
-    return makeError("scan kernels are built for GPU targets, not '" +
+    return kernelError("scan kernels are built for GPU targets, not '" +
                      target.spec() + "'");
   if (spec.channels <= 0 || spec.states <= 0)
-    return makeError("scan sizes must be static and positive: channels = " +
+    return kernelError("scan sizes must be static and positive: channels = " +
                      llvm::Twine(spec.channels) +
                      ", states = " + llvm::Twine(spec.states));
   ScanConfig config;
@@ -76,7 +70,7 @@ llvm::Expected<ScanConfig> mm::resolveScanConfig(const ScanKernelSpec &spec,
                                           ceilDiv(spec.channels, warp) * warp);
     config.threadsPerBlock = ceilDiv(config.blockChannels, warp) * warp;
     if (config.threadsPerBlock > 1024)
-      return makeError("a scan step block of " +
+      return kernelError("a scan step block of " +
                        llvm::Twine(config.blockChannels) +
                        " channels needs more than 1024 threads");
     config.warps = config.threadsPerBlock / warp;
@@ -84,14 +78,14 @@ llvm::Expected<ScanConfig> mm::resolveScanConfig(const ScanKernelSpec &spec,
     config.sequencesPerBlock = kStepSequences;
     config.sharedBytes = 4 * 2 * spec.states * config.sequencesPerBlock;
     if (config.sharedBytes > target.sharedMemoryBytes)
-      return makeError("a scan step with " + llvm::Twine(spec.states) +
+      return kernelError("a scan step with " + llvm::Twine(spec.states) +
                        " states needs more shared memory than " +
                        target.spec() + " has");
     return config;
   }
 
   if (spec.chunk && (spec.chunk % warp || spec.chunk / warp > kMaxItems))
-    return makeError("scan chunk must be a multiple of the warp width " +
+    return kernelError("scan chunk must be a multiple of the warp width " +
                      llvm::Twine(warp) + " of " + target.spec() + " up to " +
                      llvm::Twine(warp * kMaxItems) + ", got " +
                      llvm::Twine(spec.chunk));
@@ -110,7 +104,7 @@ llvm::Expected<ScanConfig> mm::resolveScanConfig(const ScanKernelSpec &spec,
   while (!fits() && !spec.blockChannels && config.blockChannels > 1)
     config.blockChannels /= 2;
   if (!fits())
-    return makeError(
+    return kernelError(
         "a scan block of " + llvm::Twine(config.blockChannels) +
         " channels, chunks of " + llvm::Twine(config.chunk) + " tokens and " +
         llvm::Twine(config.states) + " states needs " +
@@ -185,6 +179,15 @@ private:
         .front();
   }
 
+  /// The step size of (sequence, token, channel): delta, plus the bias
+  /// (null: none), through softplus where the scan asks for it.
+  Value stepSize(Value seq, Value t, Value e, Value bias) {
+    Value dt = kb.load(delta, {seq, t, e});
+    if (bias)
+      dt = kb.add(dt, bias);
+    return config.deltaSoftplus ? kb.softplus(dt) : dt;
+  }
+
   void allocateShared();
   /// The step form: a thread per channel, one token.
   void emitStep();
@@ -256,11 +259,7 @@ void ScanEmitter::scanChannel(Value c, Value t0, Value parity) {
     SmallVector<Value> loaded = kb.ifElse(
         valid, {f32, f32, f32},
         [&] {
-          Value d = kb.load(delta, {batch, t, e});
-          if (bias)
-            d = kb.add(d, bias);
-          if (config.deltaSoftplus)
-            d = kb.softplus(d);
+          Value d = stepSize(batch, t, e, bias);
           Value xv = kb.load(u, {batch, t, e});
           Value zv = config.gate ? kb.load(gate, {batch, t, e}) : zero;
           return SmallVector<Value>{d, xv, zv};
@@ -376,11 +375,7 @@ void ScanEmitter::emitStep() {
     kb.loop(index(0), index(sequences), [&](Value s) {
       Value seq = kb.addi(first, s);
       kb.ifThen(less(seq, batchSize), [&] {
-        Value dt = kb.load(delta, {seq, t, e});
-        if (bias)
-          dt = kb.add(dt, bias);
-        if (config.deltaSoftplus)
-          dt = kb.softplus(dt);
+        Value dt = stepSize(seq, t, e, bias);
         Value x = kb.load(u, {seq, t, e});
         Value dtx = kb.mul(dt, x);
         // h = exp(dt A) h + dt x B, y = h . C; the state is read before it
@@ -506,13 +501,13 @@ mm::buildScanKernel(gpu::GPUModuleOp module, const ScanKernelSpec &spec,
     return config.takeError();
   size_t expected = 8 + spec.deltaBias + spec.initialState + spec.gate;
   if (arguments.size() != expected)
-    return makeError("a scan kernel with these operands takes " +
+    return kernelError("a scan kernel with these operands takes " +
                      llvm::Twine(expected) + " buffers, got " +
                      llvm::Twine(arguments.size()));
   for (Type type : arguments) {
     auto memref = dyn_cast<MemRefType>(type);
     if (!memref || !memref.getElementType().isF32())
-      return makeError("scan kernel buffers must be f32 memrefs");
+      return kernelError("scan kernel buffers must be f32 memrefs");
   }
   MLIRContext *context = module.getContext();
   context->loadDialect<arith::ArithDialect, math::MathDialect,

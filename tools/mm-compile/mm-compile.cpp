@@ -141,6 +141,15 @@ cl::opt<bool> convKernels(
              "registers (the default, unless --schedule=conv:...); "
              "--conv-kernels=false keeps it on the loop emitters"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> memoryKernels(
+    "memory-kernels",
+    cl::desc("On GPU targets, the memory block and the cross-layer "
+             "attention in their parallel form: scores a thread per token, "
+             "summaries, queries and outputs as GEMMs, pool membership by "
+             "one warp per sequence and pool, the attentions a warp per "
+             "token (the default); --memory-kernels=false keeps them on the "
+             "loop emitters"),
+    cl::init(true), cl::cat(category));
 cl::list<std::string> schedules(
     "schedule",
     cl::desc("The transform schedule of the CPU kernels of KIND (gemm, "
@@ -352,6 +361,7 @@ int main(int argc, char **argv) {
     options.gemmKernels = gemmKernels;
     options.scanKernels = scanKernels;
     options.convKernels = convKernels;
+    options.memoryKernels = memoryKernels;
     options.scanBlockChannels = scanBlockChannels;
     options.scanChunk = scanChunk;
     options.schedules = schedules;
