@@ -654,9 +654,33 @@ TEST_F(SimDeviceTest, ArtifactsLoadAndLaunchThroughTheMgpuAbi) {
 }
 
 TEST_F(SimDeviceTest, TheExecutableExportsTheCallbacks) {
-  for (const char *name : {"mmsim_barrier", "mmsim_shuffle",
-                           "mmsim_shared_access", "mmsim_out_of_bounds"})
+  for (const char *name :
+       {"mmsim_barrier", "mmsim_shuffle", "mmsim_shared_access",
+        "mmsim_out_of_bounds", "__truncsfbf2"})
     EXPECT_NE(::dlsym(RTLD_DEFAULT, name), nullptr) << name;
+}
+
+TEST(SimBuiltins, TruncsfBf2RoundsToNearestEven) {
+  // Called as the host copies call it (runtime/gpu/SimBuiltins.cpp).
+  using Trunc = _Float16 (*)(float);
+  auto trunc = reinterpret_cast<Trunc>(::dlsym(RTLD_DEFAULT, "__truncsfbf2"));
+  ASSERT_NE(trunc, nullptr);
+  auto bf16 = [&](uint32_t bits) {
+    float value;
+    std::memcpy(&value, &bits, 4);
+    _Float16 result = trunc(value);
+    uint16_t out;
+    std::memcpy(&out, &result, 2);
+    return out;
+  };
+  EXPECT_EQ(bf16(0x3f800000u), 0x3f80); // 1
+  EXPECT_EQ(bf16(0x3f808000u), 0x3f80); // a tie: to even
+  EXPECT_EQ(bf16(0x3f818000u), 0x3f82); // a tie: to even, up
+  EXPECT_EQ(bf16(0x3f808001u), 0x3f81); // above the tie
+  EXPECT_EQ(bf16(0xbf7fffffu), 0xbf80); // -0.99999994 rounds to -1
+  EXPECT_EQ(bf16(0x7f7fffffu), 0x7f80); // the largest float: infinity
+  EXPECT_EQ(bf16(0xff800000u), 0xff80); // -infinity stays
+  EXPECT_EQ(bf16(0x7f800001u), 0x7fc0); // a NaN stays a (quiet) NaN
 }
 
 } // namespace
