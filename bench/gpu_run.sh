@@ -158,18 +158,29 @@ if $sim; then
   echo "timings, transformers and compute-sanitizer need a GPU: skipped on sim"
 else
   echo "== 2. timings"
-  for model in memmamba-tiny memmamba-24l; do
-    [ -f "$pack/models/$model.mmx" ] || continue
+  # bench MODEL NAME WHAT FLAGS...: mm-bench of MODEL into mm_bench_NAME.json,
+  # a row with its tokens/s.
+  bench() {
+    local model="$1" name="$2" what="$3" rates
+    shift 3
     if timeout "$BENCH_TIMEOUT" "$bin/mm-bench" "$pack/models/$model.mmx" \
-        --device "$DEVICE" --weights "$work/$model.safetensors" -p 512,2048 \
-        -n 128 -r 3 -o json > "$OUT/mm_bench_$model.json" 2> "$work/err"; then
-      rates="$(python3 -c "import json; print(', '.join(f\"{r['test']} {r['avg_ts']:.1f}\" for r in json.load(open('$OUT/mm_bench_$model.json'))))")"
-      row "$model" "mm-bench tokens/s" "$rates (mm_bench_$model.json)"
+        --device "$DEVICE" --weights "$work/$model.safetensors" "$@" \
+        -o json > "$OUT/mm_bench_$name.json" 2> "$work/err"; then
+      rates="$(python3 -c "import json; print(', '.join(f\"{r['test']} {r['avg_ts']:.1f}\" for r in json.load(open('$OUT/mm_bench_$name.json'))))")"
+      row "$model" "$what, tokens/s" "$rates (mm_bench_$name.json)"
     else
       cat "$work/err"
-      row "$model" "mm-bench" "FAILED or over ${BENCH_TIMEOUT} s"
+      row "$model" "$what" "FAILED or over ${BENCH_TIMEOUT} s"
       status=1
     fi
+  }
+  for model in memmamba-tiny memmamba-24l; do
+    [ -f "$pack/models/$model.mmx" ] || continue
+    bench "$model" "$model" "mm-bench" -p 512,2048 -n 128 -r 3
+    # Decode steps that launch every kernel from the host, against the
+    # graph replays of the run above (tg128).
+    bench "$model" "${model}_no_graphs" "mm-bench --decode-graphs=false" \
+      -p 1 -n 128 -r 3 --decode-graphs=false
   done
   if [ -f "$pack/models/mamba-130m.mmx" ]; then
     # transformers' Mamba without mamba_ssm's kernels scans in Python;

@@ -17,6 +17,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <atomic>
 #include <dlfcn.h>
 #include <limits>
 #include <mutex>
@@ -211,6 +212,8 @@ Expected<std::unique_ptr<CompiledModel>>
 CompiledModel::open(StringRef artifactPath, gpu::GpuDevice *device,
                     StringRef noDeviceHint) {
   std::unique_ptr<CompiledModel> model(new CompiledModel());
+  static std::atomic<uint64_t> models{0};
+  model->modelId = ++models;
   model->path = artifactPath.str();
   // What is checked and what runs are the same bytes, read once.
   Expected<SealedArtifact> artifact = readSealedArtifact(artifactPath);
@@ -479,12 +482,8 @@ Error CompiledModel::checkInputs(llvm::ArrayRef<int32_t> tokens, int64_t time,
                                  const CompiledState &state) const {
   if (!weightsBound)
     return fail("no weights bound");
-  if (state.batch < 1 || state.batch > kMaxBatch ||
-      static_cast<int64_t>(state.bytes.size()) != state.batch * stateBytes)
-    return makeError("the state was not created for this model (" +
-                     std::to_string(state.bytes.size()) + " bytes for " +
-                     std::to_string(state.batch) + " sequences of " +
-                     std::to_string(stateBytes) + ")");
+  if (Error err = checkStateKind(state))
+    return err;
   std::optional<int64_t> count = checkedMul(state.batch, time);
   if (time < 1 || !count || static_cast<int64_t>(tokens.size()) != *count)
     return makeError(std::to_string(tokens.size()) + " tokens for " +
@@ -493,7 +492,12 @@ Error CompiledModel::checkInputs(llvm::ArrayRef<int32_t> tokens, int64_t time,
   if (Error err = modelConfig.checkTokens(tokens, time))
     return err;
   // Compiled code indexes the pools by the state's counts and positions.
-  return checkState(state, /*checkValues=*/false);
+  // A host state's bytes are the caller's to change between calls; a
+  // device state changes only through compiled code and writeState, which
+  // checks what it writes.
+  if (gpuDevice)
+    return Error::success();
+  return checkState(state.batch, state.bytes, /*checkValues=*/false);
 }
 
 /// Reads element `index` of a 4-byte field.
@@ -505,16 +509,25 @@ template <typename T> static T readField(const uint8_t *base, int64_t index) {
 
 Error CompiledModel::checkState(const CompiledState &state,
                                 bool checkValues) const {
-  const int64_t batch = state.batch;
+  if (!state.device)
+    return checkState(state.batch, state.bytes, checkValues);
+  Expected<std::vector<uint8_t>> bytes = readState(state);
+  if (!bytes)
+    return bytes.takeError();
+  return checkState(state.batch, *bytes, checkValues);
+}
+
+Error CompiledModel::checkState(int64_t batch, llvm::ArrayRef<uint8_t> bytes,
+                                bool checkValues) const {
   if (batch < 1 || batch > kMaxBatch ||
-      static_cast<int64_t>(state.bytes.size()) != batch * stateBytes)
-    return makeError("a state of " + std::to_string(state.bytes.size()) +
+      static_cast<int64_t>(bytes.size()) != batch * stateBytes)
+    return makeError("a state of " + std::to_string(bytes.size()) +
                      " bytes for " + std::to_string(batch) +
                      " sequences, but this model's state has " +
                      std::to_string(stateBytes) + " bytes per sequence");
   // Field f of sequence b starts at batch * offset(f) + b * size(f).
   auto at = [&](const StateField &field, int64_t b) {
-    return state.bytes.data() + batch * field.offset + b * 4 * field.elements;
+    return bytes.data() + batch * field.offset + b * 4 * field.elements;
   };
   auto bad = [&](int64_t b, const StateField &field, const llvm::Twine &what) {
     return makeError("invalid state: sequence " + std::to_string(b) + ", " +
@@ -568,14 +581,20 @@ Error CompiledModel::checkState(const CompiledState &state,
   return Error::success();
 }
 
-std::vector<std::vector<int32_t>>
+Expected<std::vector<std::vector<int32_t>>>
 CompiledModel::poolPositions(const CompiledState &state,
                              int64_t sequence) const {
+  if (sequence < 0 || sequence >= state.batch)
+    return makeError("sequence " + std::to_string(sequence) +
+                     " of a state of " + std::to_string(state.batch));
+  Expected<std::vector<uint8_t>> bytes = readState(state);
+  if (!bytes)
+    return bytes.takeError();
   std::vector<std::vector<int32_t>> result;
   for (auto [countIndex, positionsIndex] : pools) {
     // Field f of sequence b starts at batch * offset(f) + b * size(f).
     auto at = [&](const StateField &field) {
-      return state.bytes.data() + state.batch * field.offset +
+      return bytes->data() + state.batch * field.offset +
              sequence * 4 * field.elements;
     };
     int32_t count = readField<int32_t>(at(fields[countIndex]), 0);
@@ -591,34 +610,51 @@ CompiledModel::poolPositions(const CompiledState &state,
 // Running
 //===----------------------------------------------------------------------===//
 
-// On a GPU the host bytes stay the state (CompiledState's copies are
-// snapshots, and callers read and write the bytes): each call copies the
-// state to the device and back, B * stateBytesPerSequence() bytes each way
-// (about 2.8 MB per sequence for mamba-130m, a fraction of a millisecond
-// over PCIe), next to the tokens in and the logits out. The call's buffers
-// share one allocation; the weights stay on the device.
+// A GPU model's state stays on its device (runtime/DeviceState.h): a call
+// copies the tokens in and the logits it is asked for out, and runs on the
+// state's own stream, which it waits for once at its end. Decode steps
+// replay a graph captured at the state's first step.
 
-Error CompiledModel::withDevice(
-    StringRef entry, size_t bytes, const llvm::Twine &label,
-    llvm::function_ref<Error(uint8_t *)> body) const {
+Error CompiledModel::onDevice(
+    StringRef entry, DeviceState &state,
+    llvm::function_ref<Error(MMKernelContext *)> body) const {
+  gpu::GpuStream stream = state.getStream();
   gpu::CurrentDeviceScope scope(*gpuDevice, stream);
   llvm::consumeError(gpu::takeMgpuError());
-  DeviceMemory memory(*gpuDevice, stream);
-  Error error = memory.allocate(bytes);
-  if (!error) {
-    gpuDevice->nameAllocation(memory.get(), label.str());
-    error = body(memory.get());
-  }
+  // The model's kernels, launched on the state's stream.
+  MMKernelContext context = *kernels->get();
+  context.stream = stream;
+  Error error = body(&context);
   if (!error)
     error = gpuDevice->synchronize(stream);
-  if (!error)
-    error = memory.release();
   if (!error)
     return Error::success();
   // Nothing may still write into the caller's host buffers as they go.
   llvm::consumeError(gpuDevice->synchronize(stream));
   return fail(entry + " on " + gpuDevice->getSpec() + ": " +
               llvm::toString(std::move(error)));
+}
+
+Error CompiledModel::checkStateKind(const CompiledState &state) const {
+  const int64_t size = state.size();
+  if (state.batch < 1 || state.batch > kMaxBatch ||
+      size != state.batch * stateBytes)
+    return makeError("the state was not created for this model (" +
+                     std::to_string(size) + " bytes for " +
+                     std::to_string(state.batch) + " sequences of " +
+                     std::to_string(stateBytes) + ")");
+  if (!gpuDevice && state.device)
+    return makeError("the state lives on " +
+                     state.device->getDevice().getSpec() +
+                     ", this model runs on the host");
+  if (gpuDevice && !state.device)
+    return makeError("the state lives on the host, this model runs on " +
+                     gpuDevice->getSpec() + " (create it with this model)");
+  if (gpuDevice && &state.device->getDevice() != gpuDevice)
+    return makeError("the state lives on another device (" +
+                     state.device->getDevice().getSpec() +
+                     ") than this model (" + gpuDevice->getSpec() + ")");
+  return Error::success();
 }
 
 Expected<CompiledState> CompiledModel::createState(int64_t batch) const {
@@ -629,89 +665,264 @@ Expected<CompiledState> CompiledModel::createState(int64_t batch) const {
   if (!size)
     return makeError("a state of " + std::to_string(batch) +
                      " sequences does not fit in memory");
-  if (Error err = checkFitsInMemory(*size, "a state of " + llvm::Twine(batch) +
-                                               " sequences"))
-    return std::move(err);
   CompiledState state;
   state.batch = batch;
-  try {
-    state.bytes.assign(*size, 0);
-  } catch (const std::bad_alloc &) {
-    return makeError("out of memory for a state of " + std::to_string(batch) +
-                     " sequences (" + std::to_string(*size) + " bytes)");
-  }
   if (!gpuDevice) {
+    if (Error err = checkFitsInMemory(
+            *size, "a state of " + llvm::Twine(batch) + " sequences"))
+      return std::move(err);
+    try {
+      state.bytes.assign(*size, 0);
+    } catch (const std::bad_alloc &) {
+      return makeError("out of memory for a state of " + std::to_string(batch) +
+                       " sequences (" + std::to_string(*size) + " bytes)");
+    }
     callInit(initFn, nullptr, state.bytes.data(), *size, batch);
     return state;
   }
-  Error error = withDevice(
-      "init_state", *size, "the state of an init_state call",
-      [&](uint8_t *memory) -> Error {
-        callInit(initFn, kernels->get(), memory, *size, batch);
-        if (Error err = gpu::takeMgpuError())
-          return err;
-        return gpuDevice->copyToHost(state.bytes.data(), memory, *size, stream);
-      });
-  if (error)
-    return std::move(error);
+  // The simulator's device memory is this machine's; a GPU's is its own.
+  const std::string what = "a state of " + std::to_string(batch) + " sequences";
+  if (gpuDevice->isSimulator()) {
+    if (Error err = checkFitsInMemory(*size, what))
+      return std::move(err);
+  } else if (gpuDevice->getTotalMemory() &&
+             uint64_t(*size) > gpuDevice->getTotalMemory()) {
+    return makeError(what + " would take " + std::to_string(*size) +
+                     " bytes, more than the memory of " + gpuDevice->getSpec() +
+                     " (" + std::to_string(gpuDevice->getTotalMemory()) +
+                     " bytes)");
+  }
+  Expected<std::unique_ptr<DeviceState>> created = DeviceState::create(
+      *gpuDevice, *size,
+      "the state of " + llvm::Twine(batch) + " sequences (" +
+          llvm::Twine(stateBytes) + " bytes each)");
+  if (!created)
+    return fail("a state of " + llvm::Twine(batch) + " sequences on " +
+                gpuDevice->getSpec() + ": " +
+                llvm::toString(created.takeError()));
+  state.device = std::move(*created);
+  if (Error err = onDevice(
+          "init_state", *state.device, [&](MMKernelContext *context) -> Error {
+            callInit(initFn, context, state.device->data(), *size, batch);
+            return gpu::takeMgpuError();
+          }))
+    return std::move(err);
   return state;
 }
 
-Error CompiledModel::runChunk(const int32_t *tokens, int64_t time,
-                              CompiledState &state, float *logits) const {
-  void *entry = time == 1 ? decodeFn : prefillFn;
-  const int64_t batch = state.batch, vocab = modelConfig.vocabSize;
-  const size_t stateSize = state.bytes.size();
+Expected<CompiledState>
+CompiledModel::copyState(const CompiledState &state) const {
+  if (Error err = checkStateKind(state))
+    return std::move(err);
   if (!gpuDevice) {
-    callRun(entry, nullptr, const_cast<float *>(weightBuffer.data()),
-            weightArgumentSize(),
-            state.bytes.data(), stateSize, const_cast<int32_t *>(tokens), batch,
-            time, logits, vocab);
+    CompiledState copy;
+    copy.batch = state.batch;
+    try {
+      copy.bytes = state.bytes;
+    } catch (const std::bad_alloc &) {
+      return makeError("out of memory for a copy of a state of " +
+                       std::to_string(state.size()) + " bytes");
+    }
+    return copy;
+  }
+  CompiledState copy;
+  copy.batch = state.batch;
+  Expected<std::unique_ptr<DeviceState>> created = DeviceState::create(
+      *gpuDevice, state.size(),
+      "a copy of the state of " + llvm::Twine(state.batch) + " sequences");
+  if (!created)
+    return fail("a copy of a state on " + gpuDevice->getSpec() + ": " +
+                llvm::toString(created.takeError()));
+  copy.device = std::move(*created);
+  if (Error err = restoreState(copy, state))
+    return std::move(err);
+  return copy;
+}
+
+Error CompiledModel::restoreState(CompiledState &target,
+                                  const CompiledState &source) const {
+  if (Error err = checkStateKind(target))
+    return err;
+  if (Error err = checkStateKind(source))
+    return err;
+  if (source.batch != target.batch)
+    return makeError("a state of " + std::to_string(source.batch) +
+                     " sequences cannot replace one of " +
+                     std::to_string(target.batch));
+  if (&source == &target)
+    return Error::success();
+  if (!gpuDevice) {
+    std::copy(source.bytes.begin(), source.bytes.end(), target.bytes.begin());
     return Error::success();
   }
-  // One allocation: the state, the tokens and the logits. The state comes
-  // back only when the whole call succeeded.
+  // Every call on a state waits for its stream before it returns: nothing
+  // is left to write into `source`.
+  return onDevice("copying a state", *target.device, [&](MMKernelContext *) {
+    return gpuDevice->copyOnDevice(target.device->data(), source.device->data(),
+                                   target.device->size(),
+                                   target.device->getStream());
+  });
+}
+
+Expected<std::vector<uint8_t>>
+CompiledModel::readState(const CompiledState &state) const {
+  if (Error err = checkStateKind(state))
+    return std::move(err);
+  if (!gpuDevice)
+    return state.bytes;
+  std::vector<uint8_t> bytes(state.size());
+  DeviceState &device = *state.device;
+  if (Error err = onDevice("reading a state", device, [&](MMKernelContext *) {
+        return gpuDevice->copyToHost(bytes.data(), device.data(), bytes.size(),
+                                     device.getStream());
+      }))
+    return std::move(err);
+  return bytes;
+}
+
+Error CompiledModel::writeState(CompiledState &state,
+                                llvm::ArrayRef<uint8_t> bytes) const {
+  if (Error err = checkStateKind(state))
+    return err;
+  if (static_cast<int64_t>(bytes.size()) != state.size())
+    return makeError("a snapshot of " + std::to_string(bytes.size()) +
+                     " bytes for a state of " + std::to_string(state.size()) +
+                     " (" + std::to_string(state.batch) + " sequences)");
+  if (Error err = checkState(state.batch, bytes))
+    return err;
+  if (!gpuDevice) {
+    std::copy(bytes.begin(), bytes.end(), state.bytes.begin());
+    return Error::success();
+  }
+  DeviceState &device = *state.device;
+  return onDevice("writing a state", device, [&](MMKernelContext *) {
+    return gpuDevice->copyToDevice(device.data(), bytes.data(), bytes.size(),
+                                   device.getStream());
+  });
+}
+
+Error CompiledModel::runChunk(const int32_t *tokens, int64_t time,
+                              CompiledState &state, float *logits,
+                              bool graphs) const {
+  void *entry = time == 1 ? decodeFn : prefillFn;
+  const int64_t batch = state.batch, vocab = modelConfig.vocabSize;
+  const size_t stateSize = state.size();
+  if (!gpuDevice) {
+    callRun(entry, nullptr, const_cast<float *>(weightBuffer.data()),
+            weightArgumentSize(), state.bytes.data(), stateSize,
+            const_cast<int32_t *>(tokens), batch, time, logits, vocab);
+    return Error::success();
+  }
+  DeviceState &device = *state.device;
+  if (time == 1 && graphs && !device.captureFailed) {
+    Expected<bool> replayed = replayStep(tokens, device, logits);
+    if (!replayed || *replayed)
+      return replayed.takeError();
+  }
+  // The call's tokens and logits, one stream-ordered allocation.
   const size_t tokenSize = batch * time * sizeof(int32_t);
   const size_t logitSize = batch * time * vocab * sizeof(float);
-  const size_t tokenOffset = llvm::alignTo(stateSize, kDeviceAlignment);
-  const size_t logitOffset =
-      llvm::alignTo(tokenOffset + tokenSize, kDeviceAlignment);
-  std::vector<uint8_t> newState(stateSize);
-  auto body = [&](uint8_t *memory) -> Error {
-    auto *deviceTokens = reinterpret_cast<int32_t *>(memory + tokenOffset);
-    auto *deviceLogits = reinterpret_cast<float *>(memory + logitOffset);
-    if (Error err = gpuDevice->copyToDevice(memory, state.bytes.data(),
-                                            stateSize, stream))
+  const size_t logitOffset = llvm::alignTo(tokenSize, kDeviceAlignment);
+  const StringRef call = time == 1 ? "decode" : "prefill";
+  return onDevice(call, device, [&](MMKernelContext *context) -> Error {
+    gpu::GpuStream stream = device.getStream();
+    DeviceMemory memory(*gpuDevice, stream);
+    if (Error err = memory.allocate(logitOffset + logitSize))
       return err;
+    gpuDevice->nameAllocation(
+        memory.get(), ("the buffer of a " + call +
+                       " call (the tokens at byte 0, the logits at byte " +
+                       llvm::Twine(logitOffset) + ")")
+                          .str());
+    auto *deviceTokens = reinterpret_cast<int32_t *>(memory.get());
+    auto *deviceLogits = reinterpret_cast<float *>(memory.get() + logitOffset);
     if (Error err =
             gpuDevice->copyToDevice(deviceTokens, tokens, tokenSize, stream))
       return err;
-    callRun(entry, kernels->get(), static_cast<float *>(deviceWeights),
-            weightArgumentSize(), memory, stateSize, deviceTokens, batch, time,
-            deviceLogits, vocab);
+    callRun(entry, context, static_cast<float *>(deviceWeights),
+            weightArgumentSize(), device.data(), stateSize, deviceTokens, batch,
+            time, deviceLogits, vocab);
     if (Error err = gpu::takeMgpuError())
       return err;
     if (Error err =
             gpuDevice->copyToHost(logits, deviceLogits, logitSize, stream))
       return err;
-    return gpuDevice->copyToHost(newState.data(), memory, stateSize, stream);
-  };
-  const StringRef call = time == 1 ? "decode" : "prefill";
-  if (Error err = withDevice(
-          call, logitOffset + logitSize,
-          "the buffer of a " + call + " call (the state at byte 0, the " +
-              "tokens at byte " + llvm::Twine(tokenOffset) +
-              ", the logits at byte " + llvm::Twine(logitOffset) + ")",
-          body))
-    return err;
-  state.bytes = std::move(newState);
-  return Error::success();
+    return memory.release();
+  });
+}
+
+Expected<bool> CompiledModel::replayStep(const int32_t *tokens,
+                                         DeviceState &device,
+                                         float *logits) const {
+  const int64_t batch = device.size() / stateBytes,
+                vocab = modelConfig.vocabSize;
+  bool replayed = false;
+  Error error =
+      onDevice("decode", device, [&](MMKernelContext *context) -> Error {
+        gpu::GpuStream stream = device.getStream();
+        Expected<DeviceState::StepBuffers> buffers =
+            device.stepBuffers(batch, vocab);
+        if (!buffers)
+          return buffers.takeError();
+        if (Error err = gpuDevice->copyToDevice(
+                buffers->tokens, tokens, batch * sizeof(int32_t), stream))
+          return err;
+        gpu::GpuGraph *graph = device.getStepGraph(modelId);
+        if (!graph) {
+          // One capture at a time in the process (a device captures one stream
+          // at a time); capturing launches nothing, so the wait is short.
+          static std::mutex captureMutex;
+          std::lock_guard<std::mutex> lock(captureMutex);
+          if (Error err = gpuDevice->beginCapture(stream)) {
+            // This driver or device cannot capture: steps launch directly.
+            llvm::consumeError(std::move(err));
+            device.captureFailed = true;
+            return Error::success();
+          }
+          callRun(decodeFn, context, static_cast<float *>(deviceWeights),
+                  weightArgumentSize(), device.data(), device.size(),
+                  buffers->tokens, batch, 1, buffers->logits, vocab);
+          Error launches = gpu::takeMgpuError();
+          Expected<std::unique_ptr<gpu::GpuGraph>> captured =
+              gpuDevice->endCapture(stream);
+          if (launches || !captured) {
+            llvm::consumeError(std::move(launches));
+            llvm::consumeError(captured.takeError());
+            device.captureFailed = true;
+            return Error::success();
+          }
+          device.setStepGraph(std::move(*captured), modelId);
+          graph = device.getStepGraph(modelId);
+        }
+        if (Error err = graph->launch(stream))
+          return err;
+        replayed = true;
+        return gpuDevice->copyToHost(logits, buffers->logits,
+                                     batch * vocab * sizeof(float), stream);
+      });
+  if (error)
+    return std::move(error);
+  return replayed;
 }
 
 Expected<std::vector<float>>
 CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
                        CompiledState &state,
                        const PrefillOptions &options) const {
+  return runTokens(tokens, time, state, options, /*graphs=*/false);
+}
+
+Expected<std::vector<float>>
+CompiledModel::decode(llvm::ArrayRef<int32_t> tokens, CompiledState &state,
+                      const DecodeOptions &options) const {
+  return runTokens(tokens, 1, state, PrefillOptions{PromptLogits::All, 1},
+                   options.graphs);
+}
+
+Expected<std::vector<float>>
+CompiledModel::runTokens(llvm::ArrayRef<int32_t> tokens, int64_t time,
+                         CompiledState &state, const PrefillOptions &options,
+                         bool graphs) const {
   if (Error err = checkInputs(tokens, time, state))
     return std::move(err);
   if (options.chunkTokens < 0 || options.chunkTokens > kMaxChunkTokens)
@@ -742,15 +953,17 @@ CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
     return std::move(err);
   std::vector<float> result, scratch;
   std::vector<int32_t> chunkTokens;
-  CompiledState saved;
+  std::vector<uint8_t> saved;
   try {
     result.resize(*resultSize);
     scratch.resize(*chunkLogits);
     if (batch > 1 && chunk < time)
       chunkTokens.resize(batch * chunk);
     // The compiled code updates the state in place: a copy to go back to
-    // when a chunk fails or its logits are not finite.
-    saved = state;
+    // when a chunk fails or its logits are not finite (on the device for a
+    // GPU state).
+    if (!state.device)
+      saved = state.bytes;
   } catch (const std::bad_alloc &) {
     return makeError("out of memory for the logits of " +
                      std::to_string(batch) + " x " + std::to_string(time) +
@@ -758,9 +971,23 @@ CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
                      std::to_string(4 * (*resultSize + *chunkLogits)) +
                      " bytes); ask for fewer logits or a smaller chunk");
   }
+  if (state.device)
+    if (Error err = state.device->saveCopy())
+      return fail("saving a copy of the state on " + gpuDevice->getSpec() +
+                  ": " + llvm::toString(std::move(err)));
   auto restore = [&](Error error) -> Error {
-    state = std::move(saved);
-    return error;
+    if (!state.device) {
+      state.bytes = std::move(saved);
+      return error;
+    }
+    DeviceState &device = *state.device;
+    Error restored = llvm::joinErrors(
+        device.restoreCopy(), gpuDevice->synchronize(device.getStream()));
+    if (!restored)
+      return error;
+    return makeError(llvm::toString(std::move(error)) +
+                     "; and restoring the state failed too (it is lost): " +
+                     llvm::toString(std::move(restored)));
   };
   for (int64_t start = 0; start < time; start += chunk) {
     const int64_t length = std::min(chunk, time - start);
@@ -771,7 +998,7 @@ CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
                     chunkTokens.data() + b * length);
       chunkStart = chunkTokens.data();
     }
-    if (Error err = runChunk(chunkStart, length, state, scratch.data()))
+    if (Error err = runChunk(chunkStart, length, state, scratch.data(), graphs))
       return restore(std::move(err));
     // Logits that are not finite poison everything after them.
     for (int64_t i = 0; i < batch * length * vocab; ++i)
@@ -796,10 +1023,4 @@ CompiledModel::prefill(llvm::ArrayRef<int32_t> tokens, int64_t time,
     }
   }
   return result;
-}
-
-Expected<std::vector<float>>
-CompiledModel::decode(llvm::ArrayRef<int32_t> tokens,
-                      CompiledState &state) const {
-  return prefill(tokens, 1, state, PrefillOptions{PromptLogits::All, 1});
 }

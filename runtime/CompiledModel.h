@@ -20,6 +20,7 @@
 #include "common/ArtifactSeal.h"
 #include "common/ModelConfig.h"
 #include "common/StateLayout.h"
+#include "runtime/DeviceState.h"
 #include "runtime/MemoryLoadedLibrary.h"
 #include "runtime/ModelWeights.h"
 #include "runtime/gpu/GpuDevice.h"
@@ -38,17 +39,42 @@
 namespace mm {
 
 /// The per-sequence state of a batch, as the artifact lays it out: each
-/// field a [batch, ...] array at batch * (its per-sequence offset). The host
-/// bytes are the state, also for a model on a GPU: a copy is a snapshot.
+/// field a [batch, ...] array at batch * (its per-sequence offset).
+///
+/// A CPU model's state is `bytes`, on the host. A GPU model's lives on its
+/// device from init_state on (`device`, runtime/DeviceState.h): prefill and
+/// decode update it there, and its bytes come to the host only when the
+/// caller reads them (CompiledModel::readState). States are moved, not
+/// copied: CompiledModel::copyState and restoreState copy them, on the
+/// device for a GPU state.
 ///
 /// Threads: a CompiledModel is immutable once its weights are bound, and any
 /// number of threads may run it at once, each on its own state; one state
 /// serves one call at a time (calls update it in place). A state holds no
 /// reference to its model, but only the model that created it (or another
-/// model of the same artifact) may run it.
+/// model of the same artifact, on the same device) may run it; a GPU state
+/// needs its device to outlive it.
 struct CompiledState {
   int64_t batch = 0;
+  /// The state of a CPU model.
   std::vector<uint8_t> bytes;
+  /// The state of a GPU model, on its device.
+  std::unique_ptr<DeviceState> device;
+
+  /// The state's size in bytes.
+  int64_t size() const {
+    return device ? static_cast<int64_t>(device->size())
+                  : static_cast<int64_t>(bytes.size());
+  }
+};
+
+/// How decode steps run on a GPU.
+struct DecodeOptions {
+  /// Capture a state's first step as a graph (CUDA or HIP graph; the
+  /// simulator records it) and replay it for the steps after: one launch
+  /// per step instead of one per kernel. Off: every step launches its
+  /// kernels from the host (for comparison).
+  bool graphs = true;
 };
 
 /// Which prompt positions a prefill returns logits for.
@@ -112,26 +138,46 @@ public:
   llvm::Error bindWeights(const ModelWeights &weights);
 
   /// A fresh state for `batch` sequences (the compiled init_state), 1 to
-  /// kMaxBatch; an error when its bytes cannot be allocated.
+  /// kMaxBatch, on the model's device; an error when its memory cannot be
+  /// allocated.
   llvm::Expected<CompiledState> createState(int64_t batch) const;
+  /// A copy of `state` (same batch), made on the device for a GPU state:
+  /// a snapshot that never leaves it.
+  llvm::Expected<CompiledState> copyState(const CompiledState &state) const;
+  /// Makes `target` a copy of `source`, states of this model with the same
+  /// batch (on the device for GPU states: a restore without a host round
+  /// trip).
+  llvm::Error restoreState(CompiledState &target,
+                           const CompiledState &source) const;
+  /// The bytes of `state` on the host (a snapshot to keep or save).
+  llvm::Expected<std::vector<uint8_t>>
+  readState(const CompiledState &state) const;
+  /// Replaces the contents of `state` by `bytes` (a snapshot of a state of
+  /// this model with the same batch), checked first (checkState): a damaged
+  /// snapshot is refused and the state left as it was.
+  llvm::Error writeState(CompiledState &state,
+                         llvm::ArrayRef<uint8_t> bytes) const;
   /// Bytes of state per sequence.
   int64_t stateBytesPerSequence() const { return stateBytes; }
   /// The state layout, field by field.
   llvm::ArrayRef<StateField> stateFields() const { return fields; }
-  /// Checks that `state` is one this model could have produced: its size,
-  /// and with memory, each pool's count within [0, M], the positions of its
-  /// valid slots distinct and before the sequence position (its free slots
-  /// ignored: nothing reads them), and (when `checkValues`) every float finite.
-  /// Compiled code indexes the pools by these numbers, so a state from outside
-  /// (a restored snapshot) is checked before it runs. The error names the
-  /// sequence and the field.
+  /// Checks that `bytes`, the state of `batch` sequences, is one this model
+  /// could have produced: its size, and with memory, each pool's count
+  /// within [0, M], the positions of its valid slots distinct and before the
+  /// sequence position (its free slots ignored: nothing reads them), and
+  /// (when `checkValues`) every float finite. Compiled code indexes the
+  /// pools by these numbers, so a state from outside (a restored snapshot)
+  /// is checked before it runs. The error names the sequence and the field.
+  llvm::Error checkState(int64_t batch, llvm::ArrayRef<uint8_t> bytes,
+                         bool checkValues = true) const;
+  /// checkState of a state's bytes (read from the device for a GPU state).
   llvm::Error checkState(const CompiledState &state,
                          bool checkValues = true) const;
   /// The positions of the tokens each layer's pool holds (sorted), for
-  /// sequence `sequence` of a checked `state`: the note and eviction
-  /// decisions so far. Empty without memory.
-  std::vector<std::vector<int32_t>> poolPositions(const CompiledState &state,
-                                                  int64_t sequence) const;
+  /// sequence `sequence` of `state`: the note and eviction decisions so
+  /// far. Empty without memory.
+  llvm::Expected<std::vector<std::vector<int32_t>>>
+  poolPositions(const CompiledState &state, int64_t sequence) const;
   /// The SHA-256 of the artifact's code and manifest, as its seal holds it.
   llvm::StringRef digest() const { return artifactDigest; }
 
@@ -144,9 +190,12 @@ public:
   llvm::Expected<std::vector<float>>
   prefill(llvm::ArrayRef<int32_t> tokens, int64_t time, CompiledState &state,
           const PrefillOptions &options = PrefillOptions()) const;
-  /// One decode step for each sequence: tokens [batch] -> logits [batch, V].
-  llvm::Expected<std::vector<float>> decode(llvm::ArrayRef<int32_t> tokens,
-                                            CompiledState &state) const;
+  /// One decode step for each sequence: tokens [batch] -> logits [batch,
+  /// V]. On a GPU the step runs on the state's device memory and stream,
+  /// replayed from a graph unless `options` say otherwise.
+  llvm::Expected<std::vector<float>>
+  decode(llvm::ArrayRef<int32_t> tokens, CompiledState &state,
+         const DecodeOptions &options = DecodeOptions()) const;
 
 private:
   CompiledModel() = default;
@@ -158,17 +207,29 @@ private:
   llvm::Error load(llvm::StringRef code, gpu::GpuDevice *device);
   llvm::Error checkInputs(llvm::ArrayRef<int32_t> tokens, int64_t time,
                           const CompiledState &state) const;
+  /// prefill() and decode(): `graphs` replays decode steps from a graph.
+  llvm::Expected<std::vector<float>>
+  runTokens(llvm::ArrayRef<int32_t> tokens, int64_t time, CompiledState &state,
+            const PrefillOptions &options, bool graphs) const;
   /// One call of the compiled prefill (decode when time is 1): tokens
   /// [batch, time] of host memory, logits [batch, time, V] into `logits`.
   llvm::Error runChunk(const int32_t *tokens, int64_t time,
-                       CompiledState &state, float *logits) const;
-  /// Runs `body` on `bytes` of device memory, freed after, with the device
-  /// current for the compiled code (on the model's stream); an error names
-  /// the artifact, the `entry` point and the device. `label` says what the
-  /// memory holds (GpuDevice::nameAllocation).
-  llvm::Error withDevice(llvm::StringRef entry, size_t bytes,
-                         const llvm::Twine &label,
-                         llvm::function_ref<llvm::Error(uint8_t *)> body) const;
+                       CompiledState &state, float *logits, bool graphs) const;
+  /// A decode step replayed from the state's graph, captured at its first
+  /// step; false (nothing ran) when the driver cannot capture it.
+  llvm::Expected<bool> replayStep(const int32_t *tokens, DeviceState &state,
+                                  float *logits) const;
+  /// Runs `body` with the model's device current for the compiled code, on
+  /// the state's stream (`body` gets the kernel context that names it),
+  /// then waits for that stream; an error names the artifact, the `entry`
+  /// point and the device.
+  llvm::Error
+  onDevice(llvm::StringRef entry, DeviceState &state,
+           llvm::function_ref<llvm::Error(MMKernelContext *)> body) const;
+  /// Checks that `state` is one this model can run: host bytes of its
+  /// size for a CPU model, device memory of its size on its device for a
+  /// GPU model.
+  llvm::Error checkStateKind(const CompiledState &state) const;
   /// An error naming the artifact (and the device, for a GPU model).
   llvm::Error fail(const llvm::Twine &message) const;
 
@@ -208,6 +269,9 @@ private:
   /// The kernels loaded on the device, and the context the entry points
   /// take.
   std::unique_ptr<gpu::KernelContext> kernels;
+  /// Tells the models of a process apart (never reused, unlike addresses):
+  /// a state's captured decode step belongs to one.
+  uint64_t modelId = 0;
 };
 
 /// Whether code built for `chip` runs on `device`, a device of the vendor

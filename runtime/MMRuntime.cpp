@@ -11,6 +11,9 @@
 
 #include "runtime/CompiledModel.h"
 #include "runtime/ModelWeights.h"
+#include "runtime/gpu/GpuDevice.h"
+
+#include <dlfcn.h>
 
 #include <atomic>
 #include <cstring>
@@ -22,8 +25,13 @@ using namespace mm;
 
 /// The model and its settings, shared by the handle and every state.
 struct SharedModel {
+  /// The GPU the model runs on (null on the host); it goes after the model
+  /// and its states.
+  std::unique_ptr<gpu::GpuDevice> device;
+  std::string deviceSpec = "cpu";
   std::unique_ptr<CompiledModel> compiled;
   std::atomic<int64_t> chunkTokens{PrefillOptions().chunkTokens};
+  std::atomic<bool> decodeGraphs{DecodeOptions().graphs};
 };
 
 struct mm_model {
@@ -159,35 +167,93 @@ int prefill(const char *function, const mm_model *model, mm_state *state,
 
 const char *mm_last_error(void) { return lastError.c_str(); }
 
+namespace {
+
+/// Makes this library's mgpu* functions (runtime/gpu/MgpuAbi.h) visible to
+/// the GPU artifacts it loads, which bind to them at load time: a caller
+/// that loaded the library with RTLD_LOCAL (Python's ctypes does) left them
+/// out of the global scope, so the library reopens itself with RTLD_GLOBAL.
+void exportMgpuAbi() {
+  static const bool exported = [] {
+    Dl_info info;
+    if (!dladdr(reinterpret_cast<void *>(&mm_last_error), &info) ||
+        !info.dli_fname)
+      return false;
+    return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL) !=
+           nullptr;
+  }();
+  (void)exported;
+}
+
+mm_model *openModel(const char *function, const char *artifactPath,
+                    const char *weightsPath, const char *deviceSpec) {
+  if (!checkArgument(artifactPath, function, "artifact_path") ||
+      !checkArgument(weightsPath, function, "weights_path"))
+    return nullptr;
+  auto shared = std::make_shared<SharedModel>();
+  llvm::StringRef spec = deviceSpec ? deviceSpec : "cpu";
+  if (spec != "cpu") {
+    auto device = gpu::GpuDevice::open(spec);
+    if (!device) {
+      fail(std::string(function) + ": device '" + spec.str() +
+           "': " + llvm::toString(device.takeError()) +
+           " (devices: cpu, sim, cuda:N, hip:N)");
+      return nullptr;
+    }
+    shared->device = std::move(*device);
+    shared->deviceSpec = shared->device->getSpec();
+    exportMgpuAbi();
+  }
+  auto compiled = CompiledModel::open(
+      artifactPath, shared->device.get(),
+      "open it with mm_model_open_on_device and a device (\"cuda:0\", "
+      "\"hip:0\", or \"sim\", the simulator)");
+  if (!compiled) {
+    fail(compiled.takeError());
+    return nullptr;
+  }
+  auto weights = ModelWeights::load((*compiled)->config(), weightsPath);
+  if (!weights) {
+    fail(weights.takeError());
+    return nullptr;
+  }
+  if (llvm::Error err = (*compiled)->bindWeights(*weights)) {
+    fail(std::move(err));
+    return nullptr;
+  }
+  shared->compiled = std::move(*compiled);
+  return new mm_model{std::move(shared)};
+}
+
+} // namespace
+
 mm_model *mm_model_open(const char *artifactPath, const char *weightsPath) {
-  return guardedPointer<mm_model>("mm_model_open", [&]() -> mm_model * {
-    if (!checkArgument(artifactPath, "mm_model_open", "artifact_path") ||
-        !checkArgument(weightsPath, "mm_model_open", "weights_path"))
-      return nullptr;
-    auto compiled = CompiledModel::open(
-        artifactPath, /*device=*/nullptr,
-        "this C interface runs CPU artifacts (compile with --target=cpu); "
-        "GPU artifacts run through the C++ API or mm-run --device");
-    if (!compiled) {
-      fail(compiled.takeError());
-      return nullptr;
-    }
-    auto weights = ModelWeights::load((*compiled)->config(), weightsPath);
-    if (!weights) {
-      fail(weights.takeError());
-      return nullptr;
-    }
-    if (llvm::Error err = (*compiled)->bindWeights(*weights)) {
-      fail(std::move(err));
-      return nullptr;
-    }
-    auto shared = std::make_shared<SharedModel>();
-    shared->compiled = std::move(*compiled);
-    return new mm_model{std::move(shared)};
+  return guardedPointer<mm_model>("mm_model_open", [&] {
+    return openModel("mm_model_open", artifactPath, weightsPath, nullptr);
+  });
+}
+
+mm_model *mm_model_open_on_device(const char *artifactPath,
+                                  const char *weightsPath, const char *device) {
+  return guardedPointer<mm_model>("mm_model_open_on_device", [&] {
+    return openModel("mm_model_open_on_device", artifactPath, weightsPath,
+                     device);
   });
 }
 
 void mm_model_free(mm_model *model) { delete model; }
+
+const char *mm_model_device(const mm_model *model) {
+  return model ? model->shared->deviceSpec.c_str() : "";
+}
+
+int mm_model_set_decode_graphs(mm_model *model, int enabled) {
+  lastError.clear();
+  if (!checkArgument(model, "mm_model_set_decode_graphs", "model"))
+    return 1;
+  model->shared->decodeGraphs = enabled != 0;
+  return 0;
+}
 
 int64_t mm_model_vocab_size(const mm_model *model) {
   return model ? model->shared->compiled->config().vocabSize : 0;
@@ -232,7 +298,7 @@ int64_t mm_state_batch(const mm_state *state) {
 }
 
 int64_t mm_state_size(const mm_state *state) {
-  return state ? static_cast<int64_t>(state->state.bytes.size()) : 0;
+  return state ? state->state.size() : 0;
 }
 
 int mm_prefill(const mm_model *model, mm_state *state, const int32_t *tokens,
@@ -256,24 +322,37 @@ int mm_decode(const mm_model *model, mm_state *state, const int32_t *tokens,
     if (!use)
       return 1;
     llvm::ArrayRef<int32_t> all(tokens, state->state.batch);
-    return finish(model->shared->compiled->decode(all, state->state), logits);
+    DecodeOptions options;
+    options.graphs = model->shared->decodeGraphs.load();
+    return finish(model->shared->compiled->decode(all, state->state, options),
+                  logits);
   });
 }
 
 int mm_state_snapshot(const mm_state *state, void *buffer, int64_t size) {
-  lastError.clear();
-  if (!checkArgument(state, "mm_state_snapshot", "state") ||
-      !checkArgument(buffer, "mm_state_snapshot", "buffer"))
-    return 1;
-  if (size != mm_state_size(state))
-    return fail("mm_state_snapshot: the buffer holds " + std::to_string(size) +
-                " bytes, the state " + std::to_string(mm_state_size(state)));
-  // Held for the copy: a call that started after a mere check would tear it.
-  StateUse use(state, "mm_state_snapshot");
-  if (!use)
-    return 1;
-  std::memcpy(buffer, state->state.bytes.data(), size);
-  return 0;
+  return guarded("mm_state_snapshot", [&] {
+    if (!checkArgument(state, "mm_state_snapshot", "state") ||
+        !checkArgument(buffer, "mm_state_snapshot", "buffer"))
+      return 1;
+    if (size != mm_state_size(state))
+      return fail("mm_state_snapshot: the buffer holds " +
+                  std::to_string(size) + " bytes, the state " +
+                  std::to_string(mm_state_size(state)));
+    // Held for the copy: a call that started after a mere check would tear
+    // it.
+    StateUse use(state, "mm_state_snapshot");
+    if (!use)
+      return 1;
+    if (!state->state.device) {
+      std::memcpy(buffer, state->state.bytes.data(), size);
+      return 0;
+    }
+    auto bytes = state->model->compiled->readState(state->state);
+    if (!bytes)
+      return fail("mm_state_snapshot: " + llvm::toString(bytes.takeError()));
+    std::memcpy(buffer, bytes->data(), size);
+    return 0;
+  });
 }
 
 int mm_state_restore(mm_state *state, const void *buffer, int64_t size) {
@@ -289,13 +368,51 @@ int mm_state_restore(mm_state *state, const void *buffer, int64_t size) {
     StateUse use(state, "mm_state_restore");
     if (!use)
       return 1;
-    CompiledState restored{
-        state->state.batch,
-        std::vector<uint8_t>(static_cast<const uint8_t *>(buffer),
-                             static_cast<const uint8_t *>(buffer) + size)};
-    if (llvm::Error err = state->model->compiled->checkState(restored))
+    llvm::ArrayRef<uint8_t> bytes(static_cast<const uint8_t *>(buffer), size);
+    if (llvm::Error err =
+            state->model->compiled->writeState(state->state, bytes))
       return fail("mm_state_restore: " + llvm::toString(std::move(err)));
-    state->state = std::move(restored);
+    return 0;
+  });
+}
+
+mm_state *mm_state_clone(const mm_state *state) {
+  return guardedPointer<mm_state>("mm_state_clone", [&]() -> mm_state * {
+    if (!checkArgument(state, "mm_state_clone", "state"))
+      return nullptr;
+    StateUse use(state, "mm_state_clone");
+    if (!use)
+      return nullptr;
+    auto copy = state->model->compiled->copyState(state->state);
+    if (!copy) {
+      fail("mm_state_clone: " + llvm::toString(copy.takeError()));
+      return nullptr;
+    }
+    auto *created = new mm_state();
+    created->model = state->model;
+    created->state = std::move(*copy);
+    return created;
+  });
+}
+
+int mm_state_copy(mm_state *target, const mm_state *source) {
+  return guarded("mm_state_copy", [&] {
+    if (!checkArgument(target, "mm_state_copy", "target") ||
+        !checkArgument(source, "mm_state_copy", "source"))
+      return 1;
+    if (target->model != source->model)
+      return fail("mm_state_copy: the states belong to different models");
+    if (target == source)
+      return 0;
+    StateUse targetUse(target, "mm_state_copy");
+    if (!targetUse)
+      return 1;
+    StateUse sourceUse(source, "mm_state_copy");
+    if (!sourceUse)
+      return 1;
+    if (llvm::Error err =
+            target->model->compiled->restoreState(target->state, source->state))
+      return fail("mm_state_copy: " + llvm::toString(std::move(err)));
     return 0;
   });
 }

@@ -5,9 +5,10 @@
 |* or a non-zero status and leaves a message for mm_last_error(); nothing    *|
 |* aborts on bad input.                                                       *|
 |*                                                                            *|
-|* Sessions: open an artifact with its weights, create a state for a batch   *|
-|* of sequences, prefill any number of tokens, decode token by token, copy   *|
-|* the state out (snapshot) and back in (restore).                            *|
+|* Sessions: open an artifact with its weights (on the CPU, a GPU or the    *|
+|* simulator), create a state for a batch of sequences, prefill any number   *|
+|* of tokens, decode token by token, copy the state out (snapshot) and back  *|
+|* in (restore), or to another state where it lives (clone, copy).           *|
 |*                                                                            *|
 |* Threads and ownership:                                                     *|
 |* - A model may be used from any number of threads at once, each call on a *|
@@ -36,8 +37,11 @@ extern "C" {
 
 /** The version of this C interface. 2: mm_prefill writes the logits of the
  * last position only (mm_prefill_all_logits writes every position's), and
- * prefills run in chunks. */
-#define MM_RUNTIME_C_API_VERSION 2
+ * prefills run in chunks. 3: models on a GPU or the simulator
+ * (mm_model_open_on_device), states that stay in its memory and are copied
+ * there (mm_state_clone, mm_state_copy), decode steps replayed from a
+ * graph. */
+#define MM_RUNTIME_C_API_VERSION 3
 
 /** A compiled model with its weights bound. */
 typedef struct mm_model mm_model;
@@ -53,7 +57,24 @@ const char *mm_last_error(void);
  * The artifact's checksum seal is verified and the code that runs is the
  * bytes that were checked. NULL on failure. */
 mm_model *mm_model_open(const char *artifact_path, const char *weights_path);
+/** As mm_model_open, on `device`: "cpu" (or NULL) for a CPU artifact,
+ * "cuda:N" or "hip:N" for a GPU artifact built for that device's chip, or
+ * "sim", the GPU simulator (any GPU artifact, its kernels run on the CPU).
+ * The model keeps the device open; the weights and the states of a GPU
+ * model live in its memory, and calls copy only tokens in and logits out.
+ * A device the machine lacks, or one the artifact was not built for, is an
+ * error. NULL on failure. */
+mm_model *mm_model_open_on_device(const char *artifact_path,
+                                  const char *weights_path, const char *device);
 void mm_model_free(mm_model *model);
+/** The device the model runs on: "cpu", "sim", "cuda:0", ... (valid while
+ * the model is). */
+const char *mm_model_device(const mm_model *model);
+/** Whether decode steps on a GPU replay a graph captured at each state's
+ * first step (non-zero, the default) or launch every kernel from the host
+ * (0). Returns 0, or non-zero for a NULL model. Set it before sharing the
+ * model. */
+int mm_model_set_decode_graphs(mm_model *model, int enabled);
 
 /** The vocabulary size V (logits per token). */
 int64_t mm_model_vocab_size(const mm_model *model);
@@ -96,6 +117,12 @@ int mm_state_snapshot(const mm_state *state, void *buffer, int64_t size);
  * snapshot is checked first (pool counts and positions in range, values
  * finite); a damaged one is refused and the state left as it was. */
 int mm_state_restore(mm_state *state, const void *buffer, int64_t size);
+/** A new state holding a copy of `state` (a snapshot that stays where the
+ * state lives: device memory for a GPU model). NULL on failure. */
+mm_state *mm_state_clone(const mm_state *state);
+/** Makes `target` a copy of `source`, states of the same model and batch,
+ * without a round trip through the host (a restore from mm_state_clone). */
+int mm_state_copy(mm_state *target, const mm_state *source);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -44,8 +44,7 @@ llvm::Error checkSequenceIndex(size_t index, size_t sequences) {
   if (index < sequences)
     return llvm::Error::success();
   return makeError("no sequence " + std::to_string(index) +
-                   " to extend (the last prefill ran " +
-                   std::to_string(sequences) + ")");
+                   " (the last prefill ran " + std::to_string(sequences) + ")");
 }
 
 class ReferenceRunner : public ModelRunner {
@@ -78,6 +77,8 @@ public:
   }
   llvm::Expected<std::vector<float>> decode(size_t index,
                                             int32_t token) override {
+    if (llvm::Error err = checkSequenceIndex(index, states.size()))
+      return std::move(err);
     auto logits = executor.decode(token, states[index]);
     if (!logits)
       return logits.takeError();
@@ -115,10 +116,12 @@ private:
     return result;
   }
 
-  std::vector<std::vector<int32_t>>
+  llvm::Expected<std::vector<std::vector<int32_t>>>
   poolPositions(size_t index) const override {
+    if (llvm::Error err = checkSequenceIndex(index, states.size()))
+      return std::move(err);
     std::vector<std::vector<int32_t>> result;
-    if (!config().memory || index >= states.size())
+    if (!config().memory)
       return result;
     for (const LayerState &layer : states[index].layers) {
       std::vector<int32_t> &positions = result.emplace_back(
@@ -138,9 +141,10 @@ private:
 class CompiledRunner : public ModelRunner {
 public:
   CompiledRunner(std::unique_ptr<gpu::GpuDevice> device,
-                 std::unique_ptr<CompiledModel> model, int64_t chunkTokens)
+                 std::unique_ptr<CompiledModel> model, int64_t chunkTokens,
+                 DecodeOptions decodeOptions)
       : device(std::move(device)), model(std::move(model)),
-        chunkTokens(chunkTokens) {}
+        chunkTokens(chunkTokens), decodeOptions(decodeOptions) {}
   const ModelConfig &config() const override { return model->config(); }
   llvm::StringRef backendName() const override { return model->targetKind(); }
   llvm::Expected<std::vector<std::vector<float>>>
@@ -182,13 +186,15 @@ public:
   }
   llvm::Expected<std::vector<float>> decode(size_t index,
                                             int32_t token) override {
-    return model->decode({token}, states[index]);
+    if (llvm::Error err = checkSequenceIndex(index, states.size()))
+      return std::move(err);
+    return model->decode({token}, states[index], decodeOptions);
   }
   gpu::GpuDevice *getDevice() const override { return device.get(); }
-  std::vector<std::vector<int32_t>>
+  llvm::Expected<std::vector<std::vector<int32_t>>>
   poolPositions(size_t index) const override {
-    if (index >= states.size())
-      return {};
+    if (llvm::Error err = checkSequenceIndex(index, states.size()))
+      return std::move(err);
     return model->poolPositions(states[index], 0);
   }
 
@@ -197,6 +203,7 @@ private:
   std::unique_ptr<gpu::GpuDevice> device;
   std::unique_ptr<CompiledModel> model;
   int64_t chunkTokens;
+  DecodeOptions decodeOptions;
   std::vector<CompiledState> states;
 };
 
@@ -342,5 +349,6 @@ mm::openModelRunner(llvm::StringRef modelPath, const RunnerOptions &options) {
   if (llvm::Error err = artifact->bindWeights(*weights))
     return std::move(err);
   return std::make_unique<CompiledRunner>(
-      std::move(*device), std::move(artifact), options.chunkTokens);
+      std::move(*device), std::move(artifact), options.chunkTokens,
+      DecodeOptions{options.decodeGraphs});
 }

@@ -60,7 +60,7 @@ public:
   /// sequence `index` after the calls so far: the memory path's note and
   /// eviction decisions, which backends must agree on (spec invariant 5).
   /// Empty without memory.
-  virtual std::vector<std::vector<int32_t>>
+  virtual llvm::Expected<std::vector<std::vector<int32_t>>>
   poolPositions(size_t index) const = 0;
 };
 
@@ -96,6 +96,9 @@ struct RunnerOptions {
   /// reference executor computes in it (default f32); an artifact's is
   /// fixed by mm-compile, and asking for another is an error.
   std::optional<Precision> precision;
+  /// Decode steps on a GPU replay a graph captured at the first step
+  /// (DecodeOptions::graphs); false launches every kernel from the host.
+  bool decodeGraphs = true;
 };
 
 /// Opens `modelPath` (a config, a model folder, or an artifact) as

@@ -61,7 +61,14 @@ struct RunnerFlags {
                 clEnumValN(Precision::BF16, "bf16", "bf16 weights and inputs"),
                 clEnumValN(Precision::F16, "f16", "f16 weights and inputs")),
             llvm::cl::init(Precision::F32), llvm::cl::cat(category),
-            modifiers...) {}
+            modifiers...),
+        decodeGraphs(
+            "decode-graphs",
+            llvm::cl::desc("On a GPU, capture each state's first decode step "
+                           "as a graph and replay it for the steps after "
+                           "(default true; false launches every kernel of "
+                           "every step from the host)"),
+            llvm::cl::init(true), llvm::cl::cat(category), modifiers...) {}
 
   /// Copies the flags into `options`.
   void apply(RunnerOptions &options) const {
@@ -70,6 +77,7 @@ struct RunnerFlags {
     options.allowNonFiniteWeights = allowNonFiniteWeights;
     if (precision.getNumOccurrences())
       options.precision = precision.getValue();
+    options.decodeGraphs = decodeGraphs;
   }
 
   llvm::cl::opt<std::string> device;
@@ -77,6 +85,7 @@ struct RunnerFlags {
   llvm::cl::opt<int64_t> prefillChunk;
   llvm::cl::opt<bool> allowNonFiniteWeights;
   llvm::cl::opt<Precision> precision;
+  llvm::cl::opt<bool> decodeGraphs;
 };
 
 } // namespace mm

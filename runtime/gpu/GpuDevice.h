@@ -23,6 +23,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -228,7 +229,7 @@ public:
   /// Ends the capture on `stream` and instantiates the graph.
   llvm::Expected<std::unique_ptr<GpuGraph>> endCapture(GpuStream stream);
   /// The stream a capture is in progress on, or null.
-  GpuStream getCapturingStream() const { return capturing; }
+  GpuStream getCapturingStream() const { return capturing.load(); }
 
 protected:
   explicit GpuDevice(GpuDeviceInfo info) : info(std::move(info)) {}
@@ -289,7 +290,9 @@ private:
   llvm::Error fillAs(unsigned elementBytes, void *dst, uint32_t value,
                      size_t count, GpuStream stream);
 
-  GpuStream capturing = nullptr;
+  /// Atomic: the mgpu functions of other threads read it while one
+  /// captures.
+  std::atomic<GpuStream> capturing{nullptr};
 };
 
 /// One device listing: its spec ("cpu", "cuda:0") and a description.

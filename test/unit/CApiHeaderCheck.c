@@ -10,8 +10,9 @@
 /* Prefills `time` tokens of one sequence and greedily decodes one more;
  * returns the decoded token, or -1 with mm_last_error() set. */
 int32_t mm_test_greedy_step_in_c(const char *artifact, const char *weights,
-                                 const int32_t *tokens, int64_t time) {
-  mm_model *model = mm_model_open(artifact, weights);
+                                 const char *device, const int32_t *tokens,
+                                 int64_t time) {
+  mm_model *model = mm_model_open_on_device(artifact, weights, device);
   if (!model)
     return -1;
   int64_t vocab = mm_model_vocab_size(model);

@@ -4,6 +4,11 @@
 // decode, batches and snapshots against the reference executor on the same
 // weights file, and every misuse giving a status and a message.
 //
+// Built twice: MMCompiledTests runs the CPU artifact on the host;
+// MMCApiSimTests (MM_TEST_GPU_ARTIFACTS) runs the same tests on GPU
+// artifacts on the simulator device, through libmm_runtime.so alone, as a
+// program in another language would.
+//
 //===----------------------------------------------------------------------===//
 
 #include "RuntimeTestUtil.h"
@@ -15,6 +20,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -23,6 +29,7 @@
 
 extern "C" int32_t mm_test_greedy_step_in_c(const char *artifact,
                                             const char *weights,
+                                            const char *device,
                                             const int32_t *tokens,
                                             int64_t time);
 
@@ -31,11 +38,17 @@ using namespace mm::testing;
 
 namespace {
 
-std::string artifactPath() {
-  return std::string(MM_TEST_ARTIFACTS) + "/memmamba-tiny.mmx";
+/// An artifact of memmamba-tiny and the device it runs on.
+struct Placement {
+  const char *artifact;
+  const char *device;
+};
+
+std::string artifactPath(const char *name = "memmamba-tiny") {
+  return std::string(MM_TEST_ARTIFACTS) + "/" + name + ".mmx";
 }
 
-class CApiTest : public ::testing::Test {
+class CApiTest : public ::testing::TestWithParam<Placement> {
 protected:
   static void SetUpTestSuite() {
     // The weights file every test opens: random weights of memmamba-tiny.
@@ -53,7 +66,7 @@ protected:
   static void TearDownTestSuite() { llvm::sys::fs::remove(weightsPath); }
 
   void SetUp() override {
-    model = mm_model_open(artifactPath().c_str(), weightsPath.c_str());
+    model = openModel();
     ASSERT_NE(model, nullptr) << mm_last_error();
     auto loaded = ModelWeights::load(memmambaTiny(), weightsPath);
     ASSERT_TRUE(static_cast<bool>(loaded))
@@ -64,18 +77,28 @@ protected:
   }
   void TearDown() override { mm_model_free(model); }
 
+  /// Another model of the test's artifact, on its device.
+  mm_model *openModel() const {
+    return mm_model_open_on_device(artifactPath(GetParam().artifact).c_str(),
+                                   weightsPath.c_str(), GetParam().device);
+  }
+  bool onGpu() const { return std::string(GetParam().device) != "cpu"; }
+  /// Spec invariant 5: 1e-4 on the CPU, 1e-3 on GPUs (f32).
+  double tolerance() const { return onGpu() ? 1e-3 : 1e-4; }
+
   static inline std::string weightsPath;
   mm_model *model = nullptr;
   std::unique_ptr<ModelWeights> weights;
   std::unique_ptr<ReferenceExecutor> reference;
 };
 
-TEST_F(CApiTest, PrefillAndDecodeMatchTheReference) {
+TEST_P(CApiTest, PrefillAndDecodeMatchTheReference) {
   int64_t vocab = mm_model_vocab_size(model);
   ASSERT_EQ(vocab, 256);
   mm_state *state = mm_state_create(model, 1);
   ASSERT_NE(state, nullptr) << mm_last_error();
   EXPECT_EQ(mm_state_size(state), mm_model_state_bytes(model));
+  EXPECT_STREQ(mm_model_device(model), GetParam().device);
 
   std::vector<int32_t> prompt = randomTokens(37, vocab, 3);
   std::vector<float> logits(prompt.size() * vocab);
@@ -87,7 +110,7 @@ TEST_F(CApiTest, PrefillAndDecodeMatchTheReference) {
   auto expected = reference->prefill(prompt, expectedState);
   ASSERT_TRUE(static_cast<bool>(expected));
   EXPECT_LT(relativeError(logits.data(), expected->data(), logits.size()),
-            1e-4);
+            tolerance());
   // mm_prefill gives the last position's logits, in chunks of any size.
   for (int64_t chunk : {0, 1, 5}) {
     ASSERT_EQ(mm_model_set_prefill_chunk(model, chunk), 0);
@@ -97,7 +120,7 @@ TEST_F(CApiTest, PrefillAndDecodeMatchTheReference) {
         mm_prefill(model, again, prompt.data(), prompt.size(), last.data()), 0)
         << mm_last_error();
     EXPECT_LT(relativeError(last.data(), expected->data() + 36 * vocab, vocab),
-              1e-4)
+              tolerance())
         << "chunk " << chunk;
     mm_state_free(again);
   }
@@ -109,12 +132,12 @@ TEST_F(CApiTest, PrefillAndDecodeMatchTheReference) {
         << mm_last_error();
     auto want = reference->decode(token, expectedState);
     ASSERT_TRUE(static_cast<bool>(want));
-    EXPECT_LT(relativeError(step.data(), want->data(), vocab), 1e-4);
+    EXPECT_LT(relativeError(step.data(), want->data(), vocab), tolerance());
   }
   mm_state_free(state);
 }
 
-TEST_F(CApiTest, BatchesAndSnapshots) {
+TEST_P(CApiTest, BatchesAndSnapshots) {
   int64_t vocab = mm_model_vocab_size(model);
   mm_state *state = mm_state_create(model, 2);
   ASSERT_NE(state, nullptr);
@@ -142,7 +165,7 @@ TEST_F(CApiTest, BatchesAndSnapshots) {
   mm_state_free(state);
 }
 
-TEST_F(CApiTest, MisuseGivesAStatusAndAMessage) {
+TEST_P(CApiTest, MisuseGivesAStatusAndAMessage) {
   int64_t vocab = mm_model_vocab_size(model);
   mm_state *state = mm_state_create(model, 1);
   std::vector<uint8_t> before(mm_state_size(state));
@@ -177,7 +200,7 @@ TEST_F(CApiTest, MisuseGivesAStatusAndAMessage) {
   EXPECT_NE(std::string(mm_last_error()).find("mm_state_create: a state needs"),
             std::string::npos);
 
-  mm_model *other = mm_model_open(artifactPath().c_str(), weightsPath.c_str());
+  mm_model *other = openModel();
   ASSERT_NE(other, nullptr);
   int32_t token = 1;
   EXPECT_NE(mm_decode(other, state, &token, nullptr), 0);
@@ -187,7 +210,7 @@ TEST_F(CApiTest, MisuseGivesAStatusAndAMessage) {
   mm_state_free(state);
 }
 
-TEST_F(CApiTest, DamagedSnapshotsAreRefused) {
+TEST_P(CApiTest, DamagedSnapshotsAreRefused) {
   mm_state *state = mm_state_create(model, 1);
   std::vector<int32_t> tokens = randomTokens(40, 256, 12);
   ASSERT_EQ(mm_prefill(model, state, tokens.data(), 40, nullptr), 0);
@@ -223,17 +246,18 @@ TEST_F(CApiTest, DamagedSnapshotsAreRefused) {
   mm_state_free(state);
 }
 
-TEST_F(CApiTest, AStateServesOneCallAtATime) {
+TEST_P(CApiTest, AStateServesOneCallAtATime) {
   // One thread prefills long prompts on a state while this one decodes on
   // the same state. Calls that meet are refused with a message (on either
   // side), never run together.
   mm_state *state = mm_state_create(model, 1);
-  std::vector<int32_t> tokens = randomTokens(3000, 256, 13);
+  // The simulator is slower: shorter prompts meet the decodes as often.
+  std::vector<int32_t> tokens = randomTokens(onGpu() ? 300 : 3000, 256, 13);
   std::atomic<bool> done{false};
   std::atomic<int> refused{0};
   std::string prefillError;
   std::thread prefills([&] {
-    for (int i = 0; i < 20; ++i)
+    for (int i = 0; i < (onGpu() ? 5 : 20); ++i)
       if (mm_prefill(model, state, tokens.data(), tokens.size(), nullptr)) {
         ++refused;
         prefillError = mm_last_error();
@@ -259,8 +283,8 @@ TEST_F(CApiTest, AStateServesOneCallAtATime) {
   mm_state_free(state);
 }
 
-TEST_F(CApiTest, StatesKeepTheirModelAlive) {
-  mm_model *own = mm_model_open(artifactPath().c_str(), weightsPath.c_str());
+TEST_P(CApiTest, StatesKeepTheirModelAlive) {
+  mm_model *own = openModel();
   ASSERT_NE(own, nullptr);
   mm_state *state = mm_state_create(own, 1);
   std::vector<int32_t> tokens = randomTokens(5, 256, 14);
@@ -285,10 +309,11 @@ TEST_F(CApiTest, StatesKeepTheirModelAlive) {
   EXPECT_STREQ(mm_last_error(), "mm_model_open: artifact_path is NULL");
 }
 
-TEST_F(CApiTest, CallableFromC) {
+TEST_P(CApiTest, CallableFromC) {
   std::vector<int32_t> prompt = randomTokens(12, 256, 9);
   int32_t token = mm_test_greedy_step_in_c(
-      artifactPath().c_str(), weightsPath.c_str(), prompt.data(), 12);
+      artifactPath(GetParam().artifact).c_str(), weightsPath.c_str(),
+      GetParam().device, prompt.data(), 12);
   ASSERT_GE(token, 0) << mm_last_error();
   SequenceState expectedState = reference->createState();
   auto logits = reference->prefill(prompt, expectedState);
@@ -296,5 +321,97 @@ TEST_F(CApiTest, CallableFromC) {
   const float *last = logits->data() + 11 * 256;
   EXPECT_EQ(token, std::max_element(last, last + 256) - last);
 }
+
+TEST_P(CApiTest, ClonesAndCopiesStayWhereTheStateLives) {
+  const int64_t vocab = mm_model_vocab_size(model);
+  mm_state *state = mm_state_create(model, 2);
+  ASSERT_NE(state, nullptr) << mm_last_error();
+  std::vector<int32_t> tokens = randomTokens(2 * 8, vocab, 15);
+  ASSERT_EQ(mm_prefill(model, state, tokens.data(), 8, nullptr), 0);
+  mm_state *clone = mm_state_clone(state);
+  ASSERT_NE(clone, nullptr) << mm_last_error();
+  EXPECT_EQ(mm_state_batch(clone), 2);
+  // Both go on alike, then the copy takes the state back.
+  int32_t next[2] = {3, 250};
+  std::vector<float> first(2 * vocab), second(2 * vocab), again(2 * vocab);
+  ASSERT_EQ(mm_decode(model, state, next, first.data()), 0) << mm_last_error();
+  ASSERT_EQ(mm_decode(model, clone, next, second.data()), 0);
+  EXPECT_EQ(first, second);
+  mm_state *back = mm_state_clone(clone);
+  ASSERT_EQ(mm_decode(model, state, next, again.data()), 0);
+  ASSERT_EQ(mm_state_copy(state, back), 0) << mm_last_error();
+  ASSERT_EQ(mm_decode(model, state, next, again.data()), 0);
+  ASSERT_EQ(mm_decode(model, clone, next, second.data()), 0);
+  EXPECT_EQ(again, second);
+  // Steps that launch their kernels from the host compute the same.
+  ASSERT_EQ(mm_model_set_decode_graphs(model, 0), 0);
+  ASSERT_EQ(mm_decode(model, state, next, first.data()), 0);
+  ASSERT_EQ(mm_model_set_decode_graphs(model, 1), 0);
+  ASSERT_EQ(mm_decode(model, clone, next, second.data()), 0);
+  EXPECT_EQ(first, second);
+
+  mm_state *single = mm_state_create(model, 1);
+  EXPECT_NE(mm_state_copy(single, state), 0);
+  EXPECT_NE(std::string(mm_last_error())
+                .find("a state of 2 sequences cannot replace one of 1"),
+            std::string::npos)
+      << mm_last_error();
+  mm_model *other = openModel();
+  mm_state *foreign = mm_state_create(other, 2);
+  EXPECT_NE(mm_state_copy(foreign, state), 0);
+  EXPECT_STREQ(mm_last_error(),
+               "mm_state_copy: the states belong to different models");
+  EXPECT_EQ(mm_state_clone(nullptr), nullptr);
+  EXPECT_STREQ(mm_last_error(), "mm_state_clone: state is NULL");
+  EXPECT_EQ(mm_model_set_decode_graphs(nullptr, 1), 1);
+  for (mm_state *each : {state, clone, back, single, foreign})
+    mm_state_free(each);
+  mm_model_free(other);
+}
+
+TEST_P(CApiTest, DevicesAreCheckedAgainstTheArtifact) {
+  std::string artifact = artifactPath(GetParam().artifact);
+  EXPECT_EQ(
+      mm_model_open_on_device(artifact.c_str(), weightsPath.c_str(), "tpu:0"),
+      nullptr);
+  EXPECT_NE(std::string(mm_last_error())
+                .find("mm_model_open_on_device: device 'tpu:0': "),
+            std::string::npos)
+      << mm_last_error();
+  if (!onGpu()) {
+    // A CPU artifact does not run on the simulator.
+    EXPECT_EQ(
+        mm_model_open_on_device(artifact.c_str(), weightsPath.c_str(), "sim"),
+        nullptr);
+    EXPECT_NE(std::string(mm_last_error()).find("built for the host CPU"),
+              std::string::npos)
+        << mm_last_error();
+    return;
+  }
+  // A GPU artifact needs a device, and says how to name one.
+  EXPECT_EQ(mm_model_open(artifact.c_str(), weightsPath.c_str()), nullptr);
+  EXPECT_NE(std::string(mm_last_error())
+                .find("open it with mm_model_open_on_device and a device"),
+            std::string::npos)
+      << mm_last_error();
+  EXPECT_EQ(
+      mm_model_open_on_device(artifact.c_str(), weightsPath.c_str(), "cpu"),
+      nullptr);
+}
+
+#ifndef MM_TEST_GPU_ARTIFACTS
+INSTANTIATE_TEST_SUITE_P(Host, CApiTest,
+                         ::testing::Values(Placement{"memmamba-tiny", "cpu"}));
+#else
+INSTANTIATE_TEST_SUITE_P(
+    Simulator, CApiTest,
+    ::testing::Values(Placement{"memmamba-tiny-cuda-sm_90", "sim"},
+                      Placement{"memmamba-tiny-hip-gfx942", "sim"}),
+    [](const ::testing::TestParamInfo<Placement> &info) {
+      std::string name = info.param.artifact;
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
+#endif
 
 } // namespace

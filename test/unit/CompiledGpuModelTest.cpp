@@ -16,6 +16,7 @@
 #include "runtime/CompiledModel.h"
 #include "runtime/ModelRunner.h"
 
+#include <cmath>
 #include <cstring>
 
 #include <gmock/gmock.h>
@@ -40,11 +41,17 @@ float expectedLogit(const ModelWeights &weights, int32_t token, int64_t v,
   return value;
 }
 
-/// The state float `index` of sequence `b`.
-float stateFloat(const CompiledState &state, int64_t b, int64_t index) {
-  const int64_t floats = state.bytes.size() / 4 / state.batch;
+/// The state float `index` of sequence `b` (read from the device).
+float stateFloat(const CompiledModel &model, const CompiledState &state,
+                 int64_t b, int64_t index) {
+  auto bytes = model.readState(state);
+  if (!bytes) {
+    ADD_FAILURE() << llvm::toString(bytes.takeError());
+    return std::nanf("");
+  }
+  const int64_t floats = bytes->size() / 4 / state.batch;
   float value;
-  std::memcpy(&value, state.bytes.data() + 4 * (b * floats + index), 4);
+  std::memcpy(&value, bytes->data() + 4 * (b * floats + index), 4);
   return value;
 }
 
@@ -80,6 +87,26 @@ protected:
       return {};
     }
     return std::move(*state);
+  }
+
+  /// The sm_80 artifact on two fake devices, cuda:0 and cuda:1.
+  struct TwoDevices {
+    // The models go before their devices.
+    std::unique_ptr<gpu::GpuDevice> first, second;
+    std::unique_ptr<CompiledModel> model, other;
+  };
+  TwoDevices openOnTwoDevices() {
+    setEnv("FAKE_CUDA_DEVICES", "2");
+    TwoDevices opened;
+    opened.first = open("cuda:0");
+    opened.second = open("cuda:1");
+    if (!opened.first || !opened.second) {
+      ADD_FAILURE() << "the fake driver has no two devices";
+      return opened;
+    }
+    opened.model = openModel(opened.first.get());
+    opened.other = openModel(opened.second.get());
+    return opened;
   }
 
   std::vector<float> run(const CompiledModel &model,
@@ -120,10 +147,17 @@ TEST_F(OpenGpuModelTest, LoadsItsKernelsOnTheDeviceAndFreesEverything) {
   EXPECT_EQ(model->targetKind(), "cuda");
   EXPECT_EQ(model->device(), device.get());
   EXPECT_EQ(stats().modules, 1);
-  CompiledState state = createState(*model, 2);
-  run(*model, {1, 2, 3, 4}, 2, state);
-  // The weights stay on the device; the call's buffers are gone.
+  {
+    CompiledState state = createState(*model, 2);
+    EXPECT_EQ(stats().streams, 2);
+    run(*model, {1, 2, 3, 4}, 2, state);
+    // The weights, the state and the copy a failed call would restore stay
+    // on the device; the call's buffers are gone.
+    EXPECT_EQ(stats().allocations, 3);
+  }
+  // The state took its memory and stream with it.
   EXPECT_EQ(stats().allocations, 1);
+  EXPECT_EQ(stats().streams, 1);
   model.reset();
   // The destructor unloaded the kernels (the model's kernel context) and
   // freed the weights.
@@ -138,11 +172,12 @@ TEST_F(OpenGpuModelTest, PrefillAndDecodeRunTheKernelsOnDeviceCopies) {
   // init_state ran on the device: each sequence's marker.
   CompiledState state = createState(*model, 2);
   ASSERT_EQ(state.batch, 2);
-  ASSERT_EQ(static_cast<int64_t>(state.bytes.size()),
-            2 * model->stateBytesPerSequence());
-  EXPECT_EQ(stateFloat(state, 0, 1), 1.0f);
-  EXPECT_EQ(stateFloat(state, 1, 1), 2.0f);
-  EXPECT_EQ(stateFloat(state, 1, 0), 0.0f);
+  ASSERT_TRUE(state.device);
+  EXPECT_TRUE(state.bytes.empty());
+  ASSERT_EQ(state.size(), 2 * model->stateBytesPerSequence());
+  EXPECT_EQ(stateFloat(*model, state, 0, 1), 1.0f);
+  EXPECT_EQ(stateFloat(*model, state, 1, 1), 2.0f);
+  EXPECT_EQ(stateFloat(*model, state, 1, 0), 0.0f);
 
   // Prefill of [2, 3] tokens: the weights the artifact sees are the bound
   // ones, and the state advances.
@@ -155,9 +190,9 @@ TEST_F(OpenGpuModelTest, PrefillAndDecodeRunTheKernelsOnDeviceCopies) {
         EXPECT_FLOAT_EQ(logits[(b * 3 + t) * vocab + v],
                         expectedLogit(*weights, tokens[b * 3 + t], v, t, b + 1))
             << "b " << b << " t " << t << " v " << v;
-  EXPECT_EQ(stateFloat(state, 0, 0), 3.0f);
-  EXPECT_EQ(stateFloat(state, 0, 2), 25.0f);
-  EXPECT_EQ(stateFloat(state, 1, 2), 462.0f);
+  EXPECT_EQ(stateFloat(*model, state, 0, 0), 3.0f);
+  EXPECT_EQ(stateFloat(*model, state, 0, 2), 25.0f);
+  EXPECT_EQ(stateFloat(*model, state, 1, 2), 462.0f);
 
   // Decode continues at position 3.
   auto decoded = model->decode({9, 10}, state);
@@ -165,7 +200,7 @@ TEST_F(OpenGpuModelTest, PrefillAndDecodeRunTheKernelsOnDeviceCopies) {
   for (int64_t b = 0; b < 2; ++b)
     EXPECT_FLOAT_EQ((*decoded)[b * vocab + 70],
                     expectedLogit(*weights, 9 + b, 70, 3, b + 1));
-  EXPECT_EQ(stateFloat(state, 1, 0), 4.0f);
+  EXPECT_EQ(stateFloat(*model, state, 1, 0), 4.0f);
 }
 
 TEST_F(OpenGpuModelTest, AnEntryCallSynchronisesOnceAfterAllItsWork) {
@@ -193,31 +228,120 @@ TEST_F(OpenGpuModelTest, AnEntryCallSynchronisesOnceAfterAllItsWork) {
   FakeCudaStats after = stats();
   EXPECT_EQ(after.synchronizations - prefilled.synchronizations, 1);
   EXPECT_EQ(after.launches - prefilled.launches, 2);
-  // Nothing is left behind: the weights are the one allocation.
-  EXPECT_EQ(after.allocations, 1);
+  // Nothing of the calls is left behind but what the state keeps: the
+  // weights, the state, its saved copy, the step's token and logit buffers,
+  // and the temporary its captured step allocates.
+  EXPECT_EQ(after.allocations, 5);
 }
 
-TEST_F(OpenGpuModelTest, TheWeightsAreCopiedOncePerLoadNotPerCall) {
-  // A prefill and a decode copy the state and tokens in and the logits and
-  // state out; the weights stay where bindWeights put them.
+TEST_F(OpenGpuModelTest, OnlyTokensAndLogitsCrossToTheDevice) {
+  // The weights stay where bindWeights put them and the state where
+  // createState did: a prefill and a decode copy their tokens in and the
+  // logits out, and nothing else crosses (the state is saved aside on the
+  // device, for a failed call to go back to).
+  const int64_t vocab = model->config().vocabSize;
   CompiledState state = createState(*model, 1);
+  FakeCudaStats before = stats();
   std::vector<float> first = run(*model, {42, 43}, 2, state);
   std::vector<float> second = run(*model, {44}, 1, state);
+  auto decoded = model->decode({45}, state);
+  ASSERT_TRUE(static_cast<bool>(decoded)) << message(decoded.takeError());
   ASSERT_FALSE(first.empty() || second.empty());
-  EXPECT_EQ(stats().allocations, 1);
+  FakeCudaStats after = stats();
+  EXPECT_EQ(after.hostToDeviceBytes - before.hostToDeviceBytes, 4 * 4);
+  EXPECT_EQ(after.deviceToHostBytes - before.deviceToHostBytes, 4 * 4 * vocab);
+  EXPECT_EQ(after.deviceToDeviceBytes - before.deviceToDeviceBytes,
+            3 * state.size());
   EXPECT_FLOAT_EQ(second[11], expectedLogit(*weights, 44, 11, 2, 1));
+  EXPECT_FLOAT_EQ((*decoded)[11], expectedLogit(*weights, 45, 11, 3, 1));
 }
 
-TEST_F(OpenGpuModelTest, SnapshotsAreCopiesOfTheHostState) {
+TEST_F(OpenGpuModelTest, SnapshotsStayOnTheDevice) {
   CompiledState state = createState(*model, 1);
   run(*model, {1, 2, 3, 4, 5}, 5, state);
-  CompiledState saved = state;
+  FakeCudaStats before = stats();
+  auto saved = model->copyState(state);
+  ASSERT_TRUE(static_cast<bool>(saved)) << message(saved.takeError());
   std::vector<float> first = run(*model, {6, 7}, 2, state);
-  CompiledState after = state;
-  EXPECT_NE(after.bytes, saved.bytes);
-  state = saved;
+  ASSERT_EQ(message(model->restoreState(state, *saved)), "");
+  FakeCudaStats after = stats();
+  // The copy and the restore went device to device; the run's tokens and
+  // logits are all that crossed.
+  EXPECT_EQ(after.hostToDeviceBytes - before.hostToDeviceBytes, 2 * 4);
+  EXPECT_EQ(after.deviceToHostBytes - before.deviceToHostBytes,
+            2 * 4 * model->config().vocabSize);
+  EXPECT_EQ(stateFloat(*model, state, 0, 0), 5.0f);
   EXPECT_EQ(run(*model, {6, 7}, 2, state), first);
-  EXPECT_EQ(state.bytes, after.bytes);
+  EXPECT_EQ(stateFloat(*model, state, 0, 0), 7.0f);
+  // A snapshot on the host, and back.
+  auto bytes = model->readState(*saved);
+  ASSERT_TRUE(static_cast<bool>(bytes));
+  ASSERT_EQ(message(model->writeState(state, *bytes)), "");
+  EXPECT_EQ(stateFloat(*model, state, 0, 0), 5.0f);
+  EXPECT_EQ(run(*model, {6, 7}, 2, state), first);
+}
+
+TEST_F(OpenGpuModelTest, DecodeReplaysTheStepCapturedAtTheFirst) {
+  const int64_t vocab = model->config().vocabSize;
+  CompiledState state = createState(*model, 2);
+  run(*model, {1, 2, 3, 4}, 2, state);
+  FakeCudaStats before = stats();
+  for (int step = 0; step < 4; ++step) {
+    auto decoded =
+        model->decode({int32_t(9 + step), int32_t(20 + step)}, state);
+    ASSERT_TRUE(static_cast<bool>(decoded)) << message(decoded.takeError());
+    for (int64_t b = 0; b < 2; ++b)
+      EXPECT_FLOAT_EQ(
+          (*decoded)[b * vocab + 70],
+          expectedLogit(*weights, (b ? 20 : 9) + step, 70, 2 + step, b + 1))
+          << "step " << step << ", sequence " << b;
+  }
+  FakeCudaStats after = stats();
+  // One graph (and its instantiation), captured once, launched per step;
+  // its two kernels ran at each.
+  EXPECT_EQ(after.graphs - before.graphs, 2);
+  EXPECT_EQ(after.graphLaunches - before.graphLaunches, 4);
+  EXPECT_EQ(after.launches - before.launches, 4 * 2);
+  EXPECT_EQ(stateFloat(*model, state, 1, 0), 6.0f);
+
+  // Steps without graphs launch the kernels themselves, to the same end.
+  auto copy = model->copyState(state);
+  ASSERT_TRUE(static_cast<bool>(copy));
+  auto replayed = model->decode({30, 31}, state);
+  auto launched = model->decode({30, 31}, *copy, {/*graphs=*/false});
+  ASSERT_TRUE(replayed && launched);
+  EXPECT_EQ(*replayed, *launched);
+  EXPECT_EQ(stats().graphLaunches - after.graphLaunches, 1);
+}
+
+TEST_F(OpenGpuModelTest, DecodeRunsWhereTheDriverCannotCapture) {
+  CompiledState state = createState(*model, 1);
+  const long graphLaunches = stats().graphLaunches;
+  setEnv("FAKE_CUDA_FAIL", "cuStreamBeginCapture");
+  for (int step = 0; step < 2; ++step) {
+    auto decoded = model->decode({9}, state);
+    ASSERT_TRUE(static_cast<bool>(decoded)) << message(decoded.takeError());
+    EXPECT_FLOAT_EQ((*decoded)[5], expectedLogit(*weights, 9, 5, step, 1));
+  }
+  EXPECT_EQ(stats().graphLaunches, graphLaunches);
+}
+
+TEST_F(CompiledGpuModelTest, AStateRunsOnlyOnItsDevice) {
+  TwoDevices devices = openOnTwoDevices();
+  CompiledModel *model = devices.model.get(), *other = devices.other.get();
+  ASSERT_TRUE(model && other);
+  CompiledState state = createState(*model, 1);
+  EXPECT_THAT(message(other->prefill({1}, 1, state)),
+              ::testing::HasSubstr("the state lives on another device "
+                                   "(cuda:0) than this model (cuda:1)"));
+  EXPECT_THAT(message(other->copyState(state)),
+              ::testing::HasSubstr("another device"));
+  CompiledState host;
+  host.batch = 1;
+  host.bytes.resize(model->stateBytesPerSequence());
+  EXPECT_THAT(message(model->decode({1}, host)),
+              ::testing::HasSubstr("the state lives on the host, this model "
+                                   "runs on cuda:0"));
 }
 
 TEST_F(OpenGpuModelTest, RebindingWeightsReusesTheirDeviceMemory) {
@@ -233,7 +357,8 @@ TEST_F(OpenGpuModelTest, RebindingWeightsReusesTheirDeviceMemory) {
 TEST_F(OpenGpuModelTest, AFailingLaunchIsAnErrorAndLeavesTheState) {
   CompiledState state = createState(*model, 1);
   run(*model, {1, 2}, 2, state);
-  std::vector<uint8_t> before = state.bytes;
+  auto before = model->readState(state);
+  ASSERT_TRUE(static_cast<bool>(before));
   setEnv("FAKE_CUDA_FAIL", "cuLaunchKernel");
   std::string error = message(model->prefill({3, 4}, 2, state));
   EXPECT_NE(error.find(artifact("cuda-sm_80") + ": prefill on cuda:0: "),
@@ -242,15 +367,19 @@ TEST_F(OpenGpuModelTest, AFailingLaunchIsAnErrorAndLeavesTheState) {
   EXPECT_NE(error.find("mgpuLaunchKernel: cuLaunchKernel failed"),
             std::string::npos)
       << error;
-  EXPECT_EQ(state.bytes, before);
+  // The failed call went back to the state's saved copy.
+  auto after = model->readState(state);
+  ASSERT_TRUE(static_cast<bool>(after));
+  EXPECT_EQ(*after, *before);
   EXPECT_NE(message(model->createState(1)).find("init_state on cuda:0: "),
             std::string::npos);
   // The next call, with the driver well again, runs (the first error does
   // not linger) and frees what it allocates.
   setEnv("FAKE_CUDA_FAIL", std::nullopt);
   run(*model, {3, 4}, 2, state);
-  EXPECT_EQ(stateFloat(state, 0, 0), 4.0f);
-  EXPECT_EQ(stats().allocations, 1);
+  EXPECT_EQ(stateFloat(*model, state, 0, 0), 4.0f);
+  // The weights, the state and its saved copy.
+  EXPECT_EQ(stats().allocations, 3);
 }
 
 TEST_F(CompiledGpuModelTest, AFailingKernelLoadFailsTheOpen) {
@@ -314,21 +443,17 @@ TEST_F(CompiledGpuModelTest, ModelsOfOneArtifactRunOnDifferentDevices) {
   // Each model's kernel context loads the kernels on its own device (the
   // fake driver launches a function only in the context of its module), so
   // models of one artifact run side by side on two devices.
-  setEnv("FAKE_CUDA_DEVICES", "2");
-  auto first = open("cuda:0"), second = open("cuda:1");
-  ASSERT_TRUE(first && second);
-  auto model = openModel(first.get());
-  auto other = openModel(second.get());
-  ASSERT_TRUE(model && other);
+  TwoDevices devices = openOnTwoDevices();
+  ASSERT_TRUE(devices.model && devices.other);
   EXPECT_EQ(stats().modules, 2);
-  for (CompiledModel *each : {model.get(), other.get()}) {
+  for (CompiledModel *each : {devices.model.get(), devices.other.get()}) {
     CompiledState state = createState(*each, 1);
     std::vector<float> logits = run(*each, {5}, 1, state);
     ASSERT_EQ(int64_t(logits.size()), each->config().vocabSize);
     EXPECT_FLOAT_EQ(logits[1], expectedLogit(*weights, 5, 1, 0, 1));
   }
-  model.reset();
-  other.reset();
+  devices.model.reset();
+  devices.other.reset();
   EXPECT_EQ(stats().modules, 0);
 }
 

@@ -45,6 +45,8 @@ struct CUfunc_st {
   int maxDynamicShared;
   /// The context its module was loaded in: it launches only there.
   CUctx_st *context;
+  /// Its arguments (8 bytes each), or 0 when unknown.
+  int paramCount;
 };
 struct CUmod_st {
   CUctx_st *context = nullptr;
@@ -125,9 +127,14 @@ struct Driver {
   std::set<CUgraph_st *> graphs;
   std::set<CUgraphExec_st *> execs;
   std::map<std::string, FakeKernel> kernels;
+  std::map<std::string, int> kernelParams;
   long launches = 0;
   long synchronizations = 0;
   long streamOrderedAllocations = 0;
+  long hostToDeviceBytes = 0;
+  long deviceToHostBytes = 0;
+  long deviceToDeviceBytes = 0;
+  long graphLaunches = 0;
 };
 
 Driver &driver() {
@@ -303,6 +310,15 @@ void destroyModule(CUmodule module) {
 FAKE_EXPORT void fakeCudaRegisterKernel(const char *name, FakeKernel kernel) {
   std::lock_guard<std::recursive_mutex> lock(driver().mutex);
   driver().kernels[name] = kernel;
+  driver().kernelParams.erase(name);
+}
+
+FAKE_EXPORT void fakeCudaRegisterKernelWithParams(const char *name,
+                                                  FakeKernel kernel,
+                                                  int paramCount) {
+  std::lock_guard<std::recursive_mutex> lock(driver().mutex);
+  driver().kernels[name] = kernel;
+  driver().kernelParams[name] = paramCount;
 }
 
 FAKE_EXPORT void fakeCudaGetStats(FakeCudaStats *stats) {
@@ -317,6 +333,10 @@ FAKE_EXPORT void fakeCudaGetStats(FakeCudaStats *stats) {
   stats->launches = d.launches;
   stats->synchronizations = d.synchronizations;
   stats->streamOrderedAllocations = d.streamOrderedAllocations;
+  stats->hostToDeviceBytes = d.hostToDeviceBytes;
+  stats->deviceToHostBytes = d.deviceToHostBytes;
+  stats->deviceToDeviceBytes = d.deviceToDeviceBytes;
+  stats->graphLaunches = d.graphLaunches;
 }
 
 //===----------------------------------------------------------------------===//
@@ -498,9 +518,10 @@ CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
   auto kernel = driver().kernels.find(name);
   if (!listed || kernel == driver().kernels.end())
     return kNotFound;
-  module->functions.push_back(std::unique_ptr<CUfunc_st>(
-      new CUfunc_st{name, kernel->second, kDefaultSharedMemory,
-                    module->context}));
+  auto params = driver().kernelParams.find(name);
+  module->functions.push_back(std::unique_ptr<CUfunc_st>(new CUfunc_st{
+      name, kernel->second, kDefaultSharedMemory, module->context,
+      params == driver().kernelParams.end() ? 0 : params->second}));
   *function = module->functions.back().get();
   driver().functions.insert(*function);
   return 0;
@@ -534,15 +555,28 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
       blockX * blockY * blockZ > 1024 || extra ||
       sharedMemBytes > unsigned(function->maxDynamicShared))
     return kInvalidValue;
-  // The real driver copies the argument values at launch; the fake keeps
-  // the pointers, which captured launches need alive until replayed.
+  // The real driver copies the argument values at launch. The fake does
+  // for kernels registered with their argument count; for the others it
+  // keeps the pointers, which captured launches need alive until replayed.
   FakeLaunch launch = {{gridX, gridY, gridZ},
                        {blockX, blockY, blockZ},
                        sharedMemBytes,
                        stream,
                        kernelParams};
   FakeKernel kernel = function->kernel;
+  auto values = std::make_shared<std::vector<uint64_t>>();
+  auto pointers = std::make_shared<std::vector<void *>>();
+  for (int i = 0; i < function->paramCount; ++i) {
+    uint64_t value;
+    std::memcpy(&value, kernelParams[i], sizeof(value));
+    values->push_back(value);
+  }
+  for (uint64_t &value : *values)
+    pointers->push_back(&value);
+  if (function->paramCount)
+    launch.params = pointers->data();
   return submit(stream, [=] {
+    (void)values, (void)pointers;
     ++driver().launches;
     kernel(&launch);
   });
@@ -691,6 +725,7 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t bytes,
   FAKE_NEEDS_CONTEXT();
   if (!isDeviceRange(dst, bytes))
     return kInvalidValue;
+  driver().hostToDeviceBytes += long(bytes);
   return copy(stream, toHost(dst), src, bytes);
 }
 
@@ -700,6 +735,7 @@ CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t bytes,
   FAKE_NEEDS_CONTEXT();
   if (!isDeviceRange(src, bytes))
     return kInvalidValue;
+  driver().deviceToHostBytes += long(bytes);
   return copy(stream, dst, toHost(src), bytes);
 }
 
@@ -709,6 +745,7 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
   FAKE_NEEDS_CONTEXT();
   if (!isDeviceRange(dst, bytes) || !isDeviceRange(src, bytes))
     return kInvalidValue;
+  driver().deviceToDeviceBytes += long(bytes);
   return copy(stream, toHost(dst), toHost(src), bytes);
 }
 
@@ -782,6 +819,7 @@ CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
   for (const Work &work : exec->work)
     if (CUresult result = submit(stream, work))
       return result;
+  ++driver().graphLaunches;
   return 0;
 }
 

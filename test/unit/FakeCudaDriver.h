@@ -53,11 +53,26 @@ struct FakeCudaStats {
   long synchronizations;
   /// Calls of cuMemAllocAsync that succeeded.
   long streamOrderedAllocations;
+  /// Bytes copied from the host to the device, back, and within the device
+  /// (when the copy was submitted).
+  long hostToDeviceBytes;
+  long deviceToHostBytes;
+  long deviceToDeviceBytes;
+  /// Calls of cuGraphLaunch that succeeded.
+  long graphLaunches;
 };
 
 /// Makes `kernel` the host function behind the kernel `name` of every module
 /// that lists it.
 void fakeCudaRegisterKernel(const char *name, FakeKernel kernel);
+/// As fakeCudaRegisterKernel, for a kernel of `paramCount` arguments of 8
+/// bytes each (pointers, int64_t): its launches copy the argument values,
+/// as the real driver does, so that a captured launch replays with the
+/// values it was launched with after its caller's arguments are gone.
+/// Launches of kernels registered without a count keep the caller's
+/// pointers.
+void fakeCudaRegisterKernelWithParams(const char *name, FakeKernel kernel,
+                                      int paramCount);
 void fakeCudaGetStats(FakeCudaStats *stats);
 
 using FakeCudaRegisterKernelFn = void (*)(const char *, FakeKernel);

@@ -180,11 +180,13 @@ llvm::Error run() {
   double evalMs = millisecondsSince(evalStart);
 
   if (!poolsOut.empty())
-    if (llvm::Error err =
-            writeFileSafely(poolsOut, [&](llvm::raw_ostream &os) {
-              for (size_t i = 0; i < prompts.size(); ++i)
-                for (auto [layer, positions] :
-                     llvm::enumerate((*runner)->poolPositions(i)))
+    if (llvm::Error err = writeFileSafely(
+            poolsOut, [&](llvm::raw_ostream &os) -> llvm::Error {
+              for (size_t i = 0; i < prompts.size(); ++i) {
+                auto pools = (*runner)->poolPositions(i);
+                if (!pools)
+                  return pools.takeError();
+                for (auto [layer, positions] : llvm::enumerate(*pools))
                   os << "sequence " << i << " layer " << layer << ": "
                      << llvm::join(llvm::map_range(positions,
                                                    [](int32_t position) {
@@ -193,6 +195,7 @@ llvm::Error run() {
                                                    }),
                                    " ")
                      << "\n";
+              }
               return llvm::Error::success();
             }))
       return err;

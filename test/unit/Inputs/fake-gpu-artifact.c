@@ -142,13 +142,15 @@ __attribute__((constructor)) static void registerKernels(void) {
   void *library = driver ? dlopen(driver, RTLD_NOW | RTLD_NOLOAD) : NULL;
   if (!library)
     return;
-  void (*registerKernel)(const char *, FakeKernel) =
-      (void (*)(const char *, FakeKernel))dlsym(library,
-                                                "fakeCudaRegisterKernel");
+  /* With their argument counts: launches copy the values, as a real
+   * driver's do, and captured steps replay after run() returned. */
+  void (*registerKernel)(const char *, FakeKernel, int) =
+      (void (*)(const char *, FakeKernel, int))dlsym(
+          library, "fakeCudaRegisterKernelWithParams");
   if (registerKernel) {
-    registerKernel("fake_init", fakeInit);
-    registerKernel("fake_positions", fakePositions);
-    registerKernel("fake_step", fakeStep);
+    registerKernel("fake_init", fakeInit, 3);
+    registerKernel("fake_positions", fakePositions, 5);
+    registerKernel("fake_step", fakeStep, 10);
   }
   dlclose(library);
 }
