@@ -587,15 +587,22 @@ CompiledModel::poolPositions(const CompiledState &state,
   if (sequence < 0 || sequence >= state.batch)
     return makeError("sequence " + std::to_string(sequence) +
                      " of a state of " + std::to_string(state.batch));
-  Expected<std::vector<uint8_t>> bytes = readState(state);
-  if (!bytes)
-    return bytes.takeError();
+  if (Error err = checkStateKind(state))
+    return std::move(err);
+  // A host state is read where it is; a device state's bytes come over.
+  std::vector<uint8_t> copied;
+  if (state.device) {
+    Expected<std::vector<uint8_t>> read = readState(state);
+    if (!read)
+      return read.takeError();
+    copied = std::move(*read);
+  }
+  const uint8_t *bytes = state.device ? copied.data() : state.bytes.data();
   std::vector<std::vector<int32_t>> result;
   for (auto [countIndex, positionsIndex] : pools) {
     // Field f of sequence b starts at batch * offset(f) + b * size(f).
     auto at = [&](const StateField &field) {
-      return bytes->data() + state.batch * field.offset +
-             sequence * 4 * field.elements;
+      return bytes + state.batch * field.offset + sequence * 4 * field.elements;
     };
     int32_t count = readField<int32_t>(at(fields[countIndex]), 0);
     std::vector<int32_t> &positions = result.emplace_back();
