@@ -7,6 +7,7 @@
 #include "lowering/GemmKernels.h"
 #include "lowering/KernelLaunch.h"
 #include "lowering/LinalgEmitters.h"
+#include "lowering/NormKernels.h"
 #include "lowering/ScanKernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -386,6 +387,54 @@ public:
   }
 };
 
+/// RMSNorm, with the residual it normalises, on a GPU: one launch of the
+/// norm kernel (NormKernels.h), a block per row, instead of the norm
+/// schedule's three.
+class GpuNormKernelLowering final : public KernelLowering {
+public:
+  StringRef name() const override { return "norm"; }
+
+  bool accepts(func::FuncOp kernel, FunctionType,
+               const TargetInfo &target) const override {
+    return target.isGpu() && normKernelOperations(kernel) &&
+           normKernelSharedBytes(target) <= target.sharedMemoryBytes;
+  }
+
+  LogicalResult emit(func::FuncOp kernel, KernelBuilder &kb, BufferMap buffer,
+                     Allocator allocate,
+                     const TargetInfo &target) const override {
+    OpBuilder &b = kb.builder();
+    Location loc = kb.location();
+    NormKernelOperations ops = *normKernelOperations(kernel);
+    auto lowered = cast<func::FuncOp>(b.getInsertionBlock()->getParentOp());
+    SmallVector<Value> buffers;
+    for (Value value : normKernelValues(ops)) {
+      Value existing = buffer(value);
+      buffers.push_back(existing ? existing : allocate(value));
+    }
+    if (llvm::is_contained(buffers, Value()))
+      return ops.norm.emitOpError() << "has an operand without a buffer";
+    auto kernels = kernelModule(lowered->getParentOfType<ModuleOp>(), b, loc);
+    llvm::Expected<gpu::GPUFuncOp> function =
+        buildNormKernel(kernels, (lowered.getSymName() + "_0").str(), ops,
+                        ValueRange(buffers).getTypes(), target);
+    if (!function)
+      return ops.norm.emitOpError() << llvm::toString(function.takeError());
+    Value out = buffers.back();
+    Value rows = kb.dim(out, 1);
+    Value any = kb.andi(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
+                                              kb.dim(out, 0), kb.index(0)),
+                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
+                                              rows, kb.index(0)));
+    kb.ifThen(any, [&] {
+      launchKernel(kb, *function, {rows, kb.dim(out, 0), kb.index(1)},
+                   normKernelThreads(target), normKernelSharedBytes(target),
+                   buffers);
+    });
+    return success();
+  }
+};
+
 } // namespace
 
 /// The gpu.module every GPU kernel of the artifact goes to, made on first
@@ -501,6 +550,7 @@ mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
   static const GpuGemmKernelLowering gemm;
   static const GpuScanKernelLowering scan;
   static const GpuConvKernelLowering conv;
+  static const GpuNormKernelLowering norm;
   const KernelLowering &memory = gpuMemoryKernelLowering();
   const KernelLowering &crossLayer = gpuCrossLayerKernelLowering();
   static const LinalgKernelLowering linalg;
@@ -521,6 +571,14 @@ mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
       strategy.getKind() == FusionKind::conv &&
       conv.accepts(kernel, lowered, target))
     return conv;
+  bool userNorm =
+      llvm::any_of(options.userSchedules, [](const UserSchedule &s) {
+        return s.kind == stringifyFusionKind(FusionKind::norm);
+      });
+  if (options.normKernels && !userNorm &&
+      strategy.getKind() == FusionKind::norm &&
+      norm.accepts(kernel, lowered, target))
+    return norm;
   if (options.memoryKernels && strategy.getKind() == FusionKind::memory &&
       memory.accepts(kernel, lowered, target))
     return memory;

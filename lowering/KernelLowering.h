@@ -67,6 +67,10 @@ struct KernelLoweringOptions {
   /// default unless the user schedules conv (`--schedule=conv:FILE|loops`).
   /// Off, the loop emitters (kept for comparison).
   bool convKernels = true;
+  /// RMSNorm (with the residual it normalises) as the norm kernel on GPU
+  /// targets (NormKernels.h), a block per row: the default unless the user
+  /// schedules norm. Off, the norm schedule's three launches.
+  bool normKernels = true;
   /// The memory block (read trigger, note, pool attention and update) and
   /// the cross-layer attention in their parallel form on GPU targets
   /// (MemoryKernels.h), the default. Off, the loop emitters: a thread per

@@ -430,8 +430,6 @@ LogicalResult emit(EmbedOp op, KernelBuilder &kb, BufferMap buffer) {
 void emitNormRows(KernelBuilder &kb, RMSNormOp op, Value x, Value w, Value out,
                   const std::function<Value(Value, Value, Value)> &produce) {
   Value width = kb.dim(out, 2);
-  Value epsilon = kb.f64(op.getEpsilon().convertToDouble());
-  Value widthF = kb.extend(kb.toF32(kb.toI32(width)));
   // Rows are independent: the tokens of a sequence in parallel (on a GPU
   // one thread per row, not one thread for the whole norm).
   kb.loop(0, kb.dim(out, 0), [&](Value b) {
@@ -440,12 +438,11 @@ void emitNormRows(KernelBuilder &kb, RMSNormOp op, Value x, Value w, Value out,
         Value v = kb.extend(produce(b, t, d));
         return kb.mul(v, v);
       });
-      Value inverse = kb.div(kb.f64(1.0),
-                             kb.sqrt(kb.add(kb.div(squares, widthF), epsilon)));
+      Value inverse = mm::rmsInverse(kb, op, squares, width);
       kb.loop(0, width, [&](Value d) {
-        Value v = kb.mul(kb.mul(kb.extend(kb.load(x, {b, t, d})), inverse),
-                         kb.extend(kb.load(w, {d})));
-        kb.store(kb.truncate(v), out, {b, t, d});
+        kb.store(
+            mm::rmsScaled(kb, kb.load(x, {b, t, d}), inverse, kb.load(w, {d})),
+            out, {b, t, d});
       });
     });
   });
@@ -653,9 +650,10 @@ LogicalResult emit(GateOp op, KernelBuilder &kb, BufferMap buffer) {
   return success();
 }
 
-/// The fused residual of one element: x + mixer + gated contexts.
+} // namespace
+
 std::function<Value(Value, Value, Value)>
-residualElement(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
+mm::residualElement(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
   auto optional = [&](Value v) { return v ? buffer(v) : Value(); };
   Value x = buffer(op.getInput()), m = buffer(op.getMixer()),
         ctok = optional(op.getTokenContext()),
@@ -673,6 +671,19 @@ residualElement(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
     return sum;
   };
 }
+
+Value mm::rmsInverse(KernelBuilder &kb, RMSNormOp op, Value squares,
+                     Value width) {
+  Value epsilon = kb.f64(op.getEpsilon().convertToDouble());
+  Value widthF = kb.extend(kb.toF32(kb.toI32(width)));
+  return kb.div(kb.f64(1.0), kb.sqrt(kb.add(kb.div(squares, widthF), epsilon)));
+}
+
+Value mm::rmsScaled(KernelBuilder &kb, Value x, Value inverse, Value w) {
+  return kb.truncate(kb.mul(kb.mul(kb.extend(x), inverse), kb.extend(w)));
+}
+
+namespace {
 
 LogicalResult emit(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
   emitElementwise(kb, buffer(op.getResult()), residualElement(op, kb, buffer));

@@ -18,6 +18,8 @@
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 
+#include <functional>
+
 namespace mm {
 
 /// Maps a tensor value of the mm function to the buffer that holds it.
@@ -44,6 +46,19 @@ using Allocator = llvm::function_ref<mlir::Value(mlir::Value)>;
 mlir::LogicalResult emitFusedLoops(FusionAttr strategy, mlir::Block &body,
                                    KernelBuilder &kb, BufferMap buffer,
                                    Allocator allocate);
+
+/// The fused residual of one element (b, t, d) of `op`: x + mixer + the
+/// gated contexts it has, reading its operands' buffers.
+std::function<mlir::Value(mlir::Value, mlir::Value, mlir::Value)>
+residualElement(ResidualOp op, KernelBuilder &kb, BufferMap buffer);
+
+/// RMSNorm's scale of a row of `width` elements whose squares sum (f64) to
+/// `squares`: 1 / sqrt(squares / width + epsilon), in f64 as the reference.
+mlir::Value rmsInverse(KernelBuilder &kb, RMSNormOp op, mlir::Value squares,
+                       mlir::Value width);
+/// An element x of the row normalised: x * inverse * w, rounded to f32.
+mlir::Value rmsScaled(KernelBuilder &kb, mlir::Value x, mlir::Value inverse,
+                      mlir::Value w);
 
 } // namespace mm
 

@@ -106,6 +106,17 @@ public:
   /// function is one kernel, so the copies of L layers' state fields are
   /// one kernel, not L.
   void copy(OpBuilder &b, Location loc, Value from, Value to);
+  /// Emits at `b` the copies of `pairs` (from, to): on a GPU, per type of
+  /// field, kernels (mm_copies_0) of 24 fields each with a thread per
+  /// element, which copies that element of each (the state fields an entry
+  /// point could not update in place: a launch for up to 24 layers' field
+  /// instead of one per field and layer); elsewhere, or for buffers of
+  /// other than a dynamic batch and static sizes, one copy each.
+  void copyAll(OpBuilder &b, Location loc,
+               ArrayRef<std::pair<Value, Value>> pairs);
+  /// One kernel copying `pairs` (of a dynamic batch and static sizes).
+  void copyGroup(OpBuilder &b, Location loc,
+                 ArrayRef<std::pair<Value, Value>> pairs);
   unsigned numBuilt = 0;
 
 private:
@@ -115,7 +126,7 @@ private:
   const TargetInfo &target;
   KernelLoweringOptions options;
   DenseMap<std::pair<Operation *, Type>, func::FuncOp> built;
-  DenseMap<Type, func::FuncOp> copies;
+  DenseMap<Type, func::FuncOp> copies, copyGroups;
   llvm::StringMap<unsigned> variants;
 };
 
@@ -142,6 +153,114 @@ void KernelFunctions::copy(OpBuilder &b, Location loc, Value from, Value to) {
        llvm::zip(arguments, type.getInputs()))
     if (argument.getType() != argumentType)
       argument = memref::CastOp::create(b, loc, argumentType, argument);
+  func::CallOp::create(b, loc, function, arguments);
+}
+
+void KernelFunctions::copyAll(OpBuilder &b, Location loc,
+                              ArrayRef<std::pair<Value, Value>> pairs) {
+  auto batchRows = [](Value value) {
+    auto type = cast<MemRefType>(value.getType());
+    return type.getRank() > 0 && type.isDynamicDim(0) &&
+           llvm::all_of(type.getShape().drop_front(), [](int64_t size) {
+             return size != ShapedType::kDynamic;
+           });
+  };
+  if (!target.isGpu() || pairs.size() < 2 ||
+      !llvm::all_of(pairs, [&](const std::pair<Value, Value> &pair) {
+        return batchRows(pair.first) && batchRows(pair.second);
+      })) {
+    for (auto [from, to] : pairs)
+      copy(b, loc, from, to);
+    return;
+  }
+  // One kernel per type of field, copying kCopiesPerKernel fields of it
+  // (the last group repeats its last field: a second copy of the same
+  // element is harmless), so that the kernels do not grow with the layer
+  // count; the parameters stay within a kernel's (4352 bytes on NVIDIA
+  // before PTX 8.1; a memref of rank r passes 3 + 2 r words).
+  constexpr size_t kCopiesPerKernel = 24;
+  llvm::MapVector<std::pair<Type, Type>, SmallVector<std::pair<Value, Value>>>
+      byType;
+  for (auto [from, to] : pairs)
+    byType[{kernelArgumentType(from.getType()),
+            kernelArgumentType(to.getType())}]
+        .push_back({from, to});
+  for (auto &[type, fields] : byType) {
+    if (fields.size() == 1) {
+      copy(b, loc, fields[0].first, fields[0].second);
+      continue;
+    }
+    for (size_t first = 0; first < fields.size(); first += kCopiesPerKernel) {
+      SmallVector<std::pair<Value, Value>> group(
+          ArrayRef<std::pair<Value, Value>>(fields).slice(
+              first, std::min(kCopiesPerKernel, fields.size() - first)));
+      group.resize(std::min(kCopiesPerKernel, fields.size()), group.back());
+      copyGroup(b, loc, group);
+    }
+  }
+}
+
+void KernelFunctions::copyGroup(OpBuilder &b, Location loc,
+                                ArrayRef<std::pair<Value, Value>> pairs) {
+  SmallVector<Type> types;
+  SmallVector<Value> arguments;
+  for (auto [from, to] : pairs)
+    for (Value value : {from, to}) {
+      Type type = kernelArgumentType(value.getType());
+      types.push_back(type);
+      arguments.push_back(value.getType() == type
+                              ? value
+                              : memref::CastOp::create(b, loc, type, value));
+    }
+  FunctionType type = b.getFunctionType(types, {});
+  func::FuncOp &function = copyGroups[type];
+  if (!function) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    function = func::FuncOp::create(
+        b, loc, "mm_copies_" + std::to_string(copyGroups.size() - 1), type);
+    function.setPrivate();
+    function->setAttr(MMDialect::kLoweringAttrName, b.getStringAttr("copy"));
+    Block *entry = function.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    KernelBuilder kb(b, loc);
+    // Element e of every buffer that has one: the batch rows of each are
+    // contiguous in its index space, e = row * (its row's size) + ...
+    Value batch = kb.dim(entry->getArgument(0), 0);
+    auto rowSize = [](Type type) {
+      int64_t row = 1;
+      for (int64_t size : cast<MemRefType>(type).getShape().drop_front())
+        row *= size;
+      return row;
+    };
+    int64_t largestRow = 1;
+    for (Type argument : types)
+      largestRow = std::max(largestRow, rowSize(argument));
+    Value elements = kb.muli(batch, kb.index(largestRow));
+    auto loop =
+        scf::ParallelOp::create(b, loc, ValueRange{kb.index(0)},
+                                ValueRange{elements}, ValueRange{kb.index(1)});
+    b.setInsertionPointToStart(loop.getBody());
+    Value e = loop.getInductionVars()[0];
+    for (unsigned k = 0; k < pairs.size(); ++k) {
+      Value from = entry->getArgument(2 * k),
+            to = entry->getArgument(2 * k + 1);
+      ArrayRef<int64_t> shape = cast<MemRefType>(from.getType()).getShape();
+      Value size = kb.muli(kb.dim(from, 0), kb.index(rowSize(from.getType())));
+      kb.ifThen(kb.cmpi(arith::CmpIPredicate::ult, e, size), [&] {
+        SmallVector<Value> indices(shape.size());
+        Value rest = e;
+        for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d > 0; --d) {
+          indices[d] = arith::RemUIOp::create(b, loc, rest, kb.index(shape[d]));
+          rest = arith::DivUIOp::create(b, loc, rest, kb.index(shape[d]));
+        }
+        indices[0] = rest;
+        kb.store(kb.load(from, indices), to, indices);
+      });
+    }
+    b.setInsertionPointToEnd(entry);
+    func::ReturnOp::create(b, loc);
+  }
   func::CallOp::create(b, loc, function, arguments);
 }
 
@@ -528,13 +647,15 @@ LogicalResult EntryLowering::lower() {
   }
 
   // Results that could not be written in place are copied to their buffer.
+  SmallVector<std::pair<Value, Value>> copies;
   for (auto [position, value] : llvm::enumerate(returnOp.getOperands())) {
     Value destination =
         position < firstField ? logits : stateViews[position - firstField];
     Value source = buffers.lookup(value);
     if (source != destination)
-      kernels.copy(b, loc, source, destination);
+      copies.push_back({source, destination});
   }
+  kernels.copyAll(b, loc, copies);
   for (auto &entry : allocated)
     memref::DeallocOp::create(b, loc, entry.second);
   func::ReturnOp::create(b, loc);
@@ -604,6 +725,7 @@ struct LowerToLoopsPass : public mm::impl::LowerToLoopsBase<LowerToLoopsPass> {
     options.gemmKernels = gemmKernels;
     options.scanKernels = scanKernels;
     options.convKernels = convKernels;
+    options.normKernels = normKernels;
     options.memoryKernels = memoryKernels;
     llvm::Expected<std::vector<UserSchedule>> userSchedules =
         parseUserSchedules(scheduleFiles);

@@ -135,6 +135,25 @@ bool memoryGemmsFit(MemRefType input, int64_t width, int64_t summary,
                   target);
 }
 
+/// Whether `input`, a kernel's buffer of tokens [B, T, D], holds one token
+/// per sequence (a decode step).
+bool isStep(MemRefType input) { return input && input.getDimSize(1) == 1; }
+
+/// The decode step's kernel of a memory kernel's operations.
+MemoryStepKernelSpec memoryStepSpec(MemoryOperations ops) {
+  auto [m, s] = poolSizes(ops.update.getSlots());
+  MemoryStepKernelSpec spec;
+  spec.width =
+      cast<RankedTensorType>(ops.note.getInput().getType()).getDimSize(2);
+  spec.summary = s;
+  spec.poolSize = m;
+  spec.heads = ops.attention.getHeads();
+  spec.noteThreshold = ops.update.getNoteThreshold().convertToDouble();
+  spec.readThreshold = ops.attention.getReadThreshold().convertToDouble();
+  spec.eviction = ops.update.getEviction();
+  return spec;
+}
+
 /// Scratch buffers of a memory kernel, freed after it.
 class ScratchBuffers {
 public:
@@ -263,11 +282,44 @@ private:
   SmallVector<Type> membershipTypes;
 };
 
+/// Builds a decode step's kernel (`build`, named after the lowered
+/// function: `name` is set) and launches it over `arguments` (each must
+/// have a buffer), a block per sequence of the first, `sharedBytes` of
+/// shared memory.
+LogicalResult
+launchStep(KernelBuilder &kb, std::string &name, ValueRange arguments,
+           const TargetInfo &target, Operation *op, int64_t sharedBytes,
+           llvm::function_ref<llvm::Expected<gpu::GPUFuncOp>(gpu::GPUModuleOp,
+                                                             TypeRange)>
+               build) {
+  if (llvm::is_contained(arguments, Value()))
+    return op->emitOpError() << "has an operand without a buffer";
+  OpBuilder &b = kb.builder();
+  Location loc = kb.location();
+  auto lowered = cast<func::FuncOp>(b.getInsertionBlock()->getParentOp());
+  name = (lowered.getSymName() + "_0").str();
+  auto function =
+      build(kernelModule(lowered->getParentOfType<ModuleOp>(), b, loc),
+            arguments.getTypes());
+  if (!function)
+    return op->emitOpError() << llvm::toString(function.takeError());
+  Value batch = kb.dim(arguments.front(), 0);
+  Value anySequence = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
+                                            batch, kb.index(0));
+  kb.ifThen(anySequence, [&] {
+    launchKernel(kb, *function, {batch, kb.index(1), kb.index(1)},
+                 memoryStepThreads(target), sharedBytes, arguments);
+  });
+  return success();
+}
+
 /// The memory block on a GPU in its parallel form (MemoryKernels.h): the
 /// scores a thread per token, the summaries and queries as GEMMs, the pool
 /// membership a warp per sequence, the attention a warp per token, its
 /// output projection a GEMM, and the pool's new summaries; seven launches
 /// instead of the loop emitters' thread per sequence walking the tokens.
+/// A decode step (one token per sequence) is one kernel, a block per
+/// sequence.
 class GpuMemoryKernelLowering final : public KernelLowering {
 public:
   StringRef name() const override { return "memory"; }
@@ -279,6 +331,11 @@ public:
     std::optional<MemoryOperations> ops = memoryOperations(kernel);
     if (!ops)
       return false;
+    MemRefType input = argumentBuffer(ops->note.getInput(), lowered);
+    if (isStep(input))
+      return input.getElementType().isF32() &&
+             memoryStepSharedBytes(memoryStepSpec(*ops)) <=
+                 target.sharedMemoryBytes;
     auto [m, s] = poolSizes(ops->update.getSlots());
     PoolMembershipKernelSpec membership;
     membership.poolSize = m;
@@ -330,6 +387,31 @@ public:
         llvm::is_contained(poolAfter, Value()) || !summary || !tokenContext ||
         !slots || !slotsOut)
       return note.emitOpError() << "has an operand without a buffer";
+
+    if (isStep(cast<MemRefType>(u.getType()))) {
+      SmallVector<Value> arguments = {u,
+                                      buffer(note.getScoreWeight()),
+                                      buffer(note.getScoreBias()),
+                                      buffer(ops.trigger.getPrevious()),
+                                      buffer(ops.trigger.getWeight()),
+                                      buffer(ops.trigger.getBias()),
+                                      buffer(note.getSummaryWeight()),
+                                      buffer(attention.getQueryWeight()),
+                                      buffer(attention.getKeyWeight()),
+                                      buffer(attention.getValueWeight()),
+                                      buffer(attention.getOutputWeight()),
+                                      slots};
+      llvm::append_range(arguments, poolBefore);
+      llvm::append_range(arguments, ValueRange{score, trigger, summary,
+                                               tokenContext, slotsOut});
+      llvm::append_range(arguments, poolAfter);
+      MemoryStepKernelSpec spec = memoryStepSpec(ops);
+      return launchStep(
+          kb, spec.name, arguments, target, note, memoryStepSharedBytes(spec),
+          [&](gpu::GPUModuleOp kernels, TypeRange types) {
+            return buildMemoryStepKernel(kernels, spec, types, target);
+          });
+    }
 
     auto [m, s] = poolSizes(update.getSlots());
     int64_t width =
@@ -444,10 +526,25 @@ CrossLayerAttentionOp crossLayerOperation(func::FuncOp kernel) {
   return op;
 }
 
+/// The decode step's kernel of a cross-layer attention.
+CrossLayerStepKernelSpec crossLayerStepSpec(CrossLayerAttentionOp op) {
+  auto [m, s] = poolSizes(op.getSlots().front());
+  CrossLayerStepKernelSpec spec;
+  spec.width = cast<RankedTensorType>(op.getInput().getType()).getDimSize(2);
+  spec.summary = s;
+  spec.poolSize = m;
+  spec.heads = op.getHeads();
+  spec.sources = op.getSlots().size();
+  spec.noteThreshold = op.getNoteThreshold().convertToDouble();
+  spec.eviction = op.getEviction();
+  return spec;
+}
+
 /// The cross-layer attention on a GPU in its parallel form: the queries a
 /// GEMM, each source pool's membership after every token a warp per
 /// sequence, the attention over the sources a warp per token, its output
-/// projection a GEMM; instead of the loop emitters' single thread.
+/// projection a GEMM; instead of the loop emitters' single thread. A
+/// decode step is one kernel, a block per sequence.
 class GpuCrossLayerKernelLowering final : public KernelLowering {
 public:
   StringRef name() const override { return "cross_layer"; }
@@ -459,6 +556,11 @@ public:
     CrossLayerAttentionOp op = crossLayerOperation(kernel);
     if (!op)
       return false;
+    MemRefType input = argumentBuffer(op.getInput(), lowered);
+    if (isStep(input))
+      return input.getElementType().isF32() &&
+             crossLayerStepSharedBytes(crossLayerStepSpec(op)) <=
+                 target.sharedMemoryBytes;
     auto [m, s] = poolSizes(op.getSlots().front());
     PoolMembershipKernelSpec membership;
     membership.poolSize = m;
@@ -482,10 +584,29 @@ public:
     Value out = buffer(op.getResult());
     if (!out)
       out = allocate(op.getResult());
+    size_t sources = op.getSlots().size();
+    if (isStep(cast<MemRefType>(u.getType()))) {
+      SmallVector<Value> arguments = {
+          u, buffer(op.getQueryWeight()), buffer(op.getKeyWeight()),
+          buffer(op.getValueWeight()), buffer(op.getOutputWeight())};
+      for (size_t j = 0; j < sources; ++j)
+        llvm::append_range(arguments, ValueRange{buffer(op.getScores()[j]),
+                                                 buffer(op.getSummaries()[j]),
+                                                 buffer(op.getSlots()[j]),
+                                                 buffer(op.getPriorities()[j]),
+                                                 buffer(op.getPositions()[j]),
+                                                 buffer(op.getCounts()[j])});
+      arguments.push_back(out);
+      CrossLayerStepKernelSpec spec = crossLayerStepSpec(op);
+      return launchStep(
+          kb, spec.name, arguments, target, op, crossLayerStepSharedBytes(spec),
+          [&](gpu::GPUModuleOp kernels, TypeRange types) {
+            return buildCrossLayerStepKernel(kernels, spec, types, target);
+          });
+    }
     auto [m, s] = poolSizes(op.getSlots().front());
     int64_t width =
         cast<RankedTensorType>(op.getInput().getType()).getDimSize(2);
-    size_t sources = op.getSlots().size();
     MemoryLaunch launch(kb, u, s);
     if (failed(launchGemm(kb, launch.kernels, launch.gemm(s, width), u,
                           buffer(op.getQueryWeight()), launch.query, target,

@@ -121,6 +121,47 @@ private:
   unsigned next = 0;
 };
 
+/// Whether a full pool's slot x = (priority, position, slot) is evicted
+/// before slot y: the lowest priority (ties: the most recent position) or
+/// the oldest position; ties beyond that (never in a valid pool) go to the
+/// lowest slot, as the reference's scan.
+Value evictsFirst(KernelBuilder &kb, EvictionPolicy eviction, ValueRange x,
+                  ValueRange y) {
+  bool fifo = eviction == EvictionPolicy::fifo;
+  Value samePosition = kb.cmpi(arith::CmpIPredicate::eq, x[1], y[1]);
+  Value lowerSlot = kb.cmpi(arith::CmpIPredicate::slt, x[2], y[2]);
+  Value byPosition = kb.ori(
+      kb.cmpi(fifo ? arith::CmpIPredicate::slt : arith::CmpIPredicate::sgt,
+              x[1], y[1]),
+      kb.andi(samePosition, lowerSlot));
+  if (fifo)
+    return byPosition;
+  return kb.ori(kb.flt(x[0], y[0]), kb.andi(kb.feq(x[0], y[0]), byPosition));
+}
+
+/// The (priority, position, slot) every slot of a pool of `m` is evicted
+/// before: where a search for the slot to evict starts.
+SmallVector<Value> noEvictionCandidate(KernelBuilder &kb,
+                                       EvictionPolicy eviction, int64_t m) {
+  bool fifo = eviction == EvictionPolicy::fifo;
+  return {kb.f32(INFINITY),
+          kb.i32(fifo ? std::numeric_limits<int32_t>::max()
+                      : std::numeric_limits<int32_t>::min()),
+          kb.i32(int32_t(m))};
+}
+
+/// sigmoid(w . x + b) for w [1, D], b [1] and the values x(d), summed in f64
+/// in order as the reference does: the notes' and reads' decisions are the
+/// reference's.
+Value sigmoidScore64(KernelBuilder &kb, Value weight, Value bias, int64_t width,
+                     const std::function<Value(Value)> &x) {
+  Value zero = kb.index(0);
+  Value dot = kb.sum(zero, kb.index(width), kb.f64(0), [&](Value d) {
+    return kb.mul(kb.extend(kb.load(weight, {zero, d})), kb.extend(x(d)));
+  });
+  return kb.truncate(kb.sigmoid(kb.add(dot, kb.extend(kb.load(bias, {zero})))));
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -156,15 +197,10 @@ mm::buildNoteScoresKernel(gpu::GPUModuleOp module,
       kb.addi(kb.muli(body.blockId(gpu::Dimension::x), body.index(threads)),
               body.threadId());
   Value seq = body.blockId(gpu::Dimension::y);
-  Value zero = body.index(0), width = body.index(spec.width);
-  // sigmoid(w . x + b), summed in f64 in order as the reference does: the
-  // notes' and reads' decisions are the reference's.
+  Value zero = body.index(0);
   auto score64 = [&](Value weight, Value b,
                      const std::function<Value(Value)> &x) {
-    Value dot = kb.sum(zero, width, kb.f64(0), [&](Value d) {
-      return kb.mul(kb.extend(kb.load(weight, {zero, d})), kb.extend(x(d)));
-    });
-    return kb.truncate(kb.sigmoid(kb.add(dot, kb.extend(kb.load(b, {zero})))));
+    return sigmoidScore64(kb, weight, b, spec.width, x);
   };
   kb.ifThen(body.less(t, kb.dim(u, 1)), [&] {
     kb.store(score64(w, bias,
@@ -288,26 +324,11 @@ mm::buildPoolMembershipKernel(gpu::GPUModuleOp module,
   };
   writeRow(zero, count0);
 
-  // The slot a note evicts from a full pool: the lowest priority (ties: the
-  // most recent position) or the oldest position; ties beyond that (never
-  // in a valid pool) go to the lowest slot, as the reference's scan.
-  auto better = [&](ValueRange x, ValueRange y) -> Value {
-    Value samePosition = kb.cmpi(arith::CmpIPredicate::eq, x[1], y[1]);
-    Value lowerSlot = kb.cmpi(arith::CmpIPredicate::slt, x[2], y[2]);
-    Value byPosition = kb.ori(
-        kb.cmpi(fifo ? arith::CmpIPredicate::slt : arith::CmpIPredicate::sgt,
-                x[1], y[1]),
-        kb.andi(samePosition, lowerSlot));
-    if (fifo)
-      return byPosition;
-    return kb.ori(kb.flt(x[0], y[0]), kb.andi(kb.feq(x[0], y[0]), byPosition));
+  auto better = [&](ValueRange x, ValueRange y) {
+    return evictsFirst(kb, spec.eviction, x, y);
   };
   auto evictionCandidate = [&]() -> SmallVector<Value> {
-    SmallVector<Value> none = {
-        kb.f32(INFINITY),
-        kb.i32(fifo ? std::numeric_limits<int32_t>::max()
-                    : std::numeric_limits<int32_t>::min()),
-        kb.i32(int32_t(m))};
+    SmallVector<Value> none = noEvictionCandidate(kb, spec.eviction, m);
     SmallVector<Value> best = body.stridedLoop(
         lane, poolSize, warp, none,
         [&](Value k, ValueRange carried) -> SmallVector<Value> {
@@ -616,6 +637,461 @@ mm::buildPoolSlotsKernel(gpu::GPUModuleOp module,
       kb.store(x, slotsOut, {seq, k, i});
     });
   });
+  body.finish();
+  return *function;
+}
+
+//===----------------------------------------------------------------------===//
+// Decode steps
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A decode step kernel's shared memory: the token's score and read
+/// trigger (f32) and, per pool, the slot the token's note takes and the
+/// count after it (i32); the summary, the query, W_k^T q_h, a head's
+/// weighted summaries and the heads' outputs [S]; the scores of the slots
+/// of every pool read and their softmax numerators [pools x M].
+struct StepShared {
+  StepShared(int64_t summary, int64_t poolSize, int64_t pools)
+      : s(summary), slots(poolSize * pools),
+        header(16 * ceilDiv(8 + 8 * pools, 16)) {}
+  int64_t summaryVector(int64_t i) const { return header + 4 * s * i; }
+  int64_t slotVector(int64_t i) const {
+    return summaryVector(5) + 4 * slots * i;
+  }
+  int64_t bytes() const { return slotVector(2); }
+  int64_t s, slots, header;
+};
+
+/// A pool a step's attention reads: its valid slots (`count`, an index)
+/// and the summary element i of slot k.
+struct StepPool {
+  Value count;
+  std::function<Value(Value, Value)> element;
+};
+
+/// What the decode step kernels share: a block of whole warps over one
+/// sequence (block x), its views of shared memory, and the pieces both
+/// steps are made of.
+class StepKernel : public KernelBody {
+public:
+  StepKernel(gpu::GPUFuncOp function, const TargetInfo &target, int64_t summary,
+             int64_t poolSize, int64_t pools)
+      : KernelBody(function, target.subgroupWidth),
+        threads(memoryStepThreads(target)), warps(threads / warpWidth),
+        layout(summary, poolSize, pools) {
+    seq = blockId(gpu::Dimension::x);
+    thread = threadId();
+    lane = arith::RemUIOp::create(b, loc, thread, index(warpWidth));
+    warpIndex = arith::DivUIOp::create(b, loc, thread, index(warpWidth));
+    isFirstLane = kb.cmpi(arith::CmpIPredicate::eq, lane, index(0));
+    Value bytes = dynamicSharedBytes(b, loc);
+    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    scores = sharedView(b, loc, bytes, {2}, f32, 0);
+    decisions = sharedView(b, loc, bytes, {2 * pools}, i32, 8);
+    auto vector = [&](int64_t i) {
+      return sharedView(b, loc, bytes, {summary}, f32, layout.summaryVector(i));
+    };
+    note = vector(0);
+    query = vector(1);
+    keyedQuery = vector(2);
+    headContext = vector(3);
+    headOutputs = vector(4);
+    slotScores =
+        sharedView(b, loc, bytes, {layout.slots}, f32, layout.slotVector(0));
+    slotWeights =
+        sharedView(b, loc, bytes, {layout.slots}, f32, layout.slotVector(1));
+  }
+
+  Value isThread(int64_t k) {
+    return kb.cmpi(arith::CmpIPredicate::eq, thread, index(k));
+  }
+  void barrier() { gpu::BarrierOp::create(b, loc); }
+
+  /// store(row, weight[row, :] . x) for the `rows` rows of `weight`: a warp
+  /// per row, its lanes along the row (coalesced), summed by a butterfly.
+  void warpRows(Value weight, int64_t rows, int64_t columns,
+                const std::function<Value(Value)> &x,
+                const std::function<void(Value, Value)> &store) {
+    kb.loop(warpIndex, index(rows), warps, [&](Value row) {
+      Value partial = stridedLoop(
+          lane, index(columns), warpWidth, {kb.f32(0)},
+          [&](Value c, ValueRange acc) -> SmallVector<Value> {
+            return {kb.add(acc[0], kb.mul(kb.load(weight, {row, c}), x(c)))};
+          })[0];
+      Value total = warpReduce({partial}, [&](ValueRange x, ValueRange y) {
+        return SmallVector<Value>{kb.add(x[0], y[0])};
+      })[0];
+      kb.ifThen(isFirstLane, [&] { store(row, total); });
+    });
+  }
+
+  /// The valid slots of a pool whose count is `count` [B] (a count beyond
+  /// the pool, which no valid state has, is taken as a full pool), i32.
+  Value validSlots(Value count, int64_t poolSize) {
+    return arith::MaxSIOp::create(
+        b, loc,
+        arith::MinSIOp::create(b, loc, kb.load(count, {seq}), kb.i32(poolSize)),
+        kb.i32(0));
+  }
+
+  /// The slot of a pool (`valid` of `poolSize` slots taken) the token's note
+  /// of score `sigma` takes, or -1, and the valid slots after it (i32): a
+  /// free slot, or the one it evicts (a new note is later than every note
+  /// in the pool: under priority eviction it enters only with a strictly
+  /// higher score). One thread's sequential walk of the slots.
+  SmallVector<Value> noteSlot(Value sigma, Value valid, Value priorities,
+                              Value positions, int64_t poolSize,
+                              double noteThreshold, EvictionPolicy eviction) {
+    Type i32 = b.getI32Type();
+    Value noted = kb.fgt(sigma, kb.f32(noteThreshold));
+    Value hasRoom = kb.cmpi(arith::CmpIPredicate::slt, valid, kb.i32(poolSize));
+    SmallVector<Value> choice = kb.ifElse(
+        hasRoom, {i32, i32},
+        [&]() -> SmallVector<Value> {
+          return {valid, arith::AddIOp::create(b, loc, valid, kb.i32(1))};
+        },
+        [&]() -> SmallVector<Value> {
+          SmallVector<Value> best =
+              kb.loop(index(0), index(poolSize),
+                      noEvictionCandidate(kb, eviction, poolSize),
+                      [&](Value k, ValueRange carried) -> SmallVector<Value> {
+                        SmallVector<Value> slot = {
+                            kb.load(priorities, {seq, k}),
+                            kb.load(positions, {seq, k}), kb.toI32(k)};
+                        Value take = evictsFirst(kb, eviction, slot, carried);
+                        SmallVector<Value> next;
+                        for (auto [x, y] : llvm::zip(slot, carried))
+                          next.push_back(kb.select(take, x, y));
+                        return next;
+                      });
+          Value enters = eviction == EvictionPolicy::fifo
+                             ? Value(arith::ConstantIntOp::create(b, loc, 1, 1))
+                             : kb.fgt(sigma, best[0]);
+          return {kb.select(enters, best[2], kb.i32(-1)), valid};
+        });
+    return {kb.select(noted, choice[0], kb.i32(-1)),
+            kb.select(noted, choice[1], valid)};
+  }
+
+  /// out[seq, 0, :] = W_o (the heads' attention of the query in shared
+  /// memory over the slots of `pools`) where `reads`, zeros elsewhere.
+  /// `reads` and the pools' counts must be the same in every thread.
+  void attention(Value reads, ArrayRef<StepPool> pools, int64_t heads,
+                 int64_t width, Value keyWeight, Value valueWeight,
+                 Value outputWeight, Value out) {
+    int64_t s = layout.s, headSize = s / heads;
+    Value zero = index(0), summaryWidth = index(s);
+    SmallVector<Value> offsets;
+    Value total = zero;
+    for (const StepPool &pool : pools) {
+      offsets.push_back(total);
+      total = kb.addi(total, pool.count);
+    }
+    auto eachSlot =
+        [&](const std::function<void(const StepPool &, Value, Value)> &body) {
+          for (auto [pool, offset] : llvm::zip(pools, offsets))
+            kb.loop(thread, pool.count, threads,
+                    [&](Value k) { body(pool, k, kb.addi(offset, k)); });
+        };
+    kb.ifThenElse(
+        reads,
+        [&] {
+          Value scale = kb.f32(1.0 / std::sqrt(static_cast<double>(headSize)));
+          kb.loop(zero, index(heads), [&](Value h) {
+            Value c0 = kb.muli(h, index(headSize));
+            // W_k^T q_h, scaled: the score of a summary x is its dot with x.
+            kb.loop(thread, summaryWidth, threads, [&](Value i) {
+              Value dot =
+                  kb.sum(zero, index(headSize), kb.f32(0), [&](Value c) {
+                    Value row = kb.addi(c0, c);
+                    return kb.mul(kb.load(query, {row}),
+                                  kb.load(keyWeight, {row, i}));
+                  });
+              kb.store(kb.mul(dot, scale), keyedQuery, {i});
+            });
+            barrier();
+            eachSlot([&](const StepPool &pool, Value k, Value at) {
+              Value dot = kb.sum(zero, summaryWidth, kb.f32(0), [&](Value i) {
+                return kb.mul(kb.load(keyedQuery, {i}), pool.element(k, i));
+              });
+              kb.store(dot, slotScores, {at});
+            });
+            barrier();
+            // The softmax: every thread finds the maximum and the sum (a
+            // few hundred slots at most).
+            Value largest = kb.loop(
+                zero, total, {kb.f32(-INFINITY)},
+                [&](Value k, ValueRange carried) -> SmallVector<Value> {
+                  return {kb.maxf(carried[0], kb.load(slotScores, {k}))};
+                })[0];
+            kb.loop(thread, total, threads, [&](Value k) {
+              kb.store(kb.exp(kb.sub(kb.load(slotScores, {k}), largest)),
+                       slotWeights, {k});
+            });
+            barrier();
+            Value sum = kb.sum(zero, total, kb.f32(0), [&](Value k) {
+              return kb.load(slotWeights, {k});
+            });
+            kb.loop(thread, summaryWidth, threads, [&](Value i) {
+              Value acc = kb.f32(0);
+              for (auto [pool, offset] : llvm::zip(pools, offsets))
+                acc = kb.sum(zero, pool.count, acc, [&](Value k) {
+                  return kb.mul(kb.load(slotWeights, {kb.addi(offset, k)}),
+                                pool.element(k, i));
+                });
+              kb.store(kb.div(acc, sum), headContext, {i});
+            });
+            barrier();
+            // The head's outputs: W_v of its weighted summaries. The next
+            // head writes what this one read only after barriers every
+            // thread passes once done with it.
+            kb.loop(thread, index(headSize), threads, [&](Value c) {
+              Value row = kb.addi(c0, c);
+              Value v = kb.sum(zero, summaryWidth, kb.f32(0), [&](Value i) {
+                return kb.mul(kb.load(valueWeight, {row, i}),
+                              kb.load(headContext, {i}));
+              });
+              kb.store(v, headOutputs, {row});
+            });
+          });
+          barrier();
+          warpRows(
+              outputWeight, width, s,
+              [&](Value c) { return kb.load(headOutputs, {c}); },
+              [&](Value row, Value v) {
+                kb.store(v, out, {seq, zero, row});
+              });
+        },
+        [&] {
+          kb.loop(thread, index(width), threads, [&](Value d) {
+            kb.store(kb.f32(0), out, {seq, zero, d});
+          });
+        });
+  }
+
+  int64_t threads, warps;
+  StepShared layout;
+  Value seq, thread, lane, warpIndex, isFirstLane;
+  Value scores, decisions, note, query, keyedQuery, headContext, headOutputs,
+      slotScores, slotWeights;
+};
+
+/// Checks a step kernel's sizes: static, heads dividing the summary, its
+/// shared memory within the target's.
+llvm::Error checkStepSizes(llvm::StringRef what, int64_t width, int64_t summary,
+                           int64_t poolSize, int64_t heads, int64_t pools,
+                           const TargetInfo &target) {
+  if (width <= 0 || summary <= 0 || poolSize <= 0 || heads <= 0 ||
+      summary % heads || pools <= 0)
+    return kernelError(what +
+                       " needs static sizes with heads dividing the "
+                       "summary: D = " +
+                       llvm::Twine(width) + ", S = " + llvm::Twine(summary) +
+                       ", M = " + llvm::Twine(poolSize) +
+                       ", heads = " + llvm::Twine(heads));
+  if (StepShared(summary, poolSize, pools).bytes() > target.sharedMemoryBytes)
+    return kernelError(
+        what + " over " + llvm::Twine(pools) + " pools of " +
+        llvm::Twine(poolSize) + " slots of " + llvm::Twine(summary) +
+        " needs more shared memory than " + target.spec() + " has");
+  return llvm::Error::success();
+}
+} // namespace
+
+int64_t mm::memoryStepSharedBytes(const MemoryStepKernelSpec &spec) {
+  return StepShared(spec.summary, spec.poolSize, 1).bytes();
+}
+
+int64_t mm::crossLayerStepSharedBytes(const CrossLayerStepKernelSpec &spec) {
+  return StepShared(spec.summary, spec.poolSize, spec.sources).bytes();
+}
+
+int64_t mm::memoryStepThreads(const TargetInfo &target) {
+  int64_t warp = target.subgroupWidth;
+  return std::max<int64_t>(1, target.threadsPerBlock / warp) * warp;
+}
+
+llvm::Expected<gpu::GPUFuncOp>
+mm::buildMemoryStepKernel(gpu::GPUModuleOp module,
+                          const MemoryStepKernelSpec &spec, TypeRange arguments,
+                          const TargetInfo &target) {
+  if (llvm::Error error =
+          checkStepSizes("a memory step", spec.width, spec.summary,
+                         spec.poolSize, spec.heads, 1, target))
+    return std::move(error);
+  auto function = startKernel(module, spec.name, arguments, 24,
+                              memoryStepThreads(target), "memory step");
+  if (!function)
+    return function.takeError();
+  StepKernel body(*function, target, spec.summary, spec.poolSize, 1);
+  KernelBuilder &kb = body.kb;
+  Value u = body.argument(), noteWeight = body.argument(),
+        noteBias = body.argument(), previous = body.argument(),
+        readWeight = body.argument(), readBias = body.argument(),
+        summaryWeight = body.argument(), queryWeight = body.argument(),
+        keyWeight = body.argument(), valueWeight = body.argument(),
+        outputWeight = body.argument(), slots = body.argument(),
+        priorities = body.argument(), positions = body.argument(),
+        count = body.argument(), position = body.argument(),
+        score = body.argument(), trigger = body.argument(),
+        summary = body.argument(), out = body.argument(),
+        slotsOut = body.argument(), prioritiesOut = body.argument(),
+        positionsOut = body.argument(), countOut = body.argument();
+  int64_t s = spec.summary, m = spec.poolSize;
+  Value seq = body.seq, thread = body.thread, zero = body.index(0);
+
+  // The scores, each by one thread (of different warps) in f64 in order as
+  // the reference: the note's and the read's decisions are the reference's.
+  // The read trigger looks at the mixer output of the token before.
+  kb.ifThen(body.isThread(0), [&] {
+    Value sigma =
+        sigmoidScore64(kb, noteWeight, noteBias, spec.width, [&](Value d) {
+          return kb.load(u, {seq, zero, d});
+        });
+    kb.store(sigma, body.scores, {body.index(0)});
+    kb.store(sigma, score, {seq, zero});
+  });
+  kb.ifThen(body.isThread(body.warps > 1 ? body.warpWidth : 0), [&] {
+    Value r =
+        sigmoidScore64(kb, readWeight, readBias, spec.width, [&](Value d) {
+          return kb.load(previous, {seq, d});
+        });
+    kb.store(r, body.scores, {body.index(1)});
+    kb.store(r, trigger, {seq, zero});
+  });
+  // The note's summary W_N u and the query W_q u.
+  auto fromU = [&](Value d) { return kb.load(u, {seq, zero, d}); };
+  body.warpRows(summaryWeight, s, spec.width, fromU, [&](Value row, Value v) {
+    kb.store(v, body.note, {row});
+    kb.store(v, summary, {seq, zero, row});
+  });
+  body.warpRows(queryWeight, s, spec.width, fromU,
+                [&](Value row, Value v) { kb.store(v, body.query, {row}); });
+  Value valid = body.validSlots(count, m);
+  body.barrier();
+
+  kb.ifThen(body.isThread(0), [&] {
+    SmallVector<Value> decision =
+        body.noteSlot(kb.load(body.scores, {body.index(0)}), valid, priorities,
+                      positions, m, spec.noteThreshold, spec.eviction);
+    kb.store(decision[0], body.decisions, {body.index(0)});
+    kb.store(decision[1], body.decisions, {body.index(1)});
+  });
+
+  // The attention over the pool before the token, where the trigger fires.
+  Value validSlots = kb.toIndex(valid);
+  Value reads = kb.andi(kb.cmpi(arith::CmpIPredicate::sgt, validSlots, zero),
+                        kb.fgt(kb.load(body.scores, {body.index(1)}),
+                               kb.f32(spec.readThreshold)));
+  StepPool before{validSlots, [&](Value k, Value i) {
+                    return kb.load(slots, {seq, k, i});
+                  }};
+  body.attention(reads, {before}, spec.heads, spec.width, keyWeight,
+                 valueWeight, outputWeight, out);
+
+  // The pool after the token, once every thread is done reading the one
+  // before (the pool may be updated in place: each element is read and
+  // written by the same thread).
+  body.barrier();
+  Value slot = kb.load(body.decisions, {body.index(0)});
+  Value sigma = kb.load(body.scores, {body.index(0)});
+  Value tokenPosition = kb.load(position, {seq});
+  Value summaryWidth = body.index(s);
+  auto replaced = [&](Value k) {
+    return kb.cmpi(arith::CmpIPredicate::eq, kb.toI32(k), slot);
+  };
+  kb.loop(thread, body.index(m * s), body.threads, [&](Value e) {
+    Value k = arith::DivUIOp::create(body.b, body.loc, e, summaryWidth);
+    Value i = arith::RemUIOp::create(body.b, body.loc, e, summaryWidth);
+    kb.store(kb.select(replaced(k), kb.load(body.note, {i}),
+                       kb.load(slots, {seq, k, i})),
+             slotsOut, {seq, k, i});
+  });
+  kb.loop(thread, body.index(m), body.threads, [&](Value k) {
+    Value mine = replaced(k);
+    kb.store(kb.select(mine, sigma, kb.load(priorities, {seq, k})),
+             prioritiesOut, {seq, k});
+    kb.store(kb.select(mine, tokenPosition, kb.load(positions, {seq, k})),
+             positionsOut, {seq, k});
+  });
+  kb.ifThen(body.isThread(0), [&] {
+    kb.store(kb.load(body.decisions, {body.index(1)}), countOut, {seq});
+  });
+  body.finish();
+  return *function;
+}
+
+llvm::Expected<gpu::GPUFuncOp>
+mm::buildCrossLayerStepKernel(gpu::GPUModuleOp module,
+                              const CrossLayerStepKernelSpec &spec,
+                              TypeRange arguments, const TargetInfo &target) {
+  if (llvm::Error error =
+          checkStepSizes("a cross-layer step", spec.width, spec.summary,
+                         spec.poolSize, spec.heads, spec.sources, target))
+    return std::move(error);
+  auto function =
+      startKernel(module, spec.name, arguments, 6 + 6 * spec.sources,
+                  memoryStepThreads(target), "cross-layer step");
+  if (!function)
+    return function.takeError();
+  StepKernel body(*function, target, spec.summary, spec.poolSize, spec.sources);
+  KernelBuilder &kb = body.kb;
+  Value u = body.argument(), queryWeight = body.argument(),
+        keyWeight = body.argument(), valueWeight = body.argument(),
+        outputWeight = body.argument();
+  struct Source {
+    Value score, summary, slots, priorities, positions, count, valid;
+  };
+  SmallVector<Source> sources(spec.sources);
+  for (Source &source : sources) {
+    source.score = body.argument();
+    source.summary = body.argument();
+    source.slots = body.argument();
+    source.priorities = body.argument();
+    source.positions = body.argument();
+    source.count = body.argument();
+  }
+  Value out = body.argument();
+  Value seq = body.seq, zero = body.index(0);
+
+  body.warpRows(
+      queryWeight, spec.summary, spec.width,
+      [&](Value d) {
+        return kb.load(u, {seq, zero, d});
+      },
+      [&](Value row, Value v) { kb.store(v, body.query, {row}); });
+  // Each source pool as it stands after the token: the slot the token's
+  // note took in that layer, if any, by a thread per source.
+  for (auto [j, source] : llvm::enumerate(sources)) {
+    source.valid = body.validSlots(source.count, spec.poolSize);
+    kb.ifThen(body.isThread(j), [&] {
+      SmallVector<Value> decision = body.noteSlot(
+          kb.load(source.score, {seq, zero}), source.valid, source.priorities,
+          source.positions, spec.poolSize, spec.noteThreshold, spec.eviction);
+      kb.store(decision[0], body.decisions, {body.index(2 * j)});
+      kb.store(decision[1], body.decisions, {body.index(2 * j + 1)});
+    });
+  }
+  body.barrier();
+  SmallVector<StepPool> pools;
+  Value total = zero;
+  for (auto [j, source] : llvm::enumerate(sources)) {
+    Value slot = kb.load(body.decisions, {body.index(2 * j)});
+    Value count = kb.toIndex(kb.load(body.decisions, {body.index(2 * j + 1)}));
+    total = kb.addi(total, count);
+    Value summary = source.summary, slots = source.slots;
+    pools.push_back(
+        {count, [&kb, seq, zero, slot, summary, slots](Value k, Value i) {
+           Value replaced =
+               kb.cmpi(arith::CmpIPredicate::eq, kb.toI32(k), slot);
+           return kb.select(replaced, kb.load(summary, {seq, zero, i}),
+                            kb.load(slots, {seq, k, i}));
+         }});
+  }
+  body.attention(kb.cmpi(arith::CmpIPredicate::sgt, total, zero), pools,
+                 spec.heads, spec.width, keyWeight, valueWeight, outputWeight,
+                 out);
   body.finish();
   return *function;
 }

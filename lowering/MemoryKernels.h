@@ -127,6 +127,60 @@ buildPoolSlotsKernel(mlir::gpu::GPUModuleOp module,
 int64_t poolSlotsThreads(const PoolSlotsKernelSpec &spec,
                          const TargetInfo &target);
 
+/// The memory block of one token per sequence, a decode step (T = 1), as
+/// one kernel, a block per sequence: the scores (one thread each, in f64 as
+/// the reference), the summary and the query (a warp per row of W_N and
+/// W_q), the slot the note takes (one thread walks the M slots), the
+/// attention over the pool before the token (threads per slot and per
+/// dimension), its output projection (a warp per row of W_o) and the pool
+/// after the token; instead of the parallel form's seven launches, which
+/// at T = 1 are all launch latency.
+struct MemoryStepKernelSpec {
+  std::string name = "memory_step";
+  int64_t width = 0, summary = 0, poolSize = 0, heads = 1; ///< D, S, M
+  double noteThreshold = 0.5, readThreshold = 0.3;
+  EvictionPolicy eviction = EvictionPolicy::priority;
+};
+
+/// Arguments: u [B, 1, D], the note score's w [1, D] and b [1], the mixer
+/// output before the token [B, D], the read trigger's w [1, D] and b [1],
+/// W_N [S, D], W_q [S, D], W_k [S, S], W_v [S, S], W_o [D, S], the pool's
+/// slots [B, M, S], priorities [B, M], positions [B, M] (i32) and count [B]
+/// (i32), the token's position [B] (i32); then the outputs: the score
+/// [B, 1], the read trigger [B, 1], the summary [B, 1, S], the attention's
+/// output [B, 1, D] and the pool after the token (slots, priorities,
+/// positions, count; they may be the inputs' buffers). Grid (B).
+llvm::Expected<mlir::gpu::GPUFuncOp>
+buildMemoryStepKernel(mlir::gpu::GPUModuleOp module,
+                      const MemoryStepKernelSpec &spec,
+                      mlir::TypeRange arguments, const TargetInfo &target);
+int64_t memoryStepSharedBytes(const MemoryStepKernelSpec &spec);
+/// Threads per block of the step kernels (whole warps).
+int64_t memoryStepThreads(const TargetInfo &target);
+
+/// The cross-layer attention of one token per sequence, a decode step, as
+/// one kernel, a block per sequence: the query (a warp per row of W_q),
+/// each source pool as it stands after the token (a thread per source
+/// redoes the slot choice of its layer's note from the score, as the
+/// membership pass would), the attention over them and its output
+/// projection; instead of the parallel form's 3 + sources launches.
+struct CrossLayerStepKernelSpec {
+  std::string name = "cross_layer_step";
+  int64_t width = 0, summary = 0, poolSize = 0, heads = 1, sources = 1;
+  double noteThreshold = 0.5;
+  EvictionPolicy eviction = EvictionPolicy::priority;
+};
+
+/// Arguments: u [B, 1, D], W_q [S, D], W_k [S, S], W_v [S, S], W_o [D, S];
+/// per source its token's score [B, 1] and summary [B, 1, S] and its pool
+/// before the token: slots [B, M, S], priorities [B, M], positions [B, M]
+/// (i32), count [B] (i32); then the output [B, 1, D]. Grid (B).
+llvm::Expected<mlir::gpu::GPUFuncOp>
+buildCrossLayerStepKernel(mlir::gpu::GPUModuleOp module,
+                          const CrossLayerStepKernelSpec &spec,
+                          mlir::TypeRange arguments, const TargetInfo &target);
+int64_t crossLayerStepSharedBytes(const CrossLayerStepKernelSpec &spec);
+
 } // namespace mm
 
 #endif // MM_LOWERING_MEMORYKERNELS_H

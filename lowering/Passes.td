@@ -50,6 +50,10 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
            "On GPU targets, the causal conv as the conv kernel "
            "(lowering/ConvKernels.h; the default), unless the user "
            "schedules conv">,
+    Option<"normKernels", "norm-kernels", "bool", /*default=*/"true",
+           "On GPU targets, RMSNorm (with the residual it normalises) as "
+           "the norm kernel, a block per row (lowering/NormKernels.h; the "
+           "default), unless the user schedules norm">,
     Option<"memoryKernels", "memory-kernels", "bool", /*default=*/"true",
            "On GPU targets, the memory block and the cross-layer attention "
            "in their parallel form (lowering/MemoryKernels.h; the "

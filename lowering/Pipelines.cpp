@@ -142,6 +142,7 @@ void addHostLoopsPasses(OpPassManager &pm,
   lowering.gemmKernels = options.gemmKernels;
   lowering.scanKernels = options.scanKernels;
   lowering.convKernels = options.convKernels;
+  lowering.normKernels = options.normKernels;
   lowering.memoryKernels = options.memoryKernels;
   lowering.scheduleFiles = schedules;
   pm.addPass(createLowerToLoops(lowering));

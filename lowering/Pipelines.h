@@ -102,6 +102,13 @@ struct CompilePipelineOptions
                      "(lowering/ConvKernels.h; the default), else the loop "
                      "emitters or the user's conv schedule"),
       llvm::cl::init(true)};
+  Option<bool> normKernels{
+      *this, "norm-kernels",
+      llvm::cl::desc("On GPU targets, RMSNorm (with the residual it "
+                     "normalises) as the norm kernel, a block per row "
+                     "(lowering/NormKernels.h; the default), else the norm "
+                     "schedule or the user's"),
+      llvm::cl::init(true)};
   Option<bool> memoryKernels{
       *this, "memory-kernels",
       llvm::cl::desc("On GPU targets, the memory block and the cross-layer "

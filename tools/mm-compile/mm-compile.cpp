@@ -141,6 +141,13 @@ cl::opt<bool> convKernels(
              "registers (the default, unless --schedule=conv:...); "
              "--conv-kernels=false keeps it on the loop emitters"),
     cl::init(true), cl::cat(category));
+cl::opt<bool> normKernels(
+    "norm-kernels",
+    cl::desc("On GPU targets, RMSNorm and the residual it normalises as one "
+             "kernel, a block per row (the default, unless "
+             "--schedule=norm:...); --norm-kernels=false keeps the norm "
+             "schedule's three launches"),
+    cl::init(true), cl::cat(category));
 cl::opt<bool> memoryKernels(
     "memory-kernels",
     cl::desc("On GPU targets, the memory block and the cross-layer "
@@ -361,6 +368,7 @@ int main(int argc, char **argv) {
     options.gemmKernels = gemmKernels;
     options.scanKernels = scanKernels;
     options.convKernels = convKernels;
+    options.normKernels = normKernels;
     options.memoryKernels = memoryKernels;
     options.scanBlockChannels = scanBlockChannels;
     options.scanChunk = scanChunk;
