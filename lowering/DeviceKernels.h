@@ -10,8 +10,12 @@
 #ifndef MM_LOWERING_DEVICEKERNELS_H
 #define MM_LOWERING_DEVICEKERNELS_H
 
+#include "lowering/TargetInfo.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "llvm/Support/Error.h"
+
+#include <algorithm>
 
 namespace mm {
 
@@ -21,6 +25,14 @@ inline llvm::Error kernelError(const llvm::Twine &message) {
 }
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// The target's block size in whole warps (at least one): the block of the
+/// kernels that spread one row or one sequence over all their threads (the
+/// norm kernel, the memory and cross-layer decode steps).
+inline int64_t wholeWarpThreads(const TargetInfo &target) {
+  int64_t warp = target.subgroupWidth;
+  return std::max<int64_t>(1, target.threadsPerBlock / warp) * warp;
+}
 
 /// Adds to the end of `module` an empty kernel `name` taking `arguments`,
 /// launched with `threads` threads per block (its known block size), or an

@@ -4,6 +4,7 @@
 
 #include "dialect/KernelSizes.h"
 #include "lowering/ConvKernels.h"
+#include "lowering/DeviceKernels.h"
 #include "lowering/GemmKernels.h"
 #include "lowering/KernelLaunch.h"
 #include "lowering/LinalgEmitters.h"
@@ -181,31 +182,54 @@ public:
   }
 };
 
-/// The scan (and the gate it feeds, when fused) of a scan kernel, or null
-/// where the kernel is not one scan with its static sizes and f32 values.
-std::pair<SelectiveScanOp, GateOp> scanOperations(func::FuncOp kernel) {
+/// The operations of a scan kernel: the scan, the gate it feeds and the
+/// linear computing its delta (a decode step's, scan-step-delta), the last
+/// two where fused.
+struct ScanOperations {
+  LinearOp delta;
+  SelectiveScanOp scan;
+  GateOp gate;
+};
+
+/// The operations of a scan kernel (a null scan where the kernel is not one
+/// scan with its static sizes and f32 values, its gate and delta's linear
+/// optional).
+ScanOperations scanOperations(func::FuncOp kernel) {
   SmallVector<Operation *> ops;
   for (Operation &op : kernel.front().without_terminator())
     ops.push_back(&op);
-  if (ops.empty() || ops.size() > 2)
+  ScanOperations found;
+  ArrayRef<Operation *> rest = ops;
+  if (!rest.empty() && (found.delta = dyn_cast<LinearOp>(rest.front())))
+    rest = rest.drop_front();
+  if (rest.empty() || rest.size() > 2)
     return {};
-  auto scan = dyn_cast<SelectiveScanOp>(ops[0]);
-  GateOp gate = ops.size() == 2 ? dyn_cast<GateOp>(ops[1]) : GateOp();
-  if (!scan ||
-      (ops.size() == 2 && (!gate || gate.getInput() != scan.getResult())))
+  found.scan = dyn_cast<SelectiveScanOp>(rest[0]);
+  found.gate = rest.size() == 2 ? dyn_cast<GateOp>(rest[1]) : GateOp();
+  if (!found.scan ||
+      (rest.size() == 2 &&
+       (!found.gate || found.gate.getInput() != found.scan.getResult())))
     return {};
-  auto u = cast<RankedTensorType>(scan.getU().getType());
-  auto aLog = cast<RankedTensorType>(scan.getALog().getType());
+  auto u = cast<RankedTensorType>(found.scan.getU().getType());
+  auto aLog = cast<RankedTensorType>(found.scan.getALog().getType());
   if (ShapedType::isDynamic(u.getDimSize(2)) ||
       ShapedType::isDynamic(aLog.getDimSize(1)))
     return {};
-  for (Value operand : ops.back()->getOperands())
+  for (Value operand : rest.back()->getOperands())
     if (!getElementTypeOrSelf(operand.getType()).isF32())
       return {};
-  for (Value operand : scan->getOperands())
+  for (Value operand : found.scan->getOperands())
     if (!getElementTypeOrSelf(operand.getType()).isF32())
       return {};
-  return {scan, gate};
+  if (LinearOp linear = found.delta) {
+    // In the step form only, without bias, its weight's shape static.
+    auto weight = cast<RankedTensorType>(linear.getWeight().getType());
+    if (linear.getResult() != found.scan.getDelta() || linear.getBias() ||
+        u.getDimSize(1) != 1 || !weight.hasStaticShape() ||
+        !getElementTypeOrSelf(linear.getInput().getType()).isF32())
+      return {};
+  }
+  return found;
 }
 
 /// The selective scan on a GPU: one launch of the block-level scan kernel
@@ -217,7 +241,7 @@ public:
 
   bool accepts(func::FuncOp kernel, FunctionType,
                const TargetInfo &target) const override {
-    if (!target.isGpu() || !scanOperations(kernel).first)
+    if (!target.isGpu() || !scanOperations(kernel).scan)
       return false;
     ScanKernelSpec sizes = spec(kernel, "scan");
     llvm::Expected<ScanConfig> config = resolveScanConfig(sizes, target);
@@ -236,15 +260,17 @@ public:
                      const TargetInfo &target) const override {
     OpBuilder &b = kb.builder();
     Location loc = kb.location();
-    auto [scan, gate] = scanOperations(kernel);
+    auto [delta, scan, gate] = scanOperations(kernel);
     auto lowered = cast<func::FuncOp>(b.getInsertionBlock()->getParentOp());
     auto bufferOrNew = [&](Value value) {
       Value existing = buffer(value);
       return existing ? existing : allocate(value);
     };
     SmallVector<Value> buffers;
+    // A fused delta: the kernel reads the linear's input and weight instead.
     Value operands[] = {scan.getU(),
-                        scan.getDelta(),
+                        delta ? delta.getInput() : scan.getDelta(),
+                        delta ? delta.getWeight() : Value(),
                         scan.getALog(),
                         scan.getB(),
                         scan.getC(),
@@ -281,7 +307,7 @@ public:
 private:
   /// The kernel's operands and its #mm.fusion's sizes (zero: the default).
   static ScanKernelSpec spec(func::FuncOp kernel, std::string name) {
-    auto [scan, gate] = scanOperations(kernel);
+    auto [delta, scan, gate] = scanOperations(kernel);
     auto strategy =
         kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
     ScanKernelSpec spec;
@@ -289,6 +315,10 @@ private:
     spec.channels = cast<RankedTensorType>(scan.getU().getType()).getDimSize(2);
     spec.states =
         cast<RankedTensorType>(scan.getALog().getType()).getDimSize(1);
+    spec.deltaProjection = bool(delta);
+    if (delta)
+      spec.rank =
+          cast<RankedTensorType>(delta.getWeight().getType()).getDimSize(1);
     spec.deltaBias = bool(scan.getDeltaBias());
     spec.deltaSoftplus = scan.getDeltaSoftplus();
     spec.initialState = bool(scan.getInitialState());
@@ -428,7 +458,7 @@ public:
                                               rows, kb.index(0)));
     kb.ifThen(any, [&] {
       launchKernel(kb, *function, {rows, kb.dim(out, 0), kb.index(1)},
-                   normKernelThreads(target), normKernelSharedBytes(target),
+                   wholeWarpThreads(target), normKernelSharedBytes(target),
                    buffers);
     });
     return success();

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowering/DeviceKernels.h"
 #include "lowering/KernelLaunch.h"
 #include "lowering/MemoryKernels.h"
 
@@ -308,7 +309,7 @@ launchStep(KernelBuilder &kb, std::string &name, ValueRange arguments,
                                             batch, kb.index(0));
   kb.ifThen(anySequence, [&] {
     launchKernel(kb, *function, {batch, kb.index(1), kb.index(1)},
-                 memoryStepThreads(target), sharedBytes, arguments);
+                 wholeWarpThreads(target), sharedBytes, arguments);
   });
   return success();
 }

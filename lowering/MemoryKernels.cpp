@@ -678,7 +678,7 @@ public:
   StepKernel(gpu::GPUFuncOp function, const TargetInfo &target, int64_t summary,
              int64_t poolSize, int64_t pools)
       : KernelBody(function, target.subgroupWidth),
-        threads(memoryStepThreads(target)), warps(threads / warpWidth),
+        threads(wholeWarpThreads(target)), warps(threads / warpWidth),
         layout(summary, poolSize, pools) {
     seq = blockId(gpu::Dimension::x);
     thread = threadId();
@@ -907,11 +907,6 @@ int64_t mm::crossLayerStepSharedBytes(const CrossLayerStepKernelSpec &spec) {
   return StepShared(spec.summary, spec.poolSize, spec.sources).bytes();
 }
 
-int64_t mm::memoryStepThreads(const TargetInfo &target) {
-  int64_t warp = target.subgroupWidth;
-  return std::max<int64_t>(1, target.threadsPerBlock / warp) * warp;
-}
-
 llvm::Expected<gpu::GPUFuncOp>
 mm::buildMemoryStepKernel(gpu::GPUModuleOp module,
                           const MemoryStepKernelSpec &spec, TypeRange arguments,
@@ -921,7 +916,7 @@ mm::buildMemoryStepKernel(gpu::GPUModuleOp module,
                          spec.poolSize, spec.heads, 1, target))
     return std::move(error);
   auto function = startKernel(module, spec.name, arguments, 24,
-                              memoryStepThreads(target), "memory step");
+                              wholeWarpThreads(target), "memory step");
   if (!function)
     return function.takeError();
   StepKernel body(*function, target, spec.summary, spec.poolSize, 1);
@@ -1032,7 +1027,7 @@ mm::buildCrossLayerStepKernel(gpu::GPUModuleOp module,
     return std::move(error);
   auto function =
       startKernel(module, spec.name, arguments, 6 + 6 * spec.sources,
-                  memoryStepThreads(target), "cross-layer step");
+                  wholeWarpThreads(target), "cross-layer step");
   if (!function)
     return function.takeError();
   StepKernel body(*function, target, spec.summary, spec.poolSize, spec.sources);

@@ -154,9 +154,8 @@ llvm::Expected<mlir::gpu::GPUFuncOp>
 buildMemoryStepKernel(mlir::gpu::GPUModuleOp module,
                       const MemoryStepKernelSpec &spec,
                       mlir::TypeRange arguments, const TargetInfo &target);
+/// Its block: wholeWarpThreads(target) threads (DeviceKernels.h).
 int64_t memoryStepSharedBytes(const MemoryStepKernelSpec &spec);
-/// Threads per block of the step kernels (whole warps).
-int64_t memoryStepThreads(const TargetInfo &target);
 
 /// The cross-layer attention of one token per sequence, a decode step, as
 /// one kernel, a block per sequence: the query (a warp per row of W_q),

@@ -56,13 +56,8 @@ SmallVector<Value> mm::normKernelValues(NormKernelOperations ops) {
   return values;
 }
 
-int64_t mm::normKernelThreads(const TargetInfo &target) {
-  int64_t warp = target.subgroupWidth;
-  return std::max<int64_t>(1, target.threadsPerBlock / warp) * warp;
-}
-
 int64_t mm::normKernelSharedBytes(const TargetInfo &target) {
-  return 8 * (normKernelThreads(target) + 1);
+  return 8 * (wholeWarpThreads(target) + 1);
 }
 
 llvm::Expected<gpu::GPUFuncOp> mm::buildNormKernel(gpu::GPUModuleOp module,
@@ -87,7 +82,7 @@ llvm::Expected<gpu::GPUFuncOp> mm::buildNormKernel(gpu::GPUModuleOp module,
   module.getContext()
       ->loadDialect<arith::ArithDialect, math::MathDialect,
                     memref::MemRefDialect, scf::SCFDialect>();
-  int64_t threads = normKernelThreads(target);
+  int64_t threads = wholeWarpThreads(target);
   auto function = createDeviceKernel(module, name, arguments, threads);
   if (!function)
     return function.takeError();

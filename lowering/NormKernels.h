@@ -41,12 +41,12 @@ std::optional<NormKernelOperations> normKernelOperations(mlir::func::FuncOp);
 llvm::SmallVector<mlir::Value> normKernelValues(NormKernelOperations ops);
 
 /// Adds the kernel `name` to `module`, taking buffers of the given types
-/// for normKernelValues(ops). Grid (T, B); normKernelThreads threads.
+/// for normKernelValues(ops). Grid (T, B); wholeWarpThreads(target)
+/// threads (DeviceKernels.h).
 llvm::Expected<mlir::gpu::GPUFuncOp>
 buildNormKernel(mlir::gpu::GPUModuleOp module, llvm::StringRef name,
                 NormKernelOperations ops, mlir::TypeRange arguments,
                 const TargetInfo &target);
-int64_t normKernelThreads(const TargetInfo &target);
 /// Dynamic shared memory: the threads' partial sums and the row's scale.
 int64_t normKernelSharedBytes(const TargetInfo &target);
 

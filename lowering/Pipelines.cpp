@@ -126,6 +126,8 @@ void addFusedPasses(OpPassManager &pm, const CompilePipelineOptions &options,
       sizeOr(options.scanChannels, target.defaultScanChannels);
   fusion.scanBlockChannels = options.scanBlockChannels;
   fusion.scanChunk = options.scanChunk;
+  // The GPU scan kernel's step form computes its delta (ScanKernels.h).
+  fusion.scanStepDelta = target.isGpu() && options.scanKernels;
   pm.addPass(createFuseKernels(fusion));
   OutlineKernelsOptions outline;
   outline.targetSpec = target.spec();

@@ -40,6 +40,10 @@ constexpr int64_t kMaxItems = 32;
 /// is read, and exponentiated, once per block rather than per sequence.
 constexpr int64_t kStepSequences = 8;
 constexpr int64_t kMaxRegisterStates = 32;
+/// The step form with delta's projection keeps the channel's weight row in
+/// registers up to this rank (dt_rank is D / 16: 48 for a 768-wide model);
+/// beyond, it reads the row again per sequence.
+constexpr int64_t kMaxRegisterRank = 64;
 
 } // namespace
 
@@ -61,7 +65,13 @@ llvm::Expected<ScanConfig> mm::resolveScanConfig(const ScanKernelSpec &spec,
   config.gate = spec.gate;
   config.warpWidth = target.subgroupWidth;
   config.step = spec.step;
+  config.deltaProjection = spec.deltaProjection;
+  config.rank = spec.rank;
   int64_t warp = config.warpWidth;
+  if (spec.deltaProjection && (!spec.step || spec.rank <= 0))
+    return kernelError("a scan computes its delta's projection only in its "
+                       "step form, with a positive rank (got " +
+                       llvm::Twine(spec.rank) + ")");
   if (spec.step) {
     // A thread per channel; the chunk does not apply.
     config.blockChannels = spec.blockChannels
@@ -76,7 +86,8 @@ llvm::Expected<ScanConfig> mm::resolveScanConfig(const ScanKernelSpec &spec,
     config.warps = config.threadsPerBlock / warp;
     config.items = 1;
     config.sequencesPerBlock = kStepSequences;
-    config.sharedBytes = 4 * 2 * spec.states * config.sequencesPerBlock;
+    config.sharedBytes =
+        4 * (2 * spec.states + spec.rank) * config.sequencesPerBlock;
     if (config.sharedBytes > target.sharedMemoryBytes)
       return kernelError("a scan step with " + llvm::Twine(spec.states) +
                        " states needs more shared memory than " +
@@ -180,9 +191,11 @@ private:
   }
 
   /// The step size of (sequence, token, channel): delta, plus the bias
-  /// (null: none), through softplus where the scan asks for it.
-  Value stepSize(Value seq, Value t, Value e, Value bias) {
-    Value dt = kb.load(delta, {seq, t, e});
+  /// (null: none), through softplus where the scan asks for it. `dt` is
+  /// delta where the kernel computed it (its projection), else null.
+  Value stepSize(Value seq, Value t, Value e, Value bias, Value dt = {}) {
+    if (!dt)
+      dt = kb.load(delta, {seq, t, e});
     if (bias)
       dt = kb.add(dt, bias);
     return config.deltaSoftplus ? kb.softplus(dt) : dt;
@@ -202,7 +215,8 @@ private:
   OpBuilder b;
   Location loc;
   KernelBuilder kb;
-  Value u, delta, aLog, bIn, cIn, skip, deltaBias, initial, gate, final, out;
+  Value u, delta, deltaWeight, aLog, bIn, cIn, skip, deltaBias, initial, gate,
+      final, out;
   Value batch, time, thread, lane, warp, channel0;
   /// Shared: B and C [state][token], A log2 e [channel][state], the states
   /// [2][channel][state], D and the delta bias [channel] (read once per
@@ -342,6 +356,16 @@ void ScanEmitter::emitStep() {
   sharedB = sharedView(b, loc, bytes, {sequences, n}, b.getF32Type(), 0);
   sharedC = sharedView(b, loc, bytes, {sequences, n}, b.getF32Type(),
                        4 * sequences * n);
+  // With delta's projection: its inputs of each sequence, rounded to the
+  // weight's type as mm.linear rounds them.
+  int64_t r = config.rank;
+  Value sharedX;
+  Type weightElement;
+  if (config.deltaProjection) {
+    sharedX = sharedView(b, loc, bytes, {sequences, r}, b.getF32Type(),
+                         8 * sequences * n);
+    weightElement = cast<MemRefType>(deltaWeight.getType()).getElementType();
+  }
   // The block's sequences: [first, first + sequences) below the batch
   // (`batch` is the block's index along y).
   Value first = kb.muli(batch, index(sequences));
@@ -355,6 +379,13 @@ void ScanEmitter::emitStep() {
     kb.store(loadIf(valid, bIn, {seq, t, state}, zero), sharedB, {s, state});
     kb.store(loadIf(valid, cIn, {seq, t, state}, zero), sharedC, {s, state});
   });
+  if (config.deltaProjection)
+    kb.loop(thread, index(sequences * r), config.threadsPerBlock, [&](Value j) {
+      Value s = divi(j, r), k = remi(j, r);
+      Value seq = kb.addi(first, s);
+      Value x = loadIf(less(seq, batchSize), delta, {seq, t, k}, kb.f32(0));
+      kb.store(kb.roundTo(weightElement, x), sharedX, {s, k});
+    });
   gpu::BarrierOp::create(b, loc);
   Value e = kb.addi(channel0, thread);
   Value inside = kb.andi(less(thread, index(config.blockChannels)),
@@ -372,10 +403,31 @@ void ScanEmitter::emitStep() {
         a.push_back(aAt(index(i)));
     Value bias = deltaBias ? kb.load(deltaBias, {e}) : Value();
     Value d = kb.load(skip, {e});
+    // The channel's row of delta's weight, in registers where it is short.
+    auto weightAt = [&](Value k) {
+      return kb.widen(kb.load(deltaWeight, {e, k}));
+    };
+    bool weightRegisters = config.deltaProjection && r <= kMaxRegisterRank;
+    SmallVector<Value> w;
+    if (weightRegisters)
+      for (int64_t k = 0; k < r; ++k)
+        w.push_back(weightAt(index(k)));
     kb.loop(index(0), index(sequences), [&](Value s) {
       Value seq = kb.addi(first, s);
       kb.ifThen(less(seq, batchSize), [&] {
-        Value dt = stepSize(seq, t, e, bias);
+        // delta = x W_e^T, summed in order over the rank.
+        Value projected;
+        if (weightRegisters) {
+          projected = kb.f32(0);
+          for (int64_t k = 0; k < r; ++k)
+            projected = kb.add(projected,
+                               kb.mul(kb.load(sharedX, {s, index(k)}), w[k]));
+        } else if (config.deltaProjection) {
+          projected = kb.sum(index(0), index(r), kb.f32(0), [&](Value k) {
+            return kb.mul(kb.load(sharedX, {s, k}), weightAt(k));
+          });
+        }
+        Value dt = stepSize(seq, t, e, bias, projected);
         Value x = kb.load(u, {seq, t, e});
         Value dtx = kb.mul(dt, x);
         // h = exp(dt A) h + dt x B, y = h . C; the state is read before it
@@ -411,6 +463,7 @@ void ScanEmitter::emit() {
   auto argument = [&] { return function.getArgument(next++); };
   u = argument();
   delta = argument();
+  deltaWeight = config.deltaProjection ? argument() : Value();
   aLog = argument();
   bIn = argument();
   cIn = argument();
@@ -499,15 +552,21 @@ mm::buildScanKernel(gpu::GPUModuleOp module, const ScanKernelSpec &spec,
   llvm::Expected<ScanConfig> config = resolveScanConfig(spec, target);
   if (!config)
     return config.takeError();
-  size_t expected = 8 + spec.deltaBias + spec.initialState + spec.gate;
+  size_t expected =
+      8 + spec.deltaProjection + spec.deltaBias + spec.initialState + spec.gate;
   if (arguments.size() != expected)
     return kernelError("a scan kernel with these operands takes " +
                      llvm::Twine(expected) + " buffers, got " +
                      llvm::Twine(arguments.size()));
-  for (Type type : arguments) {
+  for (auto [index, type] : llvm::enumerate(arguments)) {
     auto memref = dyn_cast<MemRefType>(type);
-    if (!memref || !memref.getElementType().isF32())
-      return kernelError("scan kernel buffers must be f32 memrefs");
+    // Delta's weight (argument 2 with its projection) may be reduced.
+    bool weight = spec.deltaProjection && index == 2;
+    if (!memref || !(memref.getElementType().isF32() ||
+                     (weight && (memref.getElementType().isBF16() ||
+                                 memref.getElementType().isF16()))))
+      return kernelError("scan kernel buffers must be f32 memrefs (delta's "
+                         "weight also bf16 or f16)");
   }
   MLIRContext *context = module.getContext();
   context->loadDialect<arith::ArithDialect, math::MathDialect,

@@ -26,7 +26,12 @@
 // its form (`step`) runs a thread per channel and a block per 8 sequences:
 // the thread computes its channel's A once (kept in registers), then for each
 // sequence updates the channel's N states from B and C staged once per block
-// and writes them back with the gated output.
+// and writes them back with the gated output. There the linear computing
+// delta (dt_proj) may be fused (`deltaProjection`): the block stages each
+// sequence's R inputs of it in shared memory next to B and C (all three
+// are slices of one x_proj row), and the thread takes the dot with its
+// channel's weight row (in registers, read once per block), so that delta
+// never goes through global memory and the step saves a launch.
 //
 // Tokens past the end of the sequence take delta = 0, which makes their
 // step the identity (exp2(0) = 1, no input), so no lane branches on them in
@@ -63,13 +68,19 @@ struct ScanKernelSpec {
   int64_t blockChannels = 0, chunk = 0;
   /// One token per sequence (a decode step): the step form.
   bool step = false;
+  /// The step form computes delta = x W^T from the input x [B, 1, R] and
+  /// the weight W [E, R] (f32, bf16 or f16: x is then rounded to it, as
+  /// mm.linear does); `rank` is R.
+  bool deltaProjection = false;
+  int64_t rank = 0;
 };
 
 /// A scan kernel's resolved configuration.
 struct ScanConfig {
   int64_t channels = 0, states = 0;
   bool deltaBias = false, deltaSoftplus = false, initialState = false,
-       gate = false, step = false;
+       gate = false, step = false, deltaProjection = false;
+  int64_t rank = 0;
   int64_t blockChannels = 0, chunk = 0;
   /// Tokens per lane (chunk / warp width), warp width, warps per block.
   int64_t items = 0, warpWidth = 0, warps = 0;
@@ -78,7 +89,8 @@ struct ScanConfig {
   int64_t threadsPerBlock = 0;
   /// Dynamic shared memory: the staged B and C, A log2(e), the states
   /// entering and leaving the chunk, D and the delta bias of each channel of
-  /// the block (the step form: B and C of its one token).
+  /// the block (the step form: B and C of its one token, and the inputs of
+  /// delta's projection).
   int64_t sharedBytes = 0;
 };
 
@@ -89,10 +101,11 @@ llvm::Expected<ScanConfig> resolveScanConfig(const ScanKernelSpec &spec,
 
 /// Adds the kernel to `module` (at its end). Its arguments, of the given
 /// memref types (any strided layout; f32 elements): u [B, T, E], delta
-/// [B, T, E], A_log [E, N], B [B, T, N], C [B, T, N], D [E], then delta_bias
-/// [E], the initial state [B, E, N] and the gate z [B, T, E] where the spec
-/// has them, then the final state [B, E, N] (it may be the initial state's
-/// buffer) and the output [B, T, E].
+/// [B, T, E] (with deltaProjection: its input [B, 1, R] and weight [E, R],
+/// whose elements may be bf16 or f16), A_log [E, N], B [B, T, N], C [B, T, N],
+/// D [E], then delta_bias [E], the initial state [B, E, N] and the gate z [B,
+/// T, E] where the spec has them, then the final state [B, E, N] (it may be the
+/// initial state's buffer) and the output [B, T, E].
 llvm::Expected<mlir::gpu::GPUFuncOp>
 buildScanKernel(mlir::gpu::GPUModuleOp module, const ScanKernelSpec &spec,
                 mlir::TypeRange arguments, const TargetInfo &target);

@@ -4,8 +4,9 @@
 // kernel. Groups are formed in program order by a few local rules (a gate
 // joins the scan it gates, memory-block operations join each other, an
 // RMSNorm joins the residual it normalises, even across operations that do
-// not read the residual), then each group is moved into its region at the
-// place of its last operation: its inputs are the values it reads from
+// not read the residual; with scan-step-delta, a decode step's scan joins
+// the linear computing its delta), then each group is moved into its region at
+// the place of its last operation: its inputs are the values it reads from
 // outside, its results the values read after it.
 //
 //===----------------------------------------------------------------------===//
@@ -77,25 +78,43 @@ Group *producerGroupOfResidual(MutableArrayRef<Group> groups,
   return &groups[it->second];
 }
 
+/// Whether `scan` runs one token per sequence and its delta is a linear
+/// without bias that only the scan reads: the scan kernel's step form can
+/// compute that delta itself (a dot of R inputs per channel), saving the
+/// linear's launch.
+bool hasStepDelta(SelectiveScanOp scan) {
+  auto u = cast<RankedTensorType>(scan.getU().getType());
+  auto linear = scan.getDelta().getDefiningOp<LinearOp>();
+  return u.getDimSize(1) == 1 && linear && !linear.getBias() &&
+         scan.getDelta().hasOneUse();
+}
+
 /// The group formed so far that `op` may join, if any: a gate joins the
 /// scan it gates, an RMSNorm the residual it normalises (both when they are
 /// their producer's only reader), a memory-block operation the memory
 /// group just before it (the operations of one layer's memory block are
-/// adjacent in program order, those of different layers never are).
+/// adjacent in program order, those of different layers never are), and
+/// with `stepDelta` a decode step's scan the linear of its delta.
 Group *groupToJoin(MutableArrayRef<Group> groups,
-                   const DenseMap<Operation *, size_t> &groupOf,
-                   Operation *op) {
-  auto producerGroup = [&](Value value) -> Group * {
+                   const DenseMap<Operation *, size_t> &groupOf, Operation *op,
+                   bool stepDelta) {
+  // The group of `value`'s producer when `value` is its only result read
+  // (once) and the producer is the group's last operation.
+  auto producerGroup = [&](Value value, size_t size = 1) -> Group * {
     Operation *producer = value.getDefiningOp();
     auto it = groupOf.find(producer);
-    if (it == groupOf.end() || groups[it->second].ops.size() != 1 ||
-        !value.hasOneUse())
+    if (it == groupOf.end() || groups[it->second].ops.size() != size ||
+        groups[it->second].ops.back() != producer || !value.hasOneUse())
       return nullptr;
     return &groups[it->second];
   };
+  if (auto scan = dyn_cast<SelectiveScanOp>(op))
+    if (stepDelta && hasStepDelta(scan))
+      return producerGroup(scan.getDelta());
   if (auto gate = dyn_cast<GateOp>(op))
-    if (gate.getInput().getDefiningOp<SelectiveScanOp>())
-      return producerGroup(gate.getInput());
+    if (auto scan = gate.getInput().getDefiningOp<SelectiveScanOp>())
+      return producerGroup(gate.getInput(),
+                           stepDelta && hasStepDelta(scan) ? 2 : 1);
   // The residual's result also feeds the next residual: the group yields it.
   if (auto norm = dyn_cast<RMSNormOp>(op))
     if (norm.getInput().getDefiningOp<ResidualOp>())
@@ -113,11 +132,13 @@ SmallVector<Group> FuseKernelsPass::formGroups(Block &body, bool fuse) {
     if (isa<WeightOp, SplitOp>(op))
       continue;
     if (fuse)
-      if (Group *group = groupToJoin(groups, groupOf, &op)) {
+      if (Group *group = groupToJoin(groups, groupOf, &op, scanStepDelta)) {
         group->ops.push_back(&op);
         groupOf[&op] = group - groups.data();
         if (isa<RMSNormOp>(op))
           group->kind = FusionKind::norm;
+        if (isa<SelectiveScanOp>(op))
+          group->kind = FusionKind::scan;
         continue;
       }
     groupOf[&op] = groups.size();

@@ -76,7 +76,9 @@ def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
     - `fused` (default): the selective scan with its gate, the whole memory
       block of a layer (read trigger, cross-token attention, note, pool
       update) and each residual with the RMSNorm that reads it become one
-      kernel each; the rest stays one kernel per operation.
+      kernel each; the rest stays one kernel per operation. With
+      `scan-step-delta`, a decode step's scan also takes in the linear of
+      its delta (dt_proj, no bias, read only by the scan).
 
     The sizes (`gemm-rows`, `gemm-tokens`, `gemm-rows-at-once`,
     `scan-channels`, and for the GPU scan kernel `scan-block-channels` and
@@ -104,7 +106,12 @@ def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
            "kernel's default, not recorded)">,
     Option<"scanChunk", "scan-chunk", "int64_t", /*default=*/"0",
            "Tokens per chunk of the GPU scan kernel (to 2048; 0: the "
-           "kernel's default, not recorded)">
+           "kernel's default, not recorded)">,
+    Option<"scanStepDelta", "scan-step-delta", "bool", /*default=*/"false",
+           "In a decode step (one token), the linear computing the scan's "
+           "delta (dt_proj) joins the scan's kernel, whose step form "
+           "computes it (set by the compile pipelines for GPU targets with "
+           "scan kernels)">
   ];
   let dependentDialects = ["::mm::MMDialect"];
   let statistics = [
