@@ -178,6 +178,20 @@ public:
   mlir::Value dim(mlir::Value memref, int64_t index) {
     return mlir::memref::DimOp::create(b, loc, memref, index);
   }
+  /// The indices of element `linear` of `memref` numbered row-major (the
+  /// last dimension fastest: neighbouring threads, neighbouring elements).
+  llvm::SmallVector<mlir::Value> delinearize(mlir::Value linear,
+                                             mlir::Value memref) {
+    int64_t rank = mlir::cast<mlir::MemRefType>(memref.getType()).getRank();
+    llvm::SmallVector<mlir::Value> indices(rank);
+    for (int64_t d = rank - 1; d > 0; --d) {
+      mlir::Value size = dim(memref, d);
+      indices[d] = mlir::arith::RemUIOp::create(b, loc, linear, size);
+      linear = mlir::arith::DivUIOp::create(b, loc, linear, size);
+    }
+    indices[0] = linear;
+    return indices;
+  }
   /// Starts a kernel (an operation or a fusion group) at the insertion
   /// point: scratchBuffer() allocates there, outside the kernel's loops.
   void beginKernel();

@@ -465,6 +465,50 @@ public:
   }
 };
 
+/// A state kernel (take_last, advance_position, init_state) on a GPU: a
+/// thread per element of its result (the loop emitters' nest would be one
+/// launch of one thread: 768 serial copies per sequence for a take_last of
+/// mamba-130m's width, a whole pool per sequence for an init_state).
+class GpuStateKernelLowering final : public KernelLowering {
+public:
+  StringRef name() const override { return "state"; }
+
+  bool accepts(func::FuncOp kernel, FunctionType,
+               const TargetInfo &target) const override {
+    return target.isGpu() && stateOperation(kernel);
+  }
+
+  LogicalResult emit(func::FuncOp kernel, KernelBuilder &kb, BufferMap buffer,
+                     Allocator allocate, const TargetInfo &) const override {
+    Operation *op = stateOperation(kernel);
+    Value out = buffer(op->getResult(0));
+    if (!out)
+      out = allocate(op->getResult(0));
+    Value elements = kb.index(1);
+    for (int64_t d = 0, rank = cast<MemRefType>(out.getType()).getRank();
+         d < rank; ++d)
+      elements = kb.muli(elements, kb.dim(out, d));
+    // Element i, the last dimension fastest (neighbouring threads write
+    // neighbouring elements). An element is read, if at all, by the thread
+    // that writes it: a position advanced in place is safe.
+    kb.parallelLoop(kb.index(0), elements, 1, [&](Value i) {
+      SmallVector<Value> indices = kb.delinearize(i, out);
+      kb.store(stateElement(op, kb, buffer, indices), out, indices);
+    });
+    return success();
+  }
+
+private:
+  /// The kernel's one operation, if it is a state operation with
+  /// independent elements.
+  static Operation *stateOperation(func::FuncOp kernel) {
+    auto ops = kernel.front().without_terminator();
+    if (!llvm::hasSingleElement(ops) || !isElementwiseState(&*ops.begin()))
+      return nullptr;
+    return &*ops.begin();
+  }
+};
+
 } // namespace
 
 /// The gpu.module every GPU kernel of the artifact goes to, made on first
@@ -581,6 +625,7 @@ mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
   static const GpuScanKernelLowering scan;
   static const GpuConvKernelLowering conv;
   static const GpuNormKernelLowering norm;
+  static const GpuStateKernelLowering state;
   const KernelLowering &memory = gpuMemoryKernelLowering();
   const KernelLowering &crossLayer = gpuCrossLayerKernelLowering();
   static const LinalgKernelLowering linalg;
@@ -592,19 +637,18 @@ mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
   if (options.scanKernels && strategy.getKind() == FusionKind::scan &&
       scan.accepts(kernel, lowered, target))
     return scan;
-  // A conv the user schedules (or keeps on loops) goes their way.
-  bool userConv =
-      llvm::any_of(options.userSchedules, [](const UserSchedule &s) {
-        return s.kind == stringifyFusionKind(FusionKind::conv);
-      });
+  // A kind the user schedules (or keeps on loops) goes their way.
+  auto userSchedules = [&](FusionKind kind) {
+    return llvm::any_of(options.userSchedules, [&](const UserSchedule &s) {
+      return s.kind == stringifyFusionKind(kind);
+    });
+  };
+  bool userConv = userSchedules(FusionKind::conv);
   if (options.convKernels && !userConv &&
       strategy.getKind() == FusionKind::conv &&
       conv.accepts(kernel, lowered, target))
     return conv;
-  bool userNorm =
-      llvm::any_of(options.userSchedules, [](const UserSchedule &s) {
-        return s.kind == stringifyFusionKind(FusionKind::norm);
-      });
+  bool userNorm = userSchedules(FusionKind::norm);
   if (options.normKernels && !userNorm &&
       strategy.getKind() == FusionKind::norm &&
       norm.accepts(kernel, lowered, target))
@@ -615,6 +659,9 @@ mm::selectKernelLowering(func::FuncOp kernel, FunctionType lowered,
   if (options.memoryKernels && strategy.getKind() == FusionKind::cross_layer &&
       crossLayer.accepts(kernel, lowered, target))
     return crossLayer;
+  if (strategy.getKind() == FusionKind::state &&
+      state.accepts(kernel, lowered, target))
+    return state;
   if (hasSchedule(target.kindName(), stringifyFusionKind(strategy.getKind()),
                   options.userSchedules) &&
       linalg.accepts(kernel, lowered, target))

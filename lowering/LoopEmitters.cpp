@@ -133,24 +133,6 @@ void emitCopy(KernelBuilder &kb, Value from, Value to) {
   memref::CopyOp::create(kb.builder(), kb.location(), from, to);
 }
 
-/// Fills a buffer of any rank with `value`.
-void emitFill(KernelBuilder &kb, Value buffer, Value value) {
-  int64_t rank = cast<MemRefType>(buffer.getType()).getRank();
-  SmallVector<Value> ivs;
-  std::function<void(int64_t)> nest = [&](int64_t dim) {
-    if (dim == rank) {
-      kb.store(value, buffer, ivs);
-      return;
-    }
-    kb.loop(0, kb.dim(buffer, dim), [&](Value iv) {
-      ivs.push_back(iv);
-      nest(dim + 1);
-      ivs.pop_back();
-    });
-  };
-  nest(0);
-}
-
 //===----------------------------------------------------------------------===//
 // Pools
 //===----------------------------------------------------------------------===//
@@ -690,33 +672,25 @@ LogicalResult emit(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
   return success();
 }
 
-LogicalResult emit(TakeLastOp op, KernelBuilder &kb, BufferMap buffer) {
-  Value in = buffer(op.getInput()), out = buffer(op.getResult());
-  Value last = kb.subi(kb.dim(in, 1), kb.index(1));
-  kb.loop(0, kb.dim(in, 0), [&](Value b) {
-    kb.loop(0, kb.dim(in, 2), [&](Value x) {
-      kb.store(kb.load(in, {b, last, x}), out, {b, x});
+/// The state operations with independent elements: a loop nest over the
+/// result, each element from stateElement.
+LogicalResult emitStateElements(Operation *op, KernelBuilder &kb,
+                                BufferMap buffer) {
+  Value out = buffer(op->getResult(0));
+  int64_t rank = cast<MemRefType>(out.getType()).getRank();
+  SmallVector<Value> ivs;
+  std::function<void(int64_t)> nest = [&](int64_t dim) {
+    if (dim == rank) {
+      kb.store(stateElement(op, kb, buffer, ivs), out, ivs);
+      return;
+    }
+    kb.loop(0, kb.dim(out, dim), [&](Value iv) {
+      ivs.push_back(iv);
+      nest(dim + 1);
+      ivs.pop_back();
     });
-  });
-  return success();
-}
-
-LogicalResult emit(AdvancePositionOp op, KernelBuilder &kb, BufferMap buffer) {
-  Value position = buffer(op.getPosition()), out = buffer(op.getResult());
-  Value time = kb.toI32(kb.dim(buffer(op.getTokens()), 1));
-  kb.loop(0, kb.dim(position, 0), [&](Value b) {
-    kb.store(kb.addi(kb.load(position, {b}), time), out, {b});
-  });
-  return success();
-}
-
-LogicalResult emit(InitStateOp op, KernelBuilder &kb, BufferMap buffer) {
-  Value out = buffer(op.getResult());
-  Type element = op.getType().getElementType();
-  Value value = element.isF32()                             ? kb.f32(0)
-                : op.getKind() == StateKind::pool_positions ? kb.i32(-1)
-                                                            : kb.i32(0);
-  emitFill(kb, out, value);
+  };
+  nest(0);
   return success();
 }
 
@@ -878,13 +852,39 @@ LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb, BufferMap buffer,
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<LinearOp, LMHeadOp, SelectiveScanOp, CausalConv1dOp>(
           [&](auto concrete) { return emit(concrete, kb, buffer, strategy); })
-      .Case<EmbedOp, RMSNormOp, GateOp, ResidualOp, TakeLastOp,
-            AdvancePositionOp, InitStateOp, NoteOp, ReadTriggerOp, PoolUpdateOp,
-            PoolAttentionOp, CrossLayerAttentionOp>(
+      .Case<TakeLastOp, AdvancePositionOp, InitStateOp>([&](Operation *state) {
+        return emitStateElements(state, kb, buffer);
+      })
+      .Case<EmbedOp, RMSNormOp, GateOp, ResidualOp, NoteOp, ReadTriggerOp,
+            PoolUpdateOp, PoolAttentionOp, CrossLayerAttentionOp>(
           [&](auto concrete) { return emit(concrete, kb, buffer); })
       .Default([](Operation *other) {
         return other->emitOpError() << "has no host lowering";
       });
+}
+
+bool mm::isElementwiseState(Operation *op) {
+  return isa<TakeLastOp, AdvancePositionOp, InitStateOp>(op);
+}
+
+Value mm::stateElement(Operation *op, KernelBuilder &kb, BufferMap buffer,
+                       ValueRange indices) {
+  // take_last: result[b, x] = input[b, T - 1, x].
+  if (auto take = dyn_cast<TakeLastOp>(op)) {
+    Value in = buffer(take.getInput());
+    Value last = kb.subi(kb.dim(in, 1), kb.index(1));
+    return kb.load(in, {indices[0], last, indices[1]});
+  }
+  // advance_position: position[b] + T.
+  if (auto advance = dyn_cast<AdvancePositionOp>(op)) {
+    Value time = kb.toI32(kb.dim(buffer(advance.getTokens()), 1));
+    return kb.addi(kb.load(buffer(advance.getPosition()), indices), time);
+  }
+  // init_state: zero, or -1 (an empty slot) for pool positions.
+  auto init = cast<InitStateOp>(op);
+  if (init.getType().getElementType().isF32())
+    return kb.f32(0);
+  return kb.i32(init.getKind() == StateKind::pool_positions ? -1 : 0);
 }
 
 LogicalResult mm::emitFusedLoops(FusionAttr strategy, Block &body,

@@ -52,6 +52,15 @@ mlir::LogicalResult emitFusedLoops(FusionAttr strategy, mlir::Block &body,
 std::function<mlir::Value(mlir::Value, mlir::Value, mlir::Value)>
 residualElement(ResidualOp op, KernelBuilder &kb, BufferMap buffer);
 
+/// Whether `op` is a state operation whose result elements are independent
+/// (mm.take_last, mm.advance_position, mm.init_state).
+bool isElementwiseState(mlir::Operation *op);
+/// Element `indices` of the result of such an operation, reading its
+/// operands' buffers: the loop emitters run it in a loop nest, GPU targets
+/// a thread per element (KernelLowering.cpp).
+mlir::Value stateElement(mlir::Operation *op, KernelBuilder &kb,
+                         BufferMap buffer, mlir::ValueRange indices);
+
 /// RMSNorm's scale of a row of `width` elements whose squares sum (f64) to
 /// `squares`: 1 / sqrt(squares / width + epsilon), in f64 as the reference.
 mlir::Value rmsInverse(KernelBuilder &kb, RMSNormOp op, mlir::Value squares,

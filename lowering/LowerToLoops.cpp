@@ -245,16 +245,9 @@ void KernelFunctions::copyGroup(OpBuilder &b, Location loc,
     for (unsigned k = 0; k < pairs.size(); ++k) {
       Value from = entry->getArgument(2 * k),
             to = entry->getArgument(2 * k + 1);
-      ArrayRef<int64_t> shape = cast<MemRefType>(from.getType()).getShape();
       Value size = kb.muli(kb.dim(from, 0), kb.index(rowSize(from.getType())));
       kb.ifThen(kb.cmpi(arith::CmpIPredicate::ult, e, size), [&] {
-        SmallVector<Value> indices(shape.size());
-        Value rest = e;
-        for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d > 0; --d) {
-          indices[d] = arith::RemUIOp::create(b, loc, rest, kb.index(shape[d]));
-          rest = arith::DivUIOp::create(b, loc, rest, kb.index(shape[d]));
-        }
-        indices[0] = rest;
+        SmallVector<Value> indices = kb.delinearize(e, from);
         kb.store(kb.load(from, indices), to, indices);
       });
     }
