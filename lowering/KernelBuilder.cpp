@@ -23,6 +23,24 @@ void KernelBuilder::loop(Value lower, Value upper, const Body &body) {
                      });
 }
 
+void KernelBuilder::forEachElement(
+    Value memref, const std::function<void(ValueRange)> &body) {
+  int64_t rank = cast<MemRefType>(memref.getType()).getRank();
+  SmallVector<Value> ivs;
+  std::function<void(int64_t)> nest = [&](int64_t d) {
+    if (d == rank) {
+      body(ivs);
+      return;
+    }
+    loop(index(0), dim(memref, d), [&](Value iv) {
+      ivs.push_back(iv);
+      nest(d + 1);
+      ivs.pop_back();
+    });
+  };
+  nest(0);
+}
+
 SmallVector<Value> KernelBuilder::loop(Value lower, Value upper,
                                        ValueRange initial,
                                        const CarriedBody &body) {

@@ -224,6 +224,10 @@ public:
   using Body = std::function<void(mlir::Value)>;
   /// for (iv = lower; iv < upper; ++iv) body(iv)
   void loop(mlir::Value lower, mlir::Value upper, const Body &body);
+  /// A loop nest over every element of `memref` (row-major, in order):
+  /// body(indices) per element.
+  void forEachElement(mlir::Value memref,
+                      const std::function<void(mlir::ValueRange)> &body);
   void loop(int64_t lower, mlir::Value upper, const Body &body) {
     loop(index(lower), upper, body);
   }

@@ -677,20 +677,9 @@ LogicalResult emit(ResidualOp op, KernelBuilder &kb, BufferMap buffer) {
 LogicalResult emitStateElements(Operation *op, KernelBuilder &kb,
                                 BufferMap buffer) {
   Value out = buffer(op->getResult(0));
-  int64_t rank = cast<MemRefType>(out.getType()).getRank();
-  SmallVector<Value> ivs;
-  std::function<void(int64_t)> nest = [&](int64_t dim) {
-    if (dim == rank) {
-      kb.store(stateElement(op, kb, buffer, ivs), out, ivs);
-      return;
-    }
-    kb.loop(0, kb.dim(out, dim), [&](Value iv) {
-      ivs.push_back(iv);
-      nest(dim + 1);
-      ivs.pop_back();
-    });
-  };
-  nest(0);
+  kb.forEachElement(out, [&](ValueRange indices) {
+    kb.store(stateElement(op, kb, buffer, indices), out, indices);
+  });
   return success();
 }
 

@@ -672,20 +672,9 @@ void expandViewCopies(ModuleOp module) {
     OpBuilder b(copy);
     KernelBuilder kb(b, copy.getLoc());
     Value source = copy.getSource(), target = copy.getTarget();
-    int64_t rank = cast<MemRefType>(source.getType()).getRank();
-    SmallVector<Value> ivs;
-    std::function<void(int64_t)> nest = [&](int64_t dim) {
-      if (dim == rank) {
-        kb.store(kb.load(source, ivs), target, ivs);
-        return;
-      }
-      kb.loop(0, kb.dim(source, dim), [&](Value iv) {
-        ivs.push_back(iv);
-        nest(dim + 1);
-        ivs.pop_back();
-      });
-    };
-    nest(0);
+    kb.forEachElement(source, [&](ValueRange indices) {
+      kb.store(kb.load(source, indices), target, indices);
+    });
     copy.erase();
   }
 }
