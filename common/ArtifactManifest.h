@@ -35,7 +35,9 @@ namespace mm {
 /// (common/KernelContextAbi.h). Version 3: the manifest records the
 /// precision and each weight's dtype (f32, bf16 or f16, common/Precision.h);
 /// in a reduced precision the entry points take the weight buffer as bytes.
-inline constexpr int64_t kArtifactAbiVersion = 3;
+/// Version 4: prefill takes each sequence's length [B] after the tokens (a
+/// batch of sequences of different lengths in one call).
+inline constexpr int64_t kArtifactAbiVersion = 4;
 
 /// One tensor of the weight buffer, as the compiler lays it out.
 struct ManifestWeight {

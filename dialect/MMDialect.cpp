@@ -49,7 +49,8 @@ void MMDialect::initialize() {
 }
 
 /// Checks an entry point's signature against its state layout: prefill takes
-/// tokens [B, T] and returns logits [B, T, V]; decode the same with T = 1;
+/// tokens [B, T] and the lengths [B] and returns logits [B, T, V]; decode
+/// takes tokens [B, 1] and returns logits [B, 1, V];
 /// init_state takes the batch size; all of them take (except init_state) and
 /// return the state fields in layout order, each with a leading B.
 static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
@@ -72,12 +73,13 @@ static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
   bool init = kind == EntryKind::init_state;
   size_t extra = init ? 0 : 1;
   size_t numFields = layout.getFields().size();
-  if (results.size() != numFields + extra ||
-      inputs.size() != (init ? 1 : numFields + 1))
+  size_t leading = getNumLeadingEntryArguments(kind);
+  size_t numInputs = init ? 1 : numFields + leading;
+  if (results.size() != numFields + extra || inputs.size() != numInputs)
     return func->emitOpError()
            << "entry point '" << stringifyEntryKind(kind) << "' of layout "
            << layoutRef << " (" << numFields << " fields) must take "
-           << (init ? 1 : numFields + 1) << " and return " << numFields + extra
+           << numInputs << " and return " << numFields + extra
            << " values, not " << inputs.size() << " and " << results.size();
 
   if (init) {
@@ -94,6 +96,12 @@ static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
              << RankedTensorType::get({ShapedType::kDynamic, time},
                                       IntegerType::get(func.getContext(), 32))
              << ", not " << inputs[0];
+    auto lengthsType = RankedTensorType::get(
+        {ShapedType::kDynamic}, IntegerType::get(func.getContext(), 32));
+    if (kind == EntryKind::prefill && inputs[1] != lengthsType)
+      return func->emitOpError()
+             << "'prefill' takes each sequence's length as " << lengthsType
+             << " after the tokens, not " << inputs[1];
     if (!logits || logits.getRank() != 3 || !logits.getElementType().isF32() ||
         logits.getDimSize(1) != time)
       return func->emitOpError()
@@ -107,11 +115,11 @@ static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
     llvm::append_range(shape, field.getType().getShape());
     auto expected =
         RankedTensorType::get(shape, field.getType().getElementType());
-    if (!init && inputs[index + 1] != expected)
+    if (!init && inputs[index + leading] != expected)
       return func->emitOpError()
-             << "argument " << index + 1 << " must be state field '"
+             << "argument " << index + leading << " must be state field '"
              << field.getName() << "' of type " << expected << ", not "
-             << inputs[index + 1];
+             << inputs[index + leading];
     if (results[index + extra] != expected)
       return func->emitOpError()
              << "result " << index + extra << " must be state field '"

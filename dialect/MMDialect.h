@@ -29,6 +29,14 @@ namespace mm {
 /// Converts between the dialect's eviction enum and the runtime config's.
 EvictionPolicy toEvictionPolicy(Eviction eviction);
 Eviction fromEvictionPolicy(EvictionPolicy policy);
+
+/// The arguments an entry point takes before its state fields: prefill the
+/// tokens [B, T] and each sequence's length [B] (a batch right-padded to its
+/// longest sequence), decode the tokens [B, 1], init_state the batch size
+/// (and no state).
+inline unsigned getNumLeadingEntryArguments(EntryKind kind) {
+  return kind == EntryKind::prefill ? 2 : 1;
+}
 } // namespace mm
 
 #endif // MM_DIALECT_MMDIALECT_H

@@ -236,6 +236,7 @@ LogicalResult AdvancePositionOp::verify() {
   ShapeChecker shapes(*this);
   return shapes.check({{"position", getPosition(), {"B"}},
                        {"tokens", getTokens(), {"B", "T"}},
+                       {"lengths", getLengths(), {"B"}},
                        {"result", getResult(), {"B"}}});
 }
 
@@ -321,6 +322,7 @@ LogicalResult CausalConv1dOp::verify() {
   }
   return shapes.check({{"bias", getBias(), {"E"}},
                        {"window", getWindow(), {"B", "E", "K-1"}},
+                       {"lengths", getLengths(), {"B"}},
                        {"result", getResult(), {"B", "T", "E"}},
                        {"window_out", getWindowOut(), {"B", "E", "K-1"}}});
 }
@@ -335,6 +337,7 @@ LogicalResult SelectiveScanOp::verify() {
                        {"D", getD(), {"E"}},
                        {"delta_bias", getDeltaBias(), {"E"}},
                        {"initial_state", getInitialState(), {"B", "E", "N"}},
+                       {"lengths", getLengths(), {"B"}},
                        {"result", getResult(), {"B", "T", "E"}},
                        {"final_state", getFinalState(), {"B", "E", "N"}}});
 }
@@ -359,8 +362,13 @@ LogicalResult ResidualOp::verify() {
 }
 
 LogicalResult TakeLastOp::verify() {
+  if (!getLengths() != !getPrevious())
+    return emitOpError() << "'lengths' needs 'previous' (the result of a "
+                            "sequence with no tokens in the chunk)";
   ShapeChecker shapes(*this);
   return shapes.check({{"input", getInput(), {"B", "T", "X"}},
+                       {"lengths", getLengths(), {"B"}},
+                       {"previous", getPrevious(), {"B", "X"}},
                        {"result", getResult(), {"B", "X"}}});
 }
 
@@ -401,6 +409,7 @@ LogicalResult PoolUpdateOp::verify() {
       failed(checkPool(shapes, getSlots(), getPriorities(), getPositions(),
                        getCount())) ||
       failed(shapes.check("position", getPosition(), {"B"})) ||
+      failed(shapes.check({{"lengths", getLengths(), {"B"}}})) ||
       failed(checkPool(shapes, getSlotsOut(), getPrioritiesOut(),
                        getPositionsOut(), getCountOut(), "result ")))
     return failure();
@@ -481,6 +490,7 @@ LogicalResult LayerOp::verify() {
   shapes.define("K-1", config.convKernel - 1, "the config (conv_kernel - 1)");
   if (failed(shapes.check(
           {{"input", getInput(), {"B", "T", "D"}},
+           {"lengths", getLengths(), {"B"}},
            {"conv_window", getConvWindow(), {"B", "E", "K-1"}},
            {"ssm_state", getSsmState(), {"B", "E", "N"}},
            {"output", getOutput(), {"B", "T", "D"}},

@@ -103,7 +103,9 @@ def MM_AdvancePositionOp : MM_PureOp<"advance_position",
                                      [AllTypesMatch<["position", "result"]>]> {
   let summary = "the token position after a chunk";
   let description = [{
-    `position + T`, per sequence: where the next chunk starts.
+    `position + T`, per sequence: where the next chunk starts. With
+    `lengths` [B] (a batch of sequences of different lengths, right-padded
+    to T), `position + lengths`.
 
     Example:
     ```mlir
@@ -111,10 +113,12 @@ def MM_AdvancePositionOp : MM_PureOp<"advance_position",
         : tensor<?xi32>, tensor<?x?xi32>
     ```
   }];
-  let arguments = (ins MM_I32Tensor:$position, MM_I32Tensor:$tokens);
+  let arguments = (ins MM_I32Tensor:$position, MM_I32Tensor:$tokens,
+                       Optional<MM_I32Tensor>:$lengths);
   let results = (outs MM_I32Tensor:$result);
   let assemblyFormat = [{
-    $position `,` $tokens attr-dict `:` type($position) `,` type($tokens)
+    $position `,` $tokens (`lengths` $lengths^ `:` type($lengths))? attr-dict
+    `:` type($position) `,` type($tokens)
   }];
 }
 
@@ -207,13 +211,18 @@ def MM_SplitOp : MM_PureOp<"split"> {
   }];
 }
 
-def MM_CausalConv1dOp : MM_PureOp<"causal_conv1d"> {
+def MM_CausalConv1dOp : MM_PureOp<"causal_conv1d",
+                                  [AttrSizedOperandSegments]> {
   let summary = "causal depthwise convolution over time, with its window";
   let description = [{
     `result[b, t, e] = act(bias[e] + sum_k weight[e, 0, k] * x[b, t - K + 1 + k, e])`
     where the inputs before the chunk come from `window` [B, E, K-1] (oldest
     first; zeros at the start of a sequence). `act` is SiLU when `silu` is
     set. Also returns the window after the chunk: its last K-1 inputs.
+    With `lengths` [B] (a batch right-padded to T), sequence b's chunk is
+    its first lengths[b] steps: its window after the chunk is the K-1
+    inputs before step lengths[b] (the old window when that is 0), and its
+    results past its length are padding that nothing reads.
 
     Example:
     ```mlir
@@ -224,11 +233,11 @@ def MM_CausalConv1dOp : MM_PureOp<"causal_conv1d"> {
   }];
   let arguments = (ins MM_F32Tensor:$input, MM_F32Tensor:$weight,
                        Optional<MM_F32Tensor>:$bias, MM_F32Tensor:$window,
-                       UnitAttr:$silu);
+                       Optional<MM_I32Tensor>:$lengths, UnitAttr:$silu);
   let results = (outs MM_F32Tensor:$result, MM_F32Tensor:$window_out);
   let assemblyFormat = [{
-    $input `,` $weight (`bias` $bias^)? `window` $window attr-dict `:`
-    functional-type(operands, results)
+    $input `,` $weight (`bias` $bias^)? `window` $window
+    (`lengths` $lengths^)? attr-dict `:` functional-type(operands, results)
   }];
 }
 
@@ -243,7 +252,10 @@ def MM_SelectiveScanOp : MM_PureOp<"selective_scan",
     y_t = h_t . C_t + D * u_t
     ```
     from `initial_state` [B, E, N] (zero when absent). `final_state` is
-    returned when the op has a second result.
+    returned when the op has a second result. With `lengths` [B] (a batch
+    right-padded to T), sequence b's final state is h after its first
+    lengths[b] steps (its initial state when that is 0), and its results
+    past its length are padding that nothing reads.
 
     Example:
     ```mlir
@@ -259,13 +271,14 @@ def MM_SelectiveScanOp : MM_PureOp<"selective_scan",
                        MM_F32Tensor:$A_log, MM_F32Tensor:$B, MM_F32Tensor:$C,
                        MM_F32Tensor:$D, Optional<MM_F32Tensor>:$delta_bias,
                        Optional<MM_F32Tensor>:$initial_state,
+                       Optional<MM_I32Tensor>:$lengths,
                        UnitAttr:$delta_softplus);
   let results = (outs MM_F32Tensor:$result,
                       Optional<MM_F32Tensor>:$final_state);
   let assemblyFormat = [{
     $u `,` $delta `,` $A_log `,` $B `,` $C `,` $D
     (`delta_bias` $delta_bias^)? (`initial_state` $initial_state^)?
-    attr-dict `:` functional-type(operands, results)
+    (`lengths` $lengths^)? attr-dict `:` functional-type(operands, results)
   }];
 }
 
@@ -312,20 +325,26 @@ def MM_ResidualOp : MM_PureOp<"residual", [AttrSizedOperandSegments]> {
   let hasCanonicalizer = 1;
 }
 
-def MM_TakeLastOp : MM_PureOp<"take_last"> {
+def MM_TakeLastOp : MM_PureOp<"take_last", [AttrSizedOperandSegments]> {
   let summary = "the last time step of each sequence";
   let description = [{
     `result[b] = input[b, T - 1]`: the mixer output a layer keeps as
-    `previous_mixer` for the next chunk.
+    `previous_mixer` for the next chunk. With `lengths` [B] (a batch
+    right-padded to T), `input[b, lengths[b] - 1]`, or `previous[b]` (the
+    value before the chunk) when lengths[b] is 0.
 
     Example:
     ```mlir
     %m_last = mm.take_last %m : tensor<?x?x64xf32> -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins MM_F32Tensor:$input);
+  let arguments = (ins MM_F32Tensor:$input, Optional<MM_I32Tensor>:$lengths,
+                       Optional<MM_F32Tensor>:$previous);
   let results = (outs MM_F32Tensor:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let assemblyFormat = [{
+    $input (`lengths` $lengths^ `previous` $previous `:` type($lengths) `,`
+    type($previous))? attr-dict `:` type($input) `->` type($result)
+  }];
 }
 
 def MM_LMHeadOp : MM_PureOp<"lm_head"> {
@@ -409,7 +428,9 @@ def MM_PoolUpdateOp : MM_PureOp<"pool_update"> {
     lowest priority (ties: the most recent position) if the new score is
     higher, and `fifo` replaces the oldest position. The pool is four
     tensors: slots [B, M, S], priorities [B, M], positions [B, M] i32 and
-    count [B] i32; the results are the pool after the chunk.
+    count [B] i32; the results are the pool after the chunk. With `lengths`
+    [B] (a batch right-padded to T), sequence b notes only its first
+    lengths[b] tokens.
 
     Example:
     ```mlir
@@ -425,13 +446,15 @@ def MM_PoolUpdateOp : MM_PureOp<"pool_update"> {
   let arguments = (ins MM_F32Tensor:$score, MM_F32Tensor:$summary,
                        MM_F32Tensor:$slots, MM_F32Tensor:$priorities,
                        MM_I32Tensor:$positions, MM_I32Tensor:$count,
-                       MM_I32Tensor:$position, F64Attr:$note_threshold,
+                       MM_I32Tensor:$position, Optional<MM_I32Tensor>:$lengths,
+                       F64Attr:$note_threshold,
                        MM_EvictionPolicyAttr:$eviction);
   let results = (outs MM_F32Tensor:$slots_out, MM_F32Tensor:$priorities_out,
                       MM_I32Tensor:$positions_out, MM_I32Tensor:$count_out);
   let assemblyFormat = [{
     $score `,` $summary `into` `(` $slots `,` $priorities `,` $positions `,`
-    $count `)` `at` $position attr-dict `:` functional-type(operands, results)
+    $count `)` `at` $position (`lengths` $lengths^)? attr-dict `:`
+    functional-type(operands, results)
   }];
   let hasFolder = 1;
 }
@@ -536,7 +559,8 @@ def MM_LayerOp : MM_PureOp<"layer", [AttrSizedOperandSegments]> {
     (b) note write, (c) cross-layer attention, (d) fused residual). Its
     weights are the checkpoint tensors "backbone.layers.{index}.*".
 
-    Operands: x, conv window, SSM state; with memory, the previous mixer
+    Operands: x, the sequences' lengths when a batch is right-padded to
+    its longest (as on mm.selective_scan), conv window, SSM state; with memory, the previous mixer
     output, the pool (slots, priorities, positions, count) and the token
     position; on layers with cross-layer attention, one source per layer read
     (its chunk notes and its pool before the chunk, as in
@@ -556,7 +580,8 @@ def MM_LayerOp : MM_PureOp<"layer", [AttrSizedOperandSegments]> {
     ```
   }];
   let arguments = (ins I64Attr:$index, MM_ModelConfigAttr:$config,
-                       MM_F32Tensor:$input, MM_F32Tensor:$conv_window,
+                       MM_F32Tensor:$input, Optional<MM_I32Tensor>:$lengths,
+                       MM_F32Tensor:$conv_window,
                        MM_F32Tensor:$ssm_state,
                        Optional<MM_F32Tensor>:$previous_mixer,
                        Optional<MM_F32Tensor>:$pool_slots,
@@ -596,7 +621,8 @@ def MM_LayerOp : MM_PureOp<"layer", [AttrSizedOperandSegments]> {
   public:
   }];
   let assemblyFormat = [{
-    $index ` ` `(` $input `)` `state` `(` $conv_window `,` $ssm_state `)`
+    $index ` ` `(` $input `)` (`lengths` $lengths^)?
+    `state` `(` $conv_window `,` $ssm_state `)`
     (`memory` `(` $previous_mixer^ `,` $pool_slots `,` $pool_priorities `,`
      $pool_positions `,` $pool_count `,` $position `)`)?
     (`sources` `scores` `(` $source_scores^ `)` `summaries` `(`

@@ -5,13 +5,16 @@
 //   module @name attributes {mm.config = #config} {
 //     mm.state_layout @state [...]
 //     func.func @init_state(%batch: index) -> (state...)
-//     func.func @prefill(%tokens: tensor<?x?xi32>, state...)
-//         -> (tensor<?x?xVxf32>, state...)
+//     func.func @prefill(%tokens: tensor<?x?xi32>, %lengths: tensor<?xi32>,
+//                        state...) -> (tensor<?x?xVxf32>, state...)
 //     func.func @decode(%tokens: tensor<?x1xi32>, state...)
 //         -> (tensor<?x1xVxf32>, state...)
 //   }
 //
 // Prefill and decode share one body builder: decode is the T = 1 case.
+// Prefill takes each sequence's length: a batch of sequences of different
+// lengths runs in one call, right-padded to the longest (its state ops stop
+// each sequence at its length; nothing reads the padding's results).
 //
 //===----------------------------------------------------------------------===//
 
@@ -168,7 +171,10 @@ private:
   void buildForward(EntryKind kind, int64_t time) {
     const int64_t batch = ShapedType::kDynamic;
     Type i32 = builder.getI32Type(), f32 = builder.getF32Type();
+    const bool ragged = kind == EntryKind::prefill;
     SmallVector<Type> inputs{RankedTensorType::get({batch, time}, i32)};
+    if (ragged)
+      inputs.push_back(RankedTensorType::get({batch}, i32));
     SmallVector<Type> results{
         RankedTensorType::get({batch, time, config.vocabSize}, f32)};
     SmallVector<Type> state = stateTypes();
@@ -179,7 +185,11 @@ private:
     builder.setInsertionPointToStart(&func.front());
 
     Value tokens = func.getArgument(0);
-    auto stateIn = [&](int64_t field) { return func.getArgument(field + 1); };
+    Value lengths = ragged ? func.getArgument(1) : Value();
+    const int64_t firstField = ragged ? 2 : 1;
+    auto stateIn = [&](int64_t field) {
+      return func.getArgument(field + firstField);
+    };
     SmallVector<Value> stateOut(state.size());
 
     auto activation =
@@ -220,7 +230,7 @@ private:
                                    f32)});
       auto layer = LayerOp::create(
           builder, loc, resultTypes, builder.getI64IntegerAttr(l), configAttr,
-          x, stateIn(fields.convWindow), stateIn(fields.ssmState),
+          x, lengths, stateIn(fields.convWindow), stateIn(fields.ssmState),
           optionalIn(fields.previousMixer), optionalIn(fields.poolSlots),
           optionalIn(fields.poolPriorities), optionalIn(fields.poolPositions),
           optionalIn(fields.poolCount), position, srcScores, srcSummaries,
@@ -248,7 +258,7 @@ private:
     Value logits = LMHeadOp::create(builder, loc, results[0], normed, head);
     if (position)
       stateOut[layout.position] =
-          AdvancePositionOp::create(builder, loc, position, tokens);
+          AdvancePositionOp::create(builder, loc, position, tokens, lengths);
 
     SmallVector<Value> returned{logits};
     returned.append(stateOut);

@@ -39,6 +39,7 @@ llvm::Expected<ConvConfig> mm::resolveConvConfig(const ConvKernelSpec &spec,
   config.taps = spec.taps;
   config.bias = spec.bias;
   config.silu = spec.silu;
+  config.lengths = spec.lengths;
   config.tileTokens =
       std::max(spec.tileTokens ? spec.tileTokens : kDefaultTileTokens,
                spec.taps - 1);
@@ -53,15 +54,19 @@ mm::buildConvKernel(gpu::GPUModuleOp module, const ConvKernelSpec &spec,
   if (!resolved)
     return resolved.takeError();
   const ConvConfig &config = *resolved;
-  size_t expected = 5 + spec.bias;
+  size_t expected = 5 + spec.bias + spec.lengths;
   if (arguments.size() != expected)
     return kernelError("a conv kernel with these operands takes " +
                      llvm::Twine(expected) + " buffers, got " +
                      llvm::Twine(arguments.size()));
-  for (Type type : arguments) {
+  const size_t lengthsArgument = spec.lengths ? 3 + spec.bias : expected;
+  for (auto [index, type] : llvm::enumerate(arguments)) {
     auto memref = dyn_cast<MemRefType>(type);
-    if (!memref || !memref.getElementType().isF32())
-      return kernelError("conv kernel buffers must be f32 memrefs");
+    bool isLengths = index == lengthsArgument;
+    if (!memref || (isLengths ? !memref.getElementType().isInteger(32)
+                              : !memref.getElementType().isF32()))
+      return kernelError("conv kernel buffers must be f32 memrefs (the "
+                         "lengths i32)");
   }
   MLIRContext *context = module.getContext();
   context->loadDialect<arith::ArithDialect, math::MathDialect,
@@ -79,7 +84,9 @@ mm::buildConvKernel(gpu::GPUModuleOp module, const ConvKernelSpec &spec,
   auto argument = [&] { return function.getArgument(next++); };
   Value x = argument(), w = argument();
   Value bias = config.bias ? argument() : Value();
-  Value window = argument(), out = argument(), windowOut = argument();
+  Value window = argument();
+  Value lengths = config.lengths ? argument() : Value();
+  Value out = argument(), windowOut = argument();
   int64_t k = config.taps;
   Type f32 = b.getF32Type();
 
@@ -134,11 +141,13 @@ mm::buildConvKernel(gpu::GPUModuleOp module, const ConvKernelSpec &spec,
       return shifted;
     });
     // The new window, by the first tile (the only reader of the old one):
-    // entry j is extended position T + j > j, never an entry already
-    // written.
+    // entry j is extended position length + j >= j, never an entry already
+    // written (the sequence's length, before its padding in a right-padded
+    // batch).
     kb.ifThen(kb.cmpi(arith::CmpIPredicate::eq, tile, kb.index(0)), [&] {
+      Value length = kb.sequenceLength(lengths, seq, time);
       for (int64_t j = 0; j + 1 < k; ++j)
-        kb.store(inputAt(kb.addi(time, kb.index(j))), windowOut,
+        kb.store(inputAt(kb.addi(length, kb.index(j))), windowOut,
                  {seq, e, kb.index(j)});
     });
   });

@@ -36,13 +36,16 @@ struct ConvKernelSpec {
   /// E (channels) and K (taps), static.
   int64_t channels = 0, taps = 0;
   bool bias = false, silu = false;
+  /// Each sequence's length (a batch right-padded to its longest): the new
+  /// window ends at it.
+  bool lengths = false;
   /// Tokens per thread (0: the default, 64; at least K - 1).
   int64_t tileTokens = 0;
 };
 
 struct ConvConfig {
   int64_t channels = 0, taps = 0;
-  bool bias = false, silu = false;
+  bool bias = false, silu = false, lengths = false;
   int64_t tileTokens = 0, threadsPerBlock = 0;
 };
 
@@ -51,8 +54,9 @@ llvm::Expected<ConvConfig> resolveConvConfig(const ConvKernelSpec &spec,
 
 /// Adds the kernel to `module`. Its arguments, of the given memref types
 /// (f32): x [B, T, E], the taps [E, 1, K], the bias [E] if the spec has one,
-/// the window [B, E, K-1], the output [B, T, E] and the new window
-/// [B, E, K-1] (which may be the window's buffer). The grid is
+/// the window [B, E, K-1], the lengths [B] (i32) if the spec has them, the
+/// output [B, T, E] and the new window [B, E, K-1] (which may be the
+/// window's buffer). The grid is
 /// (ceil(E / threads), max(1, ceil(T / tileTokens)), B).
 llvm::Expected<mlir::gpu::GPUFuncOp>
 buildConvKernel(mlir::gpu::GPUModuleOp module, const ConvKernelSpec &spec,

@@ -5,6 +5,14 @@
 using namespace mlir;
 using namespace mm;
 
+Value KernelBuilder::sequenceLength(Value lengths, Value batchIndex,
+                                    Value time) {
+  if (!lengths)
+    return time;
+  Value length = toIndex(load(lengths, {batchIndex}));
+  return mini(arith::MaxSIOp::create(b, loc, length, index(0)), time);
+}
+
 Value KernelBuilder::sigmoid(Value x) {
   Value one = x.getType().isF64() ? f64(1.0) : f32(1.0);
   return div(one, add(one, exp(neg(x))));

@@ -250,6 +250,11 @@ public:
   mlir::Value mini(mlir::Value x, mlir::Value y) {
     return mlir::arith::MinSIOp::create(b, loc, x, y);
   }
+  /// The steps of sequence `batchIndex` in a chunk of `time` steps (index):
+  /// lengths[batchIndex] of an i32 buffer [B] (a batch right-padded to its
+  /// longest sequence), clamped to [0, time]; `time` without `lengths`.
+  mlir::Value sequenceLength(mlir::Value lengths, mlir::Value batchIndex,
+                             mlir::Value time);
   /// for (iv = lower; iv < upper; iv += step) body(iv)
   void loop(mlir::Value lower, mlir::Value upper, int64_t step,
             const Body &body);

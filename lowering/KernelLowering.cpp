@@ -219,8 +219,12 @@ ScanOperations scanOperations(func::FuncOp kernel) {
     if (!getElementTypeOrSelf(operand.getType()).isF32())
       return {};
   for (Value operand : found.scan->getOperands())
-    if (!getElementTypeOrSelf(operand.getType()).isF32())
+    if (operand != found.scan.getLengths() &&
+        !getElementTypeOrSelf(operand.getType()).isF32())
       return {};
+  // A step (one token) of a right-padded batch: the loop emitters'.
+  if (u.getDimSize(1) == 1 && found.scan.getLengths())
+    return {};
   if (LinearOp linear = found.delta) {
     // In the step form only, without bias, its weight's shape static.
     auto weight = cast<RankedTensorType>(linear.getWeight().getType());
@@ -277,6 +281,7 @@ public:
                         scan.getD(),
                         scan.getDeltaBias(),
                         scan.getInitialState(),
+                        scan.getLengths(),
                         gate ? gate.getGate() : Value()};
     for (Value operand : operands)
       if (operand)
@@ -322,6 +327,7 @@ private:
     spec.deltaBias = bool(scan.getDeltaBias());
     spec.deltaSoftplus = scan.getDeltaSoftplus();
     spec.initialState = bool(scan.getInitialState());
+    spec.lengths = bool(scan.getLengths());
     spec.gate = bool(gate);
     spec.step =
         cast<RankedTensorType>(scan.getU().getType()).getDimSize(1) == 1;
@@ -349,7 +355,8 @@ CausalConv1dOp convOperation(func::FuncOp kernel) {
     return {};
   for (Value value :
        llvm::concat<Value>(conv->getOperands(), conv->getResults()))
-    if (!getElementTypeOrSelf(value.getType()).isF32())
+    if (value != conv.getLengths() &&
+        !getElementTypeOrSelf(value.getType()).isF32())
       return {};
   return conv;
 }
@@ -382,6 +389,8 @@ public:
     if (conv.getBias())
       buffers.push_back(buffer(conv.getBias()));
     buffers.push_back(buffer(conv.getWindow()));
+    if (conv.getLengths())
+      buffers.push_back(buffer(conv.getLengths()));
     buffers.push_back(bufferOrNew(conv.getResult()));
     buffers.push_back(bufferOrNew(conv.getWindowOut()));
     if (llvm::is_contained(buffers, Value()))
@@ -395,6 +404,7 @@ public:
         cast<RankedTensorType>(conv.getWeight().getType()).getDimSize(2);
     spec.bias = bool(conv.getBias());
     spec.silu = conv.getSilu();
+    spec.lengths = bool(conv.getLengths());
     auto kernels = kernelModule(lowered->getParentOfType<ModuleOp>(), b, loc);
     llvm::Expected<gpu::GPUFuncOp> function =
         buildConvKernel(kernels, spec, ValueRange(buffers).getTypes(), target);

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowering/LinalgEmitters.h"
+#include "lowering/LoopEmitters.h"
 
 #include "dialect/MMDialect.h"
 #include "dialect/MMOps.h"
@@ -367,7 +368,21 @@ LogicalResult emit(CausalConv1dOp op, OpBuilder &builder, BufferMap buffer) {
       builder, loc, TypeRange(), result, out, /*restrict=*/true,
       /*writable=*/true);
 
-  // The new window: the last K-1 inputs of window + chunk.
+  // The new window: the last K-1 inputs of window + chunk. In a batch of
+  // sequences of different lengths each ends at its own: a loop nest per
+  // (sequence, channel), as the loop emitter's (the window rows above were
+  // read before it writes the window, which may be the same buffer).
+  if (op.getLengths()) {
+    // One parallel loop over (sequence, channel): one launch on a GPU.
+    Value lengths = buffer(op.getLengths());
+    Value rows = kb.muli(batch, kb.index(channels));
+    kb.parallelLoop(kb.index(0), rows, 1, [&](Value i) {
+      Value b = arith::DivUIOp::create(builder, loc, i, kb.index(channels));
+      Value e = arith::RemUIOp::create(builder, loc, i, kb.index(channels));
+      emitConvWindowOut(kb, x, window, lengths, windowOut, width, b, e);
+    });
+    return success();
+  }
   Value tail = tensor::ConcatOp::create(
       builder, loc, /*dim=*/1,
       ValueRange{windowRows, slice(xTensor, kb.subi(time, head), head)});

@@ -458,36 +458,41 @@ LogicalResult emit(LMHeadOp op, KernelBuilder &kb, BufferMap buffer,
   return success();
 }
 
+/// The input at extended position p of channel e of a causal conv: the
+/// window for p < K-1, else the chunk at p - (K-1).
+Value convInputAt(KernelBuilder &kb, Value x, Value window, int64_t k, Value b,
+                  Value e, Value p) {
+  if (k == 1)
+    return kb.load(x, {b, p, e});
+  Value inWindow = kb.cmpi(CmpIPredicate::slt, p, kb.index(k - 1));
+  return kb.ifElse(
+      inWindow, {kb.builder().getF32Type()},
+      [&]() -> SmallVector<Value> {
+        return {kb.load(window, {b, e, p})};
+      },
+      [&]() -> SmallVector<Value> {
+        return {kb.load(x, {b, kb.subi(p, kb.index(k - 1)), e})};
+      })[0];
+}
+
 LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer,
                    FusionAttr strategy) {
   Value x = buffer(op.getInput()), w = buffer(op.getWeight()),
         window = buffer(op.getWindow()), out = buffer(op.getResult()),
         windowOut = buffer(op.getWindowOut());
   Value bias = op.getBias() ? buffer(op.getBias()) : Value();
+  Value lengths = op.getLengths() ? buffer(op.getLengths()) : Value();
   int64_t k = staticDim(w, 2);
   if (ShapedType::isDynamic(k))
     return op.emitOpError() << "the host lowering needs a static kernel width";
   int64_t perTask = strategy ? strategy.getParam("channels", 1) : 1;
-  Type f32 = kb.builder().getF32Type();
   Value time = kb.dim(x, 1), channels = kb.dim(x, 2);
   kb.loop(0, kb.dim(x, 0), [&](Value b) {
     // Channels are independent: blocks of them run in parallel.
     kb.parallelLoop(kb.index(0), channels, perTask, [&](Value e0) {
       Value e1 = kb.mini(kb.addi(e0, kb.index(perTask)), channels);
-      // The input at extended position p of channel e: the window for
-      // p < K-1, else the chunk at p - (K-1).
       auto inputAt = [&](Value e, Value p) {
-        if (k == 1)
-          return kb.load(x, {b, p, e});
-        Value inWindow = kb.cmpi(CmpIPredicate::slt, p, kb.index(k - 1));
-        return kb.ifElse(
-            inWindow, {f32},
-            [&]() -> SmallVector<Value> {
-              return {kb.load(window, {b, e, p})};
-            },
-            [&]() -> SmallVector<Value> {
-              return {kb.load(x, {b, kb.subi(p, kb.index(k - 1)), e})};
-            })[0];
+        return convInputAt(kb, x, window, k, b, e, p);
       };
       // Time outside, the block's channels inside: they share cache lines.
       // The first K-1 steps read the window; the rest only the chunk, with
@@ -517,19 +522,8 @@ LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer,
       Value warm = kb.mini(kb.index(k - 1), time);
       kb.loop(kb.index(0), warm, [&](Value t) { step(t, false); });
       kb.loop(warm, time, [&](Value t) { step(t, true); });
-      // The new window: the last K-1 inputs. It may be the old window's
-      // buffer: entry j reads position T + j >= j, never an entry already
-      // written.
       kb.loop(e0, e1, [&](Value e) {
-        auto shift = [&](Value j) {
-          kb.store(inputAt(e, kb.addi(time, j)), windowOut, {b, e, j});
-        };
-        if (k <= kMaxUnrolledTaps) {
-          for (int64_t j = 0; j + 1 < k; ++j)
-            shift(kb.index(j));
-        } else {
-          kb.loop(0, kb.index(k - 1), shift);
-        }
+        emitConvWindowOut(kb, x, window, lengths, windowOut, k, b, e);
       });
     });
   });
@@ -547,6 +541,7 @@ LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
   Value deltaBias = op.getDeltaBias() ? buffer(op.getDeltaBias()) : Value();
   Value initial = op.getInitialState() ? buffer(op.getInitialState()) : Value();
   Value final = op.getFinalState() ? buffer(op.getFinalState()) : Value();
+  Value lengths = op.getLengths() ? buffer(op.getLengths()) : Value();
   int64_t n = staticDim(aLog, 1);
   if (ShapedType::isDynamic(n))
     return op.emitOpError() << "the host lowering needs a static state size";
@@ -576,8 +571,14 @@ LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
       // Time outside, the task's channels inside: the channels of a task
       // share the cache lines of u, delta, z and the output at each step
       // (with one channel per pass over time, a long prompt would evict
-      // those lines before the next channel reads them).
-      kb.loop(0, time, [&](Value t) {
+      // those lines before the next channel reads them). A sequence of a
+      // right-padded batch stops at its length; its padding's outputs are
+      // zero.
+      Value length = kb.sequenceLength(lengths, b, time);
+      kb.loop(length, time, [&](Value t) {
+        kb.loop(e0, e1, [&](Value e) { kb.store(kb.f32(0), out, {b, t, e}); });
+      });
+      kb.loop(0, length, [&](Value t) {
         kb.loop(e0, e1, [&](Value e) {
           Value dt = kb.load(delta, {b, t, e});
           if (deltaBias)
@@ -750,12 +751,13 @@ LogicalResult emit(PoolUpdateOp op, KernelBuilder &kb, BufferMap buffer) {
   emitCopy(kb, buffer(op.getPriorities()), priorities);
   emitCopy(kb, buffer(op.getPositions()), positions);
   emitCopy(kb, buffer(op.getCount()), count);
+  Value lengths = op.getLengths() ? buffer(op.getLengths()) : Value();
   int64_t m = staticDim(slots, 1);
   double threshold = op.getNoteThreshold().convertToDouble();
   kb.loop(0, kb.dim(score, 0), [&](Value b) {
     PoolView pool{priorities, positions, count, b, m};
     Value start = kb.load(position, {b});
-    kb.loop(0, kb.dim(score, 1), [&](Value t) {
+    kb.loop(0, kb.sequenceLength(lengths, b, kb.dim(score, 1)), [&](Value t) {
       Value sigma = kb.load(score, {b, t});
       kb.ifThen(kb.fgt(sigma, kb.f32(threshold)), [&] {
         emitInsert(
@@ -835,6 +837,24 @@ LogicalResult emit(CrossLayerAttentionOp op, KernelBuilder &kb,
 
 } // namespace
 
+void mm::emitConvWindowOut(KernelBuilder &kb, Value x, Value window,
+                           Value lengths, Value windowOut, int64_t k, Value b,
+                           Value e) {
+  // Entry j reads extended position length + j >= j, never an entry
+  // already written: the new window may be the old one's buffer.
+  Value length = kb.sequenceLength(lengths, b, kb.dim(x, 1));
+  auto shift = [&](Value j) {
+    kb.store(convInputAt(kb, x, window, k, b, e, kb.addi(length, j)), windowOut,
+             {b, e, j});
+  };
+  if (k <= kMaxUnrolledTaps) {
+    for (int64_t j = 0; j + 1 < k; ++j)
+      shift(kb.index(j));
+  } else {
+    kb.loop(0, kb.index(k - 1), shift);
+  }
+}
+
 LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb, BufferMap buffer,
                             FusionAttr strategy) {
   KernelBuilder::LocationScope where(kb, op->getLoc());
@@ -858,16 +878,35 @@ bool mm::isElementwiseState(Operation *op) {
 
 Value mm::stateElement(Operation *op, KernelBuilder &kb, BufferMap buffer,
                        ValueRange indices) {
-  // take_last: result[b, x] = input[b, T - 1, x].
+  // take_last: result[b, x] = input[b, T - 1, x]; in a right-padded batch
+  // input[b, length - 1, x], or previous[b, x] for a sequence with no tokens
+  // (it may be the result's buffer: the same element).
   if (auto take = dyn_cast<TakeLastOp>(op)) {
     Value in = buffer(take.getInput());
-    Value last = kb.subi(kb.dim(in, 1), kb.index(1));
-    return kb.load(in, {indices[0], last, indices[1]});
+    Value time = kb.dim(in, 1);
+    if (!take.getLengths())
+      return kb.load(in, {indices[0], kb.subi(time, kb.index(1)), indices[1]});
+    Value length =
+        kb.sequenceLength(buffer(take.getLengths()), indices[0], time);
+    Type f32 = kb.builder().getF32Type();
+    return kb.ifElse(
+        kb.cmpi(CmpIPredicate::sgt, length, kb.index(0)), {f32},
+        [&]() -> SmallVector<Value> {
+          return {kb.load(
+              in, {indices[0], kb.subi(length, kb.index(1)), indices[1]})};
+        },
+        [&]() -> SmallVector<Value> {
+          return {kb.load(buffer(take.getPrevious()), indices)};
+        })[0];
   }
-  // advance_position: position[b] + T.
+  // advance_position: position[b] + T (+ its length in a right-padded
+  // batch).
   if (auto advance = dyn_cast<AdvancePositionOp>(op)) {
-    Value time = kb.toI32(kb.dim(buffer(advance.getTokens()), 1));
-    return kb.addi(kb.load(buffer(advance.getPosition()), indices), time);
+    Value time = kb.dim(buffer(advance.getTokens()), 1);
+    Value lengths =
+        advance.getLengths() ? buffer(advance.getLengths()) : Value();
+    Value steps = kb.toI32(kb.sequenceLength(lengths, indices[0], time));
+    return kb.addi(kb.load(buffer(advance.getPosition()), indices), steps);
   }
   // init_state: zero, or -1 (an empty slot) for pool positions.
   auto init = cast<InitStateOp>(op);

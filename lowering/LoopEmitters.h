@@ -52,6 +52,14 @@ mlir::LogicalResult emitFusedLoops(FusionAttr strategy, mlir::Block &body,
 std::function<mlir::Value(mlir::Value, mlir::Value, mlir::Value)>
 residualElement(ResidualOp op, KernelBuilder &kb, BufferMap buffer);
 
+/// The window a causal conv leaves for channel `e` of sequence `b`: the
+/// K-1 inputs (of the old `window` [B, E, K-1] followed by the chunk `x`
+/// [B, T, E]) before the sequence's length (`lengths` [B], or T), into
+/// `windowOut`, which may be the old window's buffer.
+void emitConvWindowOut(KernelBuilder &kb, mlir::Value x, mlir::Value window,
+                       mlir::Value lengths, mlir::Value windowOut, int64_t k,
+                       mlir::Value b, mlir::Value e);
+
 /// Whether `op` is a state operation whose result elements are independent
 /// (mm.take_last, mm.advance_position, mm.init_state).
 bool isElementwiseState(mlir::Operation *op);

@@ -355,9 +355,9 @@ public:
 
 private:
   bool isInit() const { return kind == EntryKind::init_state; }
-  /// The state field whose old value is argument `arg` (-1 for tokens).
-  int64_t fieldOfArgument(BlockArgument arg) const {
-    return isInit() ? -1 : static_cast<int64_t>(arg.getArgNumber()) - 1;
+  /// The entry's argument that holds state field `field`'s old value.
+  Value fieldArgument(int64_t field) {
+    return func.getArgument(field + getNumLeadingEntryArguments(kind));
   }
   LogicalResult assignResult(OpBuilder &b, KernelBuilder &kb, Operation *op,
                              Value result);
@@ -415,7 +415,7 @@ LogicalResult EntryLowering::assignResult(OpBuilder &b, KernelBuilder &kb,
   if (destination && field >= 0) {
     // Writing a state field in place is safe only if nothing after this
     // operation still reads the field's old value.
-    Value old = isInit() ? Value() : func.getArgument(field + 1);
+    Value old = isInit() ? Value() : fieldArgument(field);
     bool safe = !old || writableInPlace(op, result, old);
     if (!safe)
       destination = Value();
@@ -520,12 +520,19 @@ LogicalResult EntryLowering::lower() {
       MemRefType::get({ShapedType::kDynamic}, weightBytes ? i8 : f32);
   auto stateType = MemRefType::get({ShapedType::kDynamic}, i8);
 
+  // The C ABI (runtime/CompiledModel.cpp): init_state(state, batch);
+  // decode(weights, state, tokens, logits); prefill(weights, state, tokens,
+  // lengths, logits).
   SmallVector<Type> inputs;
-  if (isInit())
+  const bool hasLengths = kind == EntryKind::prefill;
+  if (isInit()) {
     inputs = {stateType, b.getIndexType()};
-  else
-    inputs = {weightsType, stateType, bufferType(func.getArgumentTypes()[0]),
-              bufferType(func.getResultTypes()[0])};
+  } else {
+    inputs = {weightsType, stateType, bufferType(func.getArgumentTypes()[0])};
+    if (hasLengths)
+      inputs.push_back(bufferType(func.getArgumentTypes()[1]));
+    inputs.push_back(bufferType(func.getResultTypes()[0]));
+  }
   auto lowered =
       func::FuncOp::create(b, loc, ("mm_" + stringifyEntryKind(kind)).str(),
                            b.getFunctionType(inputs, {}));
@@ -542,10 +549,12 @@ LogicalResult EntryLowering::lower() {
     weights = entry->getArgument(0);
     state = entry->getArgument(1);
     tokens = entry->getArgument(2);
-    logits = entry->getArgument(3);
+    logits = entry->getArgument(hasLengths ? 4 : 3);
     batch = kb.dim(tokens, 0);
     time = kb.dim(tokens, 1);
     buffers[func.getArgument(0)] = tokens;
+    if (hasLengths)
+      buffers[func.getArgument(1)] = entry->getArgument(3);
   }
 
   // The state: field f of B sequences at byte B * offset(f).
@@ -559,7 +568,7 @@ LogicalResult EntryLowering::lower() {
         memref::ViewOp::create(b, loc, type, state, shift, ValueRange{batch});
     stateViews.push_back(view);
     if (!isInit())
-      buffers[func.getArgument(index + 1)] = view;
+      buffers[fieldArgument(index)] = view;
   }
 
   // Returned values go straight to their ABI buffer where possible.

@@ -115,6 +115,9 @@ std::optional<MemoryOperations> memoryOperations(func::FuncOp kernel) {
   if (!m || !s || ShapedType::isDynamic(input.getDimSize(2)) ||
       s % attention.getHeads())
     return std::nullopt;
+  // The step kernel (one token per sequence) takes no lengths.
+  if (update.getLengths() && input.getDimSize(1) == 1)
+    return std::nullopt;
   return ops;
 }
 
@@ -452,8 +455,11 @@ public:
     membershipSpec.noteThreshold = update.getNoteThreshold().convertToDouble();
     membershipSpec.eviction = update.getEviction();
     membershipSpec.update = true;
+    membershipSpec.lengths = bool(update.getLengths());
     SmallVector<Value> membershipArguments = {score};
     llvm::append_range(membershipArguments, poolBefore);
+    if (update.getLengths())
+      membershipArguments.push_back(buffer(update.getLengths()));
     llvm::append_range(membershipArguments,
                        ValueRange{tables.rows, tables.rowCounts, tables.rowOf,
                                   tables.lastRow});

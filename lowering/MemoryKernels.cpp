@@ -252,8 +252,11 @@ mm::buildPoolMembershipKernel(gpu::GPUModuleOp module,
                        " slots needs more shared memory than " + target.spec() +
                        " has");
   int64_t warp = target.subgroupWidth;
+  if (spec.lengths && !spec.update)
+    return kernelError("pool membership takes lengths only with its update");
   auto function = startKernel(module, spec.name, arguments,
-                              spec.update ? 12 : 8, warp, "pool membership");
+                              (spec.update ? 12 : 8) + spec.lengths, warp,
+                              "pool membership");
   if (!function)
     return function.takeError();
   KernelBody body(*function, warp);
@@ -263,6 +266,7 @@ mm::buildPoolMembershipKernel(gpu::GPUModuleOp module,
   Value score = body.argument(), priorities = body.argument(),
         positions = body.argument(), count = body.argument();
   Value position = spec.update ? body.argument() : Value();
+  Value lengths = spec.lengths ? body.argument() : Value();
   Value rows = body.argument(), rowCounts = body.argument(),
         rowOf = body.argument(), lastRow = body.argument();
   Value prioritiesOut, positionsOut, countOut;
@@ -350,6 +354,9 @@ mm::buildPoolMembershipKernel(gpu::GPUModuleOp module,
   };
 
   Value time = kb.dim(score, 1);
+  // Tokens past the sequence's length (padding) note nothing; they still
+  // get a row, which only their own (unread) outputs read.
+  Value length = kb.sequenceLength(lengths, seq, time);
   SmallVector<Value> last = kb.loop(
       zero, time, {count0, zero},
       [&](Value t, ValueRange carried) -> SmallVector<Value> {
@@ -360,6 +367,8 @@ mm::buildPoolMembershipKernel(gpu::GPUModuleOp module,
             kb.store(kb.toI32(row), rowOf, {seq, t});
           });
         Value noted = kb.fgt(sigma, kb.f32(spec.noteThreshold));
+        if (lengths)
+          noted = kb.andi(noted, body.less(t, length));
         SmallVector<Value> next = kb.ifElse(
             noted, {i32, indexType},
             [&]() -> SmallVector<Value> {

@@ -74,10 +74,14 @@ struct PoolMembershipKernelSpec {
   /// positions and count after the chunk (mm.pool_update); otherwise
   /// positions after the pool's last stand for the chunk's.
   bool update = false;
+  /// With `update`: takes each sequence's length [B] (a batch right-padded
+  /// to its longest sequence), past which no token enters the pool.
+  bool lengths = false;
 };
 
 /// Arguments: scores [B, T], priorities [B, M], positions [B, M] (i32),
-/// count [B] (i32), the first position [B] (i32, with `update`), then the
+/// count [B] (i32), the first position [B] (i32, with `update`), the
+/// lengths [B] (i32, with `lengths`), then the
 /// outputs: rows [B, T + 1, M] (i32: the source of each slot, t >= 0 the
 /// chunk's token t, -1 - k the pool's slot k), the valid slots of each row
 /// [B, T + 1] (i32), the row of each token [B, T] (i32), the last row [B]

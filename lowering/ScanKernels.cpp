@@ -67,7 +67,11 @@ llvm::Expected<ScanConfig> mm::resolveScanConfig(const ScanKernelSpec &spec,
   config.step = spec.step;
   config.deltaProjection = spec.deltaProjection;
   config.rank = spec.rank;
+  config.lengths = spec.lengths;
   int64_t warp = config.warpWidth;
+  if (spec.step && spec.lengths)
+    return kernelError("a scan step (one token per sequence) takes no "
+                       "lengths");
   if (spec.deltaProjection && (!spec.step || spec.rank <= 0))
     return kernelError("a scan computes its delta's projection only in its "
                        "step form, with a positive rank (got " +
@@ -215,9 +219,12 @@ private:
   OpBuilder b;
   Location loc;
   KernelBuilder kb;
-  Value u, delta, deltaWeight, aLog, bIn, cIn, skip, deltaBias, initial, gate,
-      final, out;
-  Value batch, time, thread, lane, warp, channel0;
+  Value u, delta, deltaWeight, aLog, bIn, cIn, skip, deltaBias, initial,
+      lengths, gate, final, out;
+  /// The block's sequence, the chunk's time and the sequence's length (its
+  /// tokens before the padding of a right-padded batch; `time` without
+  /// lengths).
+  Value batch, time, length, thread, lane, warp, channel0;
   /// Shared: B and C [state][token], A log2 e [channel][state], the states
   /// [2][channel][state], D and the delta bias [channel] (read once per
   /// block: a per-channel value every lane loaded from global memory would
@@ -248,7 +255,7 @@ void ScanEmitter::stageChunk(Value t0) {
   kb.loop(thread, index(elements), config.threadsPerBlock, [&](Value j) {
     Value token = divi(j, n), state = remi(j, n);
     Value t = kb.addi(t0, token);
-    Value valid = less(t, time);
+    Value valid = less(t, length);
     Value zero = kb.f32(0);
     kb.store(loadIf(valid, bIn, {batch, t, state}, zero), sharedB,
              {state, token});
@@ -264,12 +271,13 @@ void ScanEmitter::scanChannel(Value c, Value t0, Value parity) {
   Value first = kb.addi(t0, kb.muli(lane, index(items)));
   Value zero = kb.f32(0), one = kb.f32(1);
 
-  // The lane's tokens: dt (0 past the end: an identity step), dt x, x, z.
+  // The lane's tokens: dt (0 past the end: an identity step), dt x, x, z
+  // (all zero there, which makes the padding's outputs zero).
   SmallVector<Value> dt, dtx, x, z;
   Value bias = config.deltaBias ? kb.load(sharedBias, {c}) : Value();
   for (int64_t i = 0; i < items; ++i) {
     Value t = kb.addi(first, index(i));
-    Value valid = less(t, time);
+    Value valid = less(t, length);
     SmallVector<Value> loaded = kb.ifElse(
         valid, {f32, f32, f32},
         [&] {
@@ -470,6 +478,7 @@ void ScanEmitter::emit() {
   skip = argument();
   deltaBias = config.deltaBias ? argument() : Value();
   initial = config.initialState ? argument() : Value();
+  lengths = config.lengths ? argument() : Value();
   gate = config.gate ? argument() : Value();
   final = argument();
   out = argument();
@@ -484,11 +493,13 @@ void ScanEmitter::emit() {
   batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   time = kb.dim(u, 1);
   if (config.step) {
+    length = time;
     emitStep();
     gpu::ReturnOp::create(b, loc);
     return;
   }
   allocateShared();
+  length = kb.sequenceLength(lengths, batch, time);
 
   // A log2(e) and the initial states of the block's channels (zeros for
   // channels past E, which no warp scans).
@@ -552,21 +563,29 @@ mm::buildScanKernel(gpu::GPUModuleOp module, const ScanKernelSpec &spec,
   llvm::Expected<ScanConfig> config = resolveScanConfig(spec, target);
   if (!config)
     return config.takeError();
-  size_t expected =
-      8 + spec.deltaProjection + spec.deltaBias + spec.initialState + spec.gate;
+  size_t expected = 8 + spec.deltaProjection + spec.deltaBias +
+                    spec.initialState + spec.lengths + spec.gate;
   if (arguments.size() != expected)
     return kernelError("a scan kernel with these operands takes " +
                      llvm::Twine(expected) + " buffers, got " +
                      llvm::Twine(arguments.size()));
+  const size_t lengthsArgument =
+      spec.lengths
+          ? 6 + spec.deltaProjection + spec.deltaBias + spec.initialState
+          : expected;
   for (auto [index, type] : llvm::enumerate(arguments)) {
     auto memref = dyn_cast<MemRefType>(type);
     // Delta's weight (argument 2 with its projection) may be reduced.
     bool weight = spec.deltaProjection && index == 2;
-    if (!memref || !(memref.getElementType().isF32() ||
-                     (weight && (memref.getElementType().isBF16() ||
-                                 memref.getElementType().isF16()))))
+    Type element = memref ? memref.getElementType() : Type();
+    bool fits =
+        index == lengthsArgument
+            ? memref && element.isInteger(32)
+            : memref && (element.isF32() ||
+                         (weight && (element.isBF16() || element.isF16())));
+    if (!fits)
       return kernelError("scan kernel buffers must be f32 memrefs (delta's "
-                         "weight also bf16 or f16)");
+                         "weight also bf16 or f16, the lengths i32)");
   }
   MLIRContext *context = module.getContext();
   context->loadDialect<arith::ArithDialect, math::MathDialect,

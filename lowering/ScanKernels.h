@@ -33,11 +33,11 @@
 // channel's weight row (in registers, read once per block), so that delta
 // never goes through global memory and the step saves a launch.
 //
-// Tokens past the end of the sequence take delta = 0, which makes their
-// step the identity (exp2(0) = 1, no input), so no lane branches on them in
-// the scan. The causal conv stays a kernel of its own: its output also
-// feeds x_proj's GEMM, so reading its input here instead would move the same
-// bytes.
+// Tokens past the end of the sequence (its length, in a right-padded batch)
+// take delta = 0, which makes their step the identity (exp2(0) = 1, no
+// input), so no lane branches on them in the scan. The causal conv stays a
+// kernel of its own: its output also feeds x_proj's GEMM, so reading its input
+// here instead would move the same bytes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -63,6 +63,10 @@ struct ScanKernelSpec {
   /// Which of the optional operands the scan has.
   bool deltaBias = false, deltaSoftplus = false, initialState = false,
        gate = false;
+  /// Each sequence's length [B] (a batch right-padded to its longest
+  /// sequence; not in the step form): its tokens past it are identity
+  /// steps, its outputs there zero.
+  bool lengths = false;
   /// Channels per block (sharing each staged chunk of B and C) and tokens
   /// per chunk (a multiple of the warp width; the step form has none).
   int64_t blockChannels = 0, chunk = 0;
@@ -79,7 +83,7 @@ struct ScanKernelSpec {
 struct ScanConfig {
   int64_t channels = 0, states = 0;
   bool deltaBias = false, deltaSoftplus = false, initialState = false,
-       gate = false, step = false, deltaProjection = false;
+       gate = false, step = false, deltaProjection = false, lengths = false;
   int64_t rank = 0;
   int64_t blockChannels = 0, chunk = 0;
   /// Tokens per lane (chunk / warp width), warp width, warps per block.
@@ -103,9 +107,10 @@ llvm::Expected<ScanConfig> resolveScanConfig(const ScanKernelSpec &spec,
 /// memref types (any strided layout; f32 elements): u [B, T, E], delta
 /// [B, T, E] (with deltaProjection: its input [B, 1, R] and weight [E, R],
 /// whose elements may be bf16 or f16), A_log [E, N], B [B, T, N], C [B, T, N],
-/// D [E], then delta_bias [E], the initial state [B, E, N] and the gate z [B,
-/// T, E] where the spec has them, then the final state [B, E, N] (it may be the
-/// initial state's buffer) and the output [B, T, E].
+/// D [E], then delta_bias [E], the initial state [B, E, N], the lengths [B]
+/// (i32) and the gate z [B, T, E] where the spec has them, then the final
+/// state [B, E, N] (it may be the initial state's buffer) and the output [B,
+/// T, E].
 llvm::Expected<mlir::gpu::GPUFuncOp>
 buildScanKernel(mlir::gpu::GPUModuleOp module, const ScanKernelSpec &spec,
                 mlir::TypeRange arguments, const TargetInfo &target);

@@ -104,7 +104,8 @@ unsigned LayerExpander::expand() {
   Value convBias = config.useConvBias ? weight(kConvBias) : Value();
   auto conv = CausalConv1dOp::create(
       rewriter, loc, activation({e}), layer.getConvWindow().getType(), xi,
-      convWeight, convBias, layer.getConvWindow(), /*silu=*/true);
+      convWeight, convBias, layer.getConvWindow(), layer.getLengths(),
+      /*silu=*/true);
   Value xc = conv.getResult();
   Value dbc = linear(xc, kXProj, r + 2 * n);
   auto dtBC = SplitOp::create(
@@ -118,7 +119,7 @@ unsigned LayerExpander::expand() {
   auto scan = SelectiveScanOp::create(
       rewriter, loc, activation({e}), layer.getSsmState().getType(), xc, dt,
       aLog, dtBC.getResult(1), dtBC.getResult(2), skip, dtBias,
-      layer.getSsmState(), /*delta_softplus=*/true);
+      layer.getSsmState(), layer.getLengths(), /*delta_softplus=*/true);
   Value gated =
       GateOp::create(rewriter, loc, activation({e}), scan.getResult(), z);
   Value m = linear(gated, kOutProj, d, config.useBias ? kOutProjBias : nullptr);
@@ -169,7 +170,8 @@ unsigned LayerExpander::expand() {
           layer.getPoolPositions().getType(), layer.getPoolCount().getType()},
       note.getScore(), note.getSummary(), layer.getPoolSlots(),
       layer.getPoolPriorities(), layer.getPoolPositions(), layer.getPoolCount(),
-      layer.getPosition(), f64(memory.noteThreshold), eviction);
+      layer.getPosition(), layer.getLengths(), f64(memory.noteThreshold),
+      eviction);
 
   // (c) Cross-layer attention over the pools of the layers below.
   Value layerContext, layerGate;
@@ -192,8 +194,11 @@ unsigned LayerExpander::expand() {
   Value out =
       ResidualOp::create(rewriter, loc, activation({d}), x, m, tokenContext,
                          tokenGate, layerContext, layerGate);
+  // Of a right-padded batch, each sequence's last token before its padding.
+  Value lengths = layer.getLengths();
   Value lastMixer =
-      TakeLastOp::create(rewriter, loc, layer.getPreviousMixer().getType(), m);
+      TakeLastOp::create(rewriter, loc, layer.getPreviousMixer().getType(), m,
+                         lengths, lengths ? layer.getPreviousMixer() : Value());
   rewriter.replaceOp(layer,
                      ValueRange{out, conv.getWindowOut(), scan.getFinalState(),
                                 lastMixer, update.getSlotsOut(),

@@ -26,6 +26,7 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -58,36 +59,49 @@ MemRef<T, Rank> describe(T *data, const int64_t (&sizes)[Rank]) {
   return ref;
 }
 
-using RunFn = void (*)(MemRef<float, 1> *, MemRef<uint8_t, 1> *,
-                       MemRef<int32_t, 2> *, MemRef<float, 3> *);
+using DecodeFn = void (*)(MemRef<float, 1> *, MemRef<uint8_t, 1> *,
+                          MemRef<int32_t, 2> *, MemRef<float, 3> *);
+// Prefill takes each sequence's length after the tokens (ABI version 4).
+using PrefillFn = void (*)(MemRef<float, 1> *, MemRef<uint8_t, 1> *,
+                           MemRef<int32_t, 2> *, MemRef<int32_t, 1> *,
+                           MemRef<float, 3> *);
 using InitFn = void (*)(MemRef<uint8_t, 1> *, int64_t);
 // GPU entry points take the kernel context first (ABI version 2).
-using GpuRunFn = void (*)(MMKernelContext *, MemRef<float, 1> *,
-                          MemRef<uint8_t, 1> *, MemRef<int32_t, 2> *,
-                          MemRef<float, 3> *);
+using GpuDecodeFn = void (*)(MMKernelContext *, MemRef<float, 1> *,
+                             MemRef<uint8_t, 1> *, MemRef<int32_t, 2> *,
+                             MemRef<float, 3> *);
+using GpuPrefillFn = void (*)(MMKernelContext *, MemRef<float, 1> *,
+                              MemRef<uint8_t, 1> *, MemRef<int32_t, 2> *,
+                              MemRef<int32_t, 1> *, MemRef<float, 3> *);
 using GpuInitFn = void (*)(MMKernelContext *, MemRef<uint8_t, 1> *, int64_t);
 
-/// Calls a prefill or decode entry on buffers of the artifact's device (host
-/// memory for a CPU artifact, device memory and its kernel `context` for a
-/// GPU one).
+/// Calls a prefill entry (with `lengths`, [batch]) or a decode entry
+/// (`lengths` null) on buffers of the artifact's device (host memory for a
+/// CPU artifact, device memory and its kernel `context` for a GPU one).
 /// `weightSize` is the weight buffer's size in elements of the entry's
 /// weight argument (floats, or bytes in a reduced precision).
 void callRun(void *entry, MMKernelContext *context, float *weights,
              int64_t weightSize, uint8_t *state, int64_t stateBytes,
-             int32_t *tokens, int64_t batch, int64_t time, float *logits,
-             int64_t vocab) {
+             int32_t *tokens, int32_t *lengths, int64_t batch, int64_t time,
+             float *logits, int64_t vocab) {
   int64_t weightSizes[1] = {weightSize};
   int64_t stateSizes[1] = {stateBytes};
   int64_t tokenSizes[2] = {batch, time};
+  int64_t lengthSizes[1] = {batch};
   int64_t logitSizes[3] = {batch, time, vocab};
   auto w = describe(weights, weightSizes);
   auto s = describe(state, stateSizes);
   auto t = describe(tokens, tokenSizes);
+  auto n = describe(lengths, lengthSizes);
   auto l = describe(logits, logitSizes);
-  if (context)
-    reinterpret_cast<GpuRunFn>(entry)(context, &w, &s, &t, &l);
+  if (lengths && context)
+    reinterpret_cast<GpuPrefillFn>(entry)(context, &w, &s, &t, &n, &l);
+  else if (lengths)
+    reinterpret_cast<PrefillFn>(entry)(&w, &s, &t, &n, &l);
+  else if (context)
+    reinterpret_cast<GpuDecodeFn>(entry)(context, &w, &s, &t, &l);
   else
-    reinterpret_cast<RunFn>(entry)(&w, &s, &t, &l);
+    reinterpret_cast<DecodeFn>(entry)(&w, &s, &t, &l);
 }
 
 void callInit(void *entry, MMKernelContext *context, uint8_t *state,
@@ -479,6 +493,7 @@ Error CompiledModel::bindWeights(const ModelWeights &weights) {
 }
 
 Error CompiledModel::checkInputs(llvm::ArrayRef<int32_t> tokens, int64_t time,
+                                 llvm::ArrayRef<int64_t> lengths,
                                  const CompiledState &state) const {
   if (!weightsBound)
     return fail("no weights bound");
@@ -489,8 +504,24 @@ Error CompiledModel::checkInputs(llvm::ArrayRef<int32_t> tokens, int64_t time,
     return makeError(std::to_string(tokens.size()) + " tokens for " +
                      std::to_string(state.batch) + " sequences of " +
                      std::to_string(time));
-  if (Error err = modelConfig.checkTokens(tokens, time))
+  if (!lengths.empty()) {
+    if (static_cast<int64_t>(lengths.size()) != state.batch)
+      return makeError(std::to_string(lengths.size()) + " lengths for " +
+                       std::to_string(state.batch) + " sequences");
+    // Only each sequence's own tokens are read; its padding is not.
+    for (int64_t b = 0; b < state.batch; ++b) {
+      if (lengths[b] < 0 || lengths[b] > time)
+        return makeError("sequence " + std::to_string(b) + " has length " +
+                         std::to_string(lengths[b]) + ", outside [0, " +
+                         std::to_string(time) + "] (the row's tokens)");
+      if (Error err =
+              modelConfig.checkTokens(tokens.slice(b * time, lengths[b]), time))
+        return makeError("sequence " + std::to_string(b) + ": " +
+                         llvm::toString(std::move(err)));
+    }
+  } else if (Error err = modelConfig.checkTokens(tokens, time)) {
     return err;
+  }
   // Compiled code indexes the pools by the state's counts and positions.
   // A host state's bytes are the caller's to change between calls; a
   // device state changes only through compiled code and writeState, which
@@ -771,6 +802,48 @@ Error CompiledModel::restoreState(CompiledState &target,
   });
 }
 
+Expected<CompiledState>
+CompiledModel::extractSequence(const CompiledState &state,
+                               int64_t sequence) const {
+  if (Error err = checkStateKind(state))
+    return std::move(err);
+  if (sequence < 0 || sequence >= state.batch)
+    return makeError("no sequence " + std::to_string(sequence) +
+                     " in a state of " + std::to_string(state.batch));
+  Expected<CompiledState> single = createState(1);
+  if (!single)
+    return single.takeError();
+  // Field f of B sequences starts at byte B * offset(f); sequence b's part
+  // at b * 4 * elements(f) into it.
+  auto copyFields = [&](auto &&copy) -> Error {
+    for (const StateField &field : fields) {
+      const int64_t size = 4 * field.elements;
+      if (Error err = copy(field.offset,
+                           state.batch * field.offset + sequence * size, size))
+        return err;
+    }
+    return Error::success();
+  };
+  if (!gpuDevice) {
+    cantFail(copyFields([&](int64_t to, int64_t from, int64_t size) {
+      std::memcpy(single->bytes.data() + to, state.bytes.data() + from, size);
+      return Error::success();
+    }));
+    return single;
+  }
+  DeviceState &target = *single->device;
+  if (Error err = onDevice(
+          "copying a sequence's state", target, [&](MMKernelContext *) {
+            return copyFields([&](int64_t to, int64_t from, int64_t size) {
+              return gpuDevice->copyOnDevice(target.data() + to,
+                                             state.device->data() + from, size,
+                                             target.getStream());
+            });
+          }))
+    return std::move(err);
+  return single;
+}
+
 Expected<std::vector<uint8_t>>
 CompiledModel::readState(const CompiledState &state) const {
   if (Error err = checkStateKind(state))
@@ -808,47 +881,72 @@ Error CompiledModel::writeState(CompiledState &state,
   });
 }
 
-Error CompiledModel::runChunk(const int32_t *tokens, int64_t time,
-                              CompiledState &state, float *logits,
+Error CompiledModel::runChunk(const int32_t *tokens, const int32_t *lengths,
+                              int64_t time, CompiledState &state, float *logits,
                               bool graphs) const {
-  void *entry = time == 1 ? decodeFn : prefillFn;
   const int64_t batch = state.batch, vocab = modelConfig.vocabSize;
+  // Decode where every sequence takes one token; prefill, which takes
+  // lengths, otherwise.
+  std::vector<int32_t> uniform;
+  const bool step =
+      time == 1 && (!lengths || std::all_of(lengths, lengths + batch,
+                                            [](int32_t n) { return n == 1; }));
+  if (step) {
+    lengths = nullptr;
+  } else if (!lengths) {
+    uniform.assign(batch, static_cast<int32_t>(time));
+    lengths = uniform.data();
+  }
+  void *entry = step ? decodeFn : prefillFn;
   const size_t stateSize = state.size();
   if (!gpuDevice) {
     callRun(entry, nullptr, const_cast<float *>(weightBuffer.data()),
             weightArgumentSize(), state.bytes.data(), stateSize,
-            const_cast<int32_t *>(tokens), batch, time, logits, vocab);
+            const_cast<int32_t *>(tokens), const_cast<int32_t *>(lengths),
+            batch, time, logits, vocab);
     return Error::success();
   }
   DeviceState &device = *state.device;
-  if (time == 1 && graphs && !device.captureFailed) {
+  if (step && graphs && !device.captureFailed) {
     Expected<bool> replayed = replayStep(tokens, device, logits);
     if (!replayed || *replayed)
       return replayed.takeError();
   }
-  // The call's tokens and logits, one stream-ordered allocation.
+  // The call's tokens, lengths and logits, one stream-ordered allocation.
   const size_t tokenSize = batch * time * sizeof(int32_t);
+  const size_t lengthsOffset = llvm::alignTo(tokenSize, kDeviceAlignment);
+  const size_t lengthsSize = lengths ? batch * sizeof(int32_t) : 0;
   const size_t logitSize = batch * time * vocab * sizeof(float);
-  const size_t logitOffset = llvm::alignTo(tokenSize, kDeviceAlignment);
-  const StringRef call = time == 1 ? "decode" : "prefill";
+  const size_t logitOffset =
+      llvm::alignTo(lengthsOffset + lengthsSize, kDeviceAlignment);
+  const StringRef call = step ? "decode" : "prefill";
   return onDevice(call, device, [&](MMKernelContext *context) -> Error {
     gpu::GpuStream stream = device.getStream();
     DeviceMemory memory(*gpuDevice, stream);
     if (Error err = memory.allocate(logitOffset + logitSize))
       return err;
     gpuDevice->nameAllocation(
-        memory.get(), ("the buffer of a " + call +
-                       " call (the tokens at byte 0, the logits at byte " +
-                       llvm::Twine(logitOffset) + ")")
-                          .str());
+        memory.get(),
+        ("the buffer of a " + call + " call (the tokens at byte 0, " +
+         (lengths ? "the lengths at byte " + llvm::Twine(lengthsOffset) + ", "
+                  : llvm::Twine()) +
+         "the logits at byte " + llvm::Twine(logitOffset) + ")")
+            .str());
     auto *deviceTokens = reinterpret_cast<int32_t *>(memory.get());
+    auto *deviceLengths =
+        lengths ? reinterpret_cast<int32_t *>(memory.get() + lengthsOffset)
+                : nullptr;
     auto *deviceLogits = reinterpret_cast<float *>(memory.get() + logitOffset);
     if (Error err =
             gpuDevice->copyToDevice(deviceTokens, tokens, tokenSize, stream))
       return err;
+    if (lengths)
+      if (Error err = gpuDevice->copyToDevice(deviceLengths, lengths,
+                                              lengthsSize, stream))
+        return err;
     callRun(entry, context, static_cast<float *>(deviceWeights),
-            weightArgumentSize(), device.data(), stateSize, deviceTokens, batch,
-            time, deviceLogits, vocab);
+            weightArgumentSize(), device.data(), stateSize, deviceTokens,
+            deviceLengths, batch, time, deviceLogits, vocab);
     if (Error err = gpu::takeMgpuError())
       return err;
     if (Error err =
@@ -888,7 +986,8 @@ Expected<bool> CompiledModel::replayStep(const int32_t *tokens,
           }
           callRun(decodeFn, context, static_cast<float *>(deviceWeights),
                   weightArgumentSize(), device.data(), device.size(),
-                  buffers->tokens, batch, 1, buffers->logits, vocab);
+                  buffers->tokens, /*lengths=*/nullptr, batch, 1,
+                  buffers->logits, vocab);
           Error launches = gpu::takeMgpuError();
           Expected<std::unique_ptr<gpu::GpuGraph>> captured =
               gpuDevice->endCapture(stream);
@@ -930,15 +1029,28 @@ Expected<std::vector<float>>
 CompiledModel::runTokens(llvm::ArrayRef<int32_t> tokens, int64_t time,
                          CompiledState &state, const PrefillOptions &options,
                          bool graphs) const {
-  if (Error err = checkInputs(tokens, time, state))
+  if (Error err = checkInputs(tokens, time, options.lengths, state))
     return std::move(err);
   if (options.chunkTokens < 0 || options.chunkTokens > kMaxChunkTokens)
     return makeError("a chunk of " + std::to_string(options.chunkTokens) +
                      " tokens: chunks hold 1 to " +
                      std::to_string(kMaxChunkTokens) + " tokens (0: no limit)");
   const int64_t batch = state.batch, vocab = modelConfig.vocabSize;
-  const int64_t chunk =
-      options.chunkTokens == 0 ? time : std::min(time, options.chunkTokens);
+  // A batch of different lengths (right-padded to `time`) runs up to its
+  // longest sequence; each sequence's chunks end at its length.
+  const bool ragged = !options.lengths.empty();
+  auto lengthOf = [&](int64_t b) { return ragged ? options.lengths[b] : time; };
+  int64_t longest = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    longest = std::max(longest, lengthOf(b));
+    if (lengthOf(b) == 0 && options.logits == PromptLogits::Last)
+      return makeError("sequence " + std::to_string(b) +
+                       " has no tokens, so no last logits (ask for all "
+                       "logits or none)");
+  }
+  const int64_t chunk = std::max<int64_t>(
+      1, options.chunkTokens == 0 ? longest
+                                  : std::min(longest, options.chunkTokens));
   // Sizes: the result and one chunk's tokens and logits.
   // (batch x time fits: checkInputs.)
   std::optional<int64_t> resultSize =
@@ -958,14 +1070,22 @@ CompiledModel::runTokens(llvm::ArrayRef<int32_t> tokens, int64_t time,
                                         " tokens (ask for fewer logits or a "
                                         "smaller chunk)"))
     return std::move(err);
+  // Every call but a whole uniform batch gets its tokens copied: a chunk's
+  // rows, with the padding past each sequence's length zero (a valid token
+  // the compiled code may embed; nothing reads what it computes).
+  const bool copyTokens = ragged || (batch > 1 && chunk < time);
   std::vector<float> result, scratch;
-  std::vector<int32_t> chunkTokens;
+  std::vector<int32_t> chunkTokens, chunkLengths;
   std::vector<uint8_t> saved;
   try {
-    result.resize(*resultSize);
+    // The rows of all logits past a sequence's length stay NaN.
+    result.assign(*resultSize,
+                  ragged ? std::numeric_limits<float>::quiet_NaN() : 0.0f);
     scratch.resize(*chunkLogits);
-    if (batch > 1 && chunk < time)
+    if (copyTokens)
       chunkTokens.resize(batch * chunk);
+    if (ragged)
+      chunkLengths.resize(batch);
     // The compiled code updates the state in place: a copy to go back to
     // when a chunk fails or its logits are not finite (on the device for a
     // GPU state).
@@ -996,36 +1116,45 @@ CompiledModel::runTokens(llvm::ArrayRef<int32_t> tokens, int64_t time,
                      "; and restoring the state failed too (it is lost): " +
                      llvm::toString(std::move(restored)));
   };
-  for (int64_t start = 0; start < time; start += chunk) {
-    const int64_t length = std::min(chunk, time - start);
+  for (int64_t start = 0; start < longest; start += chunk) {
+    const int64_t length = std::min(chunk, longest - start);
+    // Sequence b's tokens in this chunk.
+    auto tokensIn = [&](int64_t b) {
+      return std::clamp<int64_t>(lengthOf(b) - start, 0, length);
+    };
     const int32_t *chunkStart = tokens.data() + start;
-    if (batch > 1 && chunk < time) {
-      for (int64_t b = 0; b < batch; ++b)
-        std::copy_n(tokens.data() + b * time + start, length,
-                    chunkTokens.data() + b * length);
+    if (copyTokens) {
+      for (int64_t b = 0; b < batch; ++b) {
+        int32_t *row = chunkTokens.data() + b * length;
+        std::copy_n(tokens.data() + b * time + start, tokensIn(b), row);
+        std::fill(row + tokensIn(b), row + length, 0);
+        if (ragged)
+          chunkLengths[b] = static_cast<int32_t>(tokensIn(b));
+      }
       chunkStart = chunkTokens.data();
     }
-    if (Error err = runChunk(chunkStart, length, state, scratch.data(), graphs))
+    if (Error err = runChunk(chunkStart, ragged ? chunkLengths.data() : nullptr,
+                             length, state, scratch.data(), graphs))
       return restore(std::move(err));
-    // Logits that are not finite poison everything after them.
-    for (int64_t i = 0; i < batch * length * vocab; ++i)
-      if (!std::isfinite(scratch[i]))
-        return restore(makeError(
-            "the logits " +
-            (batch == 1 ? std::string()
-                        : "of sequence " +
-                              std::to_string(i / (length * vocab)) + " ") +
-            "at position " + std::to_string(start + i / vocab % length) +
-            " are not finite (" + std::to_string(scratch[i]) +
-            "): the weights or the state hold NaN or infinite values, or "
-            "the model overflowed"));
     for (int64_t b = 0; b < batch; ++b) {
       const float *rows = scratch.data() + b * length * vocab;
+      // Logits that are not finite poison everything after them.
+      for (int64_t i = 0; i < tokensIn(b) * vocab; ++i)
+        if (!std::isfinite(rows[i]))
+          return restore(makeError(
+              "the logits " +
+              (batch == 1 ? std::string()
+                          : "of sequence " + std::to_string(b) + " ") +
+              "at position " + std::to_string(start + i / vocab) +
+              " are not finite (" + std::to_string(rows[i]) +
+              "): the weights or the state hold NaN or infinite values, or "
+              "the model overflowed"));
       if (options.logits == PromptLogits::All)
-        std::copy_n(rows, length * vocab,
+        std::copy_n(rows, tokensIn(b) * vocab,
                     result.data() + (b * time + start) * vocab);
-      else if (options.logits == PromptLogits::Last && start + length == time)
-        std::copy_n(rows + (length - 1) * vocab, vocab,
+      else if (options.logits == PromptLogits::Last && tokensIn(b) > 0 &&
+               start + tokensIn(b) == lengthOf(b))
+        std::copy_n(rows + (tokensIn(b) - 1) * vocab, vocab,
                     result.data() + b * vocab);
     }
   }

@@ -96,6 +96,13 @@ struct PrefillOptions {
   /// bounded however long the prompt: the compiled code's intermediates and
   /// the logits it computes grow with the chunk, not the prompt.
   int64_t chunkTokens = 512;
+  /// Sequences of different lengths in one call: sequence b's tokens are
+  /// the first lengths[b] (0 to time) of its row, the rest padding (any
+  /// values; they are not read). Its state advances by its own length, as
+  /// if it ran alone (spec invariant 4); its last logits are those of its
+  /// last token, and with all logits its rows past its length are NaN.
+  /// Empty: every sequence has `time` tokens.
+  std::vector<int64_t> lengths;
 };
 
 /// The largest number of sequences in one state (2^20).
@@ -149,6 +156,11 @@ public:
   /// trip).
   llvm::Error restoreState(CompiledState &target,
                            const CompiledState &source) const;
+  /// A state of one sequence holding sequence `sequence` of `state` (on the
+  /// device for a GPU state): a batch that prefilled together can go on
+  /// one sequence at a time.
+  llvm::Expected<CompiledState> extractSequence(const CompiledState &state,
+                                                int64_t sequence) const;
   /// The bytes of `state` on the host (a snapshot to keep or save).
   llvm::Expected<std::vector<uint8_t>>
   readState(const CompiledState &state) const;
@@ -184,9 +196,11 @@ public:
   /// Runs `time` tokens of each of state.batch sequences (tokens row-major
   /// [batch, time]), in chunks of options.chunkTokens; returns the logits
   /// options.logits asks for ([batch, V] for the last position, [batch,
-  /// time, V] for all, nothing for none). Logits that are not finite (NaN or
-  /// infinite weights, or an overflow) are an error naming the sequence and
-  /// position. On an error the state is left as it was.
+  /// time, V] for all, nothing for none). With options.lengths the batch's
+  /// sequences have different lengths and run together, right-padded to
+  /// `time`. Logits that are not finite (NaN or infinite weights, or an
+  /// overflow) are an error naming the sequence and position. On an error
+  /// the state is left as it was.
   llvm::Expected<std::vector<float>>
   prefill(llvm::ArrayRef<int32_t> tokens, int64_t time, CompiledState &state,
           const PrefillOptions &options = PrefillOptions()) const;
@@ -206,15 +220,19 @@ private:
   /// Loads the checked library bytes (on `device`, for a GPU artifact).
   llvm::Error load(llvm::StringRef code, gpu::GpuDevice *device);
   llvm::Error checkInputs(llvm::ArrayRef<int32_t> tokens, int64_t time,
+                          llvm::ArrayRef<int64_t> lengths,
                           const CompiledState &state) const;
   /// prefill() and decode(): `graphs` replays decode steps from a graph.
   llvm::Expected<std::vector<float>>
   runTokens(llvm::ArrayRef<int32_t> tokens, int64_t time, CompiledState &state,
             const PrefillOptions &options, bool graphs) const;
-  /// One call of the compiled prefill (decode when time is 1): tokens
-  /// [batch, time] of host memory, logits [batch, time, V] into `logits`.
-  llvm::Error runChunk(const int32_t *tokens, int64_t time,
-                       CompiledState &state, float *logits, bool graphs) const;
+  /// One call of the compiled prefill, or decode where every sequence has
+  /// one token: tokens [batch, time] and each sequence's length [batch]
+  /// (null: all `time`) of host memory, logits [batch, time, V] into
+  /// `logits`.
+  llvm::Error runChunk(const int32_t *tokens, const int32_t *lengths,
+                       int64_t time, CompiledState &state, float *logits,
+                       bool graphs) const;
   /// A decode step replayed from the state's graph, captured at its first
   /// step; false (nothing ran) when the driver cannot capture it.
   llvm::Expected<bool> replayStep(const int32_t *tokens, DeviceState &state,

@@ -138,12 +138,15 @@ int finish(llvm::Expected<std::vector<float>> logits, float *out) {
 
 int prefill(const char *function, const mm_model *model, mm_state *state,
             const int32_t *tokens, int64_t time, float *logits,
-            PromptLogits which) {
+            PromptLogits which, bool ragged = false,
+            const int64_t *lengths = nullptr) {
   return guarded(function, [&] {
     if (checkSession(model, state, tokens, function))
       return 1;
     if (which == PromptLogits::All &&
         !checkArgument(logits, function, "logits"))
+      return 1;
+    if (ragged && !checkArgument(lengths, function, "lengths"))
       return 1;
     int64_t count;
     if (time < 1 || __builtin_mul_overflow(state->state.batch, time, &count))
@@ -156,6 +159,8 @@ int prefill(const char *function, const mm_model *model, mm_state *state,
     PrefillOptions options;
     options.logits = logits ? which : PromptLogits::None;
     options.chunkTokens = model->shared->chunkTokens.load();
+    if (lengths)
+      options.lengths.assign(lengths, lengths + state->state.batch);
     llvm::ArrayRef<int32_t> all(tokens, count);
     return finish(
         model->shared->compiled->prefill(all, time, state->state, options),
@@ -311,6 +316,13 @@ int mm_prefill_all_logits(const mm_model *model, mm_state *state,
                           const int32_t *tokens, int64_t time, float *logits) {
   return prefill("mm_prefill_all_logits", model, state, tokens, time, logits,
                  PromptLogits::All);
+}
+
+int mm_prefill_lengths(const mm_model *model, mm_state *state,
+                       const int32_t *tokens, int64_t time,
+                       const int64_t *lengths, float *logits) {
+  return prefill("mm_prefill_lengths", model, state, tokens, time, logits,
+                 PromptLogits::Last, /*ragged=*/true, lengths);
 }
 
 int mm_decode(const mm_model *model, mm_state *state, const int32_t *tokens,

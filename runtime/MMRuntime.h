@@ -40,8 +40,9 @@ extern "C" {
  * prefills run in chunks. 3: models on a GPU or the simulator
  * (mm_model_open_on_device), states that stay in its memory and are copied
  * there (mm_state_clone, mm_state_copy), decode steps replayed from a
- * graph. */
-#define MM_RUNTIME_C_API_VERSION 3
+ * graph. 4: sequences of different lengths in one prefill
+ * (mm_prefill_lengths). */
+#define MM_RUNTIME_C_API_VERSION 4
 
 /** A compiled model with its weights bound. */
 typedef struct mm_model mm_model;
@@ -106,6 +107,15 @@ int mm_prefill(const mm_model *model, mm_state *state, const int32_t *tokens,
  * V], to `logits` (which must not be NULL). */
 int mm_prefill_all_logits(const mm_model *model, mm_state *state,
                           const int32_t *tokens, int64_t time, float *logits);
+/** As mm_prefill, for a batch of sequences of different lengths in one
+ * call: sequence b is the first lengths[b] (0 to `time`) tokens of its row
+ * of `tokens` [batch, time], the rest of the row padding (never read). Each
+ * sequence's state advances by its own length, as if it ran alone; `logits`
+ * [batch, V] gets the logits of each sequence's last token (every length
+ * must then be at least 1) unless it is NULL. */
+int mm_prefill_lengths(const mm_model *model, mm_state *state,
+                       const int32_t *tokens, int64_t time,
+                       const int64_t *lengths, float *logits);
 /** One decode step: one token per sequence (tokens [batch]), logits
  * [batch, V]. Returns 0, or non-zero with the state left as it was. */
 int mm_decode(const mm_model *model, mm_state *state, const int32_t *tokens,

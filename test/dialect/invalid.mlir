@@ -414,12 +414,35 @@ func.func @decode(%t: tensor<?x?xi32>, %h: tensor<?x128x16xf32>) -> (tensor<?x?x
 
 mm.state_layout @state [
   #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
-// expected-error @+1 {{argument 1 must be state field 'layers.0.ssm_state' of type 'tensor<?x128x16xf32>', not 'tensor<?x128x8xf32>'}}
-func.func @prefill(%t: tensor<?x?xi32>, %h: tensor<?x128x8xf32>) -> (tensor<?x?x8xf32>, tensor<?x128x8xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state} {
+// expected-error @+1 {{argument 2 must be state field 'layers.0.ssm_state' of type 'tensor<?x128x16xf32>', not 'tensor<?x128x8xf32>'}}
+func.func @prefill(%t: tensor<?x?xi32>, %n: tensor<?xi32>, %h: tensor<?x128x8xf32>) -> (tensor<?x?x8xf32>, tensor<?x128x8xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state} {
   %w = mm.weight "w" : tensor<8x4xf32>
   %x = mm.embed %t, %w : tensor<?x?xi32>, tensor<8x4xf32> -> tensor<?x?x4xf32>
   %l = mm.lm_head %x, %w : tensor<?x?x4xf32>, tensor<8x4xf32> -> tensor<?x?x8xf32>
   return %l, %h : tensor<?x?x8xf32>, tensor<?x128x8xf32>
+}
+
+// -----
+
+mm.state_layout @state [
+  #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
+// expected-error @+1 {{'prefill' takes each sequence's length as 'tensor<?xi32>' after the tokens, not 'tensor<?x128x16xf32>'}}
+func.func private @prefill(%t: tensor<?x?xi32>, %h: tensor<?x128x16xf32>, %g: tensor<?x128x16xf32>) -> (tensor<?x?x8xf32>, tensor<?x128x16xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state}
+
+// -----
+
+func.func @take_last_lengths(%m: tensor<?x?x64xf32>, %n: tensor<?xi32>) {
+  // expected-error @+1 {{'lengths' needs 'previous' (the result of a sequence with no tokens in the chunk)}}
+  %r = "mm.take_last"(%m, %n) {operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<?x?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @scan_lengths(%u: tensor<2x?x8xf32>, %a: tensor<8x4xf32>, %b: tensor<2x?x4xf32>, %d: tensor<8xf32>, %n: tensor<3xi32>) {
+  // expected-error @+1 {{'lengths' dimension 0 (B in [B]) is 3, but B = 2 from 'u'}}
+  %y = mm.selective_scan %u, %u, %a, %b, %b, %d lengths %n : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<8x4xf32>, tensor<2x?x4xf32>, tensor<2x?x4xf32>, tensor<8xf32>, tensor<3xi32>) -> tensor<2x?x8xf32>
+  return
 }
 
 // -----
@@ -477,7 +500,7 @@ mm.state_layout @state [
 mm.state_layout @state [
   #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
 // expected-error @+1 {{'prefill' returns logits [B, T, V] f32 with T = ?, not 'tensor<?x8xf32>'}}
-func.func private @prefill(%t: tensor<?x?xi32>, %h: tensor<?x128x16xf32>) -> (tensor<?x8xf32>, tensor<?x128x16xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state}
+func.func private @prefill(%t: tensor<?x?xi32>, %n: tensor<?xi32>, %h: tensor<?x128x16xf32>) -> (tensor<?x8xf32>, tensor<?x128x16xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state}
 
 // -----
 
@@ -794,7 +817,7 @@ module attributes {mm.config = #mm.config<hidden_size = 64, num_layers = 1, stat
     #mm.state_field<name = "layers.0.conv_window", kind = conv_window, layer = 0, type = tensor<128x3xf32>>,
     #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
   // expected-error @+1 {{'prefill' returns logits 'tensor<?x?x100xf32>', but the module's mm.config has vocab_size 256}}
-  func.func private @prefill(tensor<?x?xi32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>) -> (tensor<?x?x100xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state}
+  func.func private @prefill(tensor<?x?xi32>, tensor<?xi32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>) -> (tensor<?x?x100xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state}
 }
 
 // -----

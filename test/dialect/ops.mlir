@@ -142,6 +142,46 @@ func.func @memory(%u: tensor<?x?x64xf32>, %m: tensor<?x?x64xf32>, %m_prev: tenso
         tensor<?x8xi32>, tensor<?xi32>, tensor<?x?x256xf32>, tensor<?xi32>
 }
 
+// A batch right-padded to its longest sequence: the state operations take
+// each sequence's length.
+// CHECK-LABEL: func.func @lengths
+func.func @lengths(%x: tensor<?x?x128xf32>, %w: tensor<128x1x4xf32>,
+                   %window: tensor<?x128x3xf32>, %a: tensor<128x16xf32>,
+                   %bc: tensor<?x?x16xf32>, %d: tensor<128xf32>,
+                   %h: tensor<?x128x16xf32>, %m: tensor<?x?x64xf32>,
+                   %prev: tensor<?x64xf32>, %sigma: tensor<?x?xf32>,
+                   %s: tensor<?x?x16xf32>, %slots: tensor<?x8x16xf32>,
+                   %prio: tensor<?x8xf32>, %pos: tensor<?x8xi32>,
+                   %count: tensor<?xi32>, %position: tensor<?xi32>,
+                   %tokens: tensor<?x?xi32>, %n: tensor<?xi32>) {
+  // CHECK: mm.causal_conv1d %{{.*}}, %{{.*}} window %{{.*}} lengths %{{.*}} {silu}
+  %xc, %w1 = mm.causal_conv1d %x, %w window %window lengths %n {silu}
+      : (tensor<?x?x128xf32>, tensor<128x1x4xf32>, tensor<?x128x3xf32>,
+         tensor<?xi32>) -> (tensor<?x?x128xf32>, tensor<?x128x3xf32>)
+  // CHECK: mm.selective_scan {{.*}} initial_state %{{.*}} lengths %{{.*}} {delta_softplus}
+  %y, %h1 = mm.selective_scan %xc, %xc, %a, %bc, %bc, %d initial_state %h
+      lengths %n {delta_softplus}
+      : (tensor<?x?x128xf32>, tensor<?x?x128xf32>, tensor<128x16xf32>,
+         tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<128xf32>,
+         tensor<?x128x16xf32>, tensor<?xi32>)
+      -> (tensor<?x?x128xf32>, tensor<?x128x16xf32>)
+  // CHECK: mm.take_last %{{.*}} lengths %{{.*}} previous %{{.*}} : tensor<?xi32>, tensor<?x64xf32> : tensor<?x?x64xf32> -> tensor<?x64xf32>
+  %last = mm.take_last %m lengths %n previous %prev : tensor<?xi32>, tensor<?x64xf32>
+      : tensor<?x?x64xf32> -> tensor<?x64xf32>
+  // CHECK: mm.pool_update {{.*}} at %{{.*}} lengths %{{.*}} {eviction
+  %s1, %p1, %q1, %c1 = mm.pool_update %sigma, %s into(%slots, %prio, %pos, %count)
+      at %position lengths %n
+      {eviction = #mm.eviction<priority>, note_threshold = 5.0e-01 : f64}
+      : (tensor<?x?xf32>, tensor<?x?x16xf32>, tensor<?x8x16xf32>,
+         tensor<?x8xf32>, tensor<?x8xi32>, tensor<?xi32>, tensor<?xi32>,
+         tensor<?xi32>)
+      -> (tensor<?x8x16xf32>, tensor<?x8xf32>, tensor<?x8xi32>, tensor<?xi32>)
+  // CHECK: mm.advance_position %{{.*}}, %{{.*}} lengths %{{.*}} : tensor<?xi32> : tensor<?xi32>, tensor<?x?xi32>
+  %next = mm.advance_position %position, %tokens lengths %n : tensor<?xi32>
+      : tensor<?xi32>, tensor<?x?xi32>
+  return
+}
+
 // CHECK-LABEL: func.func @composite_layer
 func.func @composite_layer(%x: tensor<?x?x64xf32>, %conv: tensor<?x128x3xf32>,
                            %ssm: tensor<?x128x16xf32>)

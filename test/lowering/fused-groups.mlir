@@ -55,7 +55,7 @@ mm.state_layout @state [
 
 // The lm_head is a product of another shape: its own kernel.
 // CHECK-LABEL: func.func private @mm_gemm_1(
-func.func @prefill(%tokens: tensor<?x?xi32>, %h: tensor<?x8x4xf32>)
+func.func @prefill(%tokens: tensor<?x?xi32>, %lengths: tensor<?xi32>, %h: tensor<?x8x4xf32>)
     -> (tensor<?x?x16xf32>, tensor<?x8x4xf32>)
     attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state} {
   %emb = mm.weight "emb" : tensor<16x8xf32>

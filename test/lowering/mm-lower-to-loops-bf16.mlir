@@ -7,7 +7,7 @@
 // table widens, a product with bf16 weights rounds its input to bf16 and
 // accumulates in f32.
 
-// CHECK: module attributes {mm.manifest = "{\22abi_version\22:3,
+// CHECK: module attributes {mm.manifest = "{\22abi_version\22:4,
 // CHECK-SAME: \22precision\22:\22bf16\22
 // CHECK-SAME: \22floats\22:144,
 // CHECK-SAME: {\22dtype\22:\22bf16\22,\22name\22:\22emb\22,\22offset\22:0,
@@ -15,7 +15,7 @@
 // CHECK-SAME: {\22dtype\22:\22f32\22,\22name\22:\22a\22,\22offset\22:96,
 
 // CHECK-LABEL: func.func @mm_prefill(
-// CHECK-SAME: %[[W:[^:]*]]: memref<?xi8>, %[[S:[^:]*]]: memref<?xi8>, %{{[^:]*}}: memref<?x?xi32>, %{{[^:]*}}: memref<?x?x16xf32>) attributes {llvm.emit_c_interface}
+// CHECK-SAME: %[[W:[^:]*]]: memref<?xi8>, %[[S:[^:]*]]: memref<?xi8>, %{{[^:]*}}: memref<?x?xi32>, %{{[^:]*}}: memref<?xi32>, %{{[^:]*}}: memref<?x?x16xf32>) attributes {llvm.emit_c_interface}
 // CHECK: %[[EMB:.*]] = memref.view %[[W]][%{{.*}}][] : memref<?xi8> to memref<16x8xbf16>
 // The embedding widens each value.
 // CHECK: %[[E:.*]] = memref.load %[[EMB]]
@@ -47,7 +47,7 @@ mm.state_layout @state [
 // A split is two views of one buffer.
 // The scan reads and writes the state in place: batch, channel, time, state.
 // The logits go straight to their buffer.
-func.func @prefill(%tokens: tensor<?x?xi32>, %h: tensor<?x8x4xf32>)
+func.func @prefill(%tokens: tensor<?x?xi32>, %lengths: tensor<?xi32>, %h: tensor<?x8x4xf32>)
     -> (tensor<?x?x16xf32>, tensor<?x8x4xf32>)
     attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state} {
   %emb = mm.weight "emb" : tensor<16x8xbf16>

@@ -104,3 +104,33 @@ func.func @memory_layers(%x: tensor<?x?x64xf32>, %conv: tensor<?x128x3xf32>, %ss
           tensor<?x?xf32>, tensor<?x?x16xf32>)
   return %y1#0, %y0#4, %y0#3 : tensor<?x?x64xf32>, tensor<?x8x16xf32>, tensor<?x64xf32>
 }
+
+// -----
+
+// A batch right-padded to its longest sequence: the layer's lengths reach
+// every operation that leaves state (the conv window, the SSM state, the
+// pool, the previous mixer output, which keeps its old value for a sequence
+// with no tokens).
+
+#memory = #mm.config<hidden_size = 64, num_layers = 1, state_size = 16, conv_kernel = 4, intermediate_size = 128, dt_rank = 4, vocab_size = 256, layer_norm_epsilon = 1.0e-05, use_bias = false, use_conv_bias = false, memory = #mm.memory<pool_size = 8, summary_dim = 16, note_threshold = 0.5, read_threshold = 0.3, cross_layer_period = 1, cross_layer_window = 1, eviction = fifo, heads = 2>>
+
+// CHECK-LABEL: func.func @lengths
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<?x?x64xf32>, %[[N:[^:]*]]: tensor<?xi32>, %[[CONV:[^:]*]]: tensor<?x128x3xf32>, %[[SSM:[^:]*]]: tensor<?x128x16xf32>, %[[PREV:[^:]*]]: tensor<?x64xf32>
+func.func @lengths(%x: tensor<?x?x64xf32>, %n: tensor<?xi32>, %conv: tensor<?x128x3xf32>, %ssm: tensor<?x128x16xf32>,
+                   %m: tensor<?x64xf32>, %slots: tensor<?x8x16xf32>, %prio: tensor<?x8xf32>,
+                   %pos: tensor<?x8xi32>, %count: tensor<?xi32>, %position: tensor<?xi32>)
+    -> (tensor<?x128x3xf32>, tensor<?x128x16xf32>, tensor<?x64xf32>, tensor<?x8x16xf32>) {
+  // CHECK: mm.causal_conv1d {{.*}} window %[[CONV]] lengths %[[N]] {silu}
+  // CHECK: mm.selective_scan {{.*}} initial_state %[[SSM]] lengths %[[N]] {delta_softplus}
+  // CHECK: %[[M:.*]] = mm.linear {{.*}} -> tensor<?x?x64xf32>
+  // CHECK: mm.pool_update {{.*}} at %{{.*}} lengths %[[N]]
+  // CHECK: mm.take_last %[[M]] lengths %[[N]] previous %[[PREV]]
+  %y:10 = mm.layer 0 (%x) lengths %n state(%conv, %ssm) memory(%m, %slots, %prio, %pos, %count, %position)
+      {config = #memory}
+      : (tensor<?x?x64xf32>, tensor<?xi32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>, tensor<?x64xf32>,
+         tensor<?x8x16xf32>, tensor<?x8xf32>, tensor<?x8xi32>, tensor<?xi32>, tensor<?xi32>)
+      -> (tensor<?x?x64xf32>, tensor<?x128x3xf32>, tensor<?x128x16xf32>, tensor<?x64xf32>,
+          tensor<?x8x16xf32>, tensor<?x8xf32>, tensor<?x8xi32>, tensor<?xi32>,
+          tensor<?x?xf32>, tensor<?x?x16xf32>)
+  return %y#1, %y#2, %y#3, %y#4 : tensor<?x128x3xf32>, tensor<?x128x16xf32>, tensor<?x64xf32>, tensor<?x8x16xf32>
+}

@@ -165,6 +165,54 @@ TEST_P(CApiTest, BatchesAndSnapshots) {
   mm_state_free(state);
 }
 
+TEST_P(CApiTest, SequencesOfDifferentLengthsPrefillInOneCall) {
+  // Rows of 12 tokens: sequence 0 has 5, sequence 1 all 12; the padding
+  // is never read (out of the vocabulary here). Each sequence's last
+  // logits and next step are those of running it alone.
+  int64_t vocab = mm_model_vocab_size(model);
+  const int64_t time = 12, lengths[2] = {5, 12};
+  std::vector<int32_t> tokens = randomTokens(2 * time, vocab, 9);
+  std::fill(tokens.begin() + lengths[0], tokens.begin() + time, -1);
+  mm_state *state = mm_state_create(model, 2);
+  ASSERT_NE(state, nullptr);
+  std::vector<float> last(2 * vocab), step(2 * vocab);
+  ASSERT_EQ(mm_prefill_lengths(model, state, tokens.data(), time, lengths,
+                               last.data()),
+            0)
+      << mm_last_error();
+  int32_t next[2] = {3, 17};
+  ASSERT_EQ(mm_decode(model, state, next, step.data()), 0) << mm_last_error();
+  for (int b = 0; b < 2; ++b) {
+    mm_state *alone = mm_state_create(model, 1);
+    std::vector<float> single(vocab), singleStep(vocab);
+    ASSERT_EQ(mm_prefill(model, alone, tokens.data() + b * time, lengths[b],
+                         single.data()),
+              0)
+        << mm_last_error();
+    ASSERT_EQ(mm_decode(model, alone, &next[b], singleStep.data()), 0);
+    EXPECT_LT(relativeError(last.data() + b * vocab, single.data(), vocab),
+              1e-5)
+        << "sequence " << b;
+    EXPECT_LT(relativeError(step.data() + b * vocab, singleStep.data(), vocab),
+              1e-5)
+        << "sequence " << b;
+    mm_state_free(alone);
+  }
+  const int64_t tooLong[2] = {5, 13};
+  EXPECT_NE(
+      mm_prefill_lengths(model, state, tokens.data(), time, tooLong, nullptr),
+      0);
+  EXPECT_NE(std::string(mm_last_error())
+                .find("sequence 1 has length 13, outside [0, 12]"),
+            std::string::npos)
+      << mm_last_error();
+  EXPECT_NE(
+      mm_prefill_lengths(model, state, tokens.data(), time, nullptr, nullptr),
+      0);
+  EXPECT_STREQ(mm_last_error(), "mm_prefill_lengths: lengths is NULL");
+  mm_state_free(state);
+}
+
 TEST_P(CApiTest, MisuseGivesAStatusAndAMessage) {
   int64_t vocab = mm_model_vocab_size(model);
   mm_state *state = mm_state_create(model, 1);

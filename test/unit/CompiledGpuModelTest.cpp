@@ -236,9 +236,10 @@ TEST_F(OpenGpuModelTest, AnEntryCallSynchronisesOnceAfterAllItsWork) {
 
 TEST_F(OpenGpuModelTest, OnlyTokensAndLogitsCrossToTheDevice) {
   // The weights stay where bindWeights put them and the state where
-  // createState did: a prefill and a decode copy their tokens in and the
-  // logits out, and nothing else crosses (the state is saved aside on the
-  // device, for a failed call to go back to).
+  // createState did: a prefill and a decode copy their tokens in (and a
+  // prefill of more than one token its sequences' lengths) and the logits
+  // out, and nothing else crosses (the state is saved aside on the device,
+  // for a failed call to go back to). A one-token prefill is a decode step.
   const int64_t vocab = model->config().vocabSize;
   CompiledState state = createState(*model, 1);
   FakeCudaStats before = stats();
@@ -248,7 +249,7 @@ TEST_F(OpenGpuModelTest, OnlyTokensAndLogitsCrossToTheDevice) {
   ASSERT_TRUE(static_cast<bool>(decoded)) << message(decoded.takeError());
   ASSERT_FALSE(first.empty() || second.empty());
   FakeCudaStats after = stats();
-  EXPECT_EQ(after.hostToDeviceBytes - before.hostToDeviceBytes, 4 * 4);
+  EXPECT_EQ(after.hostToDeviceBytes - before.hostToDeviceBytes, 4 * 4 + 4);
   EXPECT_EQ(after.deviceToHostBytes - before.deviceToHostBytes, 4 * 4 * vocab);
   EXPECT_EQ(after.deviceToDeviceBytes - before.deviceToDeviceBytes,
             3 * state.size());
@@ -265,9 +266,9 @@ TEST_F(OpenGpuModelTest, SnapshotsStayOnTheDevice) {
   std::vector<float> first = run(*model, {6, 7}, 2, state);
   ASSERT_EQ(message(model->restoreState(state, *saved)), "");
   FakeCudaStats after = stats();
-  // The copy and the restore went device to device; the run's tokens and
-  // logits are all that crossed.
-  EXPECT_EQ(after.hostToDeviceBytes - before.hostToDeviceBytes, 2 * 4);
+  // The copy and the restore went device to device; the run's tokens, its
+  // length and its logits are all that crossed.
+  EXPECT_EQ(after.hostToDeviceBytes - before.hostToDeviceBytes, 2 * 4 + 4);
   EXPECT_EQ(after.deviceToHostBytes - before.deviceToHostBytes,
             2 * 4 * model->config().vocabSize);
   EXPECT_EQ(stateFloat(*model, state, 0, 0), 5.0f);

@@ -21,9 +21,11 @@
 #include "runtime/gpu/SimDevice.h"
 #include "runtime/reference/ReferenceExecutor.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
-#include <deque>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -225,6 +227,133 @@ TEST_P(CompiledModelTest, BatchEqualsSeparateRuns) {
                            logits.begin() + b * time * vocab()))
         << "sequence " << b;
   }
+}
+
+TEST_P(CompiledModelTest, MixedLengthBatchEqualsEachSequenceAlone) {
+  // Spec invariant 4, in one call: sequences of different lengths
+  // right-padded to the longest (one with no tokens at all), whole and in
+  // chunks that end inside some sequences and after others. Each sequence's
+  // logits are the reference's on it alone, its rows past its length NaN;
+  // its state is the one it reaches alone (the memory's decisions
+  // compared exactly), and decoding goes on from it.
+  const bool big = model->config().hiddenSize >= 512;
+  const std::vector<int64_t> lengths = big ? std::vector<int64_t>{20, 1, 0, 33}
+                                           : std::vector<int64_t>{45, 1, 0, 70};
+  const int64_t batch = lengths.size(), time = lengths.back();
+  std::vector<int32_t> tokens = randomTokens(batch * time, vocab(), 21);
+  // The padding is never read: out-of-vocabulary values there change
+  // nothing.
+  for (int64_t b = 0; b < batch; ++b)
+    std::fill(tokens.begin() + b * time + lengths[b],
+              tokens.begin() + (b + 1) * time, int32_t(-7));
+  std::vector<SequenceState> expectedStates;
+  std::vector<std::vector<float>> expected;
+  for (int64_t b = 0; b < batch; ++b) {
+    expectedStates.push_back(reference->createState());
+    expected.push_back(lengths[b]
+                           ? referencePrefill(llvm::ArrayRef(tokens).slice(
+                                                  b * time, lengths[b]),
+                                              expectedStates.back())
+                           : std::vector<float>());
+  }
+  for (int64_t chunk : {int64_t(0), int64_t(16)}) {
+    CompiledState state = createState(batch);
+    PrefillOptions options{PromptLogits::All, chunk, lengths};
+    auto logits = model->prefill(tokens, time, state, options);
+    ASSERT_TRUE(static_cast<bool>(logits))
+        << llvm::toString(logits.takeError());
+    for (int64_t b = 0; b < batch; ++b) {
+      const float *row = logits->data() + b * time * vocab();
+      if (lengths[b])
+        EXPECT_LT(relativeError(row, expected[b].data(), expected[b].size()),
+                  tolerance())
+            << "sequence " << b << ", chunk " << chunk;
+      EXPECT_TRUE(std::all_of(row + lengths[b] * vocab(), row + time * vocab(),
+                              [](float x) { return std::isnan(x); }))
+          << "sequence " << b << ": its padding's logits are NaN";
+      // The state it reaches alone, as its own run leaves it.
+      CompiledState alone = createState(1);
+      if (lengths[b])
+        compiledPrefill(llvm::ArrayRef(tokens).slice(b * time, lengths[b]),
+                        lengths[b], alone);
+      auto own = model->extractSequence(state, b);
+      ASSERT_TRUE(static_cast<bool>(own)) << llvm::toString(own.takeError());
+      std::vector<uint8_t> ownBytes = bytesOf(*own),
+                           aloneBytes = bytesOf(alone);
+      ASSERT_EQ(ownBytes.size(), aloneBytes.size());
+      // Floats within rounding, integers (positions, counts) exactly.
+      for (const StateField &field : model->stateFields()) {
+        const uint8_t *ours = ownBytes.data() + field.offset,
+                      *theirs = aloneBytes.data() + field.offset;
+        if (!field.isFloat) {
+          EXPECT_EQ(std::memcmp(ours, theirs, 4 * field.elements), 0)
+              << field.name << " of sequence " << b << ", chunk " << chunk;
+          continue;
+        }
+        std::vector<float> x(field.elements), y(field.elements);
+        std::memcpy(x.data(), ours, 4 * field.elements);
+        std::memcpy(y.data(), theirs, 4 * field.elements);
+        double scale = 0, difference = 0;
+        for (int64_t i = 0; i < field.elements; ++i) {
+          scale = std::max(scale, double(std::fabs(y[i])));
+          difference = std::max(difference, double(std::fabs(x[i] - y[i])));
+        }
+        EXPECT_LE(difference, 1e-5 * std::max(scale, 1.0))
+            << field.name << " of sequence " << b << ", chunk " << chunk;
+      }
+      auto ownPools = model->poolPositions(state, b);
+      auto alonePools = model->poolPositions(alone, 0);
+      ASSERT_TRUE(ownPools && alonePools);
+      EXPECT_EQ(*ownPools, *alonePools) << "sequence " << b;
+    }
+    // Decoding goes on from each sequence's own state, together.
+    for (int step = 0; step < 2; ++step) {
+      std::vector<int32_t> next = randomTokens(batch, vocab(), 30 + step);
+      auto ours = model->decode(next, state);
+      ASSERT_TRUE(static_cast<bool>(ours)) << llvm::toString(ours.takeError());
+      for (int64_t b = 0; b < batch; ++b) {
+        SequenceState copy = expectedStates[b];
+        for (int earlier = 0; earlier < step; ++earlier)
+          ASSERT_TRUE(static_cast<bool>(reference->decode(
+              randomTokens(batch, vocab(), 30 + earlier)[b], copy)));
+        auto theirs = reference->decode(next[b], copy);
+        ASSERT_TRUE(static_cast<bool>(theirs));
+        EXPECT_LT(
+            relativeError(ours->data() + b * vocab(), theirs->data(), vocab()),
+            tolerance())
+            << "sequence " << b << ", step " << step;
+      }
+    }
+  }
+  // The last logits of each sequence are its last token's.
+  CompiledState state = createState(2);
+  PrefillOptions last{PromptLogits::Last, 0, {lengths[0], lengths[3]}};
+  std::vector<int32_t> two(tokens.begin(), tokens.begin() + time);
+  two.insert(two.end(), tokens.begin() + 3 * time, tokens.end());
+  auto lastLogits = model->prefill(two, time, state, last);
+  ASSERT_TRUE(static_cast<bool>(lastLogits))
+      << llvm::toString(lastLogits.takeError());
+  EXPECT_LT(relativeError(lastLogits->data(),
+                          &expected[0][(lengths[0] - 1) * vocab()], vocab()),
+            tolerance());
+  EXPECT_LT(relativeError(lastLogits->data() + vocab(),
+                          &expected[3][(lengths[3] - 1) * vocab()], vocab()),
+            tolerance());
+  // Lengths that do not fit the rows, and a sequence with no last token.
+  std::vector<uint8_t> before = bytesOf(state);
+  EXPECT_THAT(message(model->prefill(two, time, state,
+                                     {PromptLogits::All, 0, {time + 1, 1}})),
+              ::testing::HasSubstr("sequence 0 has length " +
+                                   std::to_string(time + 1) + ", outside [0, " +
+                                   std::to_string(time) + "]"));
+  EXPECT_THAT(
+      message(model->prefill(two, time, state, {PromptLogits::All, 0, {1}})),
+      ::testing::HasSubstr("1 lengths for 2 sequences"));
+  EXPECT_THAT(
+      message(
+          model->prefill(two, time, state, {PromptLogits::Last, 0, {3, 0}})),
+      ::testing::HasSubstr("sequence 1 has no tokens, so no last logits"));
+  EXPECT_EQ(bytesOf(state), before);
 }
 
 TEST_P(CompiledModelTest, SnapshotAndRestoreReproduceTheRun) {

@@ -118,10 +118,14 @@ static void fakeStep(const FakeLaunch *launch) {
   int64_t batch = PARAM(int64_t, 5), time = PARAM(int64_t, 6),
           vocab = PARAM(int64_t, 7), hidden = PARAM(int64_t, 8),
           floats = PARAM(int64_t, 9);
+  /* Prefill's lengths (null for decode): a sequence's state stops at its
+   * length, its padding's logits are not read. */
+  const int32_t *lengths = PARAM(int32_t *, 10);
   const float *norm = weights + vocab * hidden;
   for (int64_t b = 0; b < batch; ++b) {
     float *s = state + b * floats;
-    for (int64_t t = 0; t < time; ++t) {
+    int64_t steps = lengths ? lengths[b] : time;
+    for (int64_t t = 0; t < steps; ++t) {
       int32_t token = tokens[b * time + t];
       float position = positions[b * time + t];
       for (int64_t v = 0; v < vocab; ++v) {
@@ -132,7 +136,7 @@ static void fakeStep(const FakeLaunch *launch) {
       }
       s[2] += (float)token;
     }
-    s[0] += (float)time;
+    s[0] += (float)steps;
   }
 }
 
@@ -150,7 +154,7 @@ __attribute__((constructor)) static void registerKernels(void) {
   if (registerKernel) {
     registerKernel("fake_init", fakeInit, 3);
     registerKernel("fake_positions", fakePositions, 5);
-    registerKernel("fake_step", fakeStep, 10);
+    registerKernel("fake_step", fakeStep, 11);
   }
   dlclose(library);
 }
@@ -191,10 +195,12 @@ void _mlir_ciface_mm_init_state(MMKernelContext *context, MemRef1 *state,
 }
 
 static void run(MMKernelContext *context, MemRef1 *weights, MemRef1 *state,
-                MemRef2 *tokens, MemRef3 *logits) {
+                MemRef2 *tokens, MemRef1 *lengths, MemRef3 *logits) {
   float *weightData = (float *)weights->aligned + weights->offset;
   float *stateData = (float *)((char *)state->aligned + state->offset);
   int32_t *tokenData = (int32_t *)tokens->aligned + tokens->offset;
+  int32_t *lengthData =
+      lengths ? (int32_t *)lengths->aligned + lengths->offset : NULL;
   float *logitData = (float *)logits->aligned + logits->offset;
   int64_t batch = tokens->sizes[0], time = tokens->sizes[1];
   int64_t vocab = logits->sizes[2];
@@ -207,18 +213,18 @@ static void run(MMKernelContext *context, MemRef1 *weights, MemRef1 *state,
   launch(context, kPositions, batch, positionParams, 5);
   void *stepParams[] = {&weightData, &stateData, &tokenData, &positions,
                         &logitData,  &batch,     &time,      &vocab,
-                        &hidden,     &floats};
-  launch(context, kStep, batch, stepParams, 10);
+                        &hidden,     &floats,    &lengthData};
+  launch(context, kStep, batch, stepParams, 11);
   mgpuMemFree(positions, context->stream);
 }
 
 void _mlir_ciface_mm_prefill(MMKernelContext *context, MemRef1 *weights,
-                             MemRef1 *state, MemRef2 *tokens,
+                             MemRef1 *state, MemRef2 *tokens, MemRef1 *lengths,
                              MemRef3 *logits) {
-  run(context, weights, state, tokens, logits);
+  run(context, weights, state, tokens, lengths, logits);
 }
 
 void _mlir_ciface_mm_decode(MMKernelContext *context, MemRef1 *weights,
                             MemRef1 *state, MemRef2 *tokens, MemRef3 *logits) {
-  run(context, weights, state, tokens, logits);
+  run(context, weights, state, tokens, NULL, logits);
 }
