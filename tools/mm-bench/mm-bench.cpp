@@ -57,6 +57,13 @@ cl::opt<bool> randomWeights(
     cl::cat(category));
 cl::list<unsigned> promptLengths("p", cl::desc("Prompt lengths (ppP tests)"),
                                  cl::CommaSeparated, cl::cat(category));
+cl::list<unsigned> mixedLengths(
+    "mixed",
+    cl::desc("Prompt lengths of a batch of different lengths: test ppmix "
+             "prefills them in one call (right-padded to the longest), "
+             "ppalone one call per prompt, the baseline of the same run "
+             "(t/s: the batch's tokens per second)"),
+    cl::CommaSeparated, cl::cat(category));
 cl::opt<unsigned> generated("n",
                             cl::desc("Tokens to generate (tgN test; 0: "
                                      "none)"),
@@ -90,6 +97,10 @@ cl::opt<std::string>
 struct Result {
   std::string test;
   unsigned prompt = 0, generated = 0;
+  /// A batch of prompts of these lengths (--mixed), in one call or one call
+  /// per prompt; `prompt` is their total.
+  std::vector<unsigned> batch;
+  bool together = false;
   std::vector<double> samples; ///< tokens per second
   /// With --counters: the simulator's counts of the last run.
   std::optional<TestCounters> counts;
@@ -120,20 +131,33 @@ std::vector<int32_t> promptOf(unsigned length, int64_t vocab) {
 /// Runs a test once and returns its rate. With `simulator`, its counters
 /// are reset where the timed part starts and read into `counts` where it
 /// ends, so they hold exactly what was timed.
-llvm::Expected<double> timeOnce(ModelRunner &runner, unsigned prompt,
-                                unsigned steps,
-                                gpu::SimDevice *simulator = nullptr,
-                                std::vector<gpu::SimKernelCounters> *counts =
-                                    nullptr) {
+llvm::Expected<double>
+timeOnce(ModelRunner &runner, const Result &test,
+         gpu::SimDevice *simulator = nullptr,
+         std::vector<gpu::SimKernelCounters> *counts = nullptr) {
   const int64_t vocab = runner.config().vocabSize;
-  std::vector<int32_t> tokens = promptOf(prompt, vocab);
+  const unsigned prompt = test.prompt, steps = test.generated;
+  std::vector<std::vector<int32_t>> prompts;
+  for (unsigned length : test.batch)
+    prompts.push_back(promptOf(length, vocab));
+  if (test.batch.empty())
+    prompts.push_back(promptOf(prompt, vocab));
   if (simulator)
     simulator->resetCounters();
   auto start = std::chrono::steady_clock::now();
-  auto logits = runner.prefill({tokens}, steps == 0 ? PromptLogits::Last
-                                                    : PromptLogits::None);
-  if (!logits)
-    return logits.takeError();
+  const PromptLogits which =
+      steps == 0 ? PromptLogits::Last : PromptLogits::None;
+  if (test.batch.empty() || test.together) {
+    auto logits = runner.prefill(prompts, which);
+    if (!logits)
+      return logits.takeError();
+  } else {
+    for (const std::vector<int32_t> &tokens : prompts) {
+      auto logits = runner.prefill({tokens}, which);
+      if (!logits)
+        return logits.takeError();
+    }
+  }
   double seconds;
   if (steps == 0) {
     seconds =
@@ -174,10 +198,11 @@ llvm::Error run() {
     return error("-o takes md or json, not '" + outputFormat + "'");
   if (repetitions == 0)
     return error("-r must be at least 1");
-  for (unsigned length : promptLengths)
+  for (unsigned length : llvm::concat<unsigned>(promptLengths, mixedLengths))
     if (length == 0)
-      return error("-p 0: a prompt needs at least one token (give lengths "
-                   "of 1 or more, or -n alone for decode)");
+      return error("a prompt of 0 tokens (-p or --mixed): a prompt needs at "
+                   "least one token (give lengths of 1 or more, or -n alone "
+                   "for decode)");
   if (chipName.getNumOccurrences() && !counters)
     return error("--chip names the chip of the --counters estimate: add "
                  "--counters");
@@ -213,18 +238,32 @@ llvm::Error run() {
                                                              : "h100");
   }
   std::vector<unsigned> lengths(promptLengths.begin(), promptLengths.end());
-  if (lengths.empty())
+  if (lengths.empty() && mixedLengths.empty())
     lengths.push_back(512);
   std::vector<Result> results;
   for (unsigned length : lengths)
     results.push_back({"pp" + std::to_string(length), length, 0, {}});
+  if (!mixedLengths.empty()) {
+    std::vector<unsigned> batch(mixedLengths.begin(), mixedLengths.end());
+    unsigned total = 0;
+    for (unsigned length : batch)
+      total += length;
+    std::string joined;
+    for (unsigned length : batch)
+      joined += (joined.empty() ? ":" : ",") + std::to_string(length);
+    for (bool together : {true, false}) {
+      Result result{(together ? "ppmix" : "ppalone") + joined, total, 0, {}};
+      result.batch = batch;
+      result.together = together;
+      results.push_back(std::move(result));
+    }
+  }
   if (generated > 0)
     results.push_back({"tg" + std::to_string(generated), 1, generated, {}});
   for (Result &result : results) {
     std::vector<gpu::SimKernelCounters> counts;
     for (unsigned i = 0; i < warmups + repetitions; ++i) {
-      auto rate = timeOnce(**runner, result.prompt, result.generated,
-                           simulator, &counts);
+      auto rate = timeOnce(**runner, result, simulator, &counts);
       if (!rate)
         return rate.takeError();
       if (i >= warmups) // the first runs warm up
@@ -251,6 +290,7 @@ llvm::Error run() {
           {"backend", (*runner)->backendName()},
           {"test", result.test},
           {"n_prompt", result.prompt},
+          {"batch_lengths", llvm::json::Array(result.batch)},
           {"n_gen", result.generated},
           {"avg_ts", result.mean()},
           {"stddev_ts", result.stddev()},
