@@ -8,6 +8,7 @@
 #include "runtime/WeightInit.h"
 #include "runtime/reference/ReferenceExecutor.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/BinaryFormat/Magic.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
@@ -15,7 +16,9 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
 using namespace mm;
 
@@ -150,24 +153,21 @@ public:
   llvm::Expected<std::vector<std::vector<float>>>
   prefill(const std::vector<std::vector<int32_t>> &prompts,
           PromptLogits which) override {
-    // Sequences of different lengths run one by one, each with its state.
-    std::vector<std::vector<float>> logits;
+    // Prompts of similar lengths share a call, right-padded to the longest
+    // of them (each sequence stops at its own length); then each sequence
+    // goes on with a state of its own.
     states.clear();
-    PrefillOptions options;
-    options.logits = which;
-    options.chunkTokens = chunkTokens;
-    for (const std::vector<int32_t> &prompt : prompts) {
-      auto state = model->createState(1);
-      if (!state)
-        return state.takeError();
+    const size_t count = prompts.size();
+    for (size_t i = 0; i < count; ++i)
+      if (prompts[i].empty())
+        return makeError("sequence " + std::to_string(i) + ": an empty prompt");
+    std::vector<std::vector<float>> logits(count);
+    std::vector<std::optional<CompiledState>> own(count);
+    for (const std::vector<size_t> &group : groupPrompts(prompts))
+      if (llvm::Error err = prefillGroup(prompts, group, which, logits, own))
+        return std::move(err);
+    for (std::optional<CompiledState> &state : own)
       states.push_back(std::move(*state));
-      auto result =
-          model->prefill(prompt, prompt.size(), states.back(), options);
-      if (!result)
-        return makeError("sequence " + std::to_string(logits.size()) + ": " +
-                         llvm::toString(result.takeError()));
-      logits.push_back(std::move(*result));
-    }
     return logits;
   }
   llvm::Expected<std::vector<float>> extend(size_t index,
@@ -199,6 +199,94 @@ public:
   }
 
 private:
+  /// The prompts' indices in groups that share a prefill call: by length,
+  /// the next one joins a group while the group's padded tokens stay within
+  /// 1.5 times its own plus 64 per sequence (a batch of very different
+  /// lengths does not compute thousands of padding positions for a short
+  /// prompt; prompts of similar lengths share the launches).
+  static std::vector<std::vector<size_t>>
+  groupPrompts(const std::vector<std::vector<int32_t>> &prompts) {
+    std::vector<size_t> order(prompts.size());
+    for (size_t i = 0; i < order.size(); ++i)
+      order[i] = i;
+    llvm::stable_sort(order, [&](size_t a, size_t b) {
+      return prompts[a].size() < prompts[b].size();
+    });
+    std::vector<std::vector<size_t>> groups;
+    int64_t tokens = 0;
+    for (size_t i : order) {
+      const int64_t length = prompts[i].size();
+      const int64_t size = groups.empty() ? 0 : groups.back().size();
+      // Sorted: the new prompt is the group's longest.
+      if (groups.empty() ||
+          (size + 1) * length * 2 > 3 * (tokens + length) + 128 * (size + 1)) {
+        groups.emplace_back();
+        tokens = 0;
+      }
+      groups.back().push_back(i);
+      tokens += length;
+    }
+    return groups;
+  }
+
+  /// One prefill call for the prompts `group` names: their logits and each
+  /// one's own state.
+  llvm::Error prefillGroup(const std::vector<std::vector<int32_t>> &prompts,
+                           llvm::ArrayRef<size_t> group, PromptLogits which,
+                           std::vector<std::vector<float>> &logits,
+                           std::vector<std::optional<CompiledState>> &own) {
+    const int64_t batch = group.size();
+    int64_t time = 0;
+    PrefillOptions options;
+    options.logits = which;
+    options.chunkTokens = chunkTokens;
+    for (size_t i : group) {
+      options.lengths.push_back(static_cast<int64_t>(prompts[i].size()));
+      time = std::max(time, options.lengths.back());
+    }
+    std::vector<int32_t> tokens;
+    try {
+      tokens.assign(batch * time, 0);
+    } catch (const std::bad_alloc &) {
+      return makeError("out of memory for " + std::to_string(batch) +
+                       " prompts padded to " + std::to_string(time) +
+                       " tokens");
+    }
+    for (int64_t b = 0; b < batch; ++b)
+      llvm::copy(prompts[group[b]], tokens.begin() + b * time);
+    auto state = model->createState(batch);
+    if (!state)
+      return state.takeError();
+    auto result = model->prefill(tokens, time, *state, options);
+    // The call's errors name its sequences by their place in it.
+    if (!result) {
+      std::vector<std::string> names;
+      for (size_t i : group)
+        names.push_back(std::to_string(i));
+      return makeError((batch == 1 ? "sequence " + names[0]
+                                   : "sequences " + llvm::join(names, ", ") +
+                                         " (one call, in this order)") +
+                       ": " + llvm::toString(result.takeError()));
+    }
+    const int64_t vocab = model->config().vocabSize;
+    for (int64_t b = 0; b < batch; ++b) {
+      llvm::Expected<CompiledState> single =
+          batch == 1 ? llvm::Expected<CompiledState>(std::move(*state))
+                     : model->extractSequence(*state, b);
+      if (!single)
+        return single.takeError();
+      own[group[b]] = std::move(*single);
+      const float *start = result->data();
+      if (which == PromptLogits::Last)
+        logits[group[b]].assign(start + b * vocab, start + (b + 1) * vocab);
+      else if (which == PromptLogits::All)
+        logits[group[b]].assign(start + b * time * vocab,
+                                start +
+                                    (b * time + options.lengths[b]) * vocab);
+    }
+    return llvm::Error::success();
+  }
+
   // The model goes before the device it runs on.
   std::unique_ptr<gpu::GpuDevice> device;
   std::unique_ptr<CompiledModel> model;
