@@ -36,9 +36,9 @@ public:
   /// Runs every prompt from a fresh state, in chunks of the runner's
   /// chunkTokens; per prompt the logits `which` asks for: [V] of its last
   /// position, [T, V] of every position, or none. Logits that are not
-  /// finite are an error. Compiled code runs prompts of similar lengths in
-  /// one call (a right-padded batch, CompiledModel's PrefillOptions::lengths),
-  /// then each goes on with its own state.
+  /// finite are an error. Compiled code on a GPU runs prompts of similar
+  /// lengths in one call (a right-padded batch, CompiledModel's
+  /// PrefillOptions::lengths), then each goes on with its own state.
   virtual llvm::Expected<std::vector<std::vector<float>>>
   prefill(const std::vector<std::vector<int32_t>> &prompts,
           PromptLogits which = PromptLogits::Last) = 0;

@@ -60,9 +60,10 @@ cl::list<unsigned> promptLengths("p", cl::desc("Prompt lengths (ppP tests)"),
 cl::list<unsigned> mixedLengths(
     "mixed",
     cl::desc("Prompt lengths of a batch of different lengths: test ppmix "
-             "prefills them in one call (right-padded to the longest), "
-             "ppalone one call per prompt, the baseline of the same run "
-             "(t/s: the batch's tokens per second)"),
+             "prefills them as one batch (on a GPU, those of similar lengths "
+             "in one call, right-padded; on the CPU one by one), ppalone one "
+             "call per prompt, the baseline of the same run (t/s: the "
+             "batch's tokens per second)"),
     cl::CommaSeparated, cl::cat(category));
 cl::opt<unsigned> generated("n",
                             cl::desc("Tokens to generate (tgN test; 0: "
