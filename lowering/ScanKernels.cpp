@@ -525,7 +525,22 @@ void ScanEmitter::emit() {
       kb.store(loadIf(inside, deltaBias, {e}, zero), sharedBias, {c});
   });
 
-  Value chunks = arith::CeilDivUIOp::create(b, loc, time, index(config.chunk));
+  // Chunks up to the sequence's length (a right-padded batch's padding past
+  // it is not scanned; its outputs are zero, as those of the identity steps
+  // in the last chunk are).
+  Value chunks =
+      arith::CeilDivUIOp::create(b, loc, length, index(config.chunk));
+  if (lengths) {
+    Value scanned = kb.mini(kb.muli(chunks, index(config.chunk)), time);
+    Value rest = kb.muli(kb.subi(time, scanned), index(g));
+    kb.loop(thread, rest, config.threadsPerBlock, [&](Value j) {
+      Value t = kb.addi(scanned, divi(j, g));
+      Value e = kb.addi(channel0, remi(j, g));
+      kb.ifThen(less(e, index(config.channels)), [&] {
+        kb.store(kb.f32(0), out, {batch, t, e});
+      });
+    });
+  }
   kb.loop(index(0), chunks, [&](Value k) {
     Value t0 = kb.muli(k, index(config.chunk));
     Value parity = remi(k, 2);

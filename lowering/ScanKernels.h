@@ -35,9 +35,10 @@
 //
 // Tokens past the end of the sequence (its length, in a right-padded batch)
 // take delta = 0, which makes their step the identity (exp2(0) = 1, no
-// input), so no lane branches on them in the scan. The causal conv stays a
-// kernel of its own: its output also feeds x_proj's GEMM, so reading its input
-// here instead would move the same bytes.
+// input), so no lane branches on them in the scan; a padded sequence's
+// block scans only the chunks up to its length and writes zeros past them. The
+// causal conv stays a kernel of its own: its output also feeds x_proj's GEMM,
+// so reading its input here instead would move the same bytes.
 //
 //===----------------------------------------------------------------------===//
 
