@@ -369,11 +369,11 @@ LogicalResult emit(CausalConv1dOp op, OpBuilder &builder, BufferMap buffer) {
       /*writable=*/true);
 
   // The new window: the last K-1 inputs of window + chunk. In a batch of
-  // sequences of different lengths each ends at its own: a loop nest per
-  // (sequence, channel), as the loop emitter's (the window rows above were
-  // read before it writes the window, which may be the same buffer).
+  // sequences of different lengths each ends at its own: one parallel loop
+  // over (sequence, channel), one launch on a GPU, each iteration the loop
+  // emitter's (the window rows above were read before it writes the window,
+  // which may be the same buffer).
   if (op.getLengths()) {
-    // One parallel loop over (sequence, channel): one launch on a GPU.
     Value lengths = buffer(op.getLengths());
     Value rows = kb.muli(batch, kb.index(channels));
     kb.parallelLoop(kb.index(0), rows, 1, [&](Value i) {
