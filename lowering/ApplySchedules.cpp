@@ -58,6 +58,10 @@ namespace {
 
 /// The name of the one named sequence of a schedule file.
 constexpr llvm::StringLiteral kEntryPoint = "schedule";
+/// The argument attributes of @schedule's size parameters: the kernel size
+/// bound to it and the value taken when the kernel has none.
+constexpr llvm::StringLiteral kSizeArgAttr = "mm.size";
+constexpr llvm::StringLiteral kDefaultArgAttr = "mm.default";
 
 /// A parsed schedule, where it came from (for errors and the manifest) and
 /// the hash of its text (for the manifest).
@@ -141,6 +145,48 @@ struct ApplySchedulesPass
     for (memref::DeallocOp dealloc : deallocs)
       dealloc.erase();
     return runPipeline(pipeline, kernel);
+  }
+
+  /// What the schedule's @schedule takes: the kernel function, then one
+  /// !transform.param<i64> per size of the kernel it reads, named by its
+  /// argument attribute `mm.size` (a key of the kernel's #mm.fusion, such as
+  /// `tokens`), with `mm.default` where the kernel may lack it. The sizes a
+  /// tuning file or mm-compile's flags choose thus reach the schedule.
+  std::optional<RaggedArray<transform::MappedValue>>
+  bindArguments(func::FuncOp kernel, FusionAttr fusion, Schedule &schedule,
+                StringRef kind) {
+    RaggedArray<transform::MappedValue> bindings;
+    bindings.push_back(ArrayRef<transform::MappedValue>{kernel.getOperation()});
+    Builder b(kernel.getContext());
+    for (unsigned i = 1, e = schedule.entry.getNumArguments(); i < e; ++i) {
+      auto size = schedule.entry.getArgAttrOfType<StringAttr>(i, kSizeArgAttr);
+      auto fallback =
+          schedule.entry.getArgAttrOfType<IntegerAttr>(i, kDefaultArgAttr);
+      if (!size ||
+          !isa<transform::ParamType>(schedule.entry.getArgument(i).getType())) {
+        kernel.emitOpError()
+            << "the schedule of kind '" << kind << "' in " << schedule.path
+            << ": argument " << i << " of @" << kEntryPoint
+            << " must be a !transform.param<i64> naming a size of the kernel "
+               "with {"
+            << kSizeArgAttr << " = \"...\"}";
+        return std::nullopt;
+      }
+      int64_t value = fusion.getParam(size.getValue(), -1);
+      if (value < 0 && !fallback) {
+        kernel.emitOpError()
+            << "the schedule of kind '" << kind << "' in " << schedule.path
+            << " reads the size '" << size.getValue()
+            << "', which this kernel's #mm.fusion lacks (give the argument "
+            << kDefaultArgAttr << ")";
+        return std::nullopt;
+      }
+      if (value < 0)
+        value = fallback.getInt();
+      bindings.push_back(ArrayRef<transform::MappedValue>{
+          transform::MappedValue(b.getI64IntegerAttr(value))});
+    }
+    return bindings;
   }
 
   /// The kinds the user keeps on the loop emitters (`KIND:loops`).
@@ -251,8 +297,12 @@ struct ApplySchedulesPass
         found = schedules.find(kind);
       }
       Schedule &schedule = found->second;
+      std::optional<RaggedArray<transform::MappedValue>> bindings =
+          bindArguments(kernel, fusion, schedule, kind);
+      if (!bindings)
+        return signalPassFailure();
       if (failed(transform::applyTransformNamedSequence(
-              kernel, schedule.entry, *schedule.module,
+              std::move(*bindings), schedule.entry, *schedule.module,
               transform::TransformOptions()))) {
         kernel.emitOpError() << "the schedule of kind '" << kind << "' in "
                              << schedule.path << " failed on this kernel";

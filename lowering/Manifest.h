@@ -19,7 +19,7 @@
 namespace mm {
 
 /// The version of this compiler, recorded in every artifact.
-inline constexpr const char *kCompilerVersion = "0.1.0";
+inline constexpr const char *kCompilerVersion = "0.2.0";
 
 /// The dtype a weight of element type `element` is stored as (bf16, f16,
 /// else f32).

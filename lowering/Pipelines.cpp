@@ -86,7 +86,7 @@ llvm::Expected<TargetInfo> checkOptions(const CompilePipelineOptions &options,
   for (auto [size, value, zeroIsDefault] :
        {std::tuple<const KernelSize &, int64_t, bool>{kGemmRows,
                                                       options.gemmRows, true},
-        {kGemmTokens, options.gemmTokens, false},
+        {kGemmTokens, options.gemmTokens, true},
         {kGemmRowsAtOnce, options.gemmRowsAtOnce, false},
         {kScanChannels, options.scanChannels, true},
         {kScanBlockChannels, options.scanBlockChannels, true},
@@ -120,7 +120,7 @@ void addFusedPasses(OpPassManager &pm, const CompilePipelineOptions &options,
   FuseKernelsOptions fusion;
   fusion.strategy = options.strategy;
   fusion.gemmRows = sizeOr(options.gemmRows, target.defaultGemmRows);
-  fusion.gemmTokens = options.gemmTokens;
+  fusion.gemmTokens = sizeOr(options.gemmTokens, target.defaultGemmTokens);
   fusion.gemmRowsAtOnce = options.gemmRowsAtOnce;
   fusion.scanChannels =
       sizeOr(options.scanChannels, target.defaultScanChannels);
@@ -128,6 +128,10 @@ void addFusedPasses(OpPassManager &pm, const CompilePipelineOptions &options,
   fusion.scanChunk = options.scanChunk;
   // The GPU scan kernel's step form computes its delta (ScanKernels.h).
   fusion.scanStepDelta = target.isGpu() && options.scanKernels;
+  fusion.kernelSizes.assign(options.kernelSizes.begin(),
+                            options.kernelSizes.end());
+  fusion.unfuse.assign(options.unfuse.begin(), options.unfuse.end());
+  fusion.tuning = options.tuning;
   pm.addPass(createFuseKernels(fusion));
   OutlineKernelsOptions outline;
   outline.targetSpec = target.spec();

@@ -52,8 +52,9 @@ struct CompilePipelineOptions
       llvm::cl::init(0)};
   Option<int64_t> gemmTokens{
       *this, "gemm-tokens",
-      llvm::cl::desc("Input rows per tile of a matrix product, to 256"),
-      llvm::cl::init(8)};
+      llvm::cl::desc("Input rows per tile of a matrix product, to 256 (0: "
+                     "the target's, 4 on the CPU, 8 on GPUs)"),
+      llvm::cl::init(0)};
   Option<int64_t> gemmRowsAtOnce{
       *this, "gemm-rows-at-once",
       llvm::cl::desc("Weight rows that share each load of an input row, to "
@@ -127,6 +128,20 @@ struct CompilePipelineOptions
                      "(default), bf16 or f16, accumulating in f32 "
                      "(mm-reduce-precision)"),
       llvm::cl::init("f32")};
+  ListOption<std::string> kernelSizes{
+      *this, "kernel-sizes",
+      llvm::cl::desc("KIND.SIZE=VALUE: a size of one kind's kernels "
+                     "(gemm.tokens=2, conv.channels=8, ...), in place of the "
+                     "options above for that kind (mm-fuse-kernels)")};
+  ListOption<std::string> unfuse{
+      *this, "unfuse",
+      llvm::cl::desc("Kinds the fused strategy leaves unfused: scan, norm, "
+                     "memory (mm-fuse-kernels)")};
+  Option<std::string> tuning{
+      *this, "tuning",
+      llvm::cl::desc("Where kernel-sizes, unfuse and the schedules come "
+                     "from (a tuning file), recorded in the manifest"),
+      llvm::cl::init("")};
   ListOption<std::string> schedules{
       *this, "schedule",
       llvm::cl::desc("KIND:FILE: the transform schedule of the kernels "

@@ -96,6 +96,7 @@ llvm::Expected<TargetInfo> TargetInfo::parse(llvm::StringRef spec) {
   // loop kernels, small enough for their registers.
   info.threadsPerBlock = 128;
   info.defaultGemmRows = 4;
+  info.defaultGemmTokens = 8;
   info.defaultScanChannels = 1;
   return info;
 }

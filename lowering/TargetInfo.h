@@ -39,6 +39,10 @@ struct TargetInfo {
   /// a block of 64 (its L2 holds them), a GPU thread 4 (one pass over an
   /// input row), so the outputs spread over thousands of threads.
   int64_t defaultGemmRows = 64;
+  /// The default input rows per tile of a matrix product: on the CPU the
+  /// register tile of the GEMM schedule (4 tokens x 4 channels), on a GPU
+  /// the loop emitters' tile of 8.
+  int64_t defaultGemmTokens = 4;
   /// The default channels per task of the selective scan: 16 on a CPU (the
   /// channels of one cache line advance through time together), 1 on a GPU
   /// (neighbouring threads already share the lines).

@@ -17,8 +17,10 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringExtras.h"
 
 namespace mm {
 #define GEN_PASS_DEF_FUSEKERNELS
@@ -65,6 +67,14 @@ private:
   SmallVector<Group> formGroups(Block &body, bool fuse);
   FusionAttr strategyOf(FusionKind kind);
   void materialize(Group &group);
+  /// Parses kernel-sizes and unfuse; false (after an error on `module`) when
+  /// one names a kind, a size or a value that does not exist.
+  bool parsePerKindOptions(ModuleOp module);
+
+  /// kernel-sizes, by kind: the sizes that replace the options' values.
+  DenseMap<FusionKind, SmallVector<std::pair<std::string, int64_t>>> kindSizes;
+  /// unfuse.
+  llvm::SmallDenseSet<FusionKind> unfusedKinds;
 };
 
 /// The group of the residual that `norm` normalises, if that residual is
@@ -97,7 +107,7 @@ bool hasStepDelta(SelectiveScanOp scan) {
 /// with `stepDelta` a decode step's scan the linear of its delta.
 Group *groupToJoin(MutableArrayRef<Group> groups,
                    const DenseMap<Operation *, size_t> &groupOf, Operation *op,
-                   bool stepDelta) {
+                   bool stepDelta, llvm::function_ref<bool(FusionKind)> fuses) {
   // The group of `value`'s producer when `value` is its only result read
   // (once) and the producer is the group's last operation.
   auto producerGroup = [&](Value value, size_t size = 1) -> Group * {
@@ -108,19 +118,21 @@ Group *groupToJoin(MutableArrayRef<Group> groups,
       return nullptr;
     return &groups[it->second];
   };
+  stepDelta = stepDelta && fuses(FusionKind::scan);
   if (auto scan = dyn_cast<SelectiveScanOp>(op))
     if (stepDelta && hasStepDelta(scan))
       return producerGroup(scan.getDelta());
   if (auto gate = dyn_cast<GateOp>(op))
-    if (auto scan = gate.getInput().getDefiningOp<SelectiveScanOp>())
+    if (auto scan = gate.getInput().getDefiningOp<SelectiveScanOp>();
+        scan && fuses(FusionKind::scan))
       return producerGroup(gate.getInput(),
                            stepDelta && hasStepDelta(scan) ? 2 : 1);
   // The residual's result also feeds the next residual: the group yields it.
   if (auto norm = dyn_cast<RMSNormOp>(op))
-    if (norm.getInput().getDefiningOp<ResidualOp>())
+    if (norm.getInput().getDefiningOp<ResidualOp>() && fuses(FusionKind::norm))
       return producerGroupOfResidual(groups, groupOf, norm);
-  if (kindOf(op) == FusionKind::memory && !groups.empty() &&
-      groups.back().kind == FusionKind::memory)
+  if (kindOf(op) == FusionKind::memory && fuses(FusionKind::memory) &&
+      !groups.empty() && groups.back().kind == FusionKind::memory)
     return &groups.back();
   return nullptr;
 }
@@ -132,7 +144,9 @@ SmallVector<Group> FuseKernelsPass::formGroups(Block &body, bool fuse) {
     if (isa<WeightOp, SplitOp>(op))
       continue;
     if (fuse)
-      if (Group *group = groupToJoin(groups, groupOf, &op, scanStepDelta)) {
+      if (Group *group = groupToJoin(
+              groups, groupOf, &op, scanStepDelta,
+              [&](FusionKind kind) { return !unfusedKinds.contains(kind); })) {
         group->ops.push_back(&op);
         groupOf[&op] = group - groups.data();
         if (isa<RMSNormOp>(op))
@@ -186,7 +200,66 @@ FusionAttr FuseKernelsPass::strategyOf(FusionKind kind) {
         params.push_back(
             b.getNamedAttr(size.key, b.getI64IntegerAttr(value)));
   }
+  // The sizes given for this kind alone replace the options' values.
+  for (const auto &[key, value] : kindSizes.lookup(kind)) {
+    auto *existing = llvm::find_if(
+        params, [&](NamedAttribute param) { return param.getName() == key; });
+    NamedAttribute param = b.getNamedAttr(key, b.getI64IntegerAttr(value));
+    if (existing != params.end())
+      *existing = param;
+    else
+      params.push_back(param);
+  }
   return FusionAttr::get(context, kind, b.getDictionaryAttr(params));
+}
+
+bool FuseKernelsPass::parsePerKindOptions(ModuleOp module) {
+  for (const std::string &entry : kernelSizes) {
+    auto [name, valueText] = StringRef(entry).split('=');
+    auto [kindText, key] = name.split('.');
+    int64_t value = 0;
+    if (key.empty() || valueText.getAsInteger(10, value)) {
+      module.emitError() << "kernel-sizes entry '" << entry
+                         << "': expected KIND.SIZE=VALUE (gemm.tokens=2)";
+      return false;
+    }
+    std::optional<FusionKind> kind = symbolizeFusionKind(kindText);
+    if (!kind || FusionAttr::paramNames(*kind).empty()) {
+      module.emitError() << "kernel-sizes entry '" << entry << "': no kind '"
+                         << kindText
+                         << "' takes sizes (gemm, conv and scan do)";
+      return false;
+    }
+    if (!llvm::is_contained(FusionAttr::paramNames(*kind), key)) {
+      module.emitError() << "kernel-sizes entry '" << entry << "': a "
+                         << kindText << " kernel has no size '" << key
+                         << "' (it takes "
+                         << llvm::join(FusionAttr::paramNames(*kind), ", ")
+                         << ")";
+      return false;
+    }
+    const KernelSize *size = lookupFusionSize(key);
+    if (size && !inRange(*size, value)) {
+      module.emitError() << "kernel-sizes entry '" << entry << "': " << key
+                         << " " << rangeError(*size, value);
+      return false;
+    }
+    auto &sizes = kindSizes[*kind];
+    llvm::erase_if(sizes, [&](const auto &set) { return set.first == key; });
+    sizes.emplace_back(key.str(), value);
+  }
+  for (const std::string &name : unfuse) {
+    std::optional<FusionKind> kind = symbolizeFusionKind(name);
+    if (!kind || (*kind != FusionKind::scan && *kind != FusionKind::norm &&
+                  *kind != FusionKind::memory)) {
+      module.emitError() << "unfuse: '" << name
+                         << "' is not a kind that fuses (scan, norm or "
+                            "memory)";
+      return false;
+    }
+    unfusedKinds.insert(*kind);
+  }
+  return true;
 }
 
 void FuseKernelsPass::materialize(Group &group) {
@@ -256,6 +329,8 @@ void FuseKernelsPass::runOnOperation() {
       return signalPassFailure();
     }
   }
+  if (!parsePerKindOptions(module))
+    return signalPassFailure();
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isExternal())
       continue;
@@ -281,6 +356,25 @@ void FuseKernelsPass::runOnOperation() {
     if (value)
       summary.push_back(
           b.getNamedAttr(size.moduleKey, b.getI64IntegerAttr(value)));
+  // The per-kind choices, in a stable order: "conv.channels=8,gemm.tokens=2".
+  SmallVector<std::string> perKind;
+  for (const auto &[kind, sizes] : kindSizes)
+    for (const auto &[key, value] : sizes)
+      perKind.push_back(
+          (stringifyFusionKind(kind) + "." + key + "=" + Twine(value)).str());
+  llvm::sort(perKind);
+  if (!perKind.empty())
+    summary.push_back(b.getNamedAttr(
+        "kernel_sizes", b.getStringAttr(llvm::join(perKind, ","))));
+  SmallVector<std::string> unfusedNames;
+  for (FusionKind kind : unfusedKinds)
+    unfusedNames.push_back(stringifyFusionKind(kind).str());
+  llvm::sort(unfusedNames);
+  if (!unfusedNames.empty())
+    summary.push_back(b.getNamedAttr(
+        "unfused", b.getStringAttr(llvm::join(unfusedNames, ","))));
+  if (!tuning.empty())
+    summary.push_back(b.getNamedAttr("tuning", b.getStringAttr(tuning)));
   module->setAttr(MMDialect::kFusionAttrName, b.getDictionaryAttr(summary));
 }
 

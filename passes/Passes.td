@@ -85,6 +85,11 @@ def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
     `scan-chunk`) are the tuning knobs of the matrix-product and scan
     kernels, each bounded (dialect/KernelSizes.h: at most 4096, 256, 16 and
     1024; a size out of range is an error naming the option and the limit).
+    `kernel-sizes` sets a size for the kernels of one kind only
+    (`gemm.tokens=2`), and `unfuse` turns one kind's fusion off under the
+    fused strategy (`memory`): the per-kind choices that mm-tune searches and
+    a tuning file records (docs/tuning.md).
+
     The strategy and sizes are recorded on the module as `mm.fusion` and end
     up in the artifact's manifest.
   }];
@@ -111,7 +116,20 @@ def FuseKernels : Pass<"mm-fuse-kernels", "mlir::ModuleOp"> {
            "In a decode step (one token), the linear computing the scan's "
            "delta (dt_proj) joins the scan's kernel, whose step form "
            "computes it (set by the compile pipelines for GPU targets with "
-           "scan kernels)">
+           "scan kernels)">,
+    ListOption<"kernelSizes", "kernel-sizes", "std::string",
+               "KIND.SIZE=VALUE: a size of the kernels of one kind "
+               "(gemm.tokens=2, conv.channels=8, scan.chunk=128, ...), in "
+               "place of the option above for that kind (what a tuning file "
+               "sets)">,
+    ListOption<"unfuse", "unfuse", "std::string",
+               "Kinds the fused strategy leaves unfused: scan (the gate, and "
+               "in a decode step the delta's linear, stay kernels of their "
+               "own), norm (the residual stays apart from the RMSNorm) and "
+               "memory (one kernel per memory-block operation)">,
+    Option<"tuning", "tuning", "std::string", /*default=*/"\"\"",
+           "Where kernel-sizes and unfuse come from (a tuning file), "
+           "recorded in the module's mm.fusion summary">
   ];
   let dependentDialects = ["::mm::MMDialect"];
   let statistics = [

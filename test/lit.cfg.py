@@ -24,7 +24,7 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
     ["mm-opt", "mm-compile", "mm-init-weights", "mm-run", "mm-bench",
-     "mm-sim-kernel", "mm-eval"],
+     "mm-sim-kernel", "mm-eval", "mm-tune"],
     [config.mm_tools_dir])
 llvm_config.add_tool_substitutions(
     ["split-file", "llvm-nm", "llvm-readelf", "llvm-objdump", "llvm-strings"],

@@ -1,14 +1,14 @@
 //===- GpuDevice.cpp - one GPU of either vendor ---------------------------===//
 
 #include "runtime/gpu/GpuDevice.h"
+
+#include "common/TuningFile.h"
 #include "runtime/gpu/VendorDevices.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Format.h"
-#include "llvm/Support/Threading.h"
 #include "llvm/Support/raw_ostream.h"
-#include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
 #include <climits>
@@ -47,17 +47,6 @@ bool isAssemblyText(StringRef blob) {
     return false;
   return blob.contains(".version") || blob.contains(".target") ||
          blob.contains(".amdgcn_target");
-}
-
-std::string describeHost() {
-  unsigned threads = llvm::hardware_concurrency().compute_thread_count();
-  std::string text = llvm::sys::getProcessTriple();
-  StringRef cpu = llvm::sys::getHostCPUName();
-  if (!cpu.empty() && cpu != "generic")
-    text += (", " + cpu).str();
-  text += ", " + std::to_string(threads) + " hardware thread" +
-          (threads == 1 ? "" : "s");
-  return text;
 }
 
 } // namespace
@@ -435,7 +424,7 @@ Error GpuGraph::launch(GpuStream stream) {
 std::vector<DeviceDescription>
 mm::gpu::listDevices(std::vector<std::string> *notes) {
   std::vector<DeviceDescription> devices;
-  devices.push_back({"cpu", describeHost()});
+  devices.push_back({"cpu", describeHostDevice()});
   GpuDeviceInfo simulator = detail::querySimDevice();
   devices.push_back({simulator.getSpec(), simulator.describe()});
   auto note = [&](Error error) {

@@ -6,6 +6,12 @@
 // RUN: not mm-opt %s --mm-fuse-kernels="gemm-rows=5000" --split-input-file 2>&1 | FileCheck %s --check-prefix=ROWS
 // RUN: not mm-opt %s --mm-fuse-kernels="gemm-tokens=257" --split-input-file 2>&1 | FileCheck %s --check-prefix=TOKENS
 // RUN: not mm-opt %s --mm-fuse-kernels="scan-channels=100000" --split-input-file 2>&1 | FileCheck %s --check-prefix=CHANNELS
+// RUN: mm-opt %s --mm-fuse-kernels="kernel-sizes=conv.channels=8,gemm.tokens=2,gemm.block_m=64,scan.chunk=64 unfuse=scan,norm tuning=t.json" --split-input-file | FileCheck %s --check-prefix=PER-KIND
+// RUN: not mm-opt %s --mm-fuse-kernels="kernel-sizes=gemm.tokens" --split-input-file 2>&1 | FileCheck %s --check-prefix=SIZE-SYNTAX
+// RUN: not mm-opt %s --mm-fuse-kernels="kernel-sizes=norm.rows=2" --split-input-file 2>&1 | FileCheck %s --check-prefix=SIZE-KIND
+// RUN: not mm-opt %s --mm-fuse-kernels="kernel-sizes=conv.rows=2" --split-input-file 2>&1 | FileCheck %s --check-prefix=SIZE-NAME
+// RUN: not mm-opt %s --mm-fuse-kernels="kernel-sizes=gemm.tokens=0" --split-input-file 2>&1 | FileCheck %s --check-prefix=SIZE-RANGE
+// RUN: not mm-opt %s --mm-fuse-kernels="unfuse=gemm" --split-input-file 2>&1 | FileCheck %s --check-prefix=UNFUSE-KIND
 
 // BAD: unknown fusion strategy 'greedy' (expected fused or unfused)
 // ZERO: fusion option gemm-rows must be in [1, 4096], got 0
@@ -15,6 +21,32 @@
 // ROWS: fusion option gemm-rows must be in [1, 4096], got 5000
 // TOKENS: fusion option gemm-tokens must be in [1, 256], got 257
 // CHANNELS: fusion option scan-channels must be in [1, 1024], got 100000
+
+// Sizes and fusion per kind (what a tuning file sets): the conv's channels
+// apart from the scan's, the scan and the norm unfused, each recorded.
+// SIZE-SYNTAX: kernel-sizes entry 'gemm.tokens': expected KIND.SIZE=VALUE (gemm.tokens=2)
+// SIZE-KIND: kernel-sizes entry 'norm.rows=2': no kind 'norm' takes sizes (gemm, conv and scan do)
+// SIZE-NAME: kernel-sizes entry 'conv.rows=2': a conv kernel has no size 'rows' (it takes channels)
+// SIZE-RANGE: kernel-sizes entry 'gemm.tokens=0': tokens must be in [1, 256], got 0
+// UNFUSE-KIND: unfuse: 'gemm' is not a kind that fuses (scan, norm or memory)
+
+// PER-KIND: module attributes {mm.fusion = {gemm_rows = 64 : i64, gemm_rows_at_once = 4 : i64, gemm_tokens = 8 : i64, kernel_sizes = "conv.channels=8,gemm.block_m=64,gemm.tokens=2,scan.chunk=64", scan_channels = 1 : i64, strategy = "fused", tuning = "t.json", unfused = "norm,scan"}}
+// PER-KIND-LABEL: func.func @mixer
+// PER-KIND: mm.fused <gemm, {block_m = 64 : i64, rows = 64 : i64, rows_at_once = 4 : i64, tokens = 2 : i64}>
+// PER-KIND: mm.fused <conv, {channels = 8 : i64}>
+// PER-KIND: mm.fused <scan, {channels = 1 : i64, chunk = 64 : i64}>
+// PER-KIND-NEXT: ^bb0
+// PER-KIND-NEXT: mm.selective_scan
+// PER-KIND-NEXT: mm.yield
+// PER-KIND: mm.fused <elementwise, {}>
+// PER-KIND-NEXT: ^bb0
+// PER-KIND-NEXT: mm.gate
+// PER-KIND: mm.fused <elementwise, {}>
+// PER-KIND-NEXT: ^bb0
+// PER-KIND-NEXT: mm.residual
+// PER-KIND: mm.fused <norm, {}>
+// PER-KIND-NEXT: ^bb0
+// PER-KIND-NEXT: mm.rms_norm
 
 // The mixer of one layer, then the residual and the next RMSNorm. Fused: the
 // scan takes its gate, the residual takes the norm; weights and splits stay

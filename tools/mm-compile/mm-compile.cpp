@@ -20,9 +20,10 @@
 //   artifact  the compiled model: a shared library with its manifest
 // Without --emit, -o FILE writes the artifact and stdout gets the mm IR.
 // --fusion picks the fusion strategy; --gemm-* and --scan-channels size the
-// kernels (the tuning knobs, recorded in the manifest). --host-cpu names the
-// CPU the host code is for when the artifact runs on another machine (a GPU
-// machine: bench/gpu_pack.sh).
+// kernels (the tuning knobs, recorded in the manifest); --kernel-sizes and
+// --unfuse set them per kind, and --tuning applies what mm-tune measured.
+// --host-cpu names the CPU the host code is for when the artifact runs on
+// another machine (a GPU machine: bench/gpu_pack.sh).
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +36,7 @@
 #include "lowering/Pipelines.h"
 #include "lowering/Schedules.h"
 #include "lowering/TargetInfo.h"
+#include "lowering/Tuning.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -179,7 +181,7 @@ cl::opt<int64_t> gemmRows("gemm-rows",
 cl::opt<int64_t>
     gemmTokens("gemm-tokens",
                cl::desc("Input rows per tile of a matrix product, to 256 "
-                        "(default 8)"),
+                        "(default 4 on the CPU, 8 on GPUs)"),
                cl::init(8), cl::cat(category));
 cl::opt<int64_t> gemmRowsAtOnce(
     "gemm-rows-at-once",
@@ -202,6 +204,25 @@ cl::opt<int64_t> scanChunk(
              "of the warp width (32 NVIDIA, 64 AMD), to 2048 (default 4 per "
              "lane)"),
     cl::init(0), cl::cat(category));
+
+cl::opt<std::string> tuningPath(
+    "tuning",
+    cl::desc("A tuning file mm-tune wrote: compile with the best choices it "
+             "measured for each kernel kind (recorded in the manifest). A "
+             "file for another model shape, target, device (CPU targets), "
+             "compiler version or precision is ignored with a warning; a "
+             "malformed one is an error (docs/tuning.md)"),
+    cl::value_desc("FILE"), cl::cat(category));
+cl::list<std::string> kernelSizes(
+    "kernel-sizes",
+    cl::desc("KIND.SIZE=VALUE,...: sizes of one kind's kernels only "
+             "(gemm.tokens=2, conv.channels=8, scan.chunk=128), in place of "
+             "the flags above for that kind"),
+    cl::CommaSeparated, cl::value_desc("KIND.SIZE=VALUE"), cl::cat(category));
+cl::list<std::string> unfuse(
+    "unfuse",
+    cl::desc("Kinds the fused strategy leaves unfused: scan, norm, memory"),
+    cl::CommaSeparated, cl::value_desc("KIND"), cl::cat(category));
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "mm-compile") << message << "\n";
@@ -323,25 +344,6 @@ int main(int argc, char **argv) {
   if (level == EmitLevel::Artifact && outputPath == "-")
     return fail("an artifact is a binary file: pass -o FILE");
 
-  // The GEMM sizes shape the loop emitters' and the GPU's GEMM kernels; on
-  // the CPU a schedule tiles the GEMMs (lowering/schedules/cpu/gemm.mlir)
-  // and does not read them. Said once, not ignored silently.
-  if (level != EmitLevel::MM && level != EmitLevel::MMOps &&
-      level != EmitLevel::Fused && !gpu &&
-      (gemmRows.getNumOccurrences() || gemmTokens.getNumOccurrences() ||
-       gemmRowsAtOnce.getNumOccurrences())) {
-    llvm::Expected<std::vector<mm::UserSchedule>> user =
-        mm::parseUserSchedules(schedules);
-    if (!user)
-      return fail(llvm::toString(user.takeError()));
-    if (mm::hasSchedule(targetInfo->kindName(), "gemm", *user))
-      llvm::WithColor::warning(llvm::errs(), "mm-compile")
-          << "--gemm-rows, --gemm-tokens and --gemm-rows-at-once size the "
-             "GEMMs of the loop emitters and of GPU targets; the CPU's GEMMs "
-             "follow their schedule, which chooses its own tiles (pass "
-             "--schedule=gemm:loops for the loop emitters)\n";
-  }
-
   // The scan kernel's sizes shape GPU kernels only.
   if (!gpu && (scanBlockChannels.getNumOccurrences() ||
                scanChunk.getNumOccurrences()))
@@ -359,7 +361,8 @@ int main(int argc, char **argv) {
     options.strategy = fusion;
     // Sizes not given stay 0: the pipeline takes the target's defaults.
     options.gemmRows = gemmRows.getNumOccurrences() ? gemmRows.getValue() : 0;
-    options.gemmTokens = gemmTokens;
+    options.gemmTokens =
+        gemmTokens.getNumOccurrences() ? gemmTokens.getValue() : 0;
     options.gemmRowsAtOnce = gemmRowsAtOnce;
     options.scanChannels =
         scanChannels.getNumOccurrences() ? scanChannels.getValue() : 0;
@@ -377,6 +380,30 @@ int main(int argc, char **argv) {
         threadsPerBlock.getNumOccurrences() ? threadsPerBlock.getValue() : 0;
     if (level == EmitLevel::ISA)
       options.kernelFormat = "isa";
+    if (!tuningPath.empty()) {
+      // The device of a GPU target is rarely the compiling machine's: only
+      // a CPU file's device is checked (the manifest names the device the
+      // file was tuned on either way).
+      auto config = (**module)->getAttrOfType<mm::ModelConfigAttr>(
+          mm::MMDialect::kConfigAttrName);
+      mm::TuningKey wanted =
+          mm::tuningKeyFor(config.getModelConfig(), *targetInfo, precision,
+                           gpu ? "" : mm::describeHostDevice());
+      llvm::Expected<std::vector<std::string>> mismatches = mm::applyTuningFile(
+          tuningPath, wanted, /*checkDevice=*/!gpu, *targetInfo, options);
+      if (!mismatches)
+        return fail(llvm::toString(mismatches.takeError()));
+      if (!mismatches->empty())
+        llvm::WithColor::warning(llvm::errs(), "mm-compile")
+            << "ignoring the tuning file " << tuningPath
+            << ", which is for another compilation: "
+            << llvm::join(*mismatches, "; ") << "\n";
+    }
+    // After the file's: a size given for a kind wins over the file's.
+    for (const std::string &size : kernelSizes)
+      options.kernelSizes.push_back(size);
+    for (const std::string &kind : unfuse)
+      options.unfuse.push_back(kind);
     llvm::Error built = llvm::Error::success();
     if (level == EmitLevel::MMOps) {
       mm::ModelPipelineOptions model;

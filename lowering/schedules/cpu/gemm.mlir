@@ -7,12 +7,13 @@
 // where a vector.contract per K step would sum horizontally at every step
 // (bench/linalg/README.md).
 //
-// - Register tiles by K: above 64, 4 tokens x 4 channels (16 accumulators,
-//   8 loads per 16 FMAs); up to 64 (dt_proj's K = 48: a few steps of K per
+// - Register tiles by K: above 64, tokens x rows_at_once of the kernel's
+//   sizes (default 4 tokens x 4 channels: 16 accumulators, 8 loads per 16
+//   FMAs); up to 64 (dt_proj's K = 48: a few steps of K per
 //   tile, the final sums dominate), 1 token x 16 channels, whose 16 x 16
 //   sums are a 2-D transpose that lowers to shuffles (the 4 x 4 x 16 one
 //   lowers element by element).
-// - Threads: blocks of 64 output channels (scf.forall); the bias (or zero)
+// - Threads: blocks of `rows` output channels (default 64; scf.forall); the bias (or zero)
 //   initialisation is fused into the register tiles, so that it goes into
 //   the final sums instead of through memory.
 // - The token count is dynamic and N need not divide by the tile: the
@@ -62,13 +63,15 @@ module attributes {transform.with_named_sequence} {
   // Tiles, vectorises and splits the reduction of one contraction, in
   // register tiles of [1, %tokens, %channels].
   transform.named_sequence @tile_matmul(%matmul: !transform.any_op {transform.consumed},
+      %block: !transform.param<i64> {transform.readonly},
       %tokens: !transform.param<i64> {transform.readonly},
       %channels: !transform.param<i64> {transform.readonly}) {
     // The "bias" operation that initialises the output.
     %init = transform.get_producer_of_operand %matmul[2]
         : (!transform.any_op) -> !transform.any_op
     %blocks, %forall = transform.structured.tile_using_forall %matmul
-        tile_sizes [0, 0, 64, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+        tile_sizes [0, 0, %block, 0]
+        : (!transform.any_op, !transform.param<i64>) -> (!transform.any_op, !transform.any_op)
     %init_blocks, %block_loop = transform.structured.fuse_into_containing_op %init into %forall
         : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)
     %function = transform.get_parent_op %block_loop {op_name = "func.func"}
@@ -153,23 +156,30 @@ module attributes {transform.with_named_sequence} {
     transform.yield
   }
 
-  transform.named_sequence @schedule(%kernel: !transform.any_op {transform.consumed}) {
+  // The kernel's sizes (its #mm.fusion, mm-compile's --gemm-* flags or a
+  // tuning file) shape the tiles: rows, the output channels of a block
+  // (one thread's task; default 64 on the CPU), and for K above 64 the
+  // register tile of tokens x rows_at_once (default 4 x 4). A kernel
+  // without sizes (mm-test-linalg-kernels') takes the defaults.
+  transform.named_sequence @schedule(%kernel: !transform.any_op {transform.consumed},
+      %block: !transform.param<i64> {transform.readonly, mm.size = "rows", mm.default = 64 : i64},
+      %tokens: !transform.param<i64> {transform.readonly, mm.size = "tokens", mm.default = 4 : i64},
+      %channels: !transform.param<i64> {transform.readonly, mm.size = "rows_at_once", mm.default = 4 : i64}) {
     %long = transform.collect_matching @long_k in %kernel
         : (!transform.any_op) -> !transform.any_op
     %short = transform.collect_matching @short_k in %kernel
         : (!transform.any_op) -> !transform.any_op
     %one = transform.param.constant 1 : i64 -> !transform.param<i64>
-    %four = transform.param.constant 4 : i64 -> !transform.param<i64>
     %sixteen = transform.param.constant 16 : i64 -> !transform.param<i64>
     transform.foreach %long : !transform.any_op {
     ^bb0(%matmul: !transform.any_op):
-      transform.include @tile_matmul failures(propagate) (%matmul, %four, %four)
-          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>) -> ()
+      transform.include @tile_matmul failures(propagate) (%matmul, %block, %tokens, %channels)
+          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>) -> ()
     }
     transform.foreach %short : !transform.any_op {
     ^bb0(%matmul: !transform.any_op):
-      transform.include @tile_matmul failures(propagate) (%matmul, %one, %sixteen)
-          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>) -> ()
+      transform.include @tile_matmul failures(propagate) (%matmul, %block, %one, %sixteen)
+          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>) -> ()
     }
 
     transform.apply_patterns to %kernel {
