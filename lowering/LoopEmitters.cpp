@@ -289,14 +289,55 @@ void emitNoteIntoPool(KernelBuilder &kb, AttentionPool &pool,
 
 /// The attention of spec section 2 (a) over the valid notes of `pools`:
 /// out[b, t, :] = Wo concat_h(softmax(q_h K_h^T / sqrt(S / heads)) V_h),
-/// with q = Wq u[b, t]. Writes zeros when every pool is empty.
-void emitAttention(KernelBuilder &kb, llvm::ArrayRef<AttentionPool> pools,
-                   Value input, Value b, Value t, Value queryWeight,
-                   Value outputWeight, int64_t heads, Value out) {
+/// with q = Wq u[b, t], zeros when every pool is empty. Only the softmax
+/// reads the pools, which change from token to token; the projections do
+/// not, so they run for every token in parallel before and after the
+/// sequential pass (AttentionRows): on the CPU the 2 x D x S products per
+/// token are most of the memory path's work. Each phase is a loop over the
+/// sequences of its own: a GPU launches the parallel ones and runs the
+/// sequential pass on one thread (mm-offload-to-gpu), as before.
+struct AttentionRows {
+  Value queries;  ///< [B, T, S]: Wq u[b, t]
+  Value contexts; ///< [B, T, S]: concat_h(softmax(...) V_h)
+  Value read;     ///< [B, T] i32: 1 where the token read the pools
+};
+
+/// The queries of every token (the first phase).
+AttentionRows emitAttentionQueries(KernelBuilder &kb, Value input,
+                                   Value queryWeight) {
+  Type f32 = kb.builder().getF32Type(), i32 = kb.builder().getI32Type();
+  int64_t s = staticDim(queryWeight, 0), d = staticDim(queryWeight, 1);
+  Value batch = kb.dim(input, 0), time = kb.dim(input, 1);
+  int64_t dynamic = ShapedType::kDynamic;
+  AttentionRows rows;
+  rows.queries = kb.alloc({dynamic, dynamic, s}, f32, {batch, time});
+  rows.contexts = kb.alloc({dynamic, dynamic, s}, f32, {batch, time});
+  rows.read = kb.alloc({dynamic, dynamic}, i32, {batch, time});
+  kb.loop(0, batch, [&](Value b) {
+    kb.parallelLoop(kb.index(0), time, 1, [&](Value t) {
+      kb.loop(0, kb.index(s), [&](Value o) {
+        kb.store(kb.sum(kb.index(0), kb.index(d), kb.f32(0),
+                        [&](Value i) {
+                          return kb.mul(kb.load(queryWeight, {o, i}),
+                                        kb.load(input, {b, t, i}));
+                        }),
+                 rows.queries, {b, t, o});
+      });
+    });
+  });
+  return rows;
+}
+
+/// Token t's context over the pools as they stand (the sequential phase);
+/// `reads` false (when given) or every pool empty marks the token as
+/// reading nothing.
+void emitAttentionContext(KernelBuilder &kb,
+                          llvm::ArrayRef<AttentionPool> pools,
+                          const AttentionRows &rows, Value b, Value t,
+                          Value reads, int64_t heads) {
   Type f32 = kb.builder().getF32Type();
   int64_t s = staticDim(pools.front().keys, 1),
-          m = staticDim(pools.front().keys, 0), d = staticDim(outputWeight, 0),
-          headSize = s / heads;
+          m = staticDim(pools.front().keys, 0), headSize = s / heads;
   Value zero = kb.index(0);
   SmallVector<Value> counts;
   Value total = kb.index(0);
@@ -305,87 +346,96 @@ void emitAttention(KernelBuilder &kb, llvm::ArrayRef<AttentionPool> pools,
     total = kb.addi(total, counts.back());
   }
   Value any = kb.cmpi(CmpIPredicate::sgt, total, kb.index(0));
-  Value context = kb.scratchBuffer({s}, f32);
+  if (reads)
+    any = kb.andi(reads, any);
+  kb.store(kb.select(any, kb.i32(1), kb.i32(0)), rows.read, {b, t});
   Value scores =
       kb.scratchBuffer({static_cast<int64_t>(pools.size()) * m}, f32);
-  kb.ifThenElse(
-      any,
-      [&] {
-        // q = W_q u
-        Value query = kb.scratchBuffer({s}, f32);
-        kb.loop(0, kb.index(s), [&](Value o) {
-          kb.store(kb.sum(kb.index(0), kb.index(d), kb.f32(0),
-                          [&](Value i) {
-                            return kb.mul(kb.load(queryWeight, {o, i}),
-                                          kb.load(input, {b, t, i}));
-                          }),
-                   query, {o});
-        });
-        Value scale = kb.f32(1.0 / std::sqrt(static_cast<double>(headSize)));
-        // The heads in a loop, not unrolled: a config may have thousands.
-        kb.loop(0, kb.index(heads), [&](Value h) {
-          Value offset = kb.muli(h, kb.index(headSize));
-          // Scores and their maximum over every valid note of every pool.
-          Value maxScore = kb.f32(-INFINITY);
-          for (auto [p, pool] : llvm::enumerate(pools)) {
-            Value base = kb.index(static_cast<int64_t>(p) * m);
-            maxScore = kb.loop(
-                kb.index(0), counts[p], {maxScore},
-                [&](Value j, ValueRange carried) -> SmallVector<Value> {
-                  Value dot = kb.sum(
-                      kb.index(0), kb.index(headSize), kb.f32(0), [&](Value i) {
-                        Value c = kb.addi(offset, i);
-                        return kb.mul(kb.load(query, {c}),
-                                      kb.load(pool.keys, {j, c}));
-                      });
-                  Value score = kb.mul(dot, scale);
-                  kb.store(score, scores, {kb.addi(base, j)});
-                  return {kb.maxf(carried[0], score)};
-                })[0];
-          }
-          // exp(score - max) and their sum.
-          Value sum = kb.f32(0);
-          for (auto [p, pool] : llvm::enumerate(pools)) {
-            Value base = kb.index(static_cast<int64_t>(p) * m);
-            sum =
-                kb.loop(kb.index(0), counts[p], {sum},
-                        [&](Value j, ValueRange carried) -> SmallVector<Value> {
-                          Value at = kb.addi(base, j);
-                          Value e =
-                              kb.exp(kb.sub(kb.load(scores, {at}), maxScore));
-                          kb.store(e, scores, {at});
-                          return {kb.add(carried[0], e)};
-                        })[0];
-          }
-          // The weighted values of this head.
-          kb.loop(0, kb.index(headSize), [&](Value i) {
-            Value c = kb.addi(offset, i);
-            Value acc = kb.f32(0);
-            for (auto [p, pool] : llvm::enumerate(pools)) {
-              Value base = kb.index(static_cast<int64_t>(p) * m);
-              acc = kb.sum(kb.index(0), counts[p], acc, [&](Value j) {
-                return kb.mul(kb.load(scores, {kb.addi(base, j)}),
-                              kb.load(pool.values, {j, c}));
-              });
-            }
-            kb.store(kb.div(acc, sum), context, {c});
+  kb.ifThen(any, [&] {
+    Value scale = kb.f32(1.0 / std::sqrt(static_cast<double>(headSize)));
+    // The heads in a loop, not unrolled: a config may have thousands.
+    kb.loop(0, kb.index(heads), [&](Value h) {
+      Value offset = kb.muli(h, kb.index(headSize));
+      // Scores and their maximum over every valid note of every pool.
+      Value maxScore = kb.f32(-INFINITY);
+      for (auto [p, pool] : llvm::enumerate(pools)) {
+        Value base = kb.index(static_cast<int64_t>(p) * m);
+        maxScore = kb.loop(
+            kb.index(0), counts[p], {maxScore},
+            [&](Value j, ValueRange carried) -> SmallVector<Value> {
+              Value dot = kb.sum(
+                  kb.index(0), kb.index(headSize), kb.f32(0), [&](Value i) {
+                    Value c = kb.addi(offset, i);
+                    return kb.mul(kb.load(rows.queries, {b, t, c}),
+                                  kb.load(pool.keys, {j, c}));
+                  });
+              Value score = kb.mul(dot, scale);
+              kb.store(score, scores, {kb.addi(base, j)});
+              return {kb.maxf(carried[0], score)};
+            })[0];
+      }
+      // exp(score - max) and their sum.
+      Value sum = kb.f32(0);
+      for (auto [p, pool] : llvm::enumerate(pools)) {
+        Value base = kb.index(static_cast<int64_t>(p) * m);
+        sum = kb.loop(kb.index(0), counts[p], {sum},
+                      [&](Value j, ValueRange carried) -> SmallVector<Value> {
+                        Value at = kb.addi(base, j);
+                        Value e =
+                            kb.exp(kb.sub(kb.load(scores, {at}), maxScore));
+                        kb.store(e, scores, {at});
+                        return {kb.add(carried[0], e)};
+                      })[0];
+      }
+      // The weighted values of this head.
+      kb.loop(0, kb.index(headSize), [&](Value i) {
+        Value c = kb.addi(offset, i);
+        Value acc = kb.f32(0);
+        for (auto [p, pool] : llvm::enumerate(pools)) {
+          Value base = kb.index(static_cast<int64_t>(p) * m);
+          acc = kb.sum(kb.index(0), counts[p], acc, [&](Value j) {
+            return kb.mul(kb.load(scores, {kb.addi(base, j)}),
+                          kb.load(pool.values, {j, c}));
           });
-        });
-        // W_o concat_heads(...)
-        kb.loop(0, kb.index(d), [&](Value o) {
-          kb.store(kb.sum(kb.index(0), kb.index(s), kb.f32(0),
-                          [&](Value i) {
-                            return kb.mul(kb.load(outputWeight, {o, i}),
-                                          kb.load(context, {i}));
-                          }),
-                   out, {b, t, o});
-        });
-      },
-      [&] {
-        kb.loop(0, kb.index(d), [&](Value o) {
-          kb.store(kb.f32(0), out, {b, t, o});
-        });
+        }
+        kb.store(kb.div(acc, sum), rows.contexts, {b, t, c});
       });
+    });
+  });
+}
+
+/// out[b, t, :] = W_o context[b, t] for the tokens that read, zeros for the
+/// others (the last phase, in parallel); frees the rows.
+void emitAttentionOutputs(KernelBuilder &kb, const AttentionRows &rows,
+                          Value outputWeight, Value out) {
+  int64_t d = staticDim(outputWeight, 0), s = staticDim(outputWeight, 1);
+  kb.loop(0, kb.dim(out, 0), [&](Value b) {
+    kb.parallelLoop(kb.index(0), kb.dim(out, 1), 1, [&](Value t) {
+      Value read =
+          kb.cmpi(CmpIPredicate::ne, kb.load(rows.read, {b, t}), kb.i32(0));
+      kb.ifThenElse(
+          read,
+          [&] {
+            kb.loop(0, kb.index(d), [&](Value o) {
+              kb.store(kb.sum(kb.index(0), kb.index(s), kb.f32(0),
+                              [&](Value i) {
+                                return kb.mul(
+                                    kb.load(outputWeight, {o, i}),
+                                    kb.load(rows.contexts, {b, t, i}));
+                              }),
+                       out, {b, t, o});
+            });
+          },
+          [&] {
+            kb.loop(0, kb.index(d), [&](Value o) {
+              kb.store(kb.f32(0), out, {b, t, o});
+            });
+          });
+    });
+  });
+  kb.dealloc(rows.queries);
+  kb.dealloc(rows.contexts);
+  kb.dealloc(rows.read);
 }
 
 //===----------------------------------------------------------------------===//
@@ -779,6 +829,8 @@ LogicalResult emit(PoolAttentionOp op, KernelBuilder &kb, BufferMap buffer) {
   double noteThreshold = op.getNoteThreshold().convertToDouble();
   double readThreshold = op.getReadThreshold().convertToDouble();
   Value time = kb.dim(input, 1);
+  AttentionRows rows =
+      emitAttentionQueries(kb, input, buffer(op.getQueryWeight()));
   kb.loop(0, kb.dim(input, 0), [&](Value b) {
     AttentionPool pool = emitAttentionPool(
         kb, b, buffer(op.getSlots()), buffer(op.getPriorities()),
@@ -788,23 +840,14 @@ LogicalResult emit(PoolAttentionOp op, KernelBuilder &kb, BufferMap buffer) {
     kb.loop(0, time, [&](Value t) {
       // (a) Read the pool as it stood before t, if the trigger fires...
       Value fires = kb.fgt(kb.load(trigger, {b, t}), kb.f32(readThreshold));
-      kb.ifThenElse(
-          fires,
-          [&] {
-            emitAttention(kb, {pool}, input, b, t, buffer(op.getQueryWeight()),
-                          buffer(op.getOutputWeight()), op.getHeads(), out);
-          },
-          [&] {
-            kb.loop(0, kb.dim(out, 2), [&](Value o) {
-              kb.store(kb.f32(0), out, {b, t, o});
-            });
-          });
+      emitAttentionContext(kb, {pool}, rows, b, t, fires, op.getHeads());
       // ... then (b) note t, for the tokens after it.
       emitNoteIntoPool(kb, pool, op.getEviction(), noteThreshold,
                        kb.load(score, {b, t}), t);
     });
     freeAttentionPool(kb, pool);
   });
+  emitAttentionOutputs(kb, rows, buffer(op.getOutputWeight()), out);
   return success();
 }
 
@@ -813,6 +856,8 @@ LogicalResult emit(CrossLayerAttentionOp op, KernelBuilder &kb,
   Value input = buffer(op.getInput()), out = buffer(op.getResult());
   double noteThreshold = op.getNoteThreshold().convertToDouble();
   Value time = kb.dim(input, 1);
+  AttentionRows rows =
+      emitAttentionQueries(kb, input, buffer(op.getQueryWeight()));
   kb.loop(0, kb.dim(input, 0), [&](Value b) {
     SmallVector<AttentionPool> pools;
     for (size_t j = 0; j < op.getScores().size(); ++j)
@@ -826,12 +871,13 @@ LogicalResult emit(CrossLayerAttentionOp op, KernelBuilder &kb,
       for (size_t j = 0; j < pools.size(); ++j)
         emitNoteIntoPool(kb, pools[j], op.getEviction(), noteThreshold,
                          kb.load(buffer(op.getScores()[j]), {b, t}), t);
-      emitAttention(kb, pools, input, b, t, buffer(op.getQueryWeight()),
-                    buffer(op.getOutputWeight()), op.getHeads(), out);
+      emitAttentionContext(kb, pools, rows, b, t, /*reads=*/Value(),
+                           op.getHeads());
     });
     for (const AttentionPool &pool : pools)
       freeAttentionPool(kb, pool);
   });
+  emitAttentionOutputs(kb, rows, buffer(op.getOutputWeight()), out);
   return success();
 }
 
