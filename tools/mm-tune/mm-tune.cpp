@@ -678,6 +678,18 @@ llvm::Error run() {
     return makeError("cannot create a scratch folder: " + ec.message());
   std::vector<mm::KindTuningSpace> space =
       mm::tuningSpace(*targetInfo, config.memory.has_value());
+  for (const std::string &kind : onlyKinds)
+    if (llvm::none_of(space, [&](const mm::KindTuningSpace &entry) {
+          return entry.kind == kind;
+        })) {
+      llvm::sys::fs::remove_directories(scratch);
+      std::vector<std::string> kinds;
+      for (const mm::KindTuningSpace &entry : space)
+        kinds.push_back(entry.kind);
+      return makeError("--kinds: '" + kind + "' is not a kind tuned for " +
+                       targetInfo->spec() + " (" + llvm::join(kinds, ", ") +
+                       ")");
+    }
   Tuner tuner(context, **module, *targetInfo, file, scratch.str().str());
   llvm::Error failed = tuner.prepare();
   llvm::Expected<bool> finished =
