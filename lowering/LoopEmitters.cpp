@@ -293,8 +293,10 @@ void emitNoteIntoPool(KernelBuilder &kb, AttentionPool &pool,
 /// reads the pools, which change from token to token; the projections do
 /// not, so they run for every token in parallel before and after the
 /// sequential pass (AttentionRows): on the CPU the 2 x D x S products per
-/// token are most of the memory path's work. Each phase is a loop over the
-/// sequences of its own: a GPU launches the parallel ones and runs the
+/// token are most of the memory path's work. Their sums may be reassociated
+/// (fastSum, as the matrix products': vectorised, not a chain of dependent
+/// adds); nothing the pools decide depends on them. Each phase is a loop over
+/// the sequences of its own: a GPU launches the parallel ones and runs the
 /// sequential pass on one thread (mm-offload-to-gpu), as before.
 struct AttentionRows {
   Value queries;  ///< [B, T, S]: Wq u[b, t]
@@ -316,11 +318,11 @@ AttentionRows emitAttentionQueries(KernelBuilder &kb, Value input,
   kb.loop(0, batch, [&](Value b) {
     kb.parallelLoop(kb.index(0), time, 1, [&](Value t) {
       kb.loop(0, kb.index(s), [&](Value o) {
-        kb.store(kb.sum(kb.index(0), kb.index(d), kb.f32(0),
-                        [&](Value i) {
-                          return kb.mul(kb.load(queryWeight, {o, i}),
-                                        kb.load(input, {b, t, i}));
-                        }),
+        kb.store(kb.fastSum(kb.index(0), kb.index(d), kb.f32(0),
+                            [&](Value i) {
+                              return kb.mul(kb.load(queryWeight, {o, i}),
+                                            kb.load(input, {b, t, i}));
+                            }),
                  rows.queries, {b, t, o});
       });
     });
@@ -417,12 +419,12 @@ void emitAttentionOutputs(KernelBuilder &kb, const AttentionRows &rows,
           read,
           [&] {
             kb.loop(0, kb.index(d), [&](Value o) {
-              kb.store(kb.sum(kb.index(0), kb.index(s), kb.f32(0),
-                              [&](Value i) {
-                                return kb.mul(
-                                    kb.load(outputWeight, {o, i}),
-                                    kb.load(rows.contexts, {b, t, i}));
-                              }),
+              kb.store(kb.fastSum(kb.index(0), kb.index(s), kb.f32(0),
+                                  [&](Value i) {
+                                    return kb.mul(
+                                        kb.load(outputWeight, {o, i}),
+                                        kb.load(rows.contexts, {b, t, i}));
+                                  }),
                        out, {b, t, o});
             });
           },
