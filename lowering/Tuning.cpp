@@ -105,6 +105,13 @@ std::vector<KindTuningSpace> mm::tuningSpace(const TargetInfo &target,
   return space;
 }
 
+std::string mm::describeTuningKinds(llvm::ArrayRef<KindTuningSpace> space) {
+  std::vector<std::string> kinds;
+  for (const KindTuningSpace &entry : space)
+    kinds.push_back(entry.kind);
+  return llvm::join(kinds, ", ");
+}
+
 llvm::Error mm::applyTuningParams(llvm::StringRef kind,
                                   const TuningParams &params,
                                   const TargetInfo &target,
@@ -113,13 +120,9 @@ llvm::Error mm::applyTuningParams(llvm::StringRef kind,
   std::vector<KindTuningSpace> space = tuningSpace(target, /*memory=*/true);
   auto kindSpace = llvm::find_if(
       space, [&](const KindTuningSpace &entry) { return entry.kind == kind; });
-  if (kindSpace == space.end()) {
-    std::vector<std::string> kinds;
-    for (const KindTuningSpace &entry : space)
-      kinds.push_back(entry.kind);
+  if (kindSpace == space.end())
     return makeError(field + ": no kernel kind '" + kind + "' is tuned for " +
-                     target.spec() + " (" + llvm::join(kinds, ", ") + ")");
-  }
+                     target.spec() + " (" + describeTuningKinds(space) + ")");
   for (const auto &[name, value] : params) {
     std::string where = (field + "." + name).str();
     bool known = llvm::any_of(

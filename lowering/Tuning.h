@@ -53,6 +53,9 @@ struct KindTuningSpace {
 /// memory path (its kinds are included).
 std::vector<KindTuningSpace> tuningSpace(const TargetInfo &target, bool memory);
 
+/// "gemm, scan, ...": the kinds of `space`, for errors.
+std::string describeTuningKinds(llvm::ArrayRef<KindTuningSpace> space);
+
 /// Sets in `options` what `params` choose for the kernels of `kind`. An
 /// unknown kind or parameter, or a value that is not one of the
 /// parameter's, is an error naming `field` ("t.json: kinds.gemm.best") and

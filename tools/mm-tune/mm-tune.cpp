@@ -261,7 +261,6 @@ private:
 };
 
 llvm::Error Tuner::prepare() {
-  file.key.precision = precisionName;
   savedSeconds = file.seconds;
   std::optional<mm::Precision> precision = mm::parsePrecision(precisionName);
   limit = tolerance > 0 ? tolerance.getValue()
@@ -683,12 +682,9 @@ llvm::Error run() {
           return entry.kind == kind;
         })) {
       llvm::sys::fs::remove_directories(scratch);
-      std::vector<std::string> kinds;
-      for (const mm::KindTuningSpace &entry : space)
-        kinds.push_back(entry.kind);
       return makeError("--kinds: '" + kind + "' is not a kind tuned for " +
-                       targetInfo->spec() + " (" + llvm::join(kinds, ", ") +
-                       ")");
+                       targetInfo->spec() + " (" +
+                       mm::describeTuningKinds(space) + ")");
     }
   Tuner tuner(context, **module, *targetInfo, file, scratch.str().str());
   llvm::Error failed = tuner.prepare();
