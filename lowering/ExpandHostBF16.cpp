@@ -30,14 +30,20 @@ struct ExpandHostBF16Pass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     arith::populateExpandBFloat16Patterns(patterns);
-    FrozenRewritePatternSet frozen(std::move(patterns));
-    for (Operation &op : getOperation().getBody()->getOperations()) {
-      if (isa<gpu::GPUModuleOp>(op))
-        continue;
-      if (failed(applyPatternsGreedily(&op, frozen)))
-        return signalPassFailure();
-    }
+    if (failed(mm::applyPatternsToHostCode(
+            getOperation(), FrozenRewritePatternSet(std::move(patterns)))))
+      signalPassFailure();
   }
 };
 
 } // namespace
+
+LogicalResult
+mm::applyPatternsToHostCode(ModuleOp module,
+                            const FrozenRewritePatternSet &patterns) {
+  for (Operation &op : module.getBody()->getOperations())
+    if (!isa<gpu::GPUModuleOp>(op) &&
+        failed(applyPatternsGreedily(&op, patterns)))
+      return failure();
+  return success();
+}

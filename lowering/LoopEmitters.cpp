@@ -12,6 +12,8 @@
 #include "dialect/KernelSizes.h"
 #include "dialect/MMOps.h"
 
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -583,10 +585,28 @@ LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer,
 }
 
 /// The selective scan, writing y to `out`; with `gate` (z of a fused
-/// mm.gate), y * silu(z) instead, in the same loop. Each parallel task runs
-/// `channels` consecutive channels.
+/// mm.gate), y * silu(z) instead. Each parallel task runs `channels`
+/// consecutive channels, in three passes over its time steps so that every
+/// exp is computed in vector form:
+/// - dt = softplus(delta + bias) of its channels, an elementwise loop over
+///   contiguous channels that LLVM vectorises (exp and log1p are arithmetic
+///   on the host: mm-expand-host-math);
+/// - the recurrence; on the host each channel's N states are one vector
+///   (exp(dt A) of all of them at once, y = h . C a reassociated vector
+///   sum), on a GPU (where this runs a thread per channel) a loop over them;
+/// - y * silu(z), elementwise again.
 LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
                        Value gate, Value out, int64_t channelsPerTask) {
+  // The module's target: the loop emitters serve the CPU and, launched a
+  // thread per parallel iteration, GPUs.
+  auto module = kb.builder()
+                    .getInsertionBlock()
+                    ->getParentOp()
+                    ->getParentOfType<ModuleOp>();
+  auto target =
+      module ? module->getAttrOfType<StringAttr>(MMDialect::kTargetAttrName)
+             : StringAttr();
+  const bool hostVectors = !target || target.getValue().starts_with("cpu");
   Value u = buffer(op.getU()), delta = buffer(op.getDelta()),
         aLog = buffer(op.getALog()), bIn = buffer(op.getB()),
         cIn = buffer(op.getC()), skip = buffer(op.getD());
@@ -599,8 +619,20 @@ LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
     return op.emitOpError() << "the host lowering needs a static state size";
   if (!final)
     return op.emitOpError() << "the host lowering needs the final state";
-  Type f32 = kb.builder().getF32Type();
-  Value time = kb.dim(u, 1), states = kb.index(n), channels = kb.dim(u, 2);
+  OpBuilder &builder = kb.builder();
+  Location loc = op.getLoc();
+  Type f32 = builder.getF32Type();
+  auto stateVector = VectorType::get({n}, f32);
+  auto loadStates = [&](Value memref, ValueRange indices) {
+    return vector::LoadOp::create(builder, loc, stateVector, memref, indices)
+        .getResult();
+  };
+  auto splat = [&](Value scalar) {
+    return vector::BroadcastOp::create(builder, loc, stateVector, scalar)
+        .getResult();
+  };
+  Value batch = kb.dim(u, 0), time = kb.dim(u, 1), states = kb.index(n),
+        channels = kb.dim(u, 2);
   // A = -exp(A_log), once per call, shared by the parallel channels.
   Value a = kb.alloc({ShapedType::kDynamic, n}, f32, {channels});
   kb.loop(0, channels, [&](Value e) {
@@ -608,11 +640,16 @@ LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
       kb.store(kb.neg(kb.exp(kb.load(aLog, {e, i}))), a, {e, i});
     });
   });
-  kb.loop(0, kb.dim(u, 0), [&](Value b) {
+  // dt of every step and channel (the chunk's, so bounded by it).
+  Value dts = kb.alloc(
+      {ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic}, f32,
+      {batch, time, channels});
+  Value zero = kb.index(0);
+  kb.loop(0, batch, [&](Value b) {
     // Channels are independent: they run in parallel, each keeping its state
     // h in its own row of the final state (which may be the initial state's
     // buffer: each row is read before it is written).
-    kb.parallelLoop(kb.index(0), channels, channelsPerTask, [&](Value e0) {
+    kb.parallelLoop(zero, channels, channelsPerTask, [&](Value e0) {
       Value e1 = kb.mini(kb.addi(e0, kb.index(channelsPerTask)), channels);
       kb.loop(e0, e1, [&](Value e) {
         kb.loop(0, states, [&](Value i) {
@@ -637,24 +674,51 @@ LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
             dt = kb.add(dt, kb.load(deltaBias, {e}));
           if (op.getDeltaSoftplus())
             dt = kb.softplus(dt);
+          kb.store(dt, dts, {b, t, e});
+        });
+      });
+      kb.loop(0, length, [&](Value t) {
+        kb.loop(e0, e1, [&](Value e) {
+          Value dt = kb.load(dts, {b, t, e});
           Value xv = kb.load(u, {b, t, e});
           Value dtx = kb.mul(dt, xv);
           // h = exp(dt A) h + dt x B_t; y = h . C_t + D x
-          Value y = kb.sum(kb.index(0), states, kb.f32(0), [&](Value i) {
-            Value next = kb.add(kb.mul(kb.exp(kb.mul(dt, kb.load(a, {e, i}))),
-                                       kb.load(final, {b, e, i})),
-                                kb.mul(dtx, kb.load(bIn, {b, t, i})));
-            kb.store(next, final, {b, e, i});
-            return kb.mul(next, kb.load(cIn, {b, t, i}));
-          });
-          Value result = kb.add(y, kb.mul(kb.load(skip, {e}), xv));
-          if (gate)
-            result = kb.mul(result, kb.silu(kb.load(gate, {b, t, e})));
-          kb.store(result, out, {b, t, e});
+          Value y;
+          if (hostVectors) {
+            Value decay = kb.exp(kb.mul(splat(dt), loadStates(a, {e, zero})));
+            Value next =
+                kb.add(kb.mul(decay, loadStates(final, {b, e, zero})),
+                       kb.mul(splat(dtx), loadStates(bIn, {b, t, zero})));
+            vector::StoreOp::create(builder, loc, next, final,
+                                    ValueRange{b, e, zero});
+            y = vector::ReductionOp::create(
+                    builder, loc, vector::CombiningKind::ADD,
+                    kb.mul(next, loadStates(cIn, {b, t, zero})),
+                    arith::FastMathFlags::reassoc)
+                    .getResult();
+          } else {
+            y = kb.sum(zero, states, kb.f32(0), [&](Value i) {
+              Value next = kb.add(kb.mul(kb.exp(kb.mul(dt, kb.load(a, {e, i}))),
+                                         kb.load(final, {b, e, i})),
+                                  kb.mul(dtx, kb.load(bIn, {b, t, i})));
+              kb.store(next, final, {b, e, i});
+              return kb.mul(next, kb.load(cIn, {b, t, i}));
+            });
+          }
+          kb.store(kb.add(y, kb.mul(kb.load(skip, {e}), xv)), out, {b, t, e});
         });
       });
+      if (gate)
+        kb.loop(0, length, [&](Value t) {
+          kb.loop(e0, e1, [&](Value e) {
+            kb.store(kb.mul(kb.load(out, {b, t, e}),
+                            kb.silu(kb.load(gate, {b, t, e}))),
+                     out, {b, t, e});
+          });
+        });
     });
   });
+  kb.dealloc(dts);
   kb.dealloc(a);
   return success();
 }

@@ -10,7 +10,9 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
+#include "mlir/Rewrite/FrozenRewritePatternSet.h"
 
 namespace mm {
 
@@ -25,6 +27,14 @@ namespace mm {
 /// its array of #gpu.object.
 inline constexpr llvm::StringLiteral kKernelBinariesAttrName =
     "mm.kernel_binaries";
+
+/// Applies `patterns` greedily to the host code of `module`: every
+/// top-level operation but the gpu.modules (whose kernels keep what their
+/// target has). Defined in ExpandHostBF16.cpp; the mm-expand-host-* passes
+/// share it.
+mlir::LogicalResult
+applyPatternsToHostCode(mlir::ModuleOp module,
+                        const mlir::FrozenRewritePatternSet &patterns);
 
 } // namespace mm
 

@@ -202,6 +202,22 @@ def ExpandHostBF16 : Pass<"mm-expand-host-bf16", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def ExpandHostMath : Pass<"mm-expand-host-math", "mlir::ModuleOp"> {
+  let summary = "f32 exp and log1p of host code as polynomials";
+  let description = [{
+    Rewrites every f32 `math.exp`, `math.log1p` and `math.log` outside
+    gpu.modules (scalar or vector) into upstream's polynomial approximations
+    (a range reduction and a polynomial, within a few ulp of libm). LLVM
+    would call libm's expf and log1pf one element at a time, which keeps
+    the loops around them from vectorising; as arithmetic they vectorise
+    with the rest of the loop. f64 operations and kernels in gpu.modules
+    (mm-lower-gpu-math) are unchanged.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def LowerBF16MmaSync
     : Pass<"mm-lower-bf16-mma-sync", "mlir::gpu::GPUModuleOp"> {
   let summary = "nvgpu.mma.sync of bf16 operands as nvvm.mma.sync";

@@ -209,6 +209,8 @@ void mm::addHostToLLVMPasses(OpPassManager &pm) {
   // bf16 roundings as integer operations: no libcall on CPUs without
   // AVX512-BF16 (a reduced-precision artifact, docs/precision.md).
   pm.addPass(createExpandHostBF16());
+  // exp and log1p as vectorisable arithmetic instead of libm calls.
+  pm.addPass(createExpandHostMath());
   addScheduleLeftoverPasses(pm);
   // Parallel loops become OpenMP work-sharing loops, whose bodies sit in
   // memref.alloca_scope: lower memrefs (and with them the scopes) while the

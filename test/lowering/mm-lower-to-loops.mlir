@@ -39,8 +39,14 @@ mm.state_layout @state [
 // CHECK: %[[LEN:.*]] = arith.minsi %[[N2]]
 // CHECK: scf.for %{{.*}} = %[[LEN]] to
 // CHECK: scf.for %{{.*}} = %{{.*}} to %[[LEN]]
-// CHECK: math.exp
-// CHECK: memref.store %{{.*}}, %[[H]]
+// dt = softplus(delta) of every step first (elementwise, vectorisable),
+// then the recurrence, each channel's states one vector on the host.
+// CHECK: math.log1p
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[LEN]]
+// CHECK: math.exp %{{.*}} : vector<4xf32>
+// CHECK: vector.load %[[H]]
+// CHECK: vector.store %{{.*}}, %[[H]]
+// CHECK: vector.reduction <add>, %{{.*}} fastmath<reassoc>
 // The logits go straight to their buffer.
 // CHECK: memref.store %{{.*}}, %[[L]]
 // CHECK-NOT: memref.copy
