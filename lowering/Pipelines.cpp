@@ -87,7 +87,7 @@ llvm::Expected<TargetInfo> checkOptions(const CompilePipelineOptions &options,
        {std::tuple<const KernelSize &, int64_t, bool>{kGemmRows,
                                                       options.gemmRows, true},
         {kGemmTokens, options.gemmTokens, true},
-        {kGemmRowsAtOnce, options.gemmRowsAtOnce, false},
+        {kGemmRowsAtOnce, options.gemmRowsAtOnce, true},
         {kScanChannels, options.scanChannels, true},
         {kScanBlockChannels, options.scanBlockChannels, true},
         {kScanChunk, options.scanChunk, true},
@@ -121,7 +121,8 @@ void addFusedPasses(OpPassManager &pm, const CompilePipelineOptions &options,
   fusion.strategy = options.strategy;
   fusion.gemmRows = sizeOr(options.gemmRows, target.defaultGemmRows);
   fusion.gemmTokens = sizeOr(options.gemmTokens, target.defaultGemmTokens);
-  fusion.gemmRowsAtOnce = options.gemmRowsAtOnce;
+  fusion.gemmRowsAtOnce =
+      sizeOr(options.gemmRowsAtOnce, target.defaultGemmRowsAtOnce);
   fusion.scanChannels =
       sizeOr(options.scanChannels, target.defaultScanChannels);
   fusion.scanBlockChannels = options.scanBlockChannels;

@@ -58,8 +58,8 @@ struct CompilePipelineOptions
   Option<int64_t> gemmRowsAtOnce{
       *this, "gemm-rows-at-once",
       llvm::cl::desc("Weight rows that share each load of an input row, to "
-                     "16"),
-      llvm::cl::init(4)};
+                     "16 (0: the target's, 3 on the CPU, 4 on GPUs)"),
+      llvm::cl::init(0)};
   Option<int64_t> scanChannels{
       *this, "scan-channels",
       llvm::cl::desc("Channels per task of the selective scan and the conv, "

@@ -97,6 +97,7 @@ llvm::Expected<TargetInfo> TargetInfo::parse(llvm::StringRef spec) {
   info.threadsPerBlock = 128;
   info.defaultGemmRows = 4;
   info.defaultGemmTokens = 8;
+  info.defaultGemmRowsAtOnce = 4;
   info.defaultScanChannels = 1;
   return info;
 }

@@ -40,9 +40,14 @@ struct TargetInfo {
   /// input row), so the outputs spread over thousands of threads.
   int64_t defaultGemmRows = 64;
   /// The default input rows per tile of a matrix product: on the CPU the
-  /// register tile of the GEMM schedule (4 tokens x 4 channels), on a GPU
+  /// register tile of the GEMM schedule (4 tokens x 3 channels), on a GPU
   /// the loop emitters' tile of 8.
   int64_t defaultGemmTokens = 4;
+  /// The default weight rows sharing each load of an input row: on the CPU
+  /// 3, the register tile's channels (4 x 3 accumulators of 8 lanes and the
+  /// 3 rows' vectors fill AVX2's 16 registers without spilling), on a GPU
+  /// the loop emitters' 4.
+  int64_t defaultGemmRowsAtOnce = 3;
   /// The default channels per task of the selective scan: 16 on a CPU (the
   /// channels of one cache line advance through time together), 1 on a GPU
   /// (neighbouring threads already share the lines).

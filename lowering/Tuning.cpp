@@ -67,11 +67,12 @@ std::vector<KindTuningSpace> mm::tuningSpace(const TargetInfo &target,
   if (!target.isGpu()) {
     // The GEMMs take most of the time: the schedule's block of output
     // channels per thread and its register tile (tokens x rows_at_once
-    // accumulators of 16 lanes; AVX2 holds 16 such halves, AVX-512 32).
+    // accumulators of 8 lanes, default 4 x 3; AVX2 has 16 registers,
+    // AVX-512 32).
     space.push_back({"gemm",
                      {{"rows", values({32, 128, 256})},
-                      {"tokens", values({1, 2, 8})},
-                      {"rows_at_once", values({1, 2, 8})},
+                      {"tokens", values({1, 2, 6})},
+                      {"rows_at_once", values({2, 4, 6})},
                       {"lowering", kLowering}}});
     space.push_back(
         {"scan", {{"channels", values({4, 8, 32, 64})}, {"fusion", kSwitch}}});

@@ -14,16 +14,16 @@
 
 // The default CPU gemm schedule reads rows, tokens and rows_at_once: in_proj
 // (N = 256) in blocks of 32 output channels, 8 thread tasks; x_proj (K =
-// 128 > 64) in register tiles of 2 tokens x 8 channels of 16 partial sums.
+// 128 > 64) in register tiles of 2 tokens x 8 channels of 8 partial sums.
 // SIZED-LABEL: func.func private @mm_gemm_0(
 // SIZED: scf.forall (%{{.*}}) in (8)
 // SIZED-LABEL: func.func private @mm_gemm_1(
-// SIZED: iter_args({{.*}}) -> (vector<1x2x8x16xf32>)
-// Without sizes given, the CPU's defaults: blocks of 64, 4 x 4 tiles.
+// SIZED: iter_args({{.*}}) -> (vector<1x2x8x8xf32>)
+// Without sizes given, the CPU's defaults: blocks of 64, 4 x 3 tiles.
 // DEFAULT-TILE-LABEL: func.func private @mm_gemm_0(
 // DEFAULT-TILE: scf.forall (%{{.*}}) in (4)
 // DEFAULT-TILE-LABEL: func.func private @mm_gemm_1(
-// DEFAULT-TILE: iter_args({{.*}}) -> (vector<1x4x4x16xf32>)
+// DEFAULT-TILE: iter_args({{.*}}) -> (vector<1x4x3x8xf32>)
 
 // LACKS: error: 'func.func' op the schedule of kind 'gemm' in {{.*}}size-without-default.mlir reads the size 'tokens', which this kernel's #mm.fusion lacks (give the argument mm.default)
 // UNNAMED: error: 'func.func' op the schedule of kind 'gemm' in {{.*}}unnamed-argument.mlir: argument 1 of @schedule must be a !transform.param<i64> naming a size of the kernel with {mm.size = "..."}

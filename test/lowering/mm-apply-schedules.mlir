@@ -85,24 +85,25 @@
 // LLVM-NOT: = vector.
 // LLVM-LABEL: llvm.func @embed(
 
-// K above 64: tiles of 4 tokens x 4 channels (16 accumulators, 8 loads per
-// 16 FMAs). The token count is dynamic and N = 96 leaves 32 channels in the
-// second block: both loops are peeled, their remainders in tiles of one
+// K above 64: tiles of 4 tokens x 3 channels of 8-lane partial sums (12
+// accumulators, one AVX2 register each; 7 loads per 12 FMAs). The token
+// count is dynamic and N = 96 leaves 64 and 32 channels in the blocks, not
+// multiples of 3: both loops are peeled, their remainders in tiles of one
 // channel, one token, or both.
 // LONG-LABEL: func.func @linear_long_k(
 // LONG: scf.forall
 // LONG: scf.for {{.*}} step %c4
-// LONG: scf.for {{.*}} step %c4
-// LONG: %[[SUMS:.*]] = scf.for {{.*}} step %c16 iter_args({{.*}}) -> (vector<1x4x4x16xf32>)
-// LONG-COUNT-8: vector.load {{.*}} vector<16xf32>
-// LONG: arith.mulf {{.*}} fastmath<reassoc,contract> : vector<4x4x16xf32>
-// LONG: arith.addf {{.*}} fastmath<reassoc,contract> : vector<4x4x16xf32>
+// LONG: scf.for {{.*}} step %c3
+// LONG: %[[SUMS:.*]] = scf.for {{.*}} step %c8 iter_args({{.*}}) -> (vector<1x4x3x8xf32>)
+// LONG-COUNT-7: vector.load {{.*}} vector<8xf32>
+// LONG: arith.mulf {{.*}} fastmath<reassoc,contract> : vector<4x3x8xf32>
+// LONG: arith.addf {{.*}} fastmath<reassoc,contract> : vector<4x3x8xf32>
 // LONG: } {gemm_k_loop}
 // LONG: vector.extract %[[SUMS]]
-// LONG-COUNT-4: vector.store {{.*}} vector<4xf32>
-// LONG: iter_args({{.*}}) -> (vector<1x4x1x16xf32>)
-// LONG: iter_args({{.*}}) -> (vector<1x1x4x16xf32>)
-// LONG: iter_args({{.*}}) -> (vector<1x1x1x16xf32>)
+// LONG-COUNT-4: vector.store {{.*}} vector<3xf32>
+// LONG: iter_args({{.*}}) -> (vector<1x4x1x8xf32>)
+// LONG: iter_args({{.*}}) -> (vector<1x1x3x8xf32>)
+// LONG: iter_args({{.*}}) -> (vector<1x1x1x8xf32>)
 // LONG-NOT: linalg.
 // LONG-NOT: tensor
 

@@ -186,7 +186,7 @@ cl::opt<int64_t>
 cl::opt<int64_t> gemmRowsAtOnce(
     "gemm-rows-at-once",
     cl::desc("Weight rows sharing each load of an input row, to 16 (default "
-             "4)"),
+             "3 on the CPU, 4 on GPUs)"),
     cl::init(4), cl::cat(category));
 cl::opt<int64_t>
     scanChannels("scan-channels",
@@ -363,7 +363,8 @@ int main(int argc, char **argv) {
     options.gemmRows = gemmRows.getNumOccurrences() ? gemmRows.getValue() : 0;
     options.gemmTokens =
         gemmTokens.getNumOccurrences() ? gemmTokens.getValue() : 0;
-    options.gemmRowsAtOnce = gemmRowsAtOnce;
+    options.gemmRowsAtOnce =
+        gemmRowsAtOnce.getNumOccurrences() ? gemmRowsAtOnce.getValue() : 0;
     options.scanChannels =
         scanChannels.getNumOccurrences() ? scanChannels.getValue() : 0;
     options.target = targetInfo->spec();

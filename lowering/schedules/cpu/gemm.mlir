@@ -8,11 +8,12 @@
 // (bench/linalg/README.md).
 //
 // - Register tiles by K: above 64, tokens x rows_at_once of the kernel's
-//   sizes (default 4 tokens x 4 channels: 16 accumulators, 8 loads per 16
-//   FMAs); up to 64 (dt_proj's K = 48: a few steps of K per
-//   tile, the final sums dominate), 1 token x 16 channels, whose 16 x 16
-//   sums are a 2-D transpose that lowers to shuffles (the 4 x 4 x 16 one
-//   lowers element by element).
+//   sizes (default 4 tokens x 3 channels: 12 accumulators of 8 lanes, one
+//   AVX2 register each, 7 loads per 12 FMAs, no spills: with 16 lanes
+//   the 4 x 4 tile needed 32 registers and ran at 40% of the FMA peak);
+//   up to 64 (dt_proj's K = 48: a few steps of K per tile, the final sums
+//   dominate), 1 token x 16 channels, whose 16 x 16 sums are a 2-D
+//   transpose that lowers to shuffles.
 // - Threads: blocks of `rows` output channels (default 64; scf.forall); the bias (or zero)
 //   initialisation is fused into the register tiles, so that it goes into
 //   the final sums instead of through memory.
@@ -21,10 +22,12 @@
 //   token (the decode case) or 1 channel. Peeling fails on a loop that
 //   already divides (a static block of 64 channels); that failure is
 //   suppressed and the loop stays as it is.
-// - The reduction is tiled by 16 with partial sums: a loop over K of
-//   elementwise products into a [1, tokens, channels, 16] accumulator, then
-//   one reduction into the output tile. A K that is not a multiple of 16 has
-//   its last step peeled (static and narrower).
+// - The reduction is tiled with partial sums, by 8 for long K (the lanes of
+//   an AVX2 register; on AVX-512 the tile leaves registers free) and by 16
+//   for short K (the 16 x 16 transpose): a loop over K of elementwise
+//   products into a [1, tokens, channels, lanes] accumulator, then one
+//   reduction into the output tile. A K that is not a multiple has its last
+//   step peeled (static and narrower).
 // - Vectorised on tensors, the accumulator hoisted out of the K loop into
 //   registers, then bufferised in place into the kernel's buffers
 //   (one_shot_bufferize) and lowered to 1-D vectors: the final sums as a
@@ -60,12 +63,14 @@ module attributes {transform.with_named_sequence} {
     transform.yield %op : !transform.any_op
   }
 
-  // Tiles, vectorises and splits the reduction of one contraction, in
-  // register tiles of [1, %tokens, %channels].
-  transform.named_sequence @tile_matmul(%matmul: !transform.any_op {transform.consumed},
+  // Tiles one contraction in register tiles of [1, %tokens, %channels]
+  // within blocks of %block channels; returns the block loop (the tiles
+  // are inside it, static) and the function.
+  transform.named_sequence @tile_blocks(%matmul: !transform.any_op {transform.consumed},
       %block: !transform.param<i64> {transform.readonly},
       %tokens: !transform.param<i64> {transform.readonly},
-      %channels: !transform.param<i64> {transform.readonly}) {
+      %channels: !transform.param<i64> {transform.readonly})
+      -> (!transform.any_op, !transform.any_op) {
     // The "bias" operation that initialises the output.
     %init = transform.get_producer_of_operand %matmul[2]
         : (!transform.any_op) -> !transform.any_op
@@ -115,13 +120,17 @@ module attributes {transform.with_named_sequence} {
       transform.apply_patterns.canonicalization
     } : !transform.any_op
 
-    %static_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %block_loop
-        : (!transform.any_op) -> !transform.any_op
-    %zero, %partial, %final_sum, %k_loops = transform.structured.tile_reduction_using_for %static_tiles
-        by tile_sizes = [0, 0, 0, 16]
-        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.yield %block_loop, %function : !transform.any_op, !transform.any_op
+  }
+
+  // Peels the K loops' last partial step, vectorises the tiles and keeps
+  // their accumulators in registers across K.
+  transform.named_sequence @vectorize_tiles(%block_loop: !transform.any_op {transform.readonly},
+      %function: !transform.any_op {transform.readonly},
+      %k_loops: !transform.any_op {transform.readonly}) {
     transform.annotate %k_loops "gemm_k_loop" : !transform.any_op
-    // A K that is not a multiple of 16: its last step peeled, static too.
+    // A K that is not a multiple of the step: its last step peeled, static
+    // too.
     transform.foreach %k_loops : !transform.any_op {
     ^bb0(%k_loop: !transform.any_op):
       %k_for = transform.cast %k_loop : !transform.any_op to !transform.op<"scf.for">
@@ -156,15 +165,52 @@ module attributes {transform.with_named_sequence} {
     transform.yield
   }
 
+  // The two register tilings, whose K steps (static in
+  // tile_reduction_using_for) differ: 8 lanes for long K, 16 for short K.
+  transform.named_sequence @tile_matmul_k8(%matmul: !transform.any_op {transform.consumed},
+      %block: !transform.param<i64> {transform.readonly},
+      %tokens: !transform.param<i64> {transform.readonly},
+      %channels: !transform.param<i64> {transform.readonly}) {
+    %block_loop, %function = transform.include @tile_blocks failures(propagate)
+        (%matmul, %block, %tokens, %channels)
+        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>)
+        -> (!transform.any_op, !transform.any_op)
+    %static_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %block_loop
+        : (!transform.any_op) -> !transform.any_op
+    %zero, %partial, %final_sum, %k_loops = transform.structured.tile_reduction_using_for %static_tiles
+        by tile_sizes = [0, 0, 0, 8]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @vectorize_tiles failures(propagate) (%block_loop, %function, %k_loops)
+        : (!transform.any_op, !transform.any_op, !transform.any_op) -> ()
+    transform.yield
+  }
+  transform.named_sequence @tile_matmul_k16(%matmul: !transform.any_op {transform.consumed},
+      %block: !transform.param<i64> {transform.readonly},
+      %tokens: !transform.param<i64> {transform.readonly},
+      %channels: !transform.param<i64> {transform.readonly}) {
+    %block_loop, %function = transform.include @tile_blocks failures(propagate)
+        (%matmul, %block, %tokens, %channels)
+        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>)
+        -> (!transform.any_op, !transform.any_op)
+    %static_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %block_loop
+        : (!transform.any_op) -> !transform.any_op
+    %zero, %partial, %final_sum, %k_loops = transform.structured.tile_reduction_using_for %static_tiles
+        by tile_sizes = [0, 0, 0, 16]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @vectorize_tiles failures(propagate) (%block_loop, %function, %k_loops)
+        : (!transform.any_op, !transform.any_op, !transform.any_op) -> ()
+    transform.yield
+  }
+
   // The kernel's sizes (its #mm.fusion, mm-compile's --gemm-* flags or a
   // tuning file) shape the tiles: rows, the output channels of a block
   // (one thread's task; default 64 on the CPU), and for K above 64 the
-  // register tile of tokens x rows_at_once (default 4 x 4). A kernel
+  // register tile of tokens x rows_at_once (default 4 x 3). A kernel
   // without sizes (mm-test-linalg-kernels') takes the defaults.
   transform.named_sequence @schedule(%kernel: !transform.any_op {transform.consumed},
       %block: !transform.param<i64> {transform.readonly, mm.size = "rows", mm.default = 64 : i64},
       %tokens: !transform.param<i64> {transform.readonly, mm.size = "tokens", mm.default = 4 : i64},
-      %channels: !transform.param<i64> {transform.readonly, mm.size = "rows_at_once", mm.default = 4 : i64}) {
+      %channels: !transform.param<i64> {transform.readonly, mm.size = "rows_at_once", mm.default = 3 : i64}) {
     %long = transform.collect_matching @long_k in %kernel
         : (!transform.any_op) -> !transform.any_op
     %short = transform.collect_matching @short_k in %kernel
@@ -173,12 +219,12 @@ module attributes {transform.with_named_sequence} {
     %sixteen = transform.param.constant 16 : i64 -> !transform.param<i64>
     transform.foreach %long : !transform.any_op {
     ^bb0(%matmul: !transform.any_op):
-      transform.include @tile_matmul failures(propagate) (%matmul, %block, %tokens, %channels)
+      transform.include @tile_matmul_k8 failures(propagate) (%matmul, %block, %tokens, %channels)
           : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>) -> ()
     }
     transform.foreach %short : !transform.any_op {
     ^bb0(%matmul: !transform.any_op):
-      transform.include @tile_matmul failures(propagate) (%matmul, %block, %one, %sixteen)
+      transform.include @tile_matmul_k16 failures(propagate) (%matmul, %block, %one, %sixteen)
           : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>) -> ()
     }
 
