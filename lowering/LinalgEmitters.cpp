@@ -114,9 +114,10 @@ Value initialise(OpBuilder &builder, Location loc, StringRef role, Value bias,
 /// the bias (or zero), then one contraction over (b, t, n, k) adds the
 /// products in f32 with reassociation allowed, as emitLinearRows does (and
 /// as it does, with bf16 or f16 weights x is rounded to their type: here
-/// once, into a buffer of that type, before the contraction, whose tiles
-/// would otherwise round each input vector again for every tile of rows,
-/// and read it at half the bytes; the products are the same).
+/// once, into an f32 buffer, before the contraction, whose tiles would
+/// otherwise round each input vector again for every tile of rows; f32
+/// rather than 16-bit, so that the tiles widen only the weights. The
+/// products are the same).
 /// On tensors, not on the buffers: the gemm schedule splits the reduction
 /// (tile_reduction_using_for), which needs tensors, and bufferises; the
 /// result is materialised into the output buffer.
@@ -135,15 +136,13 @@ LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
       if (ShapedType::isDynamic(size))
         dynamicSizes.push_back(memref::DimOp::create(builder, loc, x, d));
     rounded = memref::AllocOp::create(
-        builder, loc, MemRefType::get(xType.getShape(), weightType),
+        builder, loc, MemRefType::get(xType.getShape(), builder.getF32Type()),
         dynamicSizes, builder.getI64IntegerAttr(kBufferAlignment));
     generic(builder, loc, "round_input", {x}, rounded,
             maps(context, 3, {{0, 1, 2}, {0, 1, 2}}),
             {kParallel, kParallel, kParallel},
             [&](KernelBuilder &kb, ValueRange args) {
-              return arith::TruncFOp::create(kb.builder(), kb.location(),
-                                             weightType, args[0])
-                  .getResult();
+              return kb.roundTo(weightType, args[0]);
             });
   }
   Value xTensor = toTensor(builder, loc, rounded ? rounded : x);
@@ -161,7 +160,7 @@ LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
                 OpBuilder &b = kb.builder();
                 // One statement each: the IR's order must not depend on the
                 // compiler's order of evaluating arguments.
-                Value input = kb.widen(args[0]);
+                Value input = args[0];
                 Value weight = kb.widen(args[1]);
                 Value product = arith::MulFOp::create(b, kb.location(), input,
                                                       weight, fast);
