@@ -55,17 +55,24 @@
 // CHECK: memref.load
 
 // Reduced precision (docs/precision.md): the weights stay 16-bit, the
-// product rounds its input to their type and accumulates in f32, the
+// product's input is rounded to their type once, into an f32 buffer freed
+// after the product, which widens the weights and accumulates in f32; the
 // embedding widens.
 // REDUCED-LABEL: func.func @linear_bf16(
 // REDUCED-SAME: memref<96x64xbf16, strided<[64, 1], offset: ?>>
+// REDUCED: %[[ROUNDED:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// REDUCED: ins(%{{.*}} : memref<?x?x64xf32>) outs(%[[ROUNDED]] : memref<?x?x64xf32>) attrs = {mm.linalg = "round_input"}
+// REDUCED-NEXT: ^bb0(%[[IN:.*]]: f32, %{{.*}}: f32):
+// REDUCED-NEXT: %[[XR:.*]] = arith.truncf %[[IN]] : f32 to bf16
+// REDUCED-NEXT: %[[XW:.*]] = arith.extf %[[XR]] : bf16 to f32
+// REDUCED-NEXT: linalg.yield %[[XW]] : f32
+// REDUCED: bufferization.to_tensor %[[ROUNDED]] restrict
 // REDUCED: mm.linalg = "matmul"
 // REDUCED: ^bb0(%[[XI:.*]]: f32, %[[WI:.*]]: bf16, %[[ACC:.*]]: f32):
-// REDUCED-NEXT: %[[XR:.*]] = arith.truncf %[[XI]] : f32 to bf16
-// REDUCED-NEXT: %[[XW:.*]] = arith.extf %[[XR]] : bf16 to f32
 // REDUCED-NEXT: %[[WW:.*]] = arith.extf %[[WI]] : bf16 to f32
-// REDUCED-NEXT: %[[P:.*]] = arith.mulf %[[XW]], %[[WW]] fastmath<reassoc,contract> : f32
+// REDUCED-NEXT: %[[P:.*]] = arith.mulf %[[XI]], %[[WW]] fastmath<reassoc,contract> : f32
 // REDUCED-NEXT: arith.addf %[[ACC]], %[[P]] fastmath<reassoc,contract> : f32
+// REDUCED: memref.dealloc %[[ROUNDED]]
 // REDUCED-LABEL: func.func @embed_f16(
 // REDUCED: mm.linalg = "gather"
 // REDUCED: memref.load {{.*}} : memref<256x64xf16
