@@ -130,14 +130,13 @@ LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
   Type weightType = cast<MemRefType>(w.getType()).getElementType();
   Value rounded;
   if (!weightType.isF32()) {
-    auto xType = cast<MemRefType>(x.getType());
+    KernelBuilder kb(builder, loc);
+    ArrayRef<int64_t> shape = cast<MemRefType>(x.getType()).getShape();
     SmallVector<Value> dynamicSizes;
-    for (auto [d, size] : llvm::enumerate(xType.getShape()))
+    for (auto [d, size] : llvm::enumerate(shape))
       if (ShapedType::isDynamic(size))
-        dynamicSizes.push_back(memref::DimOp::create(builder, loc, x, d));
-    rounded = memref::AllocOp::create(
-        builder, loc, MemRefType::get(xType.getShape(), builder.getF32Type()),
-        dynamicSizes, builder.getI64IntegerAttr(kBufferAlignment));
+        dynamicSizes.push_back(kb.dim(x, d));
+    rounded = kb.alloc(shape, builder.getF32Type(), dynamicSizes);
     generic(builder, loc, "round_input", {x}, rounded,
             maps(context, 3, {{0, 1, 2}, {0, 1, 2}}),
             {kParallel, kParallel, kParallel},
