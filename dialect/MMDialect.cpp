@@ -11,6 +11,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
@@ -472,6 +473,14 @@ LogicalResult MMDialect::verifyOperationAttribute(Operation *op,
     if (!isa<StringAttr>(attr.getValue()))
       return op->emitOpError()
              << "'" << attr.getName().getValue() << "' must be a string";
+    return success();
+  }
+  if (attr.getName() == kPrefetchBytesAttrName) {
+    auto bytes = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!bytes || bytes.getInt() < 0 || !isa<LoopLikeOpInterface>(op))
+      return op->emitOpError()
+             << "'" << kPrefetchBytesAttrName
+             << "' must be a byte count (0 or more) on a loop";
     return success();
   }
   if (attr.getName() == kKernelKindAttrName) {

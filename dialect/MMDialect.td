@@ -61,6 +61,10 @@ def MM_Dialect : Dialect {
     /// LinalgEmitters.h): their role ("matmul", "norm_sum", ...), which the
     /// transform schedules match on.
     static constexpr ::llvm::StringLiteral kLinalgRoleAttrName = "mm.linalg";
+    /// Attribute a CPU schedule sets on a loop that streams weights from
+    /// memory: how many bytes ahead mm-prefetch-streams prefetches its reads.
+    static constexpr ::llvm::StringLiteral kPrefetchBytesAttrName =
+        "mm.prefetch_bytes";
 
   private:
     void registerAttributes();

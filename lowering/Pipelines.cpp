@@ -207,6 +207,9 @@ static void addScheduleLeftoverPasses(OpPassManager &pm) {
 }
 
 void mm::addHostToLLVMPasses(OpPassManager &pm) {
+  // Prefetches in the loops the schedules mark (decode's weight streams),
+  // while the reads are still vector loads of buffers.
+  pm.addPass(createPrefetchStreams());
   // bf16 roundings as integer operations: no libcall on CPUs without
   // AVX512-BF16 (a reduced-precision artifact, docs/precision.md).
   pm.addPass(createExpandHostBF16());
@@ -219,7 +222,12 @@ void mm::addHostToLLVMPasses(OpPassManager &pm) {
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertVectorToLLVMPass());
+  // Horizontal sums as trees, not one add after another: the schedules'
+  // final sums of partial-sum vectors (a matrix-vector product's 32 lanes)
+  // are reassociations of a sum the GEMM already reassociates.
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.reassociateFPReductions = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createUBToLLVMConversionPass());

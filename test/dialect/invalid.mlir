@@ -461,6 +461,24 @@ module attributes {mm.config = 3 : i64} {
 
 // -----
 
+func.func @prefetch_bytes_negative(%n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{'mm.prefetch_bytes' must be a byte count (0 or more) on a loop}}
+  scf.for %i = %c0 to %n step %c1 {
+  } {mm.prefetch_bytes = -64 : i64}
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'mm.prefetch_bytes' must be a byte count (0 or more) on a loop}}
+func.func @prefetch_bytes_not_a_loop() attributes {mm.prefetch_bytes = 1024 : i64} {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{unknown mm attribute 'mm.colour'}}
 module attributes {mm.colour = 3 : i64} {
 }

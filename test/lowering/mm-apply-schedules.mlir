@@ -1,6 +1,7 @@
 // RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels --mm-apply-schedules | FileCheck %s
 // RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels --mm-apply-schedules --mm-host-kernels-pipeline | FileCheck %s --check-prefix=LLVM
 // RUN: mm-opt %S/Inputs/gemm-long-k.mlir --mm-test-linalg-kernels --mm-apply-schedules | FileCheck %s --check-prefix=LONG
+// RUN: mm-opt %S/Inputs/gemm-long-k.mlir --mm-test-linalg-kernels --mm-apply-schedules --mm-host-kernels-pipeline | FileCheck %s --check-prefix=LONG-LLVM
 // RUN: mm-opt %S/Inputs/gemm-short-k.mlir --mm-test-linalg-kernels --mm-apply-schedules | FileCheck %s --check-prefix=SHORT
 
 // Each default CPU schedule: thread tiles as scf.forall, vectors of 16.
@@ -106,6 +107,29 @@
 // LONG: iter_args({{.*}}) -> (vector<1x1x1x8xf32>)
 // LONG-NOT: linalg.
 // LONG-NOT: tensor
+
+// One static token: a row at a time, 32 partial sums across K (the loop
+// marked for mm-prefetch-streams), summed by one vector.reduction, which
+// the host lowering reassociates into a tree; the weights' stream gets a
+// prefetch a kilobyte (256 f32) ahead, two per 128-byte read.
+// LONG-LABEL: func.func @matvec_long_k(
+// LONG: scf.forall
+// LONG: scf.for {{.*}} step %c1
+// LONG: scf.for {{.*}} step %c1
+// LONG: %[[ROW:.*]] = scf.for {{.*}} step %c32 iter_args({{.*}}) -> (vector<1x1x1x32xf32>)
+// LONG-COUNT-2: vector.load {{.*}} vector<32xf32>
+// LONG: arith.mulf {{.*}} fastmath<reassoc,contract> : vector<32xf32>
+// LONG: } {gemm_k_loop, mm.prefetch_bytes = 1024 : i64}
+// LONG: %[[LANES:.*]] = vector.extract %[[ROW]][0, 0, 0]
+// LONG: vector.reduction <add>, %[[LANES]]
+// LONG: vector.store {{.*}} vector<1xf32>
+// LONG-NOT: linalg.
+// LONG-NOT: tensor
+// LONG-LLVM-LABEL: llvm.func @linear_long_k(
+// LONG-LLVM-NOT: llvm.intr.prefetch
+// LONG-LLVM-LABEL: llvm.func @matvec_long_k(
+// LONG-LLVM-COUNT-2: llvm.intr.prefetch
+// LONG-LLVM: llvm.intr.vector.reduce.fadd{{.*}}fastmath<reassoc>
 
 // A K that leaves the 16 partial sums partly empty keeps them in a heap
 // buffer per register tile (bufferisation cannot forward a partial write

@@ -7,7 +7,10 @@
 // where a vector.contract per K step would sum horizontally at every step
 // (bench/linalg/README.md).
 //
-// - Register tiles by K: above 64, tokens x rows_at_once of the kernel's
+// - Register tiles by K: above 64 with one static token (decode's
+//   matrix-vector products, bound by reading the weights), 1 row of 32
+//   lanes with software prefetches (@tile_matvec); above 64 otherwise,
+//   tokens x rows_at_once of the kernel's
 //   sizes (default 4 tokens x 3 channels: 12 accumulators of 8 lanes, one
 //   AVX2 register each, 7 loads per 12 FMAs, no spills: with 16 lanes
 //   the 4 x 4 tile needed 32 registers and ran at 40% of the FMA peak);
@@ -52,6 +55,37 @@ module attributes {transform.with_named_sequence} {
         : (!transform.any_op) -> !transform.param<i64>
     %limit = transform.param.constant 64 : i64 -> !transform.param<i64>
     transform.match.param.cmpi gt %k, %limit : !transform.param<i64>
+    transform.yield %op : !transform.any_op
+  }
+  // Long K, split by the token count: one static token (decode's
+  // matrix-vector products) or more.
+  transform.named_sequence @token_count(%op: !transform.any_op {transform.readonly})
+      -> !transform.param<i64> {
+    %t = transform.match.structured %op : (!transform.any_op) -> !transform.param<i64> {
+    ^bb0(%s: !transform.any_op):
+      %d = transform.match.structured.dim %s[1] {parallel} : (!transform.any_op) -> !transform.param<i64>
+      transform.match.structured.yield %d : !transform.param<i64>
+    }
+    transform.yield %t : !transform.param<i64>
+  }
+  transform.named_sequence @long_k_one_token(%op: !transform.any_op {transform.readonly})
+      -> !transform.any_op {
+    %long = transform.include @long_k failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.any_op
+    %t = transform.include @token_count failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.param<i64>
+    %one = transform.param.constant 1 : i64 -> !transform.param<i64>
+    transform.match.param.cmpi eq %t, %one : !transform.param<i64>
+    transform.yield %op : !transform.any_op
+  }
+  transform.named_sequence @long_k_tokens(%op: !transform.any_op {transform.readonly})
+      -> !transform.any_op {
+    %long = transform.include @long_k failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.any_op
+    %t = transform.include @token_count failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.param<i64>
+    %one = transform.param.constant 1 : i64 -> !transform.param<i64>
+    transform.match.param.cmpi ne %t, %one : !transform.param<i64>
     transform.yield %op : !transform.any_op
   }
   transform.named_sequence @short_k(%op: !transform.any_op {transform.readonly})
@@ -184,6 +218,38 @@ module attributes {transform.with_named_sequence} {
         : (!transform.any_op, !transform.any_op, !transform.any_op) -> ()
     transform.yield
   }
+  // A matrix-vector product streams each weight row once, from memory:
+  // one row at a time (the hardware prefetchers follow one stream per row
+  // better than a tile's interleaved rows), 32 lanes of K per step (4 AVX2
+  // partial sums, enough in flight to hide the FMA latency), software
+  // prefetches 1 KiB ahead of the weight reads (mm-prefetch-streams), and
+  // each row's 32 partial sums summed as a tree (a vector.reduction that
+  // the host lowering reassociates).
+  transform.named_sequence @tile_matvec(%matmul: !transform.any_op {transform.consumed},
+      %block: !transform.param<i64> {transform.readonly}) {
+    %one = transform.param.constant 1 : i64 -> !transform.param<i64>
+    %block_loop, %function = transform.include @tile_blocks failures(propagate)
+        (%matmul, %block, %one, %one)
+        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>)
+        -> (!transform.any_op, !transform.any_op)
+    %static_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %block_loop
+        : (!transform.any_op) -> !transform.any_op
+    %zero, %partial, %final_sum, %k_loops = transform.structured.tile_reduction_using_for %static_tiles
+        by tile_sizes = [0, 0, 0, 32]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @vectorize_tiles failures(propagate) (%block_loop, %function, %k_loops)
+        : (!transform.any_op, !transform.any_op, !transform.any_op) -> ()
+    transform.apply_patterns to %function {
+      transform.apply_patterns.vector.lower_multi_reduction lowering_strategy = "innerreduction"
+    } : !transform.any_op
+    %k_steps = transform.structured.match ops{["scf.for"]}
+        attributes {"gemm_k_loop"} in %function
+        : (!transform.any_op) -> !transform.any_op
+    %distance = transform.param.constant 1024 : i64 -> !transform.param<i64>
+    transform.annotate %k_steps "mm.prefetch_bytes" = %distance
+        : !transform.any_op, !transform.param<i64>
+    transform.yield
+  }
   transform.named_sequence @tile_matmul_k16(%matmul: !transform.any_op {transform.consumed},
       %block: !transform.param<i64> {transform.readonly},
       %tokens: !transform.param<i64> {transform.readonly},
@@ -211,7 +277,9 @@ module attributes {transform.with_named_sequence} {
       %block: !transform.param<i64> {transform.readonly, mm.size = "rows", mm.default = 64 : i64},
       %tokens: !transform.param<i64> {transform.readonly, mm.size = "tokens", mm.default = 4 : i64},
       %channels: !transform.param<i64> {transform.readonly, mm.size = "rows_at_once", mm.default = 3 : i64}) {
-    %long = transform.collect_matching @long_k in %kernel
+    %vectors = transform.collect_matching @long_k_one_token in %kernel
+        : (!transform.any_op) -> !transform.any_op
+    %long = transform.collect_matching @long_k_tokens in %kernel
         : (!transform.any_op) -> !transform.any_op
     %short = transform.collect_matching @short_k in %kernel
         : (!transform.any_op) -> !transform.any_op
@@ -221,6 +289,11 @@ module attributes {transform.with_named_sequence} {
     ^bb0(%matmul: !transform.any_op):
       transform.include @tile_matmul_k8 failures(propagate) (%matmul, %block, %tokens, %channels)
           : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>) -> ()
+    }
+    transform.foreach %vectors : !transform.any_op {
+    ^bb0(%matmul: !transform.any_op):
+      transform.include @tile_matvec failures(propagate) (%matmul, %block)
+          : (!transform.any_op, !transform.param<i64>) -> ()
     }
     transform.foreach %short : !transform.any_op {
     ^bb0(%matmul: !transform.any_op):

@@ -4,3 +4,10 @@ func.func @linear_long_k(%x: tensor<?x?x128xf32>, %w: tensor<96x128xf32>) -> ten
   %y = mm.linear %x, %w : tensor<?x?x128xf32>, tensor<96x128xf32> -> tensor<?x?x96xf32>
   return %y : tensor<?x?x96xf32>
 }
+
+// One static token (a decode step): a matrix-vector product, whose
+// 256 KiB of weights are streamed from memory.
+func.func @matvec_long_k(%x: tensor<?x1x128xf32>, %w: tensor<512x128xf32>) -> tensor<?x1x512xf32> {
+  %y = mm.linear %x, %w : tensor<?x1x128xf32>, tensor<512x128xf32> -> tensor<?x1x512xf32>
+  return %y : tensor<?x1x512xf32>
+}
