@@ -31,10 +31,12 @@ public:
     return true;
   }
   LogicalResult emit(func::FuncOp kernel, KernelBuilder &kb, BufferMap buffer,
-                     Allocator allocate, const TargetInfo &) const override {
+                     Allocator allocate,
+                     const TargetInfo &target) const override {
     auto strategy =
         kernel->getAttrOfType<FusionAttr>(MMDialect::kFusionAttrName);
-    return emitFusedLoops(strategy, kernel.front(), kb, buffer, allocate);
+    return emitFusedLoops(strategy, kernel.front(), kb, buffer, allocate,
+                          target);
   }
 };
 

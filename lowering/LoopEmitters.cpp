@@ -586,27 +586,21 @@ LogicalResult emit(CausalConv1dOp op, KernelBuilder &kb, BufferMap buffer,
 
 /// The selective scan, writing y to `out`; with `gate` (z of a fused
 /// mm.gate), y * silu(z) instead. Each parallel task runs `channels`
-/// consecutive channels, in three passes over its time steps so that every
-/// exp is computed in vector form:
-/// - dt = softplus(delta + bias) of its channels, an elementwise loop over
-///   contiguous channels that LLVM vectorises (exp and log1p are arithmetic
-///   on the host: mm-expand-host-math);
-/// - the recurrence; on the host each channel's N states are one vector
-///   (exp(dt A) of all of them at once, y = h . C a reassociated vector
-///   sum), on a GPU (where this runs a thread per channel) a loop over them;
-/// - y * silu(z), elementwise again.
+/// consecutive channels.
+/// - On the host, in three passes over its time steps so that every exp is
+///   computed in vector form: dt = softplus(delta + bias) of its channels,
+///   an elementwise loop over contiguous channels that LLVM vectorises (exp
+///   and log1p are arithmetic on the host: mm-expand-host-math); the
+///   recurrence, each channel's N states one vector (exp(dt A) of all of
+///   them at once, y = h . C a reassociated vector sum); y * silu(z),
+///   elementwise again.
+/// - On a GPU, where this runs a thread per channel (--scan-kernels=false),
+///   in one pass: dt, a loop over the states and the gate per step, with
+///   no buffer of dt between passes.
 LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
-                       Value gate, Value out, int64_t channelsPerTask) {
-  // The module's target: the loop emitters serve the CPU and, launched a
-  // thread per parallel iteration, GPUs.
-  auto module = kb.builder()
-                    .getInsertionBlock()
-                    ->getParentOp()
-                    ->getParentOfType<ModuleOp>();
-  auto target =
-      module ? module->getAttrOfType<StringAttr>(MMDialect::kTargetAttrName)
-             : StringAttr();
-  const bool hostVectors = !target || target.getValue().starts_with("cpu");
+                       Value gate, Value out, int64_t channelsPerTask,
+                       const TargetInfo &target) {
+  const bool hostVectors = !target.isGpu();
   Value u = buffer(op.getU()), delta = buffer(op.getDelta()),
         aLog = buffer(op.getALog()), bIn = buffer(op.getB()),
         cIn = buffer(op.getC()), skip = buffer(op.getD());
@@ -640,11 +634,50 @@ LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
       kb.store(kb.neg(kb.exp(kb.load(aLog, {e, i}))), a, {e, i});
     });
   });
-  // dt of every step and channel (the chunk's, so bounded by it).
-  Value dts = kb.alloc(
-      {ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic}, f32,
-      {batch, time, channels});
+  // On the host, dt of every step and channel between the passes (the
+  // chunk's, so bounded by it).
+  Value dts = hostVectors
+                  ? kb.alloc({ShapedType::kDynamic, ShapedType::kDynamic,
+                              ShapedType::kDynamic},
+                             f32, {batch, time, channels})
+                  : Value();
   Value zero = kb.index(0);
+  auto stepDt = [&](Value b, Value t, Value e) {
+    Value dt = kb.load(delta, {b, t, e});
+    if (deltaBias)
+      dt = kb.add(dt, kb.load(deltaBias, {e}));
+    return op.getDeltaSoftplus() ? kb.softplus(dt) : dt;
+  };
+  auto gated = [&](Value y, Value b, Value t, Value e) {
+    return gate ? kb.mul(y, kb.silu(kb.load(gate, {b, t, e}))) : y;
+  };
+  // h = exp(dt A) h + dt x B_t; y = h . C_t + D x
+  auto recurrence = [&](Value b, Value t, Value e, Value dt) {
+    Value xv = kb.load(u, {b, t, e});
+    Value dtx = kb.mul(dt, xv);
+    Value y;
+    if (hostVectors) {
+      Value decay = kb.exp(kb.mul(splat(dt), loadStates(a, {e, zero})));
+      Value next = kb.add(kb.mul(decay, loadStates(final, {b, e, zero})),
+                          kb.mul(splat(dtx), loadStates(bIn, {b, t, zero})));
+      vector::StoreOp::create(builder, loc, next, final,
+                              ValueRange{b, e, zero});
+      y = vector::ReductionOp::create(
+              builder, loc, vector::CombiningKind::ADD,
+              kb.mul(next, loadStates(cIn, {b, t, zero})),
+              arith::FastMathFlags::reassoc)
+              .getResult();
+    } else {
+      y = kb.sum(zero, states, kb.f32(0), [&](Value i) {
+        Value next = kb.add(kb.mul(kb.exp(kb.mul(dt, kb.load(a, {e, i}))),
+                                   kb.load(final, {b, e, i})),
+                            kb.mul(dtx, kb.load(bIn, {b, t, i})));
+        kb.store(next, final, {b, e, i});
+        return kb.mul(next, kb.load(cIn, {b, t, i}));
+      });
+    }
+    return kb.add(y, kb.mul(kb.load(skip, {e}), xv));
+  };
   kb.loop(0, batch, [&](Value b) {
     // Channels are independent: they run in parallel, each keeping its state
     // h in its own row of the final state (which may be the initial state's
@@ -667,66 +700,40 @@ LogicalResult emitScan(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
       kb.loop(length, time, [&](Value t) {
         kb.loop(e0, e1, [&](Value e) { kb.store(kb.f32(0), out, {b, t, e}); });
       });
-      kb.loop(0, length, [&](Value t) {
-        kb.loop(e0, e1, [&](Value e) {
-          Value dt = kb.load(delta, {b, t, e});
-          if (deltaBias)
-            dt = kb.add(dt, kb.load(deltaBias, {e}));
-          if (op.getDeltaSoftplus())
-            dt = kb.softplus(dt);
-          kb.store(dt, dts, {b, t, e});
+      auto eachStep = [&](auto body) {
+        kb.loop(0, length, [&](Value t) {
+          kb.loop(e0, e1, [&](Value e) { body(t, e); });
         });
+      };
+      if (!hostVectors) {
+        eachStep([&](Value t, Value e) {
+          kb.store(gated(recurrence(b, t, e, stepDt(b, t, e)), b, t, e), out,
+                   {b, t, e});
+        });
+        return;
+      }
+      eachStep([&](Value t, Value e) {
+        kb.store(stepDt(b, t, e), dts, {b, t, e});
       });
-      kb.loop(0, length, [&](Value t) {
-        kb.loop(e0, e1, [&](Value e) {
-          Value dt = kb.load(dts, {b, t, e});
-          Value xv = kb.load(u, {b, t, e});
-          Value dtx = kb.mul(dt, xv);
-          // h = exp(dt A) h + dt x B_t; y = h . C_t + D x
-          Value y;
-          if (hostVectors) {
-            Value decay = kb.exp(kb.mul(splat(dt), loadStates(a, {e, zero})));
-            Value next =
-                kb.add(kb.mul(decay, loadStates(final, {b, e, zero})),
-                       kb.mul(splat(dtx), loadStates(bIn, {b, t, zero})));
-            vector::StoreOp::create(builder, loc, next, final,
-                                    ValueRange{b, e, zero});
-            y = vector::ReductionOp::create(
-                    builder, loc, vector::CombiningKind::ADD,
-                    kb.mul(next, loadStates(cIn, {b, t, zero})),
-                    arith::FastMathFlags::reassoc)
-                    .getResult();
-          } else {
-            y = kb.sum(zero, states, kb.f32(0), [&](Value i) {
-              Value next = kb.add(kb.mul(kb.exp(kb.mul(dt, kb.load(a, {e, i}))),
-                                         kb.load(final, {b, e, i})),
-                                  kb.mul(dtx, kb.load(bIn, {b, t, i})));
-              kb.store(next, final, {b, e, i});
-              return kb.mul(next, kb.load(cIn, {b, t, i}));
-            });
-          }
-          kb.store(kb.add(y, kb.mul(kb.load(skip, {e}), xv)), out, {b, t, e});
-        });
+      eachStep([&](Value t, Value e) {
+        kb.store(recurrence(b, t, e, kb.load(dts, {b, t, e})), out, {b, t, e});
       });
       if (gate)
-        kb.loop(0, length, [&](Value t) {
-          kb.loop(e0, e1, [&](Value e) {
-            kb.store(kb.mul(kb.load(out, {b, t, e}),
-                            kb.silu(kb.load(gate, {b, t, e}))),
-                     out, {b, t, e});
-          });
+        eachStep([&](Value t, Value e) {
+          kb.store(gated(kb.load(out, {b, t, e}), b, t, e), out, {b, t, e});
         });
     });
   });
-  kb.dealloc(dts);
+  if (dts)
+    kb.dealloc(dts);
   kb.dealloc(a);
   return success();
 }
 
 LogicalResult emit(SelectiveScanOp op, KernelBuilder &kb, BufferMap buffer,
-                   FusionAttr strategy) {
+                   FusionAttr strategy, const TargetInfo &target) {
   return emitScan(op, kb, buffer, Value(), buffer(op.getResult()),
-                  strategy ? strategy.getParam("channels", 1) : 1);
+                  strategy ? strategy.getParam("channels", 1) : 1, target);
 }
 
 /// out = f(inputs...) elementwise over [B, T, X].
@@ -968,11 +975,14 @@ void mm::emitConvWindowOut(KernelBuilder &kb, Value x, Value window,
 }
 
 LogicalResult mm::emitLoops(Operation *op, KernelBuilder &kb, BufferMap buffer,
-                            FusionAttr strategy) {
+                            const TargetInfo &target, FusionAttr strategy) {
   KernelBuilder::LocationScope where(kb, op->getLoc());
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-      .Case<LinearOp, LMHeadOp, SelectiveScanOp, CausalConv1dOp>(
+      .Case<LinearOp, LMHeadOp, CausalConv1dOp>(
           [&](auto concrete) { return emit(concrete, kb, buffer, strategy); })
+      .Case<SelectiveScanOp>([&](SelectiveScanOp scan) {
+        return emit(scan, kb, buffer, strategy, target);
+      })
       .Case<TakeLastOp, AdvancePositionOp, InitStateOp>([&](Operation *state) {
         return emitStateElements(state, kb, buffer);
       })
@@ -1029,7 +1039,7 @@ Value mm::stateElement(Operation *op, KernelBuilder &kb, BufferMap buffer,
 
 LogicalResult mm::emitFusedLoops(FusionAttr strategy, Block &body,
                                  KernelBuilder &kb, BufferMap buffer,
-                                 Allocator allocate) {
+                                 Allocator allocate, const TargetInfo &target) {
   SmallVector<Operation *> ops;
   for (Operation &op : body.without_terminator())
     ops.push_back(&op);
@@ -1049,7 +1059,7 @@ LogicalResult mm::emitFusedLoops(FusionAttr strategy, Block &body,
         bufferOrNew(scan.getFinalState());
         return emitScan(scan, kb, buffer, buffer(gate.getGate()),
                         bufferOrNew(gate.getResult()),
-                        strategy.getParam("channels", 1));
+                        strategy.getParam("channels", 1), target);
       }
   // A residual and the RMSNorm of its result: one pass computes, stores and
   // sums the squares of each token's residual, a second normalises it.
@@ -1072,7 +1082,7 @@ LogicalResult mm::emitFusedLoops(FusionAttr strategy, Block &body,
   for (Operation *op : ops) {
     for (Value result : op->getResults())
       bufferOrNew(result);
-    if (failed(emitLoops(op, kb, buffer, strategy)))
+    if (failed(emitLoops(op, kb, buffer, target, strategy)))
       return failure();
   }
   return success();

@@ -14,6 +14,7 @@
 
 #include "dialect/MMOps.h"
 #include "lowering/KernelBuilder.h"
+#include "lowering/TargetInfo.h"
 
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -29,9 +30,12 @@ using BufferMap = llvm::function_ref<mlir::Value(mlir::Value)>;
 /// mm.state_layout) reading the buffers of its operands and writing the
 /// buffers of its results. A result buffer may be its state operand's buffer
 /// (in-place state update); the emitters read state before overwriting it.
-/// `strategy` (the operation's fusion group, if any) sets the tile sizes.
+/// `strategy` (the operation's fusion group, if any) sets the tile sizes;
+/// `target` chooses between the host's vector forms and a GPU's one thread
+/// per parallel iteration.
 mlir::LogicalResult emitLoops(mlir::Operation *op, KernelBuilder &kb,
-                              BufferMap buffer, FusionAttr strategy = {});
+                              BufferMap buffer, const TargetInfo &target,
+                              FusionAttr strategy = {});
 
 /// Makes a buffer for a value internal to a fusion group; the caller frees
 /// it after the group.
@@ -45,7 +49,8 @@ using Allocator = llvm::function_ref<mlir::Value(mlir::Value)>;
 /// carries its location.
 mlir::LogicalResult emitFusedLoops(FusionAttr strategy, mlir::Block &body,
                                    KernelBuilder &kb, BufferMap buffer,
-                                   Allocator allocate);
+                                   Allocator allocate,
+                                   const TargetInfo &target);
 
 /// The fused residual of one element (b, t, d) of `op`: x + mixer + the
 /// gated contexts it has, reading its operands' buffers.

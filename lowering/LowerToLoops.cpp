@@ -118,6 +118,7 @@ public:
   void copyGroup(OpBuilder &b, Location loc,
                  ArrayRef<std::pair<Value, Value>> pairs);
   unsigned numBuilt = 0;
+  const TargetInfo &getTarget() const { return target; }
 
 private:
   LogicalResult build(func::FuncOp kernel, func::FuncOp lowered);
@@ -640,7 +641,7 @@ LogicalResult EntryLowering::lower() {
       for (Value result : op.getResults())
         if (failed(assignResult(b, kb, &op, result)))
           return failure();
-      if (failed(emitLoops(&op, kb, lookup)))
+      if (failed(emitLoops(&op, kb, lookup, kernels.getTarget())))
         return failure();
     }
     kb.endKernel();

@@ -102,8 +102,10 @@ struct TestLinalgKernelsPass
     if (emitter == "linalg") {
       emitted = emitLinalg(op, builder, buffer);
     } else if (emitter == "loops") {
+      // The test kernels are host kernels (their schedules are the CPU's).
       KernelBuilder kb(builder, op->getLoc());
-      emitted = emitLoops(op, kb, buffer);
+      emitted =
+          emitLoops(op, kb, buffer, llvm::cantFail(TargetInfo::parse("cpu")));
     } else {
       return emitError(op->getLoc())
              << "emitter must be linalg or loops, got '" << emitter << "'";
