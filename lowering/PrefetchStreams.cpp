@@ -47,9 +47,10 @@ std::optional<int64_t> staticBytes(Value memref) {
   return type.getNumElements() * type.getElementTypeBitWidth() / 8;
 }
 
-/// A read of a loop body: the buffer, its indices and how many elements
-/// along the last (contiguous) dimension it reads.
+/// A read of a loop body: the operation, the buffer, its indices and how
+/// many elements along the last (contiguous) dimension it reads.
 struct StreamRead {
+  Operation *op;
   Value memref;
   ValueRange indices;
   int64_t elements;
@@ -57,32 +58,26 @@ struct StreamRead {
 
 std::optional<StreamRead> asStreamRead(Operation *op) {
   if (auto load = dyn_cast<vector::LoadOp>(op))
-    return StreamRead{load.getBase(), load.getIndices(),
+    return StreamRead{op, load.getBase(), load.getIndices(),
                       load.getVectorType().getShape().back()};
   if (auto read = dyn_cast<vector::TransferReadOp>(op);
       read && isa<MemRefType>(read.getBase().getType()))
-    return StreamRead{read.getBase(), read.getIndices(),
+    return StreamRead{op, read.getBase(), read.getIndices(),
                       read.getVectorType().getShape().back()};
   if (auto load = dyn_cast<memref::LoadOp>(op))
-    return StreamRead{load.getMemRef(), load.getIndices(), 1};
+    return StreamRead{op, load.getMemRef(), load.getIndices(), 1};
   return std::nullopt;
 }
 
 /// Whether the last dimension of `memref` is contiguous (unit stride).
 bool hasContiguousRows(Value memref) {
   auto type = cast<MemRefType>(memref.getType());
-  if (type.getRank() == 0)
-    return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  return succeeded(type.getStridesAndOffset(strides, offset)) &&
-         strides.back() == 1;
+  return type.getRank() > 0 && type.isLastDimUnitStride();
 }
 
 void prefetchLoopReads(scf::ForOp loop, int64_t distanceBytes,
                        int64_t minBytes) {
   SmallVector<StreamRead> reads;
-  SmallVector<Operation *> before;
   for (Operation &op : loop.getBody()->without_terminator()) {
     std::optional<StreamRead> read = asStreamRead(&op);
     if (!read || !hasContiguousRows(read->memref))
@@ -97,11 +92,10 @@ void prefetchLoopReads(scf::ForOp loop, int64_t distanceBytes,
     if (!bytes || *bytes < minBytes)
       continue;
     reads.push_back(*read);
-    before.push_back(&op);
   }
-  for (auto [read, op] : llvm::zip(reads, before)) {
-    OpBuilder b(op);
-    Location loc = op->getLoc();
+  for (const StreamRead &read : reads) {
+    OpBuilder b(read.op);
+    Location loc = read.op->getLoc();
     int64_t elementBytes =
         cast<MemRefType>(read.memref.getType()).getElementTypeBitWidth() / 8;
     int64_t readBytes = std::max<int64_t>(read.elements * elementBytes, 1);
