@@ -121,13 +121,43 @@ Value initialise(OpBuilder &builder, Location loc, StringRef role, Value bias,
 /// On tensors, not on the buffers: the gemm schedule splits the reduction
 /// (tile_reduction_using_for), which needs tensors, and bufferises; the
 /// result is materialised into the output buffer.
+///
+/// A K of at most kOuterProductMaxK over more than one token (dt_proj's
+/// 48) takes the outer-product form instead: the weight transposed once per
+/// call into an f32 [K, N] buffer (K x N elements, 1/T of the products),
+/// and the contraction's loops ordered (b, t, k, n), so that a vector runs
+/// along N: each output accumulates x[b, t, k] * wT[k, n..] over k with no
+/// horizontal sums at the end, which with so few steps of K would cost more
+/// than the products (the gemm schedule tells the forms apart by the
+/// position of the reduction).
+constexpr int64_t kOuterProductMaxK = 64;
+
 LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
                          Value bias, Value out) {
-  if (cast<MemRefType>(x.getType()).getRank() != 3)
+  auto xType = cast<MemRefType>(x.getType());
+  if (xType.getRank() != 3)
     return op->emitOpError() << "the linalg lowering expects [B, T, K]";
   Location loc = op->getLoc();
   MLIRContext *context = builder.getContext();
-  Type weightType = cast<MemRefType>(w.getType()).getElementType();
+  auto wType = cast<MemRefType>(w.getType());
+  Type weightType = wType.getElementType();
+  const int64_t inputs = wType.getDimSize(1);
+  const bool outerProducts = !ShapedType::isDynamic(inputs) &&
+                             inputs <= kOuterProductMaxK &&
+                             xType.getDimSize(1) != 1;
+  Value transposed;
+  if (outerProducts) {
+    KernelBuilder kb(builder, loc);
+    SmallVector<Value> dynamicSizes;
+    if (wType.isDynamicDim(0))
+      dynamicSizes.push_back(kb.dim(w, 0));
+    transposed = kb.alloc({inputs, wType.getDimSize(0)}, builder.getF32Type(),
+                          dynamicSizes);
+    generic(
+        builder, loc, "weight_transpose", {w}, transposed,
+        maps(context, 2, {{1, 0}, {0, 1}}), {kParallel, kParallel},
+        [](KernelBuilder &kb, ValueRange args) { return kb.widen(args[0]); });
+  }
   Value rounded;
   if (!weightType.isF32()) {
     KernelBuilder kb(builder, loc);
@@ -145,16 +175,24 @@ LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
             });
   }
   Value xTensor = toTensor(builder, loc, rounded ? rounded : x);
-  Value wTensor = toTensor(builder, loc, w);
+  Value wTensor = toTensor(builder, loc, transposed ? transposed : w);
   Value outTensor = toTensor(builder, loc, out, /*writable=*/true);
   Value init = initialise(builder, loc, "bias",
                           bias ? toTensor(builder, loc, bias) : Value(),
                           outTensor);
   auto fast = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  // Loops (b, t, n, k), or (b, t, k, n) in the outer-product form.
+  SmallVector<AffineMap> productMaps =
+      outerProducts ? maps(context, 4, {{0, 1, 2}, {2, 3}, {0, 1, 3}})
+                    : maps(context, 4, {{0, 1, 3}, {2, 3}, {0, 1, 2}});
+  SmallVector<utils::IteratorType> productLoops =
+      outerProducts ? SmallVector<utils::IteratorType>{kParallel, kParallel,
+                                                       kReduction, kParallel}
+                    : SmallVector<utils::IteratorType>{kParallel, kParallel,
+                                                       kParallel, kReduction};
   Value product =
-      generic(builder, loc, "matmul", {xTensor, wTensor}, init,
-              maps(context, 4, {{0, 1, 3}, {2, 3}, {0, 1, 2}}),
-              {kParallel, kParallel, kParallel, kReduction},
+      generic(builder, loc, "matmul", {xTensor, wTensor}, init, productMaps,
+              productLoops,
               [&](KernelBuilder &kb, ValueRange args) -> Value {
                 OpBuilder &b = kb.builder();
                 // One statement each: the IR's order must not depend on the
@@ -170,8 +208,9 @@ LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
   bufferization::MaterializeInDestinationOp::create(
       builder, loc, TypeRange(), product, out, /*restrict=*/true,
       /*writable=*/true);
-  if (rounded)
-    memref::DeallocOp::create(builder, loc, rounded);
+  for (Value scratch : {rounded, transposed})
+    if (scratch)
+      memref::DeallocOp::create(builder, loc, scratch);
   return success();
 }
 

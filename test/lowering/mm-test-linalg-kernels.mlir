@@ -2,6 +2,8 @@
 // RUN: mm-opt %S/Inputs/regular-ops.mlir --mm-test-linalg-kernels=emitter=loops | FileCheck %s --check-prefix=LOOPS
 // RUN: not mm-opt %s --split-input-file --mm-test-linalg-kernels 2>&1 | FileCheck %s --check-prefix=ERR
 // RUN: mm-opt %S/Inputs/regular-ops-bf16.mlir --mm-test-linalg-kernels | FileCheck %s --check-prefix=REDUCED
+// RUN: mm-opt %S/Inputs/gemm-long-k.mlir --mm-test-linalg-kernels | FileCheck %s --check-prefix=DOT
+// RUN: mm-opt %S/Inputs/gemm-short-k.mlir --mm-test-linalg-kernels | FileCheck %s --check-prefix=DOT-DECODE
 
 // The linalg form of each regular operation, in the kernel contract
 // (batch, time, operand buffers, result buffers; weights as views).
@@ -9,17 +11,35 @@
 // CHECK-LABEL: func.func @linear(
 // CHECK-SAME: %{{.*}}: index, %{{.*}}: index, %[[X:.*]]: memref<?x?x64xf32>, %[[W:.*]]: memref<96x64xf32, strided<[64, 1], offset: ?>>, %[[B:.*]]: memref<96xf32, strided<[1], offset: ?>>, %[[OUT:.*]]: memref<?x?x96xf32>)
 // CHECK-SAME: mm.fusion = #mm.fusion<gemm, {}>
+// A K of at most 64 over the tokens (this one's 64): the outer-product
+// form, the weight transposed once into an f32 [K, N] buffer freed after
+// the product, whose loops are (b, t, k, n).
+// CHECK: %[[WTB:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64x96xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[W]] : {{.*}}) outs(%[[WTB]] : memref<64x96xf32>) attrs = {mm.linalg = "weight_transpose"}
 // The GEMM on tensors of its buffers (for the schedule's split reduction),
 // its result materialised into the output buffer.
 // CHECK: %[[XT:.*]] = bufferization.to_tensor %[[X]] restrict : {{.*}} to tensor<?x?x64xf32>
-// CHECK: %[[WT:.*]] = bufferization.to_tensor %[[W]] restrict : {{.*}} to tensor<96x64xf32>
+// CHECK: %[[WT:.*]] = bufferization.to_tensor %[[WTB]] restrict : {{.*}} to tensor<64x96xf32>
 // CHECK: %[[OUTT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : {{.*}} to tensor<?x?x96xf32>
 // CHECK: %[[BT:.*]] = bufferization.to_tensor %[[B]] restrict : {{.*}} to tensor<96xf32>
 // CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[BT]] : {{.*}}) outs(%[[OUTT]] : {{.*}}) attrs = {mm.linalg = "bias"}
-// CHECK: %[[Y:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[XT]], %[[WT]] : {{.*}}) outs(%[[INIT]] : {{.*}}) attrs = {mm.linalg = "matmul"}
+// CHECK: %[[Y:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[XT]], %[[WT]] : {{.*}}) outs(%[[INIT]] : {{.*}}) attrs = {mm.linalg = "matmul"}
 // CHECK: arith.mulf {{.*}} fastmath<reassoc,contract>
 // CHECK: arith.addf {{.*}} fastmath<reassoc,contract>
 // CHECK: bufferization.materialize_in_destination %[[Y]] in restrict writable %[[OUT]]
+// CHECK: memref.dealloc %[[WTB]]
+
+// K above 64 (a dot product along K per output, the weight as it is,
+// loops (b, t, n, k)), or any K in a decode step (one static token: the
+// transposition would cost as much as the product).
+// DOT-LABEL: func.func @linear_long_k(
+// DOT-NOT: weight_transpose
+// DOT: iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.*}}tensor<320x128xf32>{{.*}}mm.linalg = "matmul"
+// DOT-DECODE-LABEL: func.func @linear_k4(
+// DOT-DECODE-NOT: weight_transpose
+// DOT-DECODE: iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.*}}tensor<64x4xf32>{{.*}}mm.linalg = "matmul"
+// DOT-DECODE-LABEL: func.func @linear_k20_tokens(
+// DOT-DECODE: weight_transpose
 
 // CHECK-LABEL: func.func @lm_head(
 // CHECK: linalg.fill {mm.linalg = "bias"} {{.*}} -> tensor<?x?x256xf32>
@@ -57,9 +77,15 @@
 // Reduced precision (docs/precision.md): the weights stay 16-bit, the
 // product's input is rounded to their type once, into an f32 buffer freed
 // after the product, which widens the weights and accumulates in f32; the
-// embedding widens.
+// embedding widens. This K (64) over the tokens is the outer-product form,
+// whose transposition widens the weights once per call.
 // REDUCED-LABEL: func.func @linear_bf16(
 // REDUCED-SAME: memref<96x64xbf16, strided<[64, 1], offset: ?>>
+// REDUCED: %[[WTB:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64x96xf32>
+// REDUCED: outs(%[[WTB]] : memref<64x96xf32>) attrs = {mm.linalg = "weight_transpose"}
+// REDUCED-NEXT: ^bb0(%[[WIN:.*]]: bf16, %{{.*}}: f32):
+// REDUCED-NEXT: %[[WIDE:.*]] = arith.extf %[[WIN]] : bf16 to f32
+// REDUCED-NEXT: linalg.yield %[[WIDE]] : f32
 // REDUCED: %[[ROUNDED:.*]] = memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?x?x64xf32>
 // REDUCED: ins(%{{.*}} : memref<?x?x64xf32>) outs(%[[ROUNDED]] : memref<?x?x64xf32>) attrs = {mm.linalg = "round_input"}
 // REDUCED-NEXT: ^bb0(%[[IN:.*]]: f32, %{{.*}}: f32):
@@ -68,11 +94,11 @@
 // REDUCED-NEXT: linalg.yield %[[XW]] : f32
 // REDUCED: bufferization.to_tensor %[[ROUNDED]] restrict
 // REDUCED: mm.linalg = "matmul"
-// REDUCED: ^bb0(%[[XI:.*]]: f32, %[[WI:.*]]: bf16, %[[ACC:.*]]: f32):
-// REDUCED-NEXT: %[[WW:.*]] = arith.extf %[[WI]] : bf16 to f32
-// REDUCED-NEXT: %[[P:.*]] = arith.mulf %[[XI]], %[[WW]] fastmath<reassoc,contract> : f32
+// REDUCED: ^bb0(%[[XI:.*]]: f32, %[[WI:.*]]: f32, %[[ACC:.*]]: f32):
+// REDUCED-NEXT: %[[P:.*]] = arith.mulf %[[XI]], %[[WI]] fastmath<reassoc,contract> : f32
 // REDUCED-NEXT: arith.addf %[[ACC]], %[[P]] fastmath<reassoc,contract> : f32
 // REDUCED: memref.dealloc %[[ROUNDED]]
+// REDUCED: memref.dealloc %[[WTB]]
 // REDUCED-LABEL: func.func @embed_f16(
 // REDUCED: mm.linalg = "gather"
 // REDUCED: memref.load {{.*}} : memref<256x64xf16

@@ -14,12 +14,19 @@
 //   sizes (default 4 tokens x 3 channels: 12 accumulators of 8 lanes, one
 //   AVX2 register each, 7 loads per 12 FMAs, no spills: with 16 lanes
 //   the 4 x 4 tile needed 32 registers and ran at 40% of the FMA peak);
-//   up to 64 (dt_proj's K = 48: a few steps of K per tile, the final sums
-//   dominate), 1 token x 16 channels, whose 16 x 16 sums are a 2-D
+//   up to 64 over several tokens (dt_proj's K = 48), the emitter's
+//   outer-product form (weights transposed to [K, N], loops (b, t, k, n)):
+//   tokens x 16 channels accumulated one step of K at a time, no final
+//   sums (@tile_outer_products; with dot products along K the final sums
+//   of so few steps cost more than the products: 15% of the FMA peak);
+//   up to 64 with one static token (decode's dt_proj), 1 token x 16
+//   channels of 16-lane partial sums, whose 16 x 16 sums are a 2-D
 //   transpose that lowers to shuffles.
-// - Threads: blocks of `rows` output channels (default 64; scf.forall); the bias (or zero)
-//   initialisation is fused into the register tiles, so that it goes into
-//   the final sums instead of through memory.
+// - Threads: blocks of `rows` output channels (default 64; scf.forall),
+//   or, for long K over at most 256 channels (x_proj's 80: at most 4
+//   blocks, too few for the cores or uneven), blocks of 32 tokens; the
+//   bias (or zero) initialisation is fused into the register tiles, so
+//   that it goes into the final sums instead of through memory.
 // - The token count is dynamic and N need not divide by the tile: the
 //   token and channel loops are peeled and their remainders tiled by 1
 //   token (the decode case) or 1 channel. Peeling fails on a loop that
@@ -88,6 +95,39 @@ module attributes {transform.with_named_sequence} {
     transform.match.param.cmpi ne %t, %one : !transform.param<i64>
     transform.yield %op : !transform.any_op
   }
+  // Long K over several tokens, split by N: up to 256 output channels
+  // (x_proj's 80) make at most 4 blocks of the default 64, too few to share
+  // among the cores, or unevenly (80 = 64 + 16: one core idles 3/4 of the
+  // time); their blocks are of tokens instead.
+  transform.named_sequence @output_channels(%op: !transform.any_op {transform.readonly})
+      -> !transform.param<i64> {
+    %n = transform.match.structured %op : (!transform.any_op) -> !transform.param<i64> {
+    ^bb0(%s: !transform.any_op):
+      %d = transform.match.structured.dim %s[2] {parallel} : (!transform.any_op) -> !transform.param<i64>
+      transform.match.structured.yield %d : !transform.param<i64>
+    }
+    transform.yield %n : !transform.param<i64>
+  }
+  transform.named_sequence @long_k_many_channels(%op: !transform.any_op {transform.readonly})
+      -> !transform.any_op {
+    %long = transform.include @long_k_tokens failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.any_op
+    %n = transform.include @output_channels failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.param<i64>
+    %limit = transform.param.constant 256 : i64 -> !transform.param<i64>
+    transform.match.param.cmpi gt %n, %limit : !transform.param<i64>
+    transform.yield %op : !transform.any_op
+  }
+  transform.named_sequence @long_k_few_channels(%op: !transform.any_op {transform.readonly})
+      -> !transform.any_op {
+    %long = transform.include @long_k_tokens failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.any_op
+    %n = transform.include @output_channels failures(propagate) (%op)
+        : (!transform.any_op) -> !transform.param<i64>
+    %limit = transform.param.constant 256 : i64 -> !transform.param<i64>
+    transform.match.param.cmpi le %n, %limit : !transform.param<i64>
+    transform.yield %op : !transform.any_op
+  }
   transform.named_sequence @short_k(%op: !transform.any_op {transform.readonly})
       -> !transform.any_op {
     %k = transform.include @contraction_k failures(propagate) (%op)
@@ -97,10 +137,26 @@ module attributes {transform.with_named_sequence} {
     transform.yield %op : !transform.any_op
   }
 
+  // The outer-product form of a short K over several tokens (the emitter's,
+  // lowering/LinalgEmitters.cpp): loops (b, t, k, n), the reduction third.
+  transform.named_sequence @outer_products(%op: !transform.any_op {transform.readonly})
+      -> !transform.any_op {
+    transform.match.structured %op : !transform.any_op {
+    ^bb0(%s: !transform.any_op):
+      %rank = transform.match.structured.rank %s : (!transform.any_op) -> !transform.param<i64>
+      %four = transform.param.constant 4 : i64 -> !transform.param<i64>
+      transform.match.param.cmpi eq %rank, %four : !transform.param<i64>
+      transform.match.structured.dim %s[2] {reduction} : !transform.any_op
+      transform.match.structured.dim %s[3] {parallel} : !transform.any_op
+    }
+    transform.yield %op : !transform.any_op
+  }
+
   // Tiles one contraction in register tiles of [1, %tokens, %channels]
   // within blocks of %block channels; returns the block loop (the tiles
   // are inside it, static) and the function.
   transform.named_sequence @tile_blocks(%matmul: !transform.any_op {transform.consumed},
+      %block_tokens: !transform.param<i64> {transform.readonly},
       %block: !transform.param<i64> {transform.readonly},
       %tokens: !transform.param<i64> {transform.readonly},
       %channels: !transform.param<i64> {transform.readonly})
@@ -109,8 +165,8 @@ module attributes {transform.with_named_sequence} {
     %init = transform.get_producer_of_operand %matmul[2]
         : (!transform.any_op) -> !transform.any_op
     %blocks, %forall = transform.structured.tile_using_forall %matmul
-        tile_sizes [0, 0, %block, 0]
-        : (!transform.any_op, !transform.param<i64>) -> (!transform.any_op, !transform.any_op)
+        tile_sizes [0, %block_tokens, %block, 0]
+        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>) -> (!transform.any_op, !transform.any_op)
     %init_blocks, %block_loop = transform.structured.fuse_into_containing_op %init into %forall
         : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)
     %function = transform.get_parent_op %block_loop {op_name = "func.func"}
@@ -202,12 +258,13 @@ module attributes {transform.with_named_sequence} {
   // The two register tilings, whose K steps (static in
   // tile_reduction_using_for) differ: 8 lanes for long K, 16 for short K.
   transform.named_sequence @tile_matmul_k8(%matmul: !transform.any_op {transform.consumed},
+      %block_tokens: !transform.param<i64> {transform.readonly},
       %block: !transform.param<i64> {transform.readonly},
       %tokens: !transform.param<i64> {transform.readonly},
       %channels: !transform.param<i64> {transform.readonly}) {
     %block_loop, %function = transform.include @tile_blocks failures(propagate)
-        (%matmul, %block, %tokens, %channels)
-        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>)
+        (%matmul, %block_tokens, %block, %tokens, %channels)
+        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>)
         -> (!transform.any_op, !transform.any_op)
     %static_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %block_loop
         : (!transform.any_op) -> !transform.any_op
@@ -227,10 +284,11 @@ module attributes {transform.with_named_sequence} {
   // the host lowering reassociates).
   transform.named_sequence @tile_matvec(%matmul: !transform.any_op {transform.consumed},
       %block: !transform.param<i64> {transform.readonly}) {
+    %no_block = transform.param.constant 0 : i64 -> !transform.param<i64>
     %one = transform.param.constant 1 : i64 -> !transform.param<i64>
     %block_loop, %function = transform.include @tile_blocks failures(propagate)
-        (%matmul, %block, %one, %one)
-        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>)
+        (%matmul, %no_block, %block, %one, %one)
+        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>)
         -> (!transform.any_op, !transform.any_op)
     %static_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %block_loop
         : (!transform.any_op) -> !transform.any_op
@@ -254,15 +312,86 @@ module attributes {transform.with_named_sequence} {
       %block: !transform.param<i64> {transform.readonly},
       %tokens: !transform.param<i64> {transform.readonly},
       %channels: !transform.param<i64> {transform.readonly}) {
+    %no_block = transform.param.constant 0 : i64 -> !transform.param<i64>
     %block_loop, %function = transform.include @tile_blocks failures(propagate)
-        (%matmul, %block, %tokens, %channels)
-        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>)
+        (%matmul, %no_block, %block, %tokens, %channels)
+        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>)
         -> (!transform.any_op, !transform.any_op)
     %static_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %block_loop
         : (!transform.any_op) -> !transform.any_op
     %zero, %partial, %final_sum, %k_loops = transform.structured.tile_reduction_using_for %static_tiles
         by tile_sizes = [0, 0, 0, 16]
         : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.include @vectorize_tiles failures(propagate) (%block_loop, %function, %k_loops)
+        : (!transform.any_op, !transform.any_op, !transform.any_op) -> ()
+    transform.yield
+  }
+
+  // The outer-product form: blocks of %block channels (threads), register
+  // tiles of %tokens x 16 channels (with 8-lane registers, 2 x %tokens
+  // accumulators), the whole of K one step at a time: per step %tokens
+  // broadcasts of x, 2 loads of the transposed weight and 2 x %tokens FMAs.
+  // The token and channel remainders are peeled and tiled by 1, as in
+  // @tile_blocks.
+  transform.named_sequence @tile_outer_products(%matmul: !transform.any_op {transform.consumed},
+      %block: !transform.param<i64> {transform.readonly},
+      %tokens: !transform.param<i64> {transform.readonly}) {
+    %init = transform.get_producer_of_operand %matmul[2]
+        : (!transform.any_op) -> !transform.any_op
+    %blocks, %forall = transform.structured.tile_using_forall %matmul
+        tile_sizes [0, 0, 0, %block]
+        : (!transform.any_op, !transform.param<i64>) -> (!transform.any_op, !transform.any_op)
+    %init_blocks, %block_loop = transform.structured.fuse_into_containing_op %init into %forall
+        : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)
+    %function = transform.get_parent_op %block_loop {op_name = "func.func"}
+        : (!transform.any_op) -> !transform.any_op
+    %sixteen = transform.param.constant 16 : i64 -> !transform.param<i64>
+    %tiles, %batch_loop, %token_loop, %channel_loop = transform.structured.fuse %blocks
+        tile_sizes [1, %tokens, 0, %sixteen]
+        : (!transform.any_op, !transform.param<i64>, !transform.param<i64>)
+        -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    %channel_for = transform.cast %channel_loop : !transform.any_op to !transform.op<"scf.for">
+    transform.sequence %channel_for : !transform.op<"scf.for"> failures(suppress) {
+    ^bb0(%loop: !transform.op<"scf.for">):
+      %whole, %rest = transform.loop.peel %loop
+          : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
+      transform.foreach %rest : !transform.any_op {
+      ^bb0(%rest_loop: !transform.any_op):
+        %rest_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %rest_loop
+            : (!transform.any_op) -> !transform.any_op
+        %one_channel, %one_channel_loop = transform.structured.fuse %rest_tiles
+            tile_sizes [0, 0, 0, 1] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+      }
+    }
+    %token_for = transform.cast %token_loop : !transform.any_op to !transform.op<"scf.for">
+    transform.sequence %token_for : !transform.op<"scf.for"> failures(suppress) {
+    ^bb0(%loop: !transform.op<"scf.for">):
+      %whole, %rest = transform.loop.peel %loop
+          : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
+      transform.foreach %rest : !transform.any_op {
+      ^bb0(%rest_loop: !transform.any_op):
+        %rest_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %rest_loop
+            : (!transform.any_op) -> !transform.any_op
+        %one_token, %one_token_loop = transform.structured.fuse %rest_tiles
+            tile_sizes [0, 1, 0, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+      }
+    }
+    transform.apply_patterns to %block_loop {
+      transform.apply_patterns.canonicalization
+    } : !transform.any_op
+    // K one step at a time: each step an outer product of a column of x and
+    // a row of the transposed weight into the tile.
+    %static_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %block_loop
+        : (!transform.any_op) -> !transform.any_op
+    %steps, %k_loops = transform.structured.tile_using_for %static_tiles tile_sizes [0, 0, 1, 0]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    // The step's unit dimensions dropped (the reduction's among them): an
+    // elementwise product and sum that keep their fastmath flags, which
+    // LLVM fuses into FMAs (vectorised as a reduction over one element,
+    // the sum would lose them: a multiply and an add).
+    transform.apply_patterns to %k_loops {
+      transform.apply_patterns.linalg.fold_unit_extent_dims_via_slices
+    } : !transform.any_op
     transform.include @vectorize_tiles failures(propagate) (%block_loop, %function, %k_loops)
         : (!transform.any_op, !transform.any_op, !transform.any_op) -> ()
     transform.yield
@@ -279,21 +408,37 @@ module attributes {transform.with_named_sequence} {
       %channels: !transform.param<i64> {transform.readonly, mm.size = "rows_at_once", mm.default = 3 : i64}) {
     %vectors = transform.collect_matching @long_k_one_token in %kernel
         : (!transform.any_op) -> !transform.any_op
-    %long = transform.collect_matching @long_k_tokens in %kernel
+    %long = transform.collect_matching @long_k_many_channels in %kernel
+        : (!transform.any_op) -> !transform.any_op
+    %long_few = transform.collect_matching @long_k_few_channels in %kernel
         : (!transform.any_op) -> !transform.any_op
     %short = transform.collect_matching @short_k in %kernel
         : (!transform.any_op) -> !transform.any_op
+    %outer = transform.collect_matching @outer_products in %kernel
+        : (!transform.any_op) -> !transform.any_op
     %one = transform.param.constant 1 : i64 -> !transform.param<i64>
     %sixteen = transform.param.constant 16 : i64 -> !transform.param<i64>
+    %zero = transform.param.constant 0 : i64 -> !transform.param<i64>
+    %token_block = transform.param.constant 32 : i64 -> !transform.param<i64>
     transform.foreach %long : !transform.any_op {
     ^bb0(%matmul: !transform.any_op):
-      transform.include @tile_matmul_k8 failures(propagate) (%matmul, %block, %tokens, %channels)
-          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>) -> ()
+      transform.include @tile_matmul_k8 failures(propagate) (%matmul, %zero, %block, %tokens, %channels)
+          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>) -> ()
+    }
+    transform.foreach %long_few : !transform.any_op {
+    ^bb0(%matmul: !transform.any_op):
+      transform.include @tile_matmul_k8 failures(propagate) (%matmul, %token_block, %zero, %tokens, %channels)
+          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>, !transform.param<i64>) -> ()
     }
     transform.foreach %vectors : !transform.any_op {
     ^bb0(%matmul: !transform.any_op):
       transform.include @tile_matvec failures(propagate) (%matmul, %block)
           : (!transform.any_op, !transform.param<i64>) -> ()
+    }
+    transform.foreach %outer : !transform.any_op {
+    ^bb0(%matmul: !transform.any_op):
+      transform.include @tile_outer_products failures(propagate) (%matmul, %block, %tokens)
+          : (!transform.any_op, !transform.param<i64>, !transform.param<i64>) -> ()
     }
     transform.foreach %short : !transform.any_op {
     ^bb0(%matmul: !transform.any_op):
