@@ -145,14 +145,26 @@ LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
   const bool outerProducts = !ShapedType::isDynamic(inputs) &&
                              inputs <= kOuterProductMaxK &&
                              xType.getDimSize(1) != 1;
-  Value transposed;
+  Value transposedBuffer, transposed;
   if (outerProducts) {
     KernelBuilder kb(builder, loc);
+    const int64_t outputs = wType.getDimSize(0);
     SmallVector<Value> dynamicSizes;
-    if (wType.isDynamicDim(0))
+    // Rows an odd number of 64-byte lines apart: a register tile reads 64
+    // bytes of each of the K rows, which at N = 1536 (96 lines) all fell
+    // into 2 of the L1 cache's 64 sets and evicted each other.
+    int64_t stride = outputs;
+    if (ShapedType::isDynamic(outputs))
       dynamicSizes.push_back(kb.dim(w, 0));
-    transposed = kb.alloc({inputs, wType.getDimSize(0)}, builder.getF32Type(),
-                          dynamicSizes);
+    else
+      stride = 16 * (llvm::divideCeil(outputs, 16) | 1);
+    transposedBuffer =
+        kb.alloc({inputs, stride}, builder.getF32Type(), dynamicSizes);
+    transposed = transposedBuffer;
+    if (stride != outputs)
+      transposed = memref::SubViewOp::create(
+          builder, loc, transposedBuffer, ArrayRef<int64_t>{0, 0},
+          ArrayRef<int64_t>{inputs, outputs}, ArrayRef<int64_t>{1, 1});
     generic(
         builder, loc, "weight_transpose", {w}, transposed,
         maps(context, 2, {{1, 0}, {0, 1}}), {kParallel, kParallel},
@@ -208,7 +220,7 @@ LogicalResult emitMatmul(Operation *op, OpBuilder &builder, Value x, Value w,
   bufferization::MaterializeInDestinationOp::create(
       builder, loc, TypeRange(), product, out, /*restrict=*/true,
       /*writable=*/true);
-  for (Value scratch : {rounded, transposed})
+  for (Value scratch : {rounded, transposedBuffer})
     if (scratch)
       memref::DeallocOp::create(builder, loc, scratch);
   return success();

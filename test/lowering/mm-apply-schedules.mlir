@@ -17,8 +17,8 @@
 // (96 = 64 + 32) is dynamic: its channel loop is peeled, and so is the
 // token loop (the token count is dynamic).
 // CHECK-LABEL: func.func @linear(
-// CHECK: %[[WT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64x96xf32>
-// CHECK: outs(%[[WT]] : memref<64x96xf32>) attrs = {mm.linalg = "weight_transpose"}
+// CHECK: %[[WT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64x112xf32>
+// CHECK: outs(%{{.*}} : memref<64x96xf32, strided<[112, 1]>>) attrs = {mm.linalg = "weight_transpose"}
 // CHECK-NOT: bufferization.
 // CHECK: scf.forall
 // CHECK: scf.for {{.*}} step %c1
@@ -173,7 +173,7 @@
 // step is partial and the only buffer is the transposed weight, freed at
 // the end.
 // SHORT-LABEL: func.func @linear_k20_tokens(
-// SHORT: %[[WT:.*]] = memref.alloc() {{.*}} : memref<20x64xf32>
+// SHORT: %[[WT:.*]] = memref.alloc() {{.*}} : memref<20x80xf32>
 // SHORT: mm.linalg = "weight_transpose"
 // SHORT-NOT: memref.alloc
 // SHORT: scf.for %{{.*}} = %c0 to %c20 step %c1 iter_args({{.*}}) -> (vector<4x16xf32>)

@@ -13,13 +13,16 @@
 // CHECK-SAME: mm.fusion = #mm.fusion<gemm, {}>
 // A K of at most 64 over the tokens (this one's 64): the outer-product
 // form, the weight transposed once into an f32 [K, N] buffer freed after
-// the product, whose loops are (b, t, k, n).
-// CHECK: %[[WTB:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64x96xf32>
-// CHECK: linalg.generic {{.*}} ins(%[[W]] : {{.*}}) outs(%[[WTB]] : memref<64x96xf32>) attrs = {mm.linalg = "weight_transpose"}
+// the product, whose loops are (b, t, k, n). Its rows are an odd number of
+// cache lines apart (96 columns, 6 lines: 7), so that a tile's reads down
+// K spread over the L1 cache's sets.
+// CHECK: %[[WTB:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64x112xf32>
+// CHECK: %[[WTV:.*]] = memref.subview %[[WTB]][0, 0] [64, 96] [1, 1] : memref<64x112xf32> to memref<64x96xf32, strided<[112, 1]>>
+// CHECK: linalg.generic {{.*}} ins(%[[W]] : {{.*}}) outs(%[[WTV]] : memref<64x96xf32, strided<[112, 1]>>) attrs = {mm.linalg = "weight_transpose"}
 // The GEMM on tensors of its buffers (for the schedule's split reduction),
 // its result materialised into the output buffer.
 // CHECK: %[[XT:.*]] = bufferization.to_tensor %[[X]] restrict : {{.*}} to tensor<?x?x64xf32>
-// CHECK: %[[WT:.*]] = bufferization.to_tensor %[[WTB]] restrict : {{.*}} to tensor<64x96xf32>
+// CHECK: %[[WT:.*]] = bufferization.to_tensor %[[WTV]] restrict : {{.*}} to tensor<64x96xf32>
 // CHECK: %[[OUTT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : {{.*}} to tensor<?x?x96xf32>
 // CHECK: %[[BT:.*]] = bufferization.to_tensor %[[B]] restrict : {{.*}} to tensor<96xf32>
 // CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[BT]] : {{.*}}) outs(%[[OUTT]] : {{.*}}) attrs = {mm.linalg = "bias"}
@@ -81,8 +84,8 @@
 // whose transposition widens the weights once per call.
 // REDUCED-LABEL: func.func @linear_bf16(
 // REDUCED-SAME: memref<96x64xbf16, strided<[64, 1], offset: ?>>
-// REDUCED: %[[WTB:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64x96xf32>
-// REDUCED: outs(%[[WTB]] : memref<64x96xf32>) attrs = {mm.linalg = "weight_transpose"}
+// REDUCED: %[[WTB:.*]] = memref.alloc() {alignment = 64 : i64} : memref<64x112xf32>
+// REDUCED: outs(%{{.*}} : memref<64x96xf32, strided<[112, 1]>>) attrs = {mm.linalg = "weight_transpose"}
 // REDUCED-NEXT: ^bb0(%[[WIN:.*]]: bf16, %{{.*}}: f32):
 // REDUCED-NEXT: %[[WIDE:.*]] = arith.extf %[[WIN]] : bf16 to f32
 // REDUCED-NEXT: linalg.yield %[[WIDE]] : f32
