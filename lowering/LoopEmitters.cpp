@@ -212,36 +212,22 @@ Value emitLastPosition(KernelBuilder &kb, Value positions, Value row,
                  })[0];
 }
 
-/// A pool copied into scratch for one sequence, with the keys and values of
-/// its notes: what the attentions read.
+/// A pool copied into scratch for one sequence: what the attentions read.
+/// Its notes are the raw summaries, not their keys and values: the
+/// attention applies the key and value weights to the token's side
+/// (AttentionRows), so that a step does not project every slot again.
 struct AttentionPool {
   PoolView view;      ///< scratch [1, M] priorities/positions, [1] count
-  Value keys, values; ///< [M, S]
-  Value chunkKeys, chunkValues; ///< [T, S] of the chunk's notes
-  Value nextPosition;           ///< first position given to the chunk's notes
+  Value notes;        ///< [M, S] scratch: the slots' summaries
+  Value summaries;    ///< [B, T, S]: the chunk's summaries, noted into it
+  Value b;            ///< the sequence
+  Value nextPosition; ///< first position given to the chunk's notes
 };
 
-/// out[r, :] = W in[r, :] for the rows [0, rows) of an [rows, S] scratch.
-void emitProject(KernelBuilder &kb, Value w, Value rows,
-                 const std::function<Value(Value, Value)> &in, Value out) {
-  Value width = kb.dim(out, 1);
-  kb.loop(kb.index(0), rows, [&](Value r) {
-    kb.loop(0, width, [&](Value o) {
-      Value acc =
-          kb.fastSum(kb.index(0), kb.dim(w, 1), kb.f32(0), [&](Value i) {
-            return kb.mul(kb.load(w, {o, i}), in(r, i));
-          });
-      kb.store(acc, out, {r, o});
-    });
-  });
-}
-
-/// Copies the pool of sequence `b` into scratch and projects its notes, and
-/// the chunk's summaries, with the key and value weights.
+/// Copies the pool of sequence `b` into scratch.
 AttentionPool emitAttentionPool(KernelBuilder &kb, Value b, Value slots,
                                 Value priorities, Value positions, Value count,
-                                Value summaries, Value keyWeight,
-                                Value valueWeight, Value time) {
+                                Value summaries) {
   int64_t m = staticDim(slots, 1), s = staticDim(slots, 2);
   Type f32 = kb.builder().getF32Type(), i32 = kb.builder().getI32Type();
   AttentionPool pool;
@@ -254,36 +240,31 @@ AttentionPool emitAttentionPool(KernelBuilder &kb, Value b, Value slots,
   });
   Value n = kb.load(count, {b});
   kb.store(n, pool.view.count, {zero});
+  // The valid notes' summaries: no slot past them is read before a note
+  // fills it.
+  pool.notes = kb.scratchBuffer({m, s}, f32);
+  kb.loop(kb.index(0), kb.toIndex(n), [&](Value j) {
+    kb.loop(0, kb.index(s), [&](Value i) {
+      kb.store(kb.load(slots, {b, j, i}), pool.notes, {j, i});
+    });
+  });
   pool.nextPosition = kb.addi(emitLastPosition(kb, positions, b, n), kb.i32(1));
-  pool.keys = kb.scratchBuffer({m, s}, f32);
-  pool.values = kb.scratchBuffer({m, s}, f32);
-  auto slot = [&](Value r, Value i) { return kb.load(slots, {b, r, i}); };
-  emitProject(kb, keyWeight, kb.index(m), slot, pool.keys);
-  emitProject(kb, valueWeight, kb.index(m), slot, pool.values);
-  pool.chunkKeys = kb.alloc({ShapedType::kDynamic, s}, f32, {time});
-  pool.chunkValues = kb.alloc({ShapedType::kDynamic, s}, f32, {time});
-  auto note = [&](Value r, Value i) { return kb.load(summaries, {b, r, i}); };
-  emitProject(kb, keyWeight, time, note, pool.chunkKeys);
-  emitProject(kb, valueWeight, time, note, pool.chunkValues);
+  pool.summaries = summaries;
+  pool.b = b;
   return pool;
 }
 
-void freeAttentionPool(KernelBuilder &kb, const AttentionPool &pool) {
-  kb.dealloc(pool.chunkKeys);
-  kb.dealloc(pool.chunkValues);
-}
-
-/// Notes token t of the chunk into a scratch pool (its key and value rows
-/// follow it into the slot).
+/// Notes token t of the chunk into a scratch pool (its summary follows it
+/// into the slot).
 void emitNoteIntoPool(KernelBuilder &kb, AttentionPool &pool,
                       EvictionPolicy policy, double threshold, Value score,
                       Value t) {
   kb.ifThen(kb.fgt(score, kb.f32(threshold)), [&] {
     Value position = kb.addi(pool.nextPosition, kb.toI32(t));
     emitInsert(kb, pool.view, policy, score, position, [&](Value slot) {
-      kb.loop(0, kb.dim(pool.keys, 1), [&](Value i) {
-        kb.store(kb.load(pool.chunkKeys, {t, i}), pool.keys, {slot, i});
-        kb.store(kb.load(pool.chunkValues, {t, i}), pool.values, {slot, i});
+      kb.loop(0, kb.dim(pool.notes, 1), [&](Value i) {
+        kb.store(kb.load(pool.summaries, {pool.b, t, i}), pool.notes,
+                 {slot, i});
       });
     });
   });
@@ -291,57 +272,81 @@ void emitNoteIntoPool(KernelBuilder &kb, AttentionPool &pool,
 
 /// The attention of spec section 2 (a) over the valid notes of `pools`:
 /// out[b, t, :] = Wo concat_h(softmax(q_h K_h^T / sqrt(S / heads)) V_h),
-/// with q = Wq u[b, t], zeros when every pool is empty. Only the softmax
-/// reads the pools, which change from token to token; the projections do
-/// not, so they run for every token in parallel before and after the
-/// sequential pass (AttentionRows): on the CPU the 2 x D x S products per
-/// token are most of the memory path's work. Their sums may be reassociated
-/// (fastSum, as the matrix products': vectorised, not a chain of dependent
-/// adds); nothing the pools decide depends on them. Each phase is a loop over
-/// the sequences of its own: a GPU launches the parallel ones and runs the
-/// sequential pass on one thread (mm-offload-to-gpu), as before.
+/// with q = Wq u[b, t], K = notes Wk^T, V = notes Wv^T, zeros when every
+/// pool is empty. Computed with the weights moved to the token's side, a
+/// reassociation of the same sums: q_h . (Wk n_j)_h = (Wk_h^T q_h) . n_j,
+/// and sum_j a_j (Wv n_j)_h = Wv_h (sum_j a_j n_j): per token 2 S^2 + 2
+/// heads M S products instead of projecting the M notes' keys and values
+/// (2 M S^2, 410K at M = 50, S = 64: most of a decode step's memory path,
+/// on one thread). Only the softmax and the weighted sums read the pools,
+/// which change from token to token; the projections do not, so they run
+/// for every token in parallel before and after the sequential pass
+/// (AttentionRows). Their sums may be reassociated (fastSum, as the matrix
+/// products': vectorised, not a chain of dependent adds); nothing the pools
+/// decide depends on them. Each phase is a loop over the sequences of its
+/// own: a GPU launches the parallel ones and runs the sequential pass on one
+/// thread (mm-offload-to-gpu), as before.
 struct AttentionRows {
-  Value queries;  ///< [B, T, S]: Wq u[b, t]
-  Value contexts; ///< [B, T, S]: concat_h(softmax(...) V_h)
+  Value keyed;    ///< [B, T, heads, S]: Wk_h^T (Wq u[b, t])_h
+  Value weighted; ///< [B, T, heads, S]: sum_j softmax_j n_j, per head
+  Value contexts; ///< [B, T, S]: scratch of the last phase
   Value read;     ///< [B, T] i32: 1 where the token read the pools
 };
 
-/// The queries of every token (the first phase).
+/// The queries of every token, with the key weight applied (the first
+/// phase).
 AttentionRows emitAttentionQueries(KernelBuilder &kb, Value input,
-                                   Value queryWeight) {
+                                   Value queryWeight, Value keyWeight,
+                                   int64_t heads) {
   Type f32 = kb.builder().getF32Type(), i32 = kb.builder().getI32Type();
-  int64_t s = staticDim(queryWeight, 0), d = staticDim(queryWeight, 1);
+  int64_t s = staticDim(queryWeight, 0), d = staticDim(queryWeight, 1),
+          headSize = s / heads;
   Value batch = kb.dim(input, 0), time = kb.dim(input, 1);
   int64_t dynamic = ShapedType::kDynamic;
   AttentionRows rows;
-  rows.queries = kb.alloc({dynamic, dynamic, s}, f32, {batch, time});
+  rows.keyed = kb.alloc({dynamic, dynamic, heads, s}, f32, {batch, time});
+  rows.weighted = kb.alloc({dynamic, dynamic, heads, s}, f32, {batch, time});
   rows.contexts = kb.alloc({dynamic, dynamic, s}, f32, {batch, time});
   rows.read = kb.alloc({dynamic, dynamic}, i32, {batch, time});
   kb.loop(0, batch, [&](Value b) {
     kb.parallelLoop(kb.index(0), time, 1, [&](Value t) {
+      // q into the contexts' row (free until the last phase).
       kb.loop(0, kb.index(s), [&](Value o) {
         kb.store(kb.fastSum(kb.index(0), kb.index(d), kb.f32(0),
                             [&](Value i) {
                               return kb.mul(kb.load(queryWeight, {o, i}),
                                             kb.load(input, {b, t, i}));
                             }),
-                 rows.queries, {b, t, o});
+                 rows.contexts, {b, t, o});
+      });
+      kb.loop(0, kb.index(heads), [&](Value h) {
+        Value offset = kb.muli(h, kb.index(headSize));
+        kb.loop(0, kb.index(s), [&](Value r) {
+          kb.store(kb.fastSum(kb.index(0), kb.index(headSize), kb.f32(0),
+                              [&](Value i) {
+                                Value c = kb.addi(offset, i);
+                                return kb.mul(
+                                    kb.load(keyWeight, {c, r}),
+                                    kb.load(rows.contexts, {b, t, c}));
+                              }),
+                   rows.keyed, {b, t, h, r});
+        });
       });
     });
   });
   return rows;
 }
 
-/// Token t's context over the pools as they stand (the sequential phase);
-/// `reads` false (when given) or every pool empty marks the token as
-/// reading nothing.
+/// Token t's weighted notes over the pools as they stand (the sequential
+/// phase); `reads` false (when given) or every pool empty marks the token
+/// as reading nothing.
 void emitAttentionContext(KernelBuilder &kb,
                           llvm::ArrayRef<AttentionPool> pools,
                           const AttentionRows &rows, Value b, Value t,
                           Value reads, int64_t heads) {
   Type f32 = kb.builder().getF32Type();
-  int64_t s = staticDim(pools.front().keys, 1),
-          m = staticDim(pools.front().keys, 0), headSize = s / heads;
+  int64_t s = staticDim(pools.front().notes, 1),
+          m = staticDim(pools.front().notes, 0), headSize = s / heads;
   Value zero = kb.index(0);
   SmallVector<Value> counts;
   Value total = kb.index(0);
@@ -359,24 +364,22 @@ void emitAttentionContext(KernelBuilder &kb,
     Value scale = kb.f32(1.0 / std::sqrt(static_cast<double>(headSize)));
     // The heads in a loop, not unrolled: a config may have thousands.
     kb.loop(0, kb.index(heads), [&](Value h) {
-      Value offset = kb.muli(h, kb.index(headSize));
       // Scores and their maximum over every valid note of every pool.
       Value maxScore = kb.f32(-INFINITY);
       for (auto [p, pool] : llvm::enumerate(pools)) {
         Value base = kb.index(static_cast<int64_t>(p) * m);
-        maxScore = kb.loop(
-            kb.index(0), counts[p], {maxScore},
-            [&](Value j, ValueRange carried) -> SmallVector<Value> {
-              Value dot = kb.sum(
-                  kb.index(0), kb.index(headSize), kb.f32(0), [&](Value i) {
-                    Value c = kb.addi(offset, i);
-                    return kb.mul(kb.load(rows.queries, {b, t, c}),
-                                  kb.load(pool.keys, {j, c}));
-                  });
-              Value score = kb.mul(dot, scale);
-              kb.store(score, scores, {kb.addi(base, j)});
-              return {kb.maxf(carried[0], score)};
-            })[0];
+        maxScore =
+            kb.loop(kb.index(0), counts[p], {maxScore},
+                    [&](Value j, ValueRange carried) -> SmallVector<Value> {
+                      Value dot = kb.fastSum(
+                          kb.index(0), kb.index(s), kb.f32(0), [&](Value r) {
+                            return kb.mul(kb.load(rows.keyed, {b, t, h, r}),
+                                          kb.load(pool.notes, {j, r}));
+                          });
+                      Value score = kb.mul(dot, scale);
+                      kb.store(score, scores, {kb.addi(base, j)});
+                      return {kb.maxf(carried[0], score)};
+                    })[0];
       }
       // exp(score - max) and their sum.
       Value sum = kb.f32(0);
@@ -391,28 +394,30 @@ void emitAttentionContext(KernelBuilder &kb,
                         return {kb.add(carried[0], e)};
                       })[0];
       }
-      // The weighted values of this head.
-      kb.loop(0, kb.index(headSize), [&](Value i) {
-        Value c = kb.addi(offset, i);
+      // The notes weighted by this head's softmax.
+      kb.loop(0, kb.index(s), [&](Value r) {
         Value acc = kb.f32(0);
         for (auto [p, pool] : llvm::enumerate(pools)) {
           Value base = kb.index(static_cast<int64_t>(p) * m);
           acc = kb.sum(kb.index(0), counts[p], acc, [&](Value j) {
             return kb.mul(kb.load(scores, {kb.addi(base, j)}),
-                          kb.load(pool.values, {j, c}));
+                          kb.load(pool.notes, {j, r}));
           });
         }
-        kb.store(kb.div(acc, sum), rows.contexts, {b, t, c});
+        kb.store(kb.div(acc, sum), rows.weighted, {b, t, h, r});
       });
     });
   });
 }
 
-/// out[b, t, :] = W_o context[b, t] for the tokens that read, zeros for the
-/// others (the last phase, in parallel); frees the rows.
+/// out[b, t, :] = Wo concat_h(Wv_h weighted_h[b, t]) for the tokens that
+/// read, zeros for the others (the last phase, in parallel); frees the
+/// rows.
 void emitAttentionOutputs(KernelBuilder &kb, const AttentionRows &rows,
-                          Value outputWeight, Value out) {
-  int64_t d = staticDim(outputWeight, 0), s = staticDim(outputWeight, 1);
+                          Value valueWeight, Value outputWeight, int64_t heads,
+                          Value out) {
+  int64_t d = staticDim(outputWeight, 0), s = staticDim(outputWeight, 1),
+          headSize = s / heads;
   kb.loop(0, kb.dim(out, 0), [&](Value b) {
     kb.parallelLoop(kb.index(0), kb.dim(out, 1), 1, [&](Value t) {
       Value read =
@@ -420,6 +425,17 @@ void emitAttentionOutputs(KernelBuilder &kb, const AttentionRows &rows,
       kb.ifThenElse(
           read,
           [&] {
+            kb.loop(0, kb.index(s), [&](Value c) {
+              Value h = arith::DivUIOp::create(kb.builder(), kb.location(), c,
+                                               kb.index(headSize));
+              kb.store(kb.fastSum(kb.index(0), kb.index(s), kb.f32(0),
+                                  [&](Value r) {
+                                    return kb.mul(
+                                        kb.load(valueWeight, {c, r}),
+                                        kb.load(rows.weighted, {b, t, h, r}));
+                                  }),
+                       rows.contexts, {b, t, c});
+            });
             kb.loop(0, kb.index(d), [&](Value o) {
               kb.store(kb.fastSum(kb.index(0), kb.index(s), kb.f32(0),
                                   [&](Value i) {
@@ -437,7 +453,8 @@ void emitAttentionOutputs(KernelBuilder &kb, const AttentionRows &rows,
           });
     });
   });
-  kb.dealloc(rows.queries);
+  kb.dealloc(rows.keyed);
+  kb.dealloc(rows.weighted);
   kb.dealloc(rows.contexts);
   kb.dealloc(rows.read);
 }
@@ -903,13 +920,13 @@ LogicalResult emit(PoolAttentionOp op, KernelBuilder &kb, BufferMap buffer) {
   double readThreshold = op.getReadThreshold().convertToDouble();
   Value time = kb.dim(input, 1);
   AttentionRows rows =
-      emitAttentionQueries(kb, input, buffer(op.getQueryWeight()));
+      emitAttentionQueries(kb, input, buffer(op.getQueryWeight()),
+                           buffer(op.getKeyWeight()), op.getHeads());
   kb.loop(0, kb.dim(input, 0), [&](Value b) {
-    AttentionPool pool = emitAttentionPool(
-        kb, b, buffer(op.getSlots()), buffer(op.getPriorities()),
-        buffer(op.getPositions()), buffer(op.getCount()),
-        buffer(op.getSummary()), buffer(op.getKeyWeight()),
-        buffer(op.getValueWeight()), time);
+    AttentionPool pool =
+        emitAttentionPool(kb, b, buffer(op.getSlots()),
+                          buffer(op.getPriorities()), buffer(op.getPositions()),
+                          buffer(op.getCount()), buffer(op.getSummary()));
     kb.loop(0, time, [&](Value t) {
       // (a) Read the pool as it stood before t, if the trigger fires...
       Value fires = kb.fgt(kb.load(trigger, {b, t}), kb.f32(readThreshold));
@@ -918,9 +935,9 @@ LogicalResult emit(PoolAttentionOp op, KernelBuilder &kb, BufferMap buffer) {
       emitNoteIntoPool(kb, pool, op.getEviction(), noteThreshold,
                        kb.load(score, {b, t}), t);
     });
-    freeAttentionPool(kb, pool);
   });
-  emitAttentionOutputs(kb, rows, buffer(op.getOutputWeight()), out);
+  emitAttentionOutputs(kb, rows, buffer(op.getValueWeight()),
+                       buffer(op.getOutputWeight()), op.getHeads(), out);
   return success();
 }
 
@@ -930,15 +947,15 @@ LogicalResult emit(CrossLayerAttentionOp op, KernelBuilder &kb,
   double noteThreshold = op.getNoteThreshold().convertToDouble();
   Value time = kb.dim(input, 1);
   AttentionRows rows =
-      emitAttentionQueries(kb, input, buffer(op.getQueryWeight()));
+      emitAttentionQueries(kb, input, buffer(op.getQueryWeight()),
+                           buffer(op.getKeyWeight()), op.getHeads());
   kb.loop(0, kb.dim(input, 0), [&](Value b) {
     SmallVector<AttentionPool> pools;
     for (size_t j = 0; j < op.getScores().size(); ++j)
       pools.push_back(emitAttentionPool(
           kb, b, buffer(op.getSlots()[j]), buffer(op.getPriorities()[j]),
           buffer(op.getPositions()[j]), buffer(op.getCounts()[j]),
-          buffer(op.getSummaries()[j]), buffer(op.getKeyWeight()),
-          buffer(op.getValueWeight()), time));
+          buffer(op.getSummaries()[j])));
     kb.loop(0, time, [&](Value t) {
       // The source pools as they stand after their layers processed t.
       for (size_t j = 0; j < pools.size(); ++j)
@@ -947,10 +964,9 @@ LogicalResult emit(CrossLayerAttentionOp op, KernelBuilder &kb,
       emitAttentionContext(kb, pools, rows, b, t, /*reads=*/Value(),
                            op.getHeads());
     });
-    for (const AttentionPool &pool : pools)
-      freeAttentionPool(kb, pool);
   });
-  emitAttentionOutputs(kb, rows, buffer(op.getOutputWeight()), out);
+  emitAttentionOutputs(kb, rows, buffer(op.getValueWeight()),
+                       buffer(op.getOutputWeight()), op.getHeads(), out);
   return success();
 }
 
