@@ -18,7 +18,7 @@
 //   outer-product form (weights transposed to [K, N], loops (b, t, k, n)):
 //   tokens x 16 channels accumulated one step of K at a time, no final
 //   sums (@tile_outer_products; with dot products along K the final sums
-//   of so few steps cost more than the products: 15% of the FMA peak);
+//   of so few steps cost more than the products: 15-26% of the FMA peak);
 //   up to 64 with one static token (decode's dt_proj), 1 token x 16
 //   channels of 16-lane partial sums, whose 16 x 16 sums are a 2-D
 //   transpose that lowers to shuffles.
@@ -153,8 +153,9 @@ module attributes {transform.with_named_sequence} {
   }
 
   // Tiles one contraction in register tiles of [1, %tokens, %channels]
-  // within blocks of %block channels; returns the block loop (the tiles
-  // are inside it, static) and the function.
+  // within blocks of %block_tokens tokens x %block channels (0: the whole
+  // dimension); returns the block loop (the tiles are inside it, static)
+  // and the function.
   transform.named_sequence @tile_blocks(%matmul: !transform.any_op {transform.consumed},
       %block_tokens: !transform.param<i64> {transform.readonly},
       %block: !transform.param<i64> {transform.readonly},
