@@ -82,7 +82,8 @@ llvm::json::Value ManifestContents::toJSON() const {
                           {"fields", std::move(fieldArray)}}},
       {"entries", llvm::json::Object{{"prefill", "mm_prefill"},
                                      {"decode", "mm_decode"},
-                                     {"init_state", "mm_init_state"}}},
+                                     {"init_state", "mm_init_state"},
+                                     {"prefill_last", "mm_prefill_last"}}},
   };
 }
 

@@ -36,8 +36,10 @@ namespace mm {
 /// precision and each weight's dtype (f32, bf16 or f16, common/Precision.h);
 /// in a reduced precision the entry points take the weight buffer as bytes.
 /// Version 4: prefill takes each sequence's length [B] after the tokens (a
-/// batch of sequences of different lengths in one call).
-inline constexpr int64_t kArtifactAbiVersion = 4;
+/// batch of sequences of different lengths in one call). Version 5: the
+/// entry point prefill_last (prefill's arguments, each sequence's last
+/// logits [B, 1, V]).
+inline constexpr int64_t kArtifactAbiVersion = 5;
 
 /// One tensor of the weight buffer, as the compiler lays it out.
 struct ManifestWeight {

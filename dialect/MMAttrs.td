@@ -43,7 +43,10 @@ def MM_EntryKind : I32EnumAttr<"EntryKind",
     "which entry point of a compiled model a function is", [
       I32EnumAttrCase<"prefill", 0>,
       I32EnumAttrCase<"decode", 1>,
-      I32EnumAttrCase<"init_state", 2>
+      I32EnumAttrCase<"init_state", 2>,
+      // Prefill that returns each sequence's last logits only, [B, 1, V]:
+      // the language-model head on one row per sequence, not all T.
+      I32EnumAttrCase<"prefill_last", 3>
     ]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mm";

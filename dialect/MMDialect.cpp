@@ -50,8 +50,9 @@ void MMDialect::initialize() {
 }
 
 /// Checks an entry point's signature against its state layout: prefill takes
-/// tokens [B, T] and the lengths [B] and returns logits [B, T, V]; decode
-/// takes tokens [B, 1] and returns logits [B, 1, V];
+/// tokens [B, T] and the lengths [B] and returns logits [B, T, V];
+/// prefill_last takes the same and returns logits [B, 1, V]; decode takes
+/// tokens [B, 1] and returns logits [B, 1, V];
 /// init_state takes the batch size; all of them take (except init_state) and
 /// return the state fields in layout order, each with a leading B.
 static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
@@ -88,6 +89,7 @@ static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
       return func->emitOpError() << "init_state takes the batch size (index)";
   } else {
     int64_t time = kind == EntryKind::decode ? 1 : ShapedType::kDynamic;
+    int64_t logitsTime = kind == EntryKind::prefill ? time : 1;
     auto tokens = dyn_cast<RankedTensorType>(inputs[0]);
     auto logits = dyn_cast<RankedTensorType>(results[0]);
     if (!tokens || tokens.getRank() != 2 ||
@@ -99,16 +101,17 @@ static LogicalResult verifyEntry(FunctionOpInterface func, EntryKind kind) {
              << ", not " << inputs[0];
     auto lengthsType = RankedTensorType::get(
         {ShapedType::kDynamic}, IntegerType::get(func.getContext(), 32));
-    if (kind == EntryKind::prefill && inputs[1] != lengthsType)
+    if (entryTakesLengths(kind) && inputs[1] != lengthsType)
       return func->emitOpError()
-             << "'prefill' takes each sequence's length as " << lengthsType
+             << "'" << stringifyEntryKind(kind)
+             << "' takes each sequence's length as " << lengthsType
              << " after the tokens, not " << inputs[1];
     if (!logits || logits.getRank() != 3 || !logits.getElementType().isF32() ||
-        logits.getDimSize(1) != time)
+        logits.getDimSize(1) != logitsTime)
       return func->emitOpError()
              << "'" << stringifyEntryKind(kind)
              << "' returns logits [B, T, V] f32 with T = "
-             << (time == 1 ? "1" : "?") << ", not " << results[0];
+             << (logitsTime == 1 ? "1" : "?") << ", not " << results[0];
   }
 
   for (auto [index, field] : llvm::enumerate(fields)) {

@@ -30,12 +30,17 @@ namespace mm {
 EvictionPolicy toEvictionPolicy(Eviction eviction);
 Eviction fromEvictionPolicy(EvictionPolicy policy);
 
-/// The arguments an entry point takes before its state fields: prefill the
-/// tokens [B, T] and each sequence's length [B] (a batch right-padded to its
-/// longest sequence), decode the tokens [B, 1], init_state the batch size
-/// (and no state).
+/// Whether an entry point takes each sequence's length [B] after its tokens
+/// (prefill and prefill_last: a batch right-padded to its longest sequence).
+inline bool entryTakesLengths(EntryKind kind) {
+  return kind == EntryKind::prefill || kind == EntryKind::prefill_last;
+}
+
+/// The arguments an entry point takes before its state fields: the prefills
+/// the tokens [B, T] and the lengths [B], decode the tokens [B, 1],
+/// init_state the batch size (and no state).
 inline unsigned getNumLeadingEntryArguments(EntryKind kind) {
-  return kind == EntryKind::prefill ? 2 : 1;
+  return entryTakesLengths(kind) ? 2 : 1;
 }
 } // namespace mm
 

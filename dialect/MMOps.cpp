@@ -362,10 +362,16 @@ LogicalResult ResidualOp::verify() {
 }
 
 LogicalResult TakeLastOp::verify() {
-  if (!getLengths() != !getPrevious())
-    return emitOpError() << "'lengths' needs 'previous' (the result of a "
-                            "sequence with no tokens in the chunk)";
+  if (getPrevious() && !getLengths())
+    return emitOpError() << "'previous' (the result of a sequence with no "
+                            "tokens in the chunk) needs 'lengths'";
   ShapeChecker shapes(*this);
+  auto result = cast<RankedTensorType>(getResult().getType());
+  if (result.getRank() == 3)
+    return shapes.check({{"input", getInput(), {"B", "T", "X"}},
+                         {"lengths", getLengths(), {"B"}},
+                         {"previous", getPrevious(), {"B", "1", "X"}},
+                         {"result", getResult(), {"B", "1", "X"}}});
   return shapes.check({{"input", getInput(), {"B", "T", "X"}},
                        {"lengths", getLengths(), {"B"}},
                        {"previous", getPrevious(), {"B", "X"}},

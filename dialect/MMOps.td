@@ -331,19 +331,24 @@ def MM_TakeLastOp : MM_PureOp<"take_last", [AttrSizedOperandSegments]> {
     `result[b] = input[b, T - 1]`: the mixer output a layer keeps as
     `previous_mixer` for the next chunk. With `lengths` [B] (a batch
     right-padded to T), `input[b, lengths[b] - 1]`, or `previous[b]` (the
-    value before the chunk) when lengths[b] is 0.
+    value before the chunk) when lengths[b] is 0; without `previous`, such a
+    sequence takes `input[b, 0]` (a padding row: the last logits of a
+    `prefill_last` entry, which nothing reads for a sequence without tokens).
+    The result is [B, X], or [B, 1, X]: the last steps as one-step sequences.
 
     Example:
     ```mlir
     %m_last = mm.take_last %m : tensor<?x?x64xf32> -> tensor<?x64xf32>
+    %h_last = mm.take_last %h lengths %n : tensor<?xi32>
+        : tensor<?x?x64xf32> -> tensor<?x1x64xf32>
     ```
   }];
   let arguments = (ins MM_F32Tensor:$input, Optional<MM_I32Tensor>:$lengths,
                        Optional<MM_F32Tensor>:$previous);
   let results = (outs MM_F32Tensor:$result);
   let assemblyFormat = [{
-    $input (`lengths` $lengths^ `previous` $previous `:` type($lengths) `,`
-    type($previous))? attr-dict `:` type($input) `->` type($result)
+    $input (`lengths` $lengths^ (`previous` $previous^)? `:` type($lengths)
+    (`,` type($previous)^)?)? attr-dict `:` type($input) `->` type($result)
   }];
 }
 

@@ -9,12 +9,20 @@
 //                        state...) -> (tensor<?x?xVxf32>, state...)
 //     func.func @decode(%tokens: tensor<?x1xi32>, state...)
 //         -> (tensor<?x1xVxf32>, state...)
+//     func.func @prefill_last(%tokens: tensor<?x?xi32>, %lengths:
+//     tensor<?xi32>,
+//                             state...) -> (tensor<?x1xVxf32>, state...)
 //   }
 //
 // Prefill and decode share one body builder: decode is the T = 1 case.
 // Prefill takes each sequence's length: a batch of sequences of different
 // lengths runs in one call, right-padded to the longest (its state ops stop
 // each sequence at its length; nothing reads the padding's results).
+// prefill_last is prefill for a caller that wants the logits of each
+// sequence's last token only (generation, passkey retrieval, benchmarks):
+// the language-model head, a third of a prefill's arithmetic at mamba-130m's
+// shape, runs on one row per sequence (mm.take_last of the normalised
+// stream) instead of all T.
 //
 //===----------------------------------------------------------------------===//
 
@@ -121,6 +129,7 @@ public:
     buildInitState();
     buildForward(EntryKind::prefill, ShapedType::kDynamic);
     buildForward(EntryKind::decode, 1);
+    buildForward(EntryKind::prefill_last, ShapedType::kDynamic);
   }
 
 private:
@@ -167,16 +176,17 @@ private:
                                              : builder.getStringAttr(fallback));
   }
 
-  /// prefill (time = ?) or decode (time = 1).
+  /// prefill and prefill_last (time = ?) or decode (time = 1).
   void buildForward(EntryKind kind, int64_t time) {
     const int64_t batch = ShapedType::kDynamic;
     Type i32 = builder.getI32Type(), f32 = builder.getF32Type();
-    const bool ragged = kind == EntryKind::prefill;
+    const bool ragged = entryTakesLengths(kind);
+    const bool lastOnly = kind == EntryKind::prefill_last;
     SmallVector<Type> inputs{RankedTensorType::get({batch, time}, i32)};
     if (ragged)
       inputs.push_back(RankedTensorType::get({batch}, i32));
-    SmallVector<Type> results{
-        RankedTensorType::get({batch, time, config.vocabSize}, f32)};
+    SmallVector<Type> results{RankedTensorType::get(
+        {batch, lastOnly ? 1 : time, config.vocabSize}, f32)};
     SmallVector<Type> state = stateTypes();
     inputs.append(state);
     results.append(state);
@@ -253,6 +263,13 @@ private:
     Value normed =
         RMSNormOp::create(builder, loc, x, normF,
                           builder.getF64FloatAttr(config.layerNormEpsilon));
+    // The norm over every row keeps prefill's norm kernel (fused with the
+    // last layer's residual); only the head's input narrows.
+    if (lastOnly)
+      normed = TakeLastOp::create(
+          builder, loc,
+          RankedTensorType::get({batch, 1, config.hiddenSize}, f32), normed,
+          lengths, Value());
     Value head = weight(weight::kLmHead, {config.vocabSize, config.hiddenSize},
                         weight::kEmbedding);
     Value logits = LMHeadOp::create(builder, loc, results[0], normed, head);

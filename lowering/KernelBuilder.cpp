@@ -10,7 +10,7 @@ Value KernelBuilder::sequenceLength(Value lengths, Value batchIndex,
   if (!lengths)
     return time;
   Value length = toIndex(load(lengths, {batchIndex}));
-  return mini(arith::MaxSIOp::create(b, loc, length, index(0)), time);
+  return mini(maxi(length, index(0)), time);
 }
 
 Value KernelBuilder::sigmoid(Value x) {

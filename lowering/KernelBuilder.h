@@ -250,6 +250,9 @@ public:
   mlir::Value mini(mlir::Value x, mlir::Value y) {
     return mlir::arith::MinSIOp::create(b, loc, x, y);
   }
+  mlir::Value maxi(mlir::Value x, mlir::Value y) {
+    return mlir::arith::MaxSIOp::create(b, loc, x, y);
+  }
   /// The steps of sequence `batchIndex` in a chunk of `time` steps (index):
   /// lengths[batchIndex] of an i32 buffer [B] (a batch right-padded to its
   /// longest sequence), clamped to [0, time]; `time` without `lengths`.

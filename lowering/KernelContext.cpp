@@ -34,9 +34,14 @@ namespace {
 
 /// The entry points, which take the context whether they launch or not: the
 /// runtime calls all of them the same way.
-constexpr llvm::StringLiteral kEntryPoints[] = {
-    "mm_prefill", "mm_decode", "mm_init_state", "_mlir_ciface_mm_prefill",
-    "_mlir_ciface_mm_decode", "_mlir_ciface_mm_init_state"};
+constexpr llvm::StringLiteral kEntryPoints[] = {"mm_prefill",
+                                                "mm_decode",
+                                                "mm_init_state",
+                                                "mm_prefill_last",
+                                                "_mlir_ciface_mm_prefill",
+                                                "_mlir_ciface_mm_decode",
+                                                "_mlir_ciface_mm_init_state",
+                                                "_mlir_ciface_mm_prefill_last"};
 
 /// The mgpu functions whose stream operand (or result) is the context's.
 bool usesStream(StringRef callee) {

@@ -1016,22 +1016,26 @@ bool mm::isElementwiseState(Operation *op) {
 
 Value mm::stateElement(Operation *op, KernelBuilder &kb, BufferMap buffer,
                        ValueRange indices) {
-  // take_last: result[b, x] = input[b, T - 1, x]; in a right-padded batch
-  // input[b, length - 1, x], or previous[b, x] for a sequence with no tokens
-  // (it may be the result's buffer: the same element).
+  // take_last: result[b, x] (or [b, 0, x]) = input[b, T - 1, x]; in a
+  // right-padded batch input[b, length - 1, x], or for a sequence with no
+  // tokens previous[b, x] (it may be the result's buffer: the same element)
+  // or, without previous, input[b, 0, x].
   if (auto take = dyn_cast<TakeLastOp>(op)) {
     Value in = buffer(take.getInput());
     Value time = kb.dim(in, 1);
+    Value row = indices.front(), column = indices.back();
     if (!take.getLengths())
-      return kb.load(in, {indices[0], kb.subi(time, kb.index(1)), indices[1]});
-    Value length =
-        kb.sequenceLength(buffer(take.getLengths()), indices[0], time);
+      return kb.load(in, {row, kb.subi(time, kb.index(1)), column});
+    Value length = kb.sequenceLength(buffer(take.getLengths()), row, time);
+    if (!take.getPrevious())
+      return kb.load(
+          in,
+          {row, kb.subi(kb.maxi(length, kb.index(1)), kb.index(1)), column});
     Type f32 = kb.builder().getF32Type();
     return kb.ifElse(
         kb.cmpi(CmpIPredicate::sgt, length, kb.index(0)), {f32},
         [&]() -> SmallVector<Value> {
-          return {kb.load(
-              in, {indices[0], kb.subi(length, kb.index(1)), indices[1]})};
+          return {kb.load(in, {row, kb.subi(length, kb.index(1)), column})};
         },
         [&]() -> SmallVector<Value> {
           return {kb.load(buffer(take.getPrevious()), indices)};

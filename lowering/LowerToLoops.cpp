@@ -522,10 +522,10 @@ LogicalResult EntryLowering::lower() {
   auto stateType = MemRefType::get({ShapedType::kDynamic}, i8);
 
   // The C ABI (runtime/CompiledModel.cpp): init_state(state, batch);
-  // decode(weights, state, tokens, logits); prefill(weights, state, tokens,
-  // lengths, logits).
+  // decode(weights, state, tokens, logits); prefill and prefill_last(weights,
+  // state, tokens, lengths, logits).
   SmallVector<Type> inputs;
-  const bool hasLengths = kind == EntryKind::prefill;
+  const bool hasLengths = entryTakesLengths(kind);
   if (isInit()) {
     inputs = {stateType, b.getIndexType()};
   } else {

@@ -16,6 +16,8 @@ def LowerToLoops : Pass<"mm-lower-to-loops", "mlir::ModuleOp"> {
                  tokens: memref<?x?xi32>, logits: memref<?x?xVxf32>)
       mm_decode(weights, state, tokens: memref<?x1xi32>,
                 logits: memref<?x1xVxf32>)
+      mm_prefill_last(weights, state, tokens, lengths,
+                      logits: memref<?x1xVxf32>)
       mm_init_state(state: memref<?xi8>, batch: index)
 
     Each kernel function (mm-outline-kernels) becomes a function over

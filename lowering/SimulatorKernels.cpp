@@ -129,7 +129,8 @@ int64_t flopsOf(Operation *op) {
 /// The kind of kernel a name says ("mm_prefill_scan_3" is a scan): the name
 /// without the entry point's prefix and the launch number.
 std::string kernelKind(StringRef name) {
-  for (StringRef entry : {"mm_prefill_", "mm_decode_", "mm_init_state_"})
+  for (StringRef entry :
+       {"mm_prefill_last_", "mm_prefill_", "mm_decode_", "mm_init_state_"})
     if (name.consume_front(entry))
       break;
   size_t underscore = name.rfind('_');

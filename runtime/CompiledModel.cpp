@@ -75,20 +75,21 @@ using GpuPrefillFn = void (*)(MMKernelContext *, MemRef<float, 1> *,
                               MemRef<int32_t, 1> *, MemRef<float, 3> *);
 using GpuInitFn = void (*)(MMKernelContext *, MemRef<uint8_t, 1> *, int64_t);
 
-/// Calls a prefill entry (with `lengths`, [batch]) or a decode entry
-/// (`lengths` null) on buffers of the artifact's device (host memory for a
-/// CPU artifact, device memory and its kernel `context` for a GPU one).
-/// `weightSize` is the weight buffer's size in elements of the entry's
-/// weight argument (floats, or bytes in a reduced precision).
+/// Calls a prefill or prefill_last entry (with `lengths`, [batch]) or a
+/// decode entry (`lengths` null) on buffers of the artifact's device (host
+/// memory for a CPU artifact, device memory and its kernel `context` for a
+/// GPU one); `logits` is [batch, logitRows, vocab]. `weightSize` is the
+/// weight buffer's size in elements of the entry's weight argument (floats,
+/// or bytes in a reduced precision).
 void callRun(void *entry, MMKernelContext *context, float *weights,
              int64_t weightSize, uint8_t *state, int64_t stateBytes,
              int32_t *tokens, int32_t *lengths, int64_t batch, int64_t time,
-             float *logits, int64_t vocab) {
+             float *logits, int64_t logitRows, int64_t vocab) {
   int64_t weightSizes[1] = {weightSize};
   int64_t stateSizes[1] = {stateBytes};
   int64_t tokenSizes[2] = {batch, time};
   int64_t lengthSizes[1] = {batch};
-  int64_t logitSizes[3] = {batch, time, vocab};
+  int64_t logitSizes[3] = {batch, logitRows, vocab};
   auto w = describe(weights, weightSizes);
   auto s = describe(state, stateSizes);
   auto t = describe(tokens, tokenSizes);
@@ -258,9 +259,11 @@ CompiledModel::open(StringRef artifactPath, gpu::GpuDevice *device,
   model->prefillFn = model->library->symbol("_mlir_ciface_mm_prefill");
   model->decodeFn = model->library->symbol("_mlir_ciface_mm_decode");
   model->initFn = model->library->symbol("_mlir_ciface_mm_init_state");
-  if (!model->prefillFn || !model->decodeFn || !model->initFn)
-    return model->fail(
-        "an entry point is missing (prefill, decode, init_state)");
+  model->prefillLastFn = model->library->symbol("_mlir_ciface_mm_prefill_last");
+  if (!model->prefillFn || !model->decodeFn || !model->initFn ||
+      !model->prefillLastFn)
+    return model->fail("an entry point is missing (prefill, decode, "
+                       "init_state, prefill_last)");
   return model;
 }
 
@@ -883,7 +886,7 @@ Error CompiledModel::writeState(CompiledState &state,
 
 Error CompiledModel::runChunk(const int32_t *tokens, const int32_t *lengths,
                               int64_t time, CompiledState &state, float *logits,
-                              bool graphs) const {
+                              bool graphs, bool lastOnly) const {
   const int64_t batch = state.batch, vocab = modelConfig.vocabSize;
   // Decode where every sequence takes one token; prefill, which takes
   // lengths, otherwise.
@@ -897,13 +900,15 @@ Error CompiledModel::runChunk(const int32_t *tokens, const int32_t *lengths,
     uniform.assign(batch, static_cast<int32_t>(time));
     lengths = uniform.data();
   }
-  void *entry = step ? decodeFn : prefillFn;
+  void *entry = step ? decodeFn : lastOnly ? prefillLastFn : prefillFn;
+  // The rows of logits the call writes per sequence.
+  const int64_t logitRows = lastOnly ? 1 : time;
   const size_t stateSize = state.size();
   if (!gpuDevice) {
     callRun(entry, nullptr, const_cast<float *>(weightBuffer.data()),
             weightArgumentSize(), state.bytes.data(), stateSize,
             const_cast<int32_t *>(tokens), const_cast<int32_t *>(lengths),
-            batch, time, logits, vocab);
+            batch, time, logits, logitRows, vocab);
     return Error::success();
   }
   DeviceState &device = *state.device;
@@ -916,10 +921,12 @@ Error CompiledModel::runChunk(const int32_t *tokens, const int32_t *lengths,
   const size_t tokenSize = batch * time * sizeof(int32_t);
   const size_t lengthsOffset = llvm::alignTo(tokenSize, kDeviceAlignment);
   const size_t lengthsSize = lengths ? batch * sizeof(int32_t) : 0;
-  const size_t logitSize = batch * time * vocab * sizeof(float);
+  const size_t logitSize = batch * logitRows * vocab * sizeof(float);
   const size_t logitOffset =
       llvm::alignTo(lengthsOffset + lengthsSize, kDeviceAlignment);
-  const StringRef call = step ? "decode" : "prefill";
+  const StringRef call = step       ? "decode"
+                         : lastOnly ? "prefill_last"
+                                    : "prefill";
   return onDevice(call, device, [&](MMKernelContext *context) -> Error {
     gpu::GpuStream stream = device.getStream();
     DeviceMemory memory(*gpuDevice, stream);
@@ -946,7 +953,7 @@ Error CompiledModel::runChunk(const int32_t *tokens, const int32_t *lengths,
         return err;
     callRun(entry, context, static_cast<float *>(deviceWeights),
             weightArgumentSize(), device.data(), stateSize, deviceTokens,
-            deviceLengths, batch, time, deviceLogits, vocab);
+            deviceLengths, batch, time, deviceLogits, logitRows, vocab);
     if (Error err = gpu::takeMgpuError())
       return err;
     if (Error err =
@@ -987,7 +994,7 @@ Expected<bool> CompiledModel::replayStep(const int32_t *tokens,
           callRun(decodeFn, context, static_cast<float *>(deviceWeights),
                   weightArgumentSize(), device.data(), device.size(),
                   buffers->tokens, /*lengths=*/nullptr, batch, 1,
-                  buffers->logits, vocab);
+                  buffers->logits, 1, vocab);
           Error launches = gpu::takeMgpuError();
           Expected<std::unique_ptr<gpu::GpuGraph>> captured =
               gpuDevice->endCapture(stream);
@@ -1051,13 +1058,17 @@ CompiledModel::runTokens(llvm::ArrayRef<int32_t> tokens, int64_t time,
   const int64_t chunk = std::max<int64_t>(
       1, options.chunkTokens == 0 ? longest
                                   : std::min(longest, options.chunkTokens));
+  // Without all logits the chunks run prefill_last: the language-model head
+  // on each sequence's last row only.
+  const bool lastOnly = options.logits != PromptLogits::All;
+  const int64_t chunkRows = lastOnly ? 1 : chunk;
   // Sizes: the result and one chunk's tokens and logits.
   // (batch x time fits: checkInputs.)
   std::optional<int64_t> resultSize =
       options.logits == PromptLogits::All    ? checkedMul(batch * time, vocab)
       : options.logits == PromptLogits::Last ? checkedMul(batch, vocab)
                                              : std::optional<int64_t>(0);
-  std::optional<int64_t> chunkLogits = checkedMul(batch * chunk, vocab);
+  std::optional<int64_t> chunkLogits = checkedMul(batch * chunkRows, vocab);
   if (!resultSize || !chunkLogits ||
       *resultSize > std::numeric_limits<int64_t>::max() / 4 ||
       *chunkLogits > std::numeric_limits<int64_t>::max() / 4)
@@ -1134,18 +1145,22 @@ CompiledModel::runTokens(llvm::ArrayRef<int32_t> tokens, int64_t time,
       chunkStart = chunkTokens.data();
     }
     if (Error err = runChunk(chunkStart, ragged ? chunkLengths.data() : nullptr,
-                             length, state, scratch.data(), graphs))
+                             length, state, scratch.data(), graphs, lastOnly))
       return restore(std::move(err));
     for (int64_t b = 0; b < batch; ++b) {
-      const float *rows = scratch.data() + b * length * vocab;
+      // The sequence's rows of this chunk: all its tokens', or the last's.
+      const int64_t rowCount =
+          lastOnly ? std::min<int64_t>(tokensIn(b), 1) : tokensIn(b);
+      const int64_t firstRow = start + tokensIn(b) - rowCount;
+      const float *rows = scratch.data() + b * (lastOnly ? 1 : length) * vocab;
       // Logits that are not finite poison everything after them.
-      for (int64_t i = 0; i < tokensIn(b) * vocab; ++i)
+      for (int64_t i = 0; i < rowCount * vocab; ++i)
         if (!std::isfinite(rows[i]))
           return restore(makeError(
               "the logits " +
               (batch == 1 ? std::string()
                           : "of sequence " + std::to_string(b) + " ") +
-              "at position " + std::to_string(start + i / vocab) +
+              "at position " + std::to_string(firstRow + i / vocab) +
               " are not finite (" + std::to_string(rows[i]) +
               "): the weights or the state hold NaN or infinite values, or "
               "the model overflowed"));
@@ -1154,8 +1169,7 @@ CompiledModel::runTokens(llvm::ArrayRef<int32_t> tokens, int64_t time,
                     result.data() + (b * time + start) * vocab);
       else if (options.logits == PromptLogits::Last && tokensIn(b) > 0 &&
                start + tokensIn(b) == lengthOf(b))
-        std::copy_n(rows + (tokensIn(b) - 1) * vocab, vocab,
-                    result.data() + b * vocab);
+        std::copy_n(rows, vocab, result.data() + b * vocab);
     }
   }
   return result;

@@ -229,10 +229,11 @@ private:
   /// One call of the compiled prefill, or decode where every sequence has
   /// one token: tokens [batch, time] and each sequence's length [batch]
   /// (null: all `time`) of host memory, logits [batch, time, V] into
-  /// `logits`.
+  /// `logits`; with `lastOnly`, prefill_last's [batch, 1, V], each
+  /// sequence's last token's (a sequence without tokens: a padding row's).
   llvm::Error runChunk(const int32_t *tokens, const int32_t *lengths,
                        int64_t time, CompiledState &state, float *logits,
-                       bool graphs) const;
+                       bool graphs, bool lastOnly) const;
   /// A decode step replayed from the state's graph, captured at its first
   /// step; false (nothing ran) when the driver cannot capture it.
   llvm::Expected<bool> replayStep(const int32_t *tokens, DeviceState &state,
@@ -276,7 +277,8 @@ private:
   /// The weights on the host; released once copied to a device.
   std::vector<float> weightBuffer;
   bool weightsBound = false;
-  void *prefillFn = nullptr, *decodeFn = nullptr, *initFn = nullptr;
+  void *prefillFn = nullptr, *decodeFn = nullptr, *initFn = nullptr,
+       *prefillLastFn = nullptr;
 
   // A GPU model: its device, the stream the compiled code runs on (its
   // mgpu* launches and copies, and the runtime's copies around them), and

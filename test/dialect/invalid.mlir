@@ -431,9 +431,17 @@ func.func private @prefill(%t: tensor<?x?xi32>, %h: tensor<?x128x16xf32>, %g: te
 
 // -----
 
-func.func @take_last_lengths(%m: tensor<?x?x64xf32>, %n: tensor<?xi32>) {
-  // expected-error @+1 {{'lengths' needs 'previous' (the result of a sequence with no tokens in the chunk)}}
-  %r = "mm.take_last"(%m, %n) {operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<?x?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+func.func @take_last_previous(%m: tensor<?x?x64xf32>, %p: tensor<?x64xf32>) {
+  // expected-error @+1 {{'previous' (the result of a sequence with no tokens in the chunk) needs 'lengths'}}
+  %r = "mm.take_last"(%m, %p) {operandSegmentSizes = array<i32: 1, 0, 1>} : (tensor<?x?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @take_last_rows(%m: tensor<?x?x64xf32>, %n: tensor<?xi32>) {
+  // expected-error @+1 {{'result' dimension 1 must be 1 (shape [B, 1, X]), got 'tensor<?x2x64xf32>'}}
+  %r = mm.take_last %m lengths %n : tensor<?xi32> : tensor<?x?x64xf32> -> tensor<?x2x64xf32>
   return
 }
 
@@ -519,6 +527,13 @@ mm.state_layout @state [
   #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
 // expected-error @+1 {{'prefill' returns logits [B, T, V] f32 with T = ?, not 'tensor<?x8xf32>'}}
 func.func private @prefill(%t: tensor<?x?xi32>, %n: tensor<?xi32>, %h: tensor<?x128x16xf32>) -> (tensor<?x8xf32>, tensor<?x128x16xf32>) attributes {mm.entry = #mm.entry<prefill>, mm.state_layout = @state}
+
+// -----
+
+mm.state_layout @state [
+  #mm.state_field<name = "layers.0.ssm_state", kind = ssm_state, layer = 0, type = tensor<128x16xf32>>]
+// expected-error @+1 {{'prefill_last' returns logits [B, T, V] f32 with T = 1, not 'tensor<?x?x8xf32>'}}
+func.func private @prefill_last(%t: tensor<?x?xi32>, %n: tensor<?xi32>, %h: tensor<?x128x16xf32>) -> (tensor<?x?x8xf32>, tensor<?x128x16xf32>) attributes {mm.entry = #mm.entry<prefill_last>, mm.state_layout = @state}
 
 // -----
 

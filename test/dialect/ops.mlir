@@ -168,6 +168,10 @@ func.func @lengths(%x: tensor<?x?x128xf32>, %w: tensor<128x1x4xf32>,
   // CHECK: mm.take_last %{{.*}} lengths %{{.*}} previous %{{.*}} : tensor<?xi32>, tensor<?x64xf32> : tensor<?x?x64xf32> -> tensor<?x64xf32>
   %last = mm.take_last %m lengths %n previous %prev : tensor<?xi32>, tensor<?x64xf32>
       : tensor<?x?x64xf32> -> tensor<?x64xf32>
+  // The last steps as one-step sequences (prefill_last's head input).
+  // CHECK: mm.take_last %{{.*}} lengths %{{.*}} : tensor<?xi32> : tensor<?x?x64xf32> -> tensor<?x1x64xf32>
+  %rows = mm.take_last %m lengths %n : tensor<?xi32>
+      : tensor<?x?x64xf32> -> tensor<?x1x64xf32>
   // CHECK: mm.pool_update {{.*}} at %{{.*}} lengths %{{.*}} {eviction
   %s1, %p1, %q1, %c1 = mm.pool_update %sigma, %s into(%slots, %prio, %pos, %count)
       at %position lengths %n
@@ -224,6 +228,21 @@ func.func @decode(%tokens: tensor<?x1xi32>, %c: tensor<?x128x3xf32>, %p: tensor<
   %table = mm.weight "backbone.embeddings.weight" : tensor<256x64xf32>
   %x = mm.embed %tokens, %table : tensor<?x1xi32>, tensor<256x64xf32> -> tensor<?x1x64xf32>
   %logits = mm.lm_head %x, %head : tensor<?x1x64xf32>, tensor<256x64xf32> -> tensor<?x1x256xf32>
+  return %logits, %c, %p : tensor<?x1x256xf32>, tensor<?x128x3xf32>, tensor<?xi32>
+}
+
+// prefill_last: prefill's arguments, one row of logits per sequence.
+// CHECK-LABEL: func.func @prefill_last
+// CHECK-SAME: attributes {mm.entry = #mm.entry<prefill_last>, mm.state_layout = @state}
+func.func @prefill_last(%tokens: tensor<?x?xi32>, %n: tensor<?xi32>,
+                        %c: tensor<?x128x3xf32>, %p: tensor<?xi32>)
+    -> (tensor<?x1x256xf32>, tensor<?x128x3xf32>, tensor<?xi32>)
+    attributes {mm.entry = #mm.entry<prefill_last>, mm.state_layout = @state} {
+  %head = mm.weight "lm_head.weight" : tensor<256x64xf32>
+  %table = mm.weight "backbone.embeddings.weight" : tensor<256x64xf32>
+  %x = mm.embed %tokens, %table : tensor<?x?xi32>, tensor<256x64xf32> -> tensor<?x?x64xf32>
+  %last = mm.take_last %x lengths %n : tensor<?xi32> : tensor<?x?x64xf32> -> tensor<?x1x64xf32>
+  %logits = mm.lm_head %last, %head : tensor<?x1x64xf32>, tensor<256x64xf32> -> tensor<?x1x256xf32>
   return %logits, %c, %p : tensor<?x1x256xf32>, tensor<?x128x3xf32>, tensor<?xi32>
 }
 

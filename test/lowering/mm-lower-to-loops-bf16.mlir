@@ -7,7 +7,7 @@
 // table widens, a product with bf16 weights rounds its input to bf16 and
 // accumulates in f32.
 
-// CHECK: module attributes {mm.manifest = "{\22abi_version\22:4,
+// CHECK: module attributes {mm.manifest = "{\22abi_version\22:5,
 // CHECK-SAME: \22precision\22:\22bf16\22
 // CHECK-SAME: \22floats\22:144,
 // CHECK-SAME: {\22dtype\22:\22bf16\22,\22name\22:\22emb\22,\22offset\22:0,

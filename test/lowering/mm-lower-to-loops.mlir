@@ -4,7 +4,7 @@
 // views at manifest offsets, the state is updated in place, the logits are
 // written straight into their buffer, intermediates are freed.
 
-// CHECK: module attributes {mm.manifest = "{\22abi_version\22:4,
+// CHECK: module attributes {mm.manifest = "{\22abi_version\22:5,
 // CHECK-SAME: \22bytes_per_sequence\22:128
 // CHECK-SAME: \22name\22:\22emb\22,\22offset\22:0
 // CHECK-SAME: \22name\22:\22proj\22,\22offset\22:128

@@ -362,7 +362,8 @@ TEST_F(OpenGpuModelTest, AFailingLaunchIsAnErrorAndLeavesTheState) {
   ASSERT_TRUE(static_cast<bool>(before));
   setEnv("FAKE_CUDA_FAIL", "cuLaunchKernel");
   std::string error = message(model->prefill({3, 4}, 2, state));
-  EXPECT_NE(error.find(artifact("cuda-sm_80") + ": prefill on cuda:0: "),
+  // (The last logits only: the entry point prefill_last.)
+  EXPECT_NE(error.find(artifact("cuda-sm_80") + ": prefill_last on cuda:0: "),
             std::string::npos)
       << error;
   EXPECT_NE(error.find("mgpuLaunchKernel: cuLaunchKernel failed"),

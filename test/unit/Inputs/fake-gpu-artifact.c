@@ -21,10 +21,13 @@
 //   fake_positions(state, positions, batch, time, floats):
 //                                      positions[b, t] = s[0] + t
 //   fake_step(weights, state, tokens, positions, logits, batch, time, vocab,
-//             hidden, floats):         logits[b, t, v] = E[token, v % H]
+//             hidden, floats, lengths, last_only):
+//                                      logits[b, t, v] = E[token, v % H]
 //                                        + N[v % H] * positions[b, t]
 //                                        + 100 * s[1];
 //                                      s[0] += time; s[2] += the tokens
+//
+// (prefill_last: only each sequence's last t, as logits[b, 0, v])
 //
 // where E is the embedding and N the final norm (the manifest's weights, at
 // offsets 0 and V * H; H is mm_fake_hidden, generated with the manifest),
@@ -121,6 +124,8 @@ static void fakeStep(const FakeLaunch *launch) {
   /* Prefill's lengths (null for decode): a sequence's state stops at its
    * length, its padding's logits are not read. */
   const int32_t *lengths = PARAM(int32_t *, 10);
+  /* prefill_last: one row of logits per sequence, its last token's. */
+  int64_t lastOnly = PARAM(int64_t, 11);
   const float *norm = weights + vocab * hidden;
   for (int64_t b = 0; b < batch; ++b) {
     float *s = state + b * floats;
@@ -128,11 +133,13 @@ static void fakeStep(const FakeLaunch *launch) {
     for (int64_t t = 0; t < steps; ++t) {
       int32_t token = tokens[b * time + t];
       float position = positions[b * time + t];
-      for (int64_t v = 0; v < vocab; ++v) {
+      float *row =
+          lastOnly ? logits + b * vocab : logits + (b * time + t) * vocab;
+      for (int64_t v = 0; v < vocab && (!lastOnly || t == steps - 1); ++v) {
         float value = weights[token * hidden + v % hidden];
         value += norm[v % hidden] * position;
         value += 100 * s[1];
-        logits[(b * time + t) * vocab + v] = value;
+        row[v] = value;
       }
       s[2] += (float)token;
     }
@@ -154,7 +161,7 @@ __attribute__((constructor)) static void registerKernels(void) {
   if (registerKernel) {
     registerKernel("fake_init", fakeInit, 3);
     registerKernel("fake_positions", fakePositions, 5);
-    registerKernel("fake_step", fakeStep, 11);
+    registerKernel("fake_step", fakeStep, 12);
   }
   dlclose(library);
 }
@@ -195,7 +202,8 @@ void _mlir_ciface_mm_init_state(MMKernelContext *context, MemRef1 *state,
 }
 
 static void run(MMKernelContext *context, MemRef1 *weights, MemRef1 *state,
-                MemRef2 *tokens, MemRef1 *lengths, MemRef3 *logits) {
+                MemRef2 *tokens, MemRef1 *lengths, MemRef3 *logits,
+                int64_t lastOnly) {
   float *weightData = (float *)weights->aligned + weights->offset;
   float *stateData = (float *)((char *)state->aligned + state->offset);
   int32_t *tokenData = (int32_t *)tokens->aligned + tokens->offset;
@@ -211,20 +219,26 @@ static void run(MMKernelContext *context, MemRef1 *weights, MemRef1 *state,
                                   context->stream, false);
   void *positionParams[] = {&stateData, &positions, &batch, &time, &floats};
   launch(context, kPositions, batch, positionParams, 5);
-  void *stepParams[] = {&weightData, &stateData, &tokenData, &positions,
-                        &logitData,  &batch,     &time,      &vocab,
-                        &hidden,     &floats,    &lengthData};
-  launch(context, kStep, batch, stepParams, 11);
+  void *stepParams[] = {&weightData, &stateData, &tokenData,  &positions,
+                        &logitData,  &batch,     &time,       &vocab,
+                        &hidden,     &floats,    &lengthData, &lastOnly};
+  launch(context, kStep, batch, stepParams, 12);
   mgpuMemFree(positions, context->stream);
 }
 
 void _mlir_ciface_mm_prefill(MMKernelContext *context, MemRef1 *weights,
                              MemRef1 *state, MemRef2 *tokens, MemRef1 *lengths,
                              MemRef3 *logits) {
-  run(context, weights, state, tokens, lengths, logits);
+  run(context, weights, state, tokens, lengths, logits, 0);
+}
+
+void _mlir_ciface_mm_prefill_last(MMKernelContext *context, MemRef1 *weights,
+                                  MemRef1 *state, MemRef2 *tokens,
+                                  MemRef1 *lengths, MemRef3 *logits) {
+  run(context, weights, state, tokens, lengths, logits, 1);
 }
 
 void _mlir_ciface_mm_decode(MMKernelContext *context, MemRef1 *weights,
                             MemRef1 *state, MemRef2 *tokens, MemRef3 *logits) {
-  run(context, weights, state, tokens, NULL, logits);
+  run(context, weights, state, tokens, NULL, logits, 0);
 }
