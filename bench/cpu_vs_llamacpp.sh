@@ -97,10 +97,13 @@ done
   echo "- machine: $threads cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
   echo "- commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   if [ -n "$LLAMA_BENCH" ]; then
-    version="$(dirname "$LLAMA_BENCH")/../../VERSION"
-    echo "- llama.cpp: $LLAMA_BENCH ($( [ -f "$version" ] && head -c 60 "$version" || echo "version unknown")), $threads threads"
+    # The source it was built from: build/bin/llama-bench in a git checkout.
+    source_dir="$(dirname "$LLAMA_BENCH")/../.."
+    version="$(git -C "$source_dir" log -1 --format='commit %h of %cs' 2>/dev/null || echo "version unknown")"
+    echo "- llama.cpp: $LLAMA_BENCH ($version), $threads threads"
   fi
   echo "- weights: random (mm-init-weights, seed 0); GGUFs by bench/safetensors_to_gguf.py"
+  echo "- prefill (ppP): the last position's logits only, as generation needs (ours: the prefill_last entry; llama-bench: its default)"
   echo
 } > "$report"
 "$PYTHON" - "$work" "$ROUNDS" "$LENGTHS" "$GEN" >> "$report" <<'PY'
