@@ -18,6 +18,7 @@ thousands of tokens takes minutes.
 """
 
 import argparse
+import inspect
 import json
 import os
 import subprocess
@@ -54,13 +55,25 @@ def rate(fn, tokens, repeats):
     return sum(rates) / len(rates)
 
 
-def hf_rates(model, prompts, generate, repeats, record):
+def last_logits_only(model):
+    """The keyword that makes transformers compute the last position's logits
+    only (mm-bench's prefill computes no others: the prefill_last entry),
+    as its version spells it; {} when it has none (every position's, which
+    favours us)."""
+    parameters = inspect.signature(model.forward).parameters
+    for name in ("logits_to_keep", "num_logits_to_keep"):
+        if name in parameters:
+            return {name: 1}
+    return {}
+
+
+def hf_rates(model, prompts, generate, repeats, record, keep):
     vocab = model.config.vocab_size
     for length in prompts:
         ids = torch.randint(0, vocab, (1, length), device="cuda")
         with torch.no_grad():
-            record(f"pp{length}", lambda: rate(lambda: model(ids), length,
-                                               repeats))
+            record(f"pp{length}", lambda: rate(lambda: model(ids, **keep),
+                                               length, repeats))
     if generate:
         ids = torch.randint(0, vocab, (1, 16), device="cuda")
         with torch.no_grad():
@@ -127,16 +140,22 @@ def main():
         return record
 
     model = hf_model(args.config)
+    keep = last_logits_only(model)
+    results["transformers_prefill_logits"] = (
+        "last position only (" + next(iter(keep)) + "=1)" if keep else
+        "every position (this transformers cannot keep only the last)")
+    save()
     if "eager" in modes:
         hf_rates(model, prompts, args.generate, args.repeats,
-                 recorder("transformers_eager"))
+                 recorder("transformers_eager"), keep)
     if "compile" in modes:
         hf_rates(torch.compile(model), compile_prompts, args.generate,
-                 args.repeats, recorder("transformers_compile"))
+                 args.repeats, recorder("transformers_compile"), keep)
 
     print()
     print(f"Timings on {results['device']} (tokens/s; ratio = ours / "
-          f"theirs; -: not measured):")
+          f"theirs; -: not measured; ppP: ours the last position's logits, "
+          f"transformers {results['transformers_prefill_logits']}):")
     print()
     print("| test | ours | transformers | ratio | torch.compile | ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

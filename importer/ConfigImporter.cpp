@@ -9,9 +9,9 @@
 //                        state...) -> (tensor<?x?xVxf32>, state...)
 //     func.func @decode(%tokens: tensor<?x1xi32>, state...)
 //         -> (tensor<?x1xVxf32>, state...)
-//     func.func @prefill_last(%tokens: tensor<?x?xi32>, %lengths:
-//     tensor<?xi32>,
-//                             state...) -> (tensor<?x1xVxf32>, state...)
+//     func.func @prefill_last(%tokens: tensor<?x?xi32>,
+//                             %lengths: tensor<?xi32>, state...)
+//         -> (tensor<?x1xVxf32>, state...)
 //   }
 //
 // Prefill and decode share one body builder: decode is the T = 1 case.

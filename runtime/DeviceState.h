@@ -1,9 +1,10 @@
 //===- DeviceState.h - a GPU model's state, kept on its device --*- C++ -*-===//
 //
 // The state of a batch of sequences of a GPU model lives in device memory
-// from init_state on: prefill and decode update it there, and nothing of it
-// crosses to the host unless the caller asks for a snapshot. A DeviceState
-// owns that memory and what the state's calls reuse from one to the next:
+// from init_state on: the prefills and decode update it there, and nothing
+// of it crosses to the host unless the caller asks for a snapshot. A
+// DeviceState owns that memory and what the state's calls reuse from one to
+// the next:
 //
 //   - a stream of its own, so that the calls of different states (on
 //     different threads) neither wait for nor capture each other's work;

@@ -257,6 +257,28 @@ TEST_F(OpenGpuModelTest, OnlyTokensAndLogitsCrossToTheDevice) {
   EXPECT_FLOAT_EQ((*decoded)[11], expectedLogit(*weights, 45, 11, 3, 1));
 }
 
+TEST_F(OpenGpuModelTest, LastLogitsAreOneRowFromPrefillLast) {
+  // Without all logits a prefill calls the artifact's prefill_last: the
+  // tokens and the length cross in, one row of logits per sequence out.
+  const int64_t vocab = model->config().vocabSize;
+  CompiledState state = createState(*model, 1);
+  FakeCudaStats before = stats();
+  auto last = model->prefill({42, 43, 44}, 3, state, {PromptLogits::Last});
+  ASSERT_TRUE(static_cast<bool>(last)) << message(last.takeError());
+  FakeCudaStats after = stats();
+  EXPECT_EQ(after.hostToDeviceBytes - before.hostToDeviceBytes, 3 * 4 + 4);
+  EXPECT_EQ(after.deviceToHostBytes - before.deviceToHostBytes, 4 * vocab);
+  ASSERT_EQ(int64_t(last->size()), vocab);
+  EXPECT_FLOAT_EQ((*last)[11], expectedLogit(*weights, 44, 11, 2, 1));
+  EXPECT_EQ(stateFloat(*model, state, 0, 0), 3.0f);
+  // In chunks of two tokens (the last chunk, one token, a decode step).
+  CompiledState chunked = createState(*model, 1);
+  auto pieces =
+      model->prefill({42, 43, 44}, 3, chunked, {PromptLogits::Last, 2});
+  ASSERT_TRUE(static_cast<bool>(pieces)) << message(pieces.takeError());
+  EXPECT_EQ(*pieces, *last);
+}
+
 TEST_F(OpenGpuModelTest, SnapshotsStayOnTheDevice) {
   CompiledState state = createState(*model, 1);
   run(*model, {1, 2, 3, 4, 5}, 5, state);

@@ -150,10 +150,12 @@ std::vector<int32_t> promptOf(unsigned length, int64_t vocab,
   return tokens;
 }
 
-/// What the reference executor computes on the check prompt: every
-/// position's logits, two decode steps' and the pools' contents after them.
+/// What the reference executor computes on the check prompt: its last
+/// logits alone (compiled code's prefill_last, what the timed runs call),
+/// every position's, two decode steps' and the pools' contents after them.
 struct ReferenceOutputs {
   std::vector<int32_t> prompt;
+  std::vector<float> last;
   std::vector<float> prefill;
   std::vector<std::vector<float>> steps;
   std::vector<std::vector<int32_t>> pools;
@@ -166,6 +168,10 @@ llvm::Expected<ReferenceOutputs> runCheck(ModelRunner &runner,
                                           llvm::ArrayRef<int32_t> prompt) {
   ReferenceOutputs outputs;
   outputs.prompt.assign(prompt.begin(), prompt.end());
+  auto last = runner.prefill({outputs.prompt}, PromptLogits::Last);
+  if (!last)
+    return last.takeError();
+  outputs.last = std::move(last->front());
   auto logits = runner.prefill({outputs.prompt}, PromptLogits::All);
   if (!logits)
     return logits.takeError();
@@ -196,6 +202,11 @@ double relativeDifference(llvm::ArrayRef<float> a, llvm::ArrayRef<float> b) {
 /// Why `got` is not `want` within `limit`, or "".
 std::string compareOutputs(const ReferenceOutputs &got,
                            const ReferenceOutputs &want, double limit) {
+  double last = relativeDifference(got.last, want.last);
+  if (got.last.size() != want.last.size() || !(last <= limit))
+    return llvm::formatv("the prompt's last logits differ from the reference "
+                         "by {0:e} (relative; the limit is {1:e})",
+                         last, limit);
   double prefill = relativeDifference(got.prefill, want.prefill);
   if (got.prefill.size() != want.prefill.size() || !(prefill <= limit))
     return llvm::formatv("prefill logits differ from the reference by {0:e} "
