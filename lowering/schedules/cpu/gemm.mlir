@@ -152,6 +152,30 @@ module attributes {transform.with_named_sequence} {
     transform.yield %op : !transform.any_op
   }
 
+  // Peels a register-tile loop (dynamic, or not dividing by the tile) into
+  // whole tiles and a remainder; returns the remainder's matmul tiles, for
+  // the caller to tile by one token or one channel so that every tile is
+  // static. A loop that already divides (a static block of 64 channels)
+  // fails to peel; that failure is suppressed, the loop stays as it is and
+  // the result is empty.
+  transform.named_sequence @peel_remainder(%loop: !transform.any_op {transform.readonly})
+      -> !transform.any_op {
+    %for = transform.cast %loop : !transform.any_op to !transform.op<"scf.for">
+    %rest = transform.sequence %for : !transform.op<"scf.for"> -> !transform.any_op failures(suppress) {
+    ^bb0(%peeled: !transform.op<"scf.for">):
+      %whole, %remainder = transform.loop.peel %peeled
+          : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
+      transform.yield %remainder : !transform.any_op
+    }
+    %rest_tiles = transform.foreach %rest : !transform.any_op -> !transform.any_op {
+    ^bb0(%rest_loop: !transform.any_op):
+      %tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %rest_loop
+          : (!transform.any_op) -> !transform.any_op
+      transform.yield %tiles : !transform.any_op
+    }
+    transform.yield %rest_tiles : !transform.any_op
+  }
+
   // Tiles one contraction in register tiles of [1, %tokens, %channels]
   // within blocks of %block_tokens tokens x %block channels (0: the whole
   // dimension); returns the block loop (the tiles are inside it, static)
@@ -178,32 +202,14 @@ module attributes {transform.with_named_sequence} {
         tile_sizes [1, %tokens, %channels, 0]
         : (!transform.any_op, !transform.param<i64>, !transform.param<i64>)
         -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
-    %channel_for = transform.cast %channel_loop : !transform.any_op to !transform.op<"scf.for">
-    transform.sequence %channel_for : !transform.op<"scf.for"> failures(suppress) {
-    ^bb0(%loop: !transform.op<"scf.for">):
-      %whole, %rest = transform.loop.peel %loop
-          : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
-      transform.foreach %rest : !transform.any_op {
-      ^bb0(%rest_loop: !transform.any_op):
-        %rest_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %rest_loop
-            : (!transform.any_op) -> !transform.any_op
-        %one_channel, %one_channel_loop = transform.structured.fuse %rest_tiles
-            tile_sizes [0, 0, 1, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
-      }
-    }
-    %token_for = transform.cast %token_loop : !transform.any_op to !transform.op<"scf.for">
-    transform.sequence %token_for : !transform.op<"scf.for"> failures(suppress) {
-    ^bb0(%loop: !transform.op<"scf.for">):
-      %whole, %rest = transform.loop.peel %loop
-          : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
-      transform.foreach %rest : !transform.any_op {
-      ^bb0(%rest_loop: !transform.any_op):
-        %rest_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %rest_loop
-            : (!transform.any_op) -> !transform.any_op
-        %one_token, %one_token_loop = transform.structured.fuse %rest_tiles
-            tile_sizes [0, 1, 0, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
-      }
-    }
+    %channel_rest = transform.include @peel_remainder failures(propagate) (%channel_loop)
+        : (!transform.any_op) -> !transform.any_op
+    %one_channel, %one_channel_loop = transform.structured.fuse %channel_rest
+        tile_sizes [0, 0, 1, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    %token_rest = transform.include @peel_remainder failures(propagate) (%token_loop)
+        : (!transform.any_op) -> !transform.any_op
+    %one_token, %one_token_loop = transform.structured.fuse %token_rest
+        tile_sizes [0, 1, 0, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
     // Folds the peeled loops' bounds: the tiles become static. Inside the
     // block loop only: a single block (N <= 64) would fold it away, and
     // with it this handle.
@@ -332,8 +338,8 @@ module attributes {transform.with_named_sequence} {
   // tiles of %tokens x 16 channels (with 8-lane registers, 2 x %tokens
   // accumulators), the whole of K one step at a time: per step %tokens
   // broadcasts of x, 2 loads of the transposed weight and 2 x %tokens FMAs.
-  // The token and channel remainders are peeled and tiled by 1, as in
-  // @tile_blocks.
+  // The token and channel remainders are peeled and tiled by 1
+  // (@peel_remainder).
   transform.named_sequence @tile_outer_products(%matmul: !transform.any_op {transform.consumed},
       %block: !transform.param<i64> {transform.readonly},
       %tokens: !transform.param<i64> {transform.readonly}) {
@@ -351,32 +357,14 @@ module attributes {transform.with_named_sequence} {
         tile_sizes [1, %tokens, 0, %sixteen]
         : (!transform.any_op, !transform.param<i64>, !transform.param<i64>)
         -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
-    %channel_for = transform.cast %channel_loop : !transform.any_op to !transform.op<"scf.for">
-    transform.sequence %channel_for : !transform.op<"scf.for"> failures(suppress) {
-    ^bb0(%loop: !transform.op<"scf.for">):
-      %whole, %rest = transform.loop.peel %loop
-          : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
-      transform.foreach %rest : !transform.any_op {
-      ^bb0(%rest_loop: !transform.any_op):
-        %rest_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %rest_loop
-            : (!transform.any_op) -> !transform.any_op
-        %one_channel, %one_channel_loop = transform.structured.fuse %rest_tiles
-            tile_sizes [0, 0, 0, 1] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
-      }
-    }
-    %token_for = transform.cast %token_loop : !transform.any_op to !transform.op<"scf.for">
-    transform.sequence %token_for : !transform.op<"scf.for"> failures(suppress) {
-    ^bb0(%loop: !transform.op<"scf.for">):
-      %whole, %rest = transform.loop.peel %loop
-          : (!transform.op<"scf.for">) -> (!transform.any_op, !transform.any_op)
-      transform.foreach %rest : !transform.any_op {
-      ^bb0(%rest_loop: !transform.any_op):
-        %rest_tiles = transform.structured.match attributes {"mm.linalg" = "matmul"} in %rest_loop
-            : (!transform.any_op) -> !transform.any_op
-        %one_token, %one_token_loop = transform.structured.fuse %rest_tiles
-            tile_sizes [0, 1, 0, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
-      }
-    }
+    %channel_rest = transform.include @peel_remainder failures(propagate) (%channel_loop)
+        : (!transform.any_op) -> !transform.any_op
+    %one_channel, %one_channel_loop = transform.structured.fuse %channel_rest
+        tile_sizes [0, 0, 0, 1] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    %token_rest = transform.include @peel_remainder failures(propagate) (%token_loop)
+        : (!transform.any_op) -> !transform.any_op
+    %one_token, %one_token_loop = transform.structured.fuse %token_rest
+        tile_sizes [0, 1, 0, 0] : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
     transform.apply_patterns to %block_loop {
       transform.apply_patterns.canonicalization
     } : !transform.any_op
