@@ -365,17 +365,17 @@ LogicalResult TakeLastOp::verify() {
   if (getPrevious() && !getLengths())
     return emitOpError() << "'previous' (the result of a sequence with no "
                             "tokens in the chunk) needs 'lengths'";
+  // [B, X], or [B, 1, X]: the last steps as one-step sequences.
+  static constexpr StringRef kRows[] = {"B", "X"}, kSteps[] = {"B", "1", "X"};
+  ArrayRef<StringRef> last =
+      cast<RankedTensorType>(getResult().getType()).getRank() == 3
+          ? ArrayRef<StringRef>(kSteps)
+          : ArrayRef<StringRef>(kRows);
   ShapeChecker shapes(*this);
-  auto result = cast<RankedTensorType>(getResult().getType());
-  if (result.getRank() == 3)
-    return shapes.check({{"input", getInput(), {"B", "T", "X"}},
-                         {"lengths", getLengths(), {"B"}},
-                         {"previous", getPrevious(), {"B", "1", "X"}},
-                         {"result", getResult(), {"B", "1", "X"}}});
   return shapes.check({{"input", getInput(), {"B", "T", "X"}},
                        {"lengths", getLengths(), {"B"}},
-                       {"previous", getPrevious(), {"B", "X"}},
-                       {"result", getResult(), {"B", "X"}}});
+                       {"previous", getPrevious(), last},
+                       {"result", getResult(), last}});
 }
 
 LogicalResult LMHeadOp::verify() {
